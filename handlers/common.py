@@ -1,0 +1,16 @@
+"""What every handler does with a service's answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from generated.models import ResponseCode
+from mie.service.answers import Answer, MieError
+
+
+def reply(answer: Answer) -> tuple[dict[str, Any], int]:
+    return answer.body, answer.http_status
+
+
+def not_implemented(transaction: str) -> tuple[dict[str, Any], int]:
+    return reply(MieError(ResponseCode.not_implemented, f"{transaction} 将在后续版本实现").answer())

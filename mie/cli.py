@@ -1,0 +1,178 @@
+"""`mie`: the command line. Thin: it parses options and calls the same services as HTTP.
+
+Exit codes (stable, for CI): 0 success; 1 the check found problems (stale generated/, invalid payload,
+invalid spec); 2 wrong usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from mie.config import add_server_options, add_storage_options, settings_from
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+
+def _configure_logging(level: str = "INFO") -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from mie.runtime import Runtime
+    from mie.web.app import create_app
+
+    _configure_logging(args.log_level.upper())
+    settings = settings_from(args)
+    runtime = Runtime.open(settings)
+    print(f"mie: data directory {settings.data_dir.resolve()}", flush=True)
+    print(f"mie: database {runtime.database.describe()}", flush=True)
+    base = f"http://{settings.host}:{settings.http_port}"
+    print(f"mie: HTTP on {base}/mie/api/mie/ (spec {base}/openapi.json and {base}/openapi.yaml, docs {base}/docs/)", flush=True)
+    if args.workers > 1:
+        # Each worker process builds its own app from the same settings, passed down as MIE_ variables.
+        os.environ.update(
+            {
+                "MIE_DATA_DIR": str(settings.data_dir),
+                "MIE_DATABASE_URL": settings.effective_database_url,
+                "MIE_MAX_BODY_BYTES": str(settings.max_body_bytes),
+            }
+        )
+        uvicorn.run(
+            "mie.web.asgi:app", host=settings.host, port=settings.http_port, workers=args.workers,
+            log_level=args.log_level, access_log=args.access_log,
+        )
+    else:
+        uvicorn.run(
+            create_app(runtime), host=settings.host, port=settings.http_port, log_level=args.log_level,
+            access_log=args.access_log,
+        )
+    return EXIT_OK
+
+
+def cmd_institution_add(args: argparse.Namespace) -> int:
+    from mie.runtime import Runtime
+    from mie.service.institutions import add_institution
+
+    runtime = Runtime.open(settings_from(args))
+    institution = add_institution(runtime.database, args.code, args.key, name=args.name, ae_title=args.ae_title)
+    print(f"mie: institution {institution.code} registered" + (f" ({institution.name})" if institution.name else ""))
+    return EXIT_OK
+
+
+def cmd_institution_list(args: argparse.Namespace) -> int:
+    from mie.runtime import Runtime
+    from mie.service.institutions import list_institutions
+
+    runtime = Runtime.open(settings_from(args))
+    for institution in list_institutions(runtime.database):
+        print("\t".join([institution.code, institution.name or "", institution.ae_title or ""]))
+    return EXIT_OK
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from mie.contract.codegen import generate
+
+    stale = generate(check=args.check)
+    if args.check:
+        if stale:
+            print("mie: generated/ or spec/openapi.yaml is stale; run `mie generate`:", file=sys.stderr)
+            for diff in stale:
+                print(diff, file=sys.stderr)
+            return EXIT_PROBLEMS
+        print("mie: spec/openapi.yaml, spec/dictionaries/ and generated/ agree")
+        return EXIT_OK
+    print(f"mie: {len(stale)} file(s) regenerated" if stale else "mie: nothing to regenerate")
+    return EXIT_OK
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    from openapi_spec_validator import validate
+    from openapi_spec_validator.readers import read_from_filename
+
+    from mie.contract.spec import spec_dir
+
+    path = Path(args.spec) if args.spec else spec_dir() / "openapi.yaml"
+    document, base_uri = read_from_filename(str(path))
+    try:
+        validate(document, base_uri=base_uri)
+    except Exception as error:  # noqa: BLE001 - any finding of the validator is a problem to report
+        print(f"mie: {path} is not a valid OpenAPI 3.0 document: {error}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(f"mie: {path} is a valid OpenAPI {document.get('openapi')} document")
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from mie.toolkit.validate import validate_payload
+
+    text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
+    report = validate_payload(text, args.transaction)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        print(report["summary"])
+        for problem in report["problems"]:
+            print(f"  {problem['where']}: {problem['message']}")
+    return EXIT_OK if report["valid"] else EXIT_PROBLEMS
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="mie", description="贵州医保影像云 V1.4: contract, reference processor, toolkit")
+    commands = root.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the reference front-end processor (HTTP)")
+    add_server_options(serve)
+    add_storage_options(serve)
+    serve.add_argument(
+        "--workers", type=int, default=int(os.environ.get("MIE_WORKERS", "1")), help="worker processes (MIE_WORKERS)"
+    )
+    serve.add_argument("--log-level", default=os.environ.get("MIE_LOG_LEVEL", "info"), help="log level (MIE_LOG_LEVEL)")
+    serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True, help="log each request's path")
+    serve.set_defaults(run=cmd_serve)
+
+    institution = commands.add_parser("institution", help="institutions allowed to send, and their keys")
+    institution_commands = institution.add_subparsers(dest="institution_command", required=True)
+    add = institution_commands.add_parser("add", help="register an institution (or replace its key)")
+    add.add_argument("code", help="institution code, as sent in infCode / fixmedinsCode")
+    add.add_argument("--key", required=True, help="its key (stored only as a scrypt hash)")
+    add.add_argument("--name", help="its name")
+    add.add_argument("--ae-title", help="the DICOM AE title it sends images from")
+    add_storage_options(add)
+    add.set_defaults(run=cmd_institution_add)
+    listing = institution_commands.add_parser("list", help="list registered institutions")
+    add_storage_options(listing)
+    listing.set_defaults(run=cmd_institution_list)
+
+    generate = commands.add_parser("generate", help="bundle dictionaries into the spec and generate models")
+    generate.add_argument("--check", action="store_true", help="change nothing; exit 1 when anything is stale")
+    generate.set_defaults(run=cmd_generate)
+
+    lint = commands.add_parser("lint", help="check spec/openapi.yaml with openapi-spec-validator")
+    lint.add_argument("spec", nargs="?", help="another spec file to check")
+    lint.set_defaults(run=cmd_lint)
+
+    validate = commands.add_parser("validate", help="validate a request payload offline, in the spec's terms")
+    validate.add_argument("file", help="JSON file with the request body ('-' for standard input)")
+    validate.add_argument("--transaction", "-t", help="infno (default: the payload's own infno)")
+    validate.add_argument("--json", action="store_true", help="machine-readable report")
+    validate.set_defaults(run=cmd_validate)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Settings of a processor: command-line options, each also read from a MIE_ environment variable."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from mie.store.database import default_database_url
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    http_port: int = 8080
+    data_dir: Path = Path("mie-data")
+    database_url: str | None = None
+    max_body_bytes: int = 10 * 1024 * 1024
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or default_database_url(self.data_dir)
+
+
+def _env(name: str, default: str | None) -> str | None:
+    return os.environ.get(f"MIE_{name}", default)
+
+
+def add_storage_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir", default=_env("DATA_DIR", "mie-data"),
+        help="where the processor keeps its files and, by default, its SQLite database (MIE_DATA_DIR; default ./mie-data)",
+    )
+    parser.add_argument(
+        "--database-url", default=_env("DATABASE_URL", None),
+        help="SQLAlchemy URL, e.g. postgresql://user@host/db (MIE_DATABASE_URL; default SQLite in --data-dir)",
+    )
+
+
+def add_server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default=_env("HOST", "127.0.0.1"), help="address to listen on (MIE_HOST)")
+    parser.add_argument(
+        "--http-port", type=int, default=int(_env("HTTP_PORT", "8080") or 8080), help="HTTP port (MIE_HTTP_PORT)"
+    )
+    parser.add_argument(
+        "--max-body-bytes", type=int, default=int(_env("MAX_BODY_BYTES", str(10 * 1024 * 1024)) or 0),
+        help="largest JSON request body accepted (MIE_MAX_BODY_BYTES; default 10 MiB)",
+    )
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    return Settings(
+        host=getattr(args, "host", "127.0.0.1"),
+        http_port=getattr(args, "http_port", 8080),
+        data_dir=Path(args.data_dir),
+        database_url=args.database_url,
+        max_body_bytes=getattr(args, "max_body_bytes", 10 * 1024 * 1024),
+    )

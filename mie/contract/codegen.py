@@ -1,0 +1,100 @@
+"""`mie generate`: bundle the dictionaries into the spec, then generate pydantic models into generated/.
+
+`--check` changes nothing and fails when spec/openapi.yaml disagrees with spec/dictionaries/ or when
+generated/ is not what the spec generates now (any edit of the spec changes its digest, kept in
+generated/__init__.py, so no edit goes unnoticed).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mie.contract.dictionaries import bundle
+from mie.contract.spec import REPO_ROOT, load_yaml, spec_dir
+
+GENERATED_DIR = REPO_ROOT / "generated"
+MODELS_FILE = "models.py"
+
+
+class _SpecDumper(yaml.SafeDumper):
+    """Block style, insertion order, real Chinese, long lines kept whole: a stable, diffable file."""
+
+
+def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_SpecDumper.add_representer(str, _str_presenter)
+
+
+def dump_spec(spec: dict[str, Any]) -> str:
+    return yaml.dump(spec, Dumper=_SpecDumper, allow_unicode=True, sort_keys=False, width=4096)
+
+
+def bundled_spec_text() -> tuple[str, str]:
+    """(the spec file as it is, the spec file as bundling would write it)."""
+    path = spec_dir() / "openapi.yaml"
+    current = path.read_text(encoding="utf-8")
+    return current, dump_spec(bundle(load_yaml(path)))
+
+
+def _init_text(spec_text: str) -> str:
+    digest = hashlib.sha256(spec_text.encode("utf-8")).hexdigest()
+    return (
+        '"""Generated from spec/openapi.yaml by `mie generate`: never edit by hand."""\n\n'
+        f'SPEC_SHA256 = "{digest}"\n'
+    )
+
+
+def _models_text(spec_text: str) -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        spec_file = Path(tmp) / "openapi.yaml"
+        spec_file.write_text(spec_text, encoding="utf-8")
+        output = Path(tmp) / MODELS_FILE
+        # Run from the repository so that [tool.datamodel-codegen] in pyproject.toml applies.
+        subprocess.run(
+            [
+                sys.executable, "-m", "datamodel_code_generator",
+                "--input", str(spec_file), "--output", str(output),
+                "--custom-file-header", '"""Generated from spec/openapi.yaml by `mie generate`: never edit by hand."""',
+            ],
+            cwd=REPO_ROOT, check=True, capture_output=True, text=True,
+        )
+        return output.read_text(encoding="utf-8")
+
+
+def expected_files() -> dict[Path, str]:
+    _, spec_text = bundled_spec_text()
+    return {
+        spec_dir() / "openapi.yaml": spec_text,
+        GENERATED_DIR / "__init__.py": _init_text(spec_text),
+        GENERATED_DIR / MODELS_FILE: _models_text(spec_text),
+    }
+
+
+def generate(check: bool = False) -> list[str]:
+    """Write (or, with check, compare) the bundled spec and generated/. Returns the stale files' diffs."""
+    stale: list[str] = []
+    for path, text in expected_files().items():
+        current = path.read_text(encoding="utf-8") if path.exists() else ""
+        if current == text:
+            continue
+        relative = path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
+        diff = difflib.unified_diff(
+            current.splitlines(keepends=True), text.splitlines(keepends=True),
+            fromfile=f"{relative} (on disk)", tofile=f"{relative} (generated)", n=1,
+        )
+        stale.append("".join(list(diff)[:40]))
+        if not check:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+    return stale

@@ -1,0 +1,116 @@
+"""The dictionaries of chapter 3 (and GA/T 2000.156-2016), one data file each under spec/dictionaries/.
+
+They reach spec/openapi.yaml by one mechanism only: `bundle()` writes each field's `enum` (or, for a
+field that holds several codes, its `pattern`) from the dictionary the field names in `x-dictionary`.
+`mie generate` runs it; `mie generate --check` fails when the spec and the files disagree.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mie.contract.spec import load_yaml, spec_dir
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    name: str
+    anomaly: str | None = None
+    also_printed_as: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Dictionary:
+    name: str
+    title: str
+    section: str
+    codes: tuple[Code, ...]
+
+    @functools.cached_property
+    def code_set(self) -> frozenset[str]:
+        return frozenset(code.code for code in self.codes)
+
+    def describe(self, code: str) -> str | None:
+        for entry in self.codes:
+            if entry.code == code:
+                return entry.name
+        return None
+
+
+def dictionary_dir() -> Path:
+    return spec_dir() / "dictionaries"
+
+
+def _read(path: Path) -> Dictionary:
+    data = load_yaml(path)
+    codes = tuple(
+        Code(
+            code=str(entry["code"]),
+            name=str(entry["name"]),
+            anomaly=entry.get("anomaly"),
+            also_printed_as=tuple(entry.get("also_printed_as") or ()),
+        )
+        for entry in data["codes"]
+    )
+    return Dictionary(name=data["dictionary"], title=data["title"], section=str(data["section"]), codes=codes)
+
+
+@functools.cache
+def dictionaries() -> dict[str, Dictionary]:
+    found = (_read(path) for path in sorted(dictionary_dir().glob("*.yaml")))
+    return {dictionary.name: dictionary for dictionary in found}
+
+
+def dictionary(name: str) -> Dictionary:
+    return dictionaries()[name]
+
+
+def multi_code_pattern(codes: list[str], separator: str) -> str:
+    """A pattern for one or more codes joined by any one character of `separator`."""
+    alternatives = "|".join(re.escape(code) for code in sorted(codes, key=lambda c: (-len(c), c)))
+    return f"^(?:{alternatives})(?:[{re.escape(separator)}](?:{alternatives}))*$"
+
+
+def _schemas_with_dictionary(node: Any, required: bool = True) -> Iterator[tuple[dict[str, Any], bool]]:
+    """Every schema that names a dictionary, with whether its field is required where it sits."""
+    if isinstance(node, dict):
+        if "x-dictionary" in node:
+            yield node, required
+        properties = node.get("properties")
+        if isinstance(properties, dict):
+            required_names = set(node.get("required") or ())
+            for name, child in properties.items():
+                yield from _schemas_with_dictionary(child, name in required_names)
+        for key, child in node.items():
+            if key != "properties":
+                yield from _schemas_with_dictionary(child, required)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _schemas_with_dictionary(item, required)
+
+
+def allowed_codes(schema: dict[str, Any]) -> list[str]:
+    """The codes a field takes: its dictionary's, plus the placeholders the document allows for it."""
+    codes = [code.code for code in dictionary(schema["x-dictionary"]).codes]
+    return codes + [p for p in schema.get("x-placeholders", []) if p not in codes]
+
+
+def bundle(spec: dict[str, Any]) -> dict[str, Any]:
+    """Write each dictionary field's enum or pattern from its dictionary file, in place."""
+    for schema, required in _schemas_with_dictionary(spec):
+        codes = allowed_codes(schema)
+        separator = schema.get("x-separator")
+        if separator:
+            schema.pop("enum", None)
+            pattern = multi_code_pattern(codes, separator)
+            schema["pattern"] = pattern if required else f"^$|{pattern}"
+        else:
+            schema.pop("pattern", None)
+            schema["enum"] = codes if required else ["", *codes]
+    return spec

@@ -1,0 +1,119 @@
+"""The 医保影像云索引 (hiImgIndx) of §1.2: parser and builder.
+
+Its parts are described once, in the spec (`components/schemas/HiImgIndx`, `x-parts`): each part's code,
+Chinese name and pattern. The whole index's `pattern` there is the same parts joined by "-".
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from mie.contract.spec import component
+
+
+class IndexError_(ValueError):
+    """An hiImgIndx that breaks §1.2; `problems` names each broken part."""
+
+    def __init__(self, index: str, problems: list[str]) -> None:
+        self.index = index
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+@dataclass(frozen=True)
+class IndexPart:
+    number: int
+    code: str
+    title: str
+    pattern: re.Pattern[str]
+    rule: str
+    optional: bool
+
+
+@dataclass(frozen=True)
+class HiImgIndx:
+    """The parts of one index, by their §1.2 meaning."""
+
+    psn_cert_type: str
+    certno: str
+    exam_time: datetime
+    device_code: str
+    exam_part: str
+    institution_code: str | None = None  # the sixth part the document's examples carry
+
+    def __str__(self) -> str:
+        parts = [
+            self.psn_cert_type,
+            self.certno,
+            self.exam_time.strftime("%Y%m%d%H%M%S"),
+            self.device_code,
+            self.exam_part,
+        ]
+        if self.institution_code:
+            parts.append(self.institution_code)
+        return "-".join(parts)
+
+
+@functools.cache
+def index_parts() -> tuple[IndexPart, ...]:
+    schema: dict[str, Any] = component("HiImgIndx")
+    return tuple(
+        IndexPart(
+            number=number,
+            code=part["code"],
+            title=part["title"],
+            pattern=re.compile(f"^(?:{part['pattern']})$"),
+            rule=part.get("description", part["pattern"]),
+            optional=bool(part.get("optional")),
+        )
+        for number, part in enumerate(schema["x-parts"], start=1)
+    )
+
+
+def parse(index: str) -> HiImgIndx:
+    """Split and check an index; every broken part is named in the error."""
+    parts = index_parts()
+    pieces = index.split("-")
+    mandatory = sum(1 for part in parts if not part.optional)
+    if not mandatory <= len(pieces) <= len(parts):
+        raise IndexError_(
+            index, [f"应由 {mandatory} 个部分(可带第 {len(parts)} 部分)以 '-' 连接, 实为 {len(pieces)} 个部分"]
+        )
+    problems: list[str] = []
+    for part, piece in zip(parts, pieces, strict=False):
+        if not part.pattern.match(piece):
+            problems.append(f"第{part.number}部分 {part.title}({part.code}) '{piece}' 不符合: {part.rule}")
+    exam_time = None
+    if not problems:
+        try:
+            exam_time = datetime.strptime(pieces[2], "%Y%m%d%H%M%S")
+        except ValueError:
+            problems.append(f"第3部分 {parts[2].title} '{pieces[2]}' 不是有效的日期时间")
+    if problems or exam_time is None:
+        raise IndexError_(index, problems)
+    return HiImgIndx(
+        psn_cert_type=pieces[0],
+        certno=pieces[1],
+        exam_time=exam_time,
+        device_code=pieces[3],
+        exam_part=pieces[4],
+        institution_code=pieces[5] if len(pieces) > 5 else None,
+    )
+
+
+def build(
+    psn_cert_type: str,
+    certno: str,
+    exam_time: datetime,
+    device_code: str = "0" * 13,
+    exam_part: str = "0" * 9,
+    institution_code: str | None = None,
+) -> str:
+    """Compose an index from its parts, checked as `parse` checks it (the builder never makes a bad one)."""
+    index = str(HiImgIndx(psn_cert_type, certno.upper(), exam_time, device_code, exam_part, institution_code))
+    parse(index)
+    return index

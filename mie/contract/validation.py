@@ -1,0 +1,354 @@
+"""Validation compiled from the spec, with errors in the spec's own terms.
+
+A schema of spec/openapi.yaml is compiled once into plain Python checks. Every error names the field by
+its code, its Chinese name (`title`) and its 序号 (`x-seq`), and says which rule broke, for example
+``examPart(检查部位代码,#13): 'XYZ' 不在字典 examPart 中``. All errors of a record are collected, not only the
+first. Aliases the errata accept (`x-aliases`) are folded into the canonical name before checking.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from mie.contract.dictionaries import allowed_codes
+
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One broken rule of one field."""
+
+    path: str  # the field's code, with its place inside lists: setlInfoList[1].examPart
+    code: str  # the field's code as the spec names it
+    title: str  # its Chinese name (数据元名称 / 参数名称)
+    seq: str  # its 序号, with the node it belongs to when nested: SetlInfoDTO#4
+    rule: str  # which rule broke: required, maxLength, dictionary, format, ...
+    detail: str  # what is wrong, in Chinese, the value masked when the field is sensitive
+
+    def __str__(self) -> str:
+        return f"{self.path}({self.title},{self.seq}): {self.detail}"
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "path": self.path,
+            "code": self.code,
+            "title": self.title,
+            "seq": self.seq,
+            "rule": self.rule,
+            "message": str(self),
+        }
+
+
+@dataclass
+class Outcome:
+    """What validating one value gave: the value with aliases folded, its errors and notes."""
+
+    value: Any
+    errors: list[FieldError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass(frozen=True)
+class _Field:
+    code: str
+    title: str
+    seq: str
+    sensitive: bool
+
+    def error(self, path: str, rule: str, detail: str) -> FieldError:
+        return FieldError(path=path, code=self.code, title=self.title, seq=self.seq, rule=rule, detail=detail)
+
+    def show(self, value: Any) -> str:
+        text = value if isinstance(value, str) else repr(value)
+        if self.sensitive:
+            text = mask(text)
+        elif len(text) > 60:
+            text = text[:57] + "..."
+        return f"'{text}'"
+
+
+def mask(text: str) -> str:
+    """Mask an identity number or anything embedding one: keep a little at each end."""
+    if len(text) <= 4:
+        return "*" * len(text)
+    keep = max(2, min(6, len(text) // 4))
+    return text[:keep] + "*" * (len(text) - 2 * keep) + text[-keep:]
+
+
+Check = Callable[[Any, str, Outcome], Any]
+"""A compiled check: takes a value and its path, records errors on the outcome, returns the value."""
+
+_TYPE_NAMES = {"string": "字符串", "array": "数组", "object": "对象", "number": "数值", "integer": "整数"}
+
+_DATE_FORMATS = {
+    "yyyy-MM-dd": "%Y-%m-%d",
+    "yyyy-MM-dd HH:mm:ss": "%Y-%m-%d %H:%M:%S",
+    "yyyyMMddHHmmss": "%Y%m%d%H%M%S",
+}
+
+
+def _describe(schema: Mapping[str, Any], code: str, node: str | None) -> _Field:
+    seq = schema.get("x-seq")
+    seq_text = "" if seq is None else (f"{node}#{seq}" if node else f"#{seq}")
+    return _Field(
+        code=code,
+        title=str(schema.get("title", code)),
+        seq=seq_text,
+        sensitive=bool(schema.get("x-sensitive")),
+    )
+
+
+def _is_absent(value: Any) -> bool:
+    return value is _MISSING or value is None
+
+
+def _compile_string(schema: Mapping[str, Any], info: _Field) -> Check:
+    max_length = schema.get("maxLength")
+    min_length = schema.get("minLength")
+    date_format = schema.get("x-format")
+    strptime = _DATE_FORMATS.get(date_format) if date_format else None
+    dictionary_name = schema.get("x-dictionary")
+    separator = schema.get("x-separator")
+    codes = frozenset(allowed_codes(schema)) if dictionary_name else None
+    enum = None if dictionary_name else (frozenset(schema["enum"]) if "enum" in schema else None)
+    pattern = None
+    if "pattern" in schema and not dictionary_name:
+        pattern = re.compile(schema["pattern"])
+    rule_name = schema.get("x-pattern-name", schema.get("pattern"))
+    parser = _PARSERS.get(schema.get("x-parser", ""))
+    if parser is not None:
+        pattern = None  # the parser names each broken part, which the whole pattern cannot
+    split = re.compile(f"[{re.escape(separator)}]") if separator else None
+
+    def check(value: Any, path: str, outcome: Outcome) -> Any:
+        if not isinstance(value, str):
+            outcome.errors.append(info.error(path, "type", f"类型应为字符串, 实为 {type(value).__name__}"))
+            return value
+        if value == "":
+            # An empty optional field is an absent one (the document's own example sends "tel": "").
+            return value
+        if max_length is not None and len(value) > max_length:
+            outcome.errors.append(
+                info.error(path, "maxLength", f"长度 {len(value)} 超过最大长度 {max_length}")
+            )
+        if min_length is not None and len(value) < min_length:
+            outcome.errors.append(info.error(path, "minLength", f"长度 {len(value)} 小于最小长度 {min_length}"))
+        if strptime is not None:
+            if pattern is not None and not pattern.match(value):
+                outcome.errors.append(info.error(path, "format", f"{info.show(value)} 不符合格式 {date_format}"))
+            else:
+                try:
+                    datetime.strptime(value, strptime)
+                except ValueError:
+                    outcome.errors.append(
+                        info.error(path, "format", f"{info.show(value)} 不是有效的日期时间 ({date_format})")
+                    )
+        elif pattern is not None and not pattern.match(value):
+            outcome.errors.append(info.error(path, "pattern", f"{info.show(value)} 不符合规则 {rule_name}"))
+        if parser is not None:
+            problem = parser(value)
+            if problem:
+                outcome.errors.append(info.error(path, "index", problem))
+        if codes is not None:
+            parts = split.split(value) if split else [value]
+            unknown = [part for part in parts if part not in codes]
+            for part in unknown:
+                outcome.errors.append(
+                    info.error(path, "dictionary", f"{info.show(part)} 不在字典 {dictionary_name} 中")
+                )
+        elif enum is not None and value not in enum:
+            allowed = ", ".join(sorted(v for v in enum if v))
+            outcome.errors.append(info.error(path, "enum", f"{info.show(value)} 不在取值范围 [{allowed}] 中"))
+        return value
+
+    return check
+
+
+def _compile_decimal(schema: Mapping[str, Any], info: _Field) -> Check:
+    """BigDecimal(precision, scale) and Int(digits): a JSON number or a string of digits."""
+    precision = int(schema["x-decimal"]["precision"])
+    scale = int(schema["x-decimal"].get("scale", 0))
+    integer_digits = precision - scale
+    shape = f"({precision},{scale})" if scale else f"{precision} 位整数"
+    fraction = rf"(?:\.\d{{1,{scale}}})?" if scale else ""
+    text_pattern = re.compile(rf"^\d{{1,{integer_digits}}}{fraction}$")
+
+    def check(value: Any, path: str, outcome: Outcome) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
+            outcome.errors.append(info.error(path, "type", f"类型应为数值或数字字符串, 实为 {type(value).__name__}"))
+            return value
+        if value == "":
+            return value
+        text = value if isinstance(value, str) else repr(value)
+        if isinstance(value, float) and text.endswith(".0"):
+            text = text[:-2]
+        if not isinstance(value, str) and scale == 0 and not isinstance(value, int):
+            outcome.errors.append(info.error(path, "type", f"{info.show(value)} 应为整数"))
+            return value
+        try:
+            Decimal(text)
+        except InvalidOperation:
+            text = "?"
+        if not text_pattern.match(text):
+            outcome.errors.append(info.error(path, "decimal", f"{info.show(value)} 不符合数值格式 {shape}"))
+        return value
+
+    return check
+
+
+def _compile_array(schema: Mapping[str, Any], info: _Field, node: str | None) -> Check:
+    items = schema.get("items") or {}
+    item_check = compile_schema(items, info.code, items.get("x-node", node), top=False)
+    min_items = schema.get("minItems")
+    max_items = schema.get("maxItems")
+
+    def check(value: Any, path: str, outcome: Outcome) -> Any:
+        if not isinstance(value, list):
+            outcome.errors.append(info.error(path, "type", f"类型应为数组, 实为 {type(value).__name__}"))
+            return value
+        if min_items is not None and len(value) < min_items:
+            outcome.errors.append(info.error(path, "minItems", f"至少应有 {min_items} 项, 实为 {len(value)} 项"))
+        if max_items is not None and len(value) > max_items:
+            outcome.errors.append(info.error(path, "maxItems", f"至多 {max_items} 项, 实为 {len(value)} 项"))
+        return [item_check(item, f"{path}[{index}]", outcome) for index, item in enumerate(value)]
+
+    return check
+
+
+def _compile_object(schema: Mapping[str, Any], info: _Field | None, node: str | None) -> Check:
+    properties: Mapping[str, Any] = schema.get("properties") or {}
+    required = set(schema.get("required") or ())
+    node = schema.get("x-node", node)
+    fields: list[tuple[str, _Field, Check, bool]] = []
+    aliases: dict[str, str] = {}
+    for code, child in properties.items():
+        child_info = _describe(child, code, node)
+        fields.append((code, child_info, compile_schema(child, code, node, top=False), code in required))
+        for alias in child.get("x-aliases", ()):
+            aliases[alias] = code
+    additional = schema.get("additionalProperties", True)
+    known = set(properties)
+
+    def check(value: Any, path: str, outcome: Outcome) -> Any:
+        if not isinstance(value, dict):
+            if info is not None:
+                outcome.errors.append(info.error(path, "type", f"类型应为对象, 实为 {type(value).__name__}"))
+            else:
+                outcome.errors.append(
+                    FieldError(path or "$", path or "$", "报文", "", "type", f"类型应为对象, 实为 {type(value).__name__}")
+                )
+            return value
+        prefix = f"{path}." if path else ""
+        folded = dict(value)
+        for alias, canonical in aliases.items():
+            if alias in folded:
+                aliased = folded.pop(alias)
+                if canonical in folded and folded[canonical] != aliased:
+                    outcome.errors.append(
+                        FieldError(
+                            prefix + canonical, canonical, str(properties[canonical].get("title", canonical)),
+                            "", "alias", f"同时给出 {canonical} 与其别名 {alias}, 且取值不同",
+                        )
+                    )
+                else:
+                    folded.setdefault(canonical, aliased)
+                    outcome.notes.append(f"已按 {canonical} 读取字段 {prefix}{alias}")
+        result: dict[str, Any] = {}
+        for code, child_info, child_check, is_required in fields:
+            present = folded.get(code, _MISSING)
+            if _is_absent(present) or (is_required and present == ""):
+                if is_required:
+                    detail = "必填项缺失" if present is _MISSING else "必填项为空"
+                    outcome.errors.append(child_info.error(prefix + code, "required", detail))
+                continue
+            result[code] = child_check(present, prefix + code, outcome)
+        unknown = [name for name in folded if name not in known]
+        if unknown:
+            if additional is False:
+                for name in unknown:
+                    outcome.errors.append(
+                        FieldError(prefix + name, name, name, "", "additionalProperties", "接口规范中没有这个字段")
+                    )
+            else:
+                outcome.notes.append(f"已忽略接口规范中没有的字段 {', '.join(prefix + name for name in unknown)}")
+        return result
+
+    return check
+
+
+def _compile_shallow(schema: Mapping[str, Any], info: _Field) -> Check:
+    """`input` of an envelope: each record is validated and answered on its own, so only its shape here."""
+    kind = schema.get("type", "object")
+    python_type = list if kind == "array" else dict
+    min_items = schema.get("minItems")
+
+    def check(value: Any, path: str, outcome: Outcome) -> Any:
+        if not isinstance(value, python_type):
+            outcome.errors.append(info.error(path, "type", f"类型应为{_TYPE_NAMES[kind]}, 实为 {type(value).__name__}"))
+        elif min_items is not None and len(value) < min_items:
+            outcome.errors.append(info.error(path, "minItems", f"至少应有 {min_items} 项, 实为 {len(value)} 项"))
+        return value
+
+    return check
+
+
+def _index_problem(value: str) -> str | None:
+    from mie.contract import index  # the index module reads its parts from the spec too
+
+    try:
+        index.parse(value)
+    except index.IndexError_ as error:
+        return str(error)
+    return None
+
+
+_PARSERS: dict[str, Callable[[str], str | None]] = {"hiImgIndx": _index_problem}
+
+
+def compile_schema(schema: Mapping[str, Any], code: str = "", node: str | None = None, top: bool = True) -> Check:
+    """Compile a resolved schema (no $ref) into a check."""
+    if "allOf" in schema:
+        merged: dict[str, Any] = {}
+        for part in schema["allOf"]:
+            merged.update(part)
+        merged.update({key: value for key, value in schema.items() if key != "allOf"})
+        schema = merged
+    info = _describe(schema, code, node) if not top else None
+    if "x-decimal" in schema:
+        assert info is not None, "a decimal cannot be a whole body"
+        return _compile_decimal(schema, info)
+    kind = schema.get("type")
+    if schema.get("x-per-record") and info is not None:
+        return _compile_shallow(schema, info)
+    if kind == "object" or "properties" in schema:
+        return _compile_object(schema, info, node)
+    if kind == "array":
+        assert info is not None
+        return _compile_array(schema, info, node)
+    if kind == "string":
+        assert info is not None
+        return _compile_string(schema, info)
+    return lambda value, path, outcome: value
+
+
+class Validator:
+    """A compiled schema: `validate(value)` gives an Outcome with every error."""
+
+    def __init__(self, schema: Mapping[str, Any]) -> None:
+        self.schema = schema
+        self._check = compile_schema(schema)
+
+    def validate(self, value: Any, path: str = "") -> Outcome:
+        outcome = Outcome(value=None)
+        outcome.value = self._check(value, path, outcome)
+        return outcome

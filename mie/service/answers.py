@@ -1,0 +1,115 @@
+"""Answers in the spec's envelope, and the errors that become them.
+
+The error-code catalogue (code, name, HTTP status) is `components/schemas/ResponseCode` of the spec;
+`generated.models.ResponseCode` is its enum.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from generated.models import ResponseCode
+from mie.contract.spec import component
+from mie.contract.validation import FieldError
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    code: int
+    name: str
+    http_status: int
+    description: str
+
+
+@functools.cache
+def catalogue() -> dict[int, CatalogueEntry]:
+    schema = component("ResponseCode")
+    return {
+        code: CatalogueEntry(code, name, status, description)
+        for code, name, status, description in zip(
+            schema["enum"], schema["x-enum-names"], schema["x-http-status"], schema["x-enum-descriptions"],
+            strict=True,
+        )
+    }
+
+
+def entry(code: ResponseCode) -> CatalogueEntry:
+    return catalogue()[code.value]
+
+
+@dataclass
+class Answer:
+    """What a transaction answers: an HTTP status and the envelope body."""
+
+    http_status: int
+    body: dict[str, Any]
+
+
+class MieError(Exception):
+    """A refusal of the whole message; nothing was written."""
+
+    def __init__(
+        self, code: ResponseCode, detail: str | None = None, errors: Sequence[FieldError] = ()
+    ) -> None:
+        self.code = code
+        self.errors = list(errors)
+        parts = [entry(code).name]
+        if detail:
+            parts.append(detail)
+        if self.errors:
+            parts.append("; ".join(str(error) for error in self.errors))
+        self.message = ": ".join(parts[:2]) + (f": {parts[2]}" if len(parts) > 2 else "")
+        super().__init__(self.message)
+
+    def answer(self) -> Answer:
+        return Answer(
+            http_status=entry(self.code).http_status,
+            body={
+                "code": self.code.value,
+                "type": "error",
+                "message": self.message,
+                "data": [error.as_dict() for error in self.errors] or None,
+            },
+        )
+
+
+@dataclass
+class RecordResult:
+    """One record's answer (§2.1 output): succFlag 1 saved, -1 refused."""
+
+    hi_img_indx: str | None
+    saved: bool
+    message: str
+    errors: list[FieldError] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        result: dict[str, Any] = {
+            "hiImgIndx": self.hi_img_indx,
+            "succFlag": "1" if self.saved else "-1",
+            "message": self.message,
+        }
+        if self.errors:
+            result["errors"] = [error.as_dict() for error in self.errors]
+        return result
+
+
+def record_results_answer(results: Sequence[RecordResult]) -> Answer:
+    refused = sum(1 for result in results if not result.saved)
+    if refused == 0:
+        code = ResponseCode.success
+        message = entry(code).name
+    else:
+        code = ResponseCode.all_records_refused if refused == len(results) else ResponseCode.some_records_refused
+        message = f"{entry(code).name}: {refused}/{len(results)} 条被拒绝, 原因见 data"
+    return Answer(
+        http_status=entry(code).http_status,
+        body={
+            "code": code.value,
+            "type": "success" if code is ResponseCode.success else "error",
+            "message": message,
+            "data": [result.as_dict() for result in results],
+        },
+    )

@@ -1,0 +1,99 @@
+"""The request envelope (infno, msgid, infTime, infCode, key, input) and msgid replay."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import Session
+
+from generated.models import ResponseCode
+from mie.contract.spec import Transaction
+from mie.contract.validation import Outcome, Validator
+from mie.service.answers import Answer, MieError
+from mie.store.tables import Institution, Message
+
+_validators: dict[int, tuple[dict[str, Any], Validator]] = {}
+
+
+def envelope_validator(schema: dict[str, Any]) -> Validator:
+    """The compiled validator of a request body schema (compiled once per schema object)."""
+    cached = _validators.get(id(schema))
+    if cached is None or cached[0] is not schema:
+        cached = (schema, Validator(schema))
+        _validators[id(schema)] = cached
+    return cached[1]
+
+
+def institution_field(schema: dict[str, Any]) -> str:
+    """infCode (§2.1-§2.5) or fixmedinsCode (§2.6-§2.8): the envelope field that names the sender."""
+    return "infCode" if "infCode" in schema["properties"] else "fixmedinsCode"
+
+
+@dataclass
+class Envelope:
+    infno: str
+    msgid: str
+    inf_time: str
+    institution_code: str
+    key: str
+    input: Any
+    body_sha256: str
+    notes: list[str] = field(default_factory=list)
+
+
+def body_digest(body: Any) -> str:
+    """Digest of the message's content (key order and whitespace do not matter)."""
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def check_envelope(schema: dict[str, Any], body: Any) -> Outcome:
+    """Validate an envelope against its schema; raise the refusal the catalogue gives for what broke."""
+    outcome = envelope_validator(schema).validate(body)
+    if outcome.errors:
+        infno_only = all(error.code == "infno" and error.rule == "enum" for error in outcome.errors)
+        code = ResponseCode.infno_mismatch if infno_only else ResponseCode.envelope_invalid
+        raise MieError(code, errors=outcome.errors)
+    return outcome
+
+
+def read_envelope(transaction: Transaction, body: Any) -> Envelope:
+    schema = transaction.body_schema
+    outcome = check_envelope(schema, body)
+    value = outcome.value
+    return Envelope(
+        infno=value["infno"],
+        msgid=value["msgid"],
+        inf_time=value["infTime"],
+        institution_code=value[institution_field(schema)],
+        key=value["key"],
+        input=value["input"],
+        body_sha256=body_digest(body),
+        notes=outcome.notes,
+    )
+
+
+def replayed_answer(session: Session, institution: Institution, envelope: Envelope) -> Answer | None:
+    """The first answer to this msgid when the same message comes again; a different one is refused."""
+    message = session.get(Message, (institution.code, envelope.msgid))
+    if message is None:
+        return None
+    if message.body_sha256 != envelope.body_sha256 or message.infno != envelope.infno:
+        raise MieError(ResponseCode.msgid_conflict, f"msgid {envelope.msgid} 已于 {message.received_at:%Y-%m-%d %H:%M:%S} 使用")
+    return Answer(http_status=message.http_status, body=message.answer)
+
+
+def remember_answer(session: Session, institution: Institution, envelope: Envelope, answer: Answer) -> None:
+    session.add(
+        Message(
+            institution_code=institution.code,
+            msgid=envelope.msgid,
+            infno=envelope.infno,
+            body_sha256=envelope.body_sha256,
+            http_status=answer.http_status,
+            answer=answer.body,
+        )
+    )

@@ -1,0 +1,248 @@
+"""Exam records: saveExamRpotImgInfo (§2.1) and deleteExamRpotImgIdxInfo (§2.5).
+
+Each record is validated and answered on its own; the good records of a message are saved even when
+others are refused. A message is one database transaction together with its msgid, so a replay never
+writes twice and a failure leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, delete, select
+
+from mie.contract import index as hi_img_indx
+from mie.contract.spec import component, transaction
+from mie.contract.validation import FieldError, Outcome, Validator, mask
+from mie.service.answers import Answer, RecordResult, record_results_answer
+from mie.service.envelope import Envelope, read_envelope, remember_answer, replayed_answer
+from mie.service.institutions import authenticate
+from mie.store.database import Database
+from mie.store.tables import AuditEvent, ExamRecord, ExamRecordHistory, Institution, SetlInfo, utcnow
+
+log = logging.getLogger("mie.exams")
+
+SAVED = "保存数据成功"
+DELETED = "删除数据成功"
+_T = TypeVar("_T")
+
+
+@functools.cache
+def record_validator(schema_name: str) -> Validator:
+    return Validator(component(schema_name))
+
+
+def _index_field_error(detail: str, rule: str = "index") -> FieldError:
+    schema = component("ExamRpotImgInfo")["properties"]["hiImgIndx"]
+    return FieldError("hiImgIndx", "hiImgIndx", schema["title"], f"#{schema['x-seq']}", rule, detail)
+
+
+def check_exam_record(record: Any) -> Outcome:
+    """Validate one §2.1 record: every field by the spec, then the index against the record (§1.2)."""
+    outcome = record_validator("ExamRpotImgInfo").validate(record)
+    value = outcome.value
+    if not isinstance(value, dict) or any(error.code == "hiImgIndx" for error in outcome.errors):
+        return outcome
+    index_text = value.get("hiImgIndx")
+    if not isinstance(index_text, str):
+        return outcome
+    try:
+        parts = hi_img_indx.parse(index_text)
+    except hi_img_indx.IndexError_ as error:
+        outcome.errors.insert(0, _index_field_error(str(error)))
+        return outcome
+    cert_type, certno = value.get("psnCertType"), value.get("certno")
+    if isinstance(cert_type, str) and parts.psn_cert_type != cert_type:
+        detail = f"第1部分证件类型 '{parts.psn_cert_type}' 与 psnCertType '{cert_type}' 不一致"
+        outcome.errors.insert(0, _index_field_error(detail))
+    if isinstance(certno, str) and parts.certno != certno.upper():
+        outcome.errors.insert(0, _index_field_error("第2部分证件号码与 certno 不一致"))
+    exam_date = value.get("examDate")
+    if isinstance(exam_date, str) and parts.exam_time.strftime("%Y-%m-%d") != exam_date:
+        outcome.notes.append(f"索引第3部分的检查日期 {parts.exam_time:%Y-%m-%d} 与 examDate {exam_date} 不一致")
+    return outcome
+
+
+def _with_retry(database: Database, work: Callable[[Session], _T]) -> _T:
+    """Run a unit of work; on a unique-key race with a concurrent message, run it again (it then sees the winner)."""
+    for attempt in range(3):
+        try:
+            with database.session() as session:
+                return work(session)
+        except IntegrityError:
+            if attempt == 2:
+                raise
+            log.info("retrying after a concurrent write of the same key")
+    raise AssertionError("unreachable")
+
+
+def _answer_message(
+    database: Database, envelope: Envelope, records: Callable[[Session, Institution], list[RecordResult]]
+) -> Answer:
+    def work(session: Session) -> Answer:
+        institution = authenticate(session, envelope.institution_code, envelope.key)
+        previous = replayed_answer(session, institution, envelope)
+        if previous is not None:
+            log.info("%s msgid=%s from %s: replay, first answer returned", envelope.infno, envelope.msgid, institution.code)
+            return previous
+        results = records(session, institution)
+        answer = record_results_answer(results)
+        if envelope.notes:
+            answer.body["message"] = _message(answer.body["message"], envelope.notes)
+        remember_answer(session, institution, envelope, answer)
+        saved = sum(1 for result in results if result.saved)
+        log.info(
+            "%s msgid=%s from %s: %d/%d records done", envelope.infno, envelope.msgid, institution.code, saved, len(results)
+        )
+        return answer
+
+    return _with_retry(database, work)
+
+
+def _message(base: str, notes: list[str]) -> str:
+    return "; ".join([base, *notes]) if notes else base
+
+
+def _save_record(session: Session, institution: Institution, envelope: Envelope, record: Any) -> RecordResult:
+    outcome = check_exam_record(record)
+    raw_index = record.get("hiImgIndx") if isinstance(record, dict) else None
+    index_text = raw_index if isinstance(raw_index, str) else None
+    if outcome.errors:
+        return RecordResult(index_text, False, "; ".join(str(error) for error in outcome.errors), outcome.errors)
+    value: dict[str, Any] = outcome.value
+    index_text = value["hiImgIndx"]
+    existing = session.get(ExamRecord, index_text)
+    if existing is not None and existing.institution_code != institution.code:
+        error = _index_field_error("该索引已由其他机构上传, 不能覆盖", rule="ownership")
+        return RecordResult(index_text, False, str(error), [error])
+    now = utcnow()
+    if existing is None:
+        row = ExamRecord(
+            hi_img_indx=index_text,
+            institution_code=institution.code,
+            psn_cert_type=value["psnCertType"],
+            certno=value["certno"],
+            exam_date=value["examDate"],
+            study_uid=value["studyUid"],
+            msgid=envelope.msgid,
+            record=value,
+            received_at=now,
+        )
+        action = "save"
+    else:
+        session.add(
+            ExamRecordHistory(
+                hi_img_indx=existing.hi_img_indx,
+                version=existing.version,
+                institution_code=existing.institution_code,
+                msgid=existing.msgid,
+                record=existing.record,
+                received_at=existing.received_at,
+                replaced_at=now,
+            )
+        )
+        session.exec(delete(SetlInfo).where(SetlInfo.hi_img_indx == index_text))  # type: ignore[arg-type]
+        row = existing
+        row.psn_cert_type = value["psnCertType"]
+        row.certno = value["certno"]
+        row.exam_date = value["examDate"]
+        row.study_uid = value["studyUid"]
+        row.msgid = envelope.msgid
+        row.record = value
+        row.received_at = now
+        row.version = existing.version + 1
+        action = "update"
+    session.add(row)
+    session.flush()  # the record exists before its setlInfoList rows refer to it
+    for position, setl in enumerate(value["setlInfoList"]):
+        session.add(
+            SetlInfo(
+                hi_img_indx=index_text,
+                position=position,
+                setl_id=setl["setlId"],
+                med_list_codg=setl["medListCodg"],
+                feedetl_sn=setl["feedetlSn"],
+                exam_part=setl["examPart"],
+            )
+        )
+    detail = f"msgid={envelope.msgid} version={row.version}"
+    session.add(AuditEvent(institution_code=institution.code, action=action, hi_img_indx=index_text, detail=detail))
+    notes = list(outcome.notes)
+    if action == "update":
+        notes.append(f"已更新 (第 {row.version} 版), 旧版本已存入历史")
+    return RecordResult(index_text, True, _message(SAVED, notes))
+
+
+def save_exam_records(database: Database, body: Any) -> Answer:
+    """saveExamRpotImgInfo (§2.1)."""
+    envelope = read_envelope(transaction("saveExamRpotImgInfo"), body)
+
+    def records(session: Session, institution: Institution) -> list[RecordResult]:
+        return [_save_record(session, institution, envelope, record) for record in envelope.input]
+
+    return _answer_message(database, envelope, records)
+
+
+@functools.cache
+def _bare_index_validator() -> Validator:
+    """The index field of §2.5 input, for the bare strings the document's example sends."""
+    item = component("DeleteExamRpotImgIdxItem")
+    return Validator({"type": "object", "required": ["hiImgIndx"], "properties": {"hiImgIndx": item["properties"]["hiImgIndx"]}})
+
+
+def _index_of_delete_item(item: Any) -> tuple[str | None, list[FieldError]]:
+    """An item of §2.5 input: the index itself (as the document's example sends it) or {hiImgIndx: ...}."""
+    if isinstance(item, dict):
+        outcome = record_validator("DeleteExamRpotImgIdxItem").validate(item)
+        if outcome.errors:
+            return None, outcome.errors
+        item = outcome.value["hiImgIndx"]
+    outcome = _bare_index_validator().validate({"hiImgIndx": item})
+    return (item if not outcome.errors else None), outcome.errors
+
+
+def _delete_record(session: Session, institution: Institution, envelope: Envelope, item: Any) -> RecordResult:
+    index_text, errors = _index_of_delete_item(item)
+    if errors or index_text is None:
+        shown = item if isinstance(item, str) else None
+        return RecordResult(shown, False, "; ".join(str(error) for error in errors), errors)
+    existing = session.get(ExamRecord, index_text)
+    if existing is None:
+        error = _index_field_error("索引不存在, 未删除", rule="ownership")
+        return RecordResult(index_text, False, str(error), [error])
+    if existing.institution_code != institution.code:
+        error = _index_field_error("该索引由其他机构上传, 不能删除", rule="ownership")
+        return RecordResult(index_text, False, str(error), [error])
+    session.exec(delete(SetlInfo).where(SetlInfo.hi_img_indx == index_text))  # type: ignore[arg-type]
+    session.exec(delete(ExamRecordHistory).where(ExamRecordHistory.hi_img_indx == index_text))  # type: ignore[arg-type]
+    session.delete(existing)
+    session.flush()
+    detail = f"msgid={envelope.msgid}"
+    session.add(AuditEvent(institution_code=institution.code, action="delete", hi_img_indx=index_text, detail=detail))
+    log.info("deleted %s for %s", mask(index_text), institution.code)
+    return RecordResult(index_text, True, DELETED)
+
+
+def delete_exam_records(database: Database, body: Any) -> Answer:
+    """deleteExamRpotImgIdxInfo (§2.5)."""
+    envelope = read_envelope(transaction("deleteExamRpotImgIdxInfo"), body)
+
+    def records(session: Session, institution: Institution) -> list[RecordResult]:
+        return [_delete_record(session, institution, envelope, item) for item in envelope.input]
+
+    return _answer_message(database, envelope, records)
+
+
+def exam_record(database: Database, index_text: str) -> ExamRecord | None:
+    with database.session() as session:
+        return session.get(ExamRecord, index_text)
+
+
+def exam_history(database: Database, index_text: str) -> list[ExamRecordHistory]:
+    with database.session() as session:
+        query = select(ExamRecordHistory).where(ExamRecordHistory.hi_img_indx == index_text)
+        return list(session.exec(query.order_by(ExamRecordHistory.version)))  # type: ignore[arg-type]

@@ -1,0 +1,110 @@
+"""The database tables.
+
+Storage choice (documented in spec/ERRATA.md, "Storage"): each exam record is kept whole, as the validated
+JSON the spec describes, beside a few indexed key columns that mie searches and joins on. A spec revision
+that adds or lengthens a field therefore needs no schema change at all; only a new *key* column (something
+mie must search by) needs a migration. The V1.2 revision's 影像详情表 and 影像详情历史表 are `exam_record`
+and `exam_record_history`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Institution(SQLModel, table=True):
+    """A 医疗机构 or 检查检验机构 allowed to send to this processor (infCode / fixmedinsCode)."""
+
+    __tablename__ = "institution"
+
+    code: str = Field(primary_key=True, max_length=30)
+    name: str | None = Field(default=None, max_length=255)
+    key_hash: str = Field(max_length=255)  # scrypt; the key itself is never stored
+    ae_title: str | None = Field(default=None, max_length=16, unique=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Message(SQLModel, table=True):
+    """Each accepted message (msgid) with its answer: a replay gets the same answer and writes nothing."""
+
+    __tablename__ = "message"
+
+    institution_code: str = Field(primary_key=True, max_length=30)
+    msgid: str = Field(primary_key=True, max_length=50)
+    infno: str = Field(max_length=50)
+    body_sha256: str = Field(max_length=64)
+    http_status: int
+    answer: dict[str, Any] = Field(sa_column=Column(JSONDocument, nullable=False))
+    received_at: datetime = Field(default_factory=utcnow)
+
+
+class ExamRecord(SQLModel, table=True):
+    """影像详情表: the current version of each exam record (§2.1 input), keyed by hiImgIndx."""
+
+    __tablename__ = "exam_record"
+    __table_args__ = (Index("ix_exam_record_person", "psn_cert_type", "certno", "exam_date"),)
+
+    hi_img_indx: str = Field(primary_key=True, max_length=100)
+    institution_code: str = Field(index=True, max_length=30)
+    psn_cert_type: str = Field(max_length=6)
+    certno: str = Field(max_length=50)
+    exam_date: str = Field(max_length=10)  # yyyy-MM-dd, sorts as text
+    study_uid: str = Field(index=True, max_length=64)
+    version: int = 1
+    msgid: str = Field(max_length=50)
+    record: dict[str, Any] = Field(sa_column=Column(JSONDocument, nullable=False))
+    received_at: datetime = Field(default_factory=utcnow)
+
+
+class ExamRecordHistory(SQLModel, table=True):
+    """影像详情历史表: every version an upload replaced."""
+
+    __tablename__ = "exam_record_history"
+    __table_args__ = (UniqueConstraint("hi_img_indx", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    hi_img_indx: str = Field(index=True, max_length=100)
+    version: int
+    institution_code: str = Field(max_length=30)
+    msgid: str = Field(max_length=50)
+    record: dict[str, Any] = Field(sa_column=Column(JSONDocument, nullable=False))
+    received_at: datetime
+    replaced_at: datetime = Field(default_factory=utcnow)
+
+
+class SetlInfo(SQLModel, table=True):
+    """结算信息 (SetlInfoDTO) of the current version of an exam record, one row per entry."""
+
+    __tablename__ = "setl_info"
+
+    id: int | None = Field(default=None, primary_key=True)
+    hi_img_indx: str = Field(index=True, max_length=100, foreign_key="exam_record.hi_img_indx")
+    position: int
+    setl_id: str = Field(max_length=30)
+    med_list_codg: str = Field(max_length=50)
+    feedetl_sn: str = Field(max_length=30)
+    exam_part: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who did what to which record (keys never, identity numbers masked)."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    institution_code: str = Field(max_length=30)
+    action: str = Field(max_length=50)
+    hi_img_indx: str | None = Field(default=None, max_length=100)
+    detail: str | None = Field(default=None, sa_column=Column(Text))

@@ -1,0 +1,1 @@
+"""The vendor toolkit: offline validation (and, later, conformance runs and spec diffs)."""

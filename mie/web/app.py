@@ -1,0 +1,97 @@
+"""The HTTP entry point: connexion routes and validates from spec/openapi.yaml; every answer is in the envelope."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from typing import Any
+
+from connexion import AsyncApp
+from connexion.datastructures import MediaTypeDict
+from connexion.jsonifier import Jsonifier
+from connexion.lifecycle import ConnexionRequest, ConnexionResponse
+from connexion.options import SwaggerUIOptions
+from connexion.validators import VALIDATOR_MAP
+from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException
+
+from generated.models import ResponseCode
+from mie.contract.spec import load_spec
+from mie.runtime import Runtime, set_runtime
+from mie.service.answers import Answer, MieError, entry
+from mie.web.validators import EnvelopeJSONValidator
+
+log = logging.getLogger("mie.http")
+
+JSONIFIER = Jsonifier(json, ensure_ascii=False)
+
+# HTTP statuses connexion or Starlette raise by themselves, and the catalogue code each becomes.
+_STATUS_CODES = {
+    400: ResponseCode.envelope_invalid,
+    404: ResponseCode.not_found,
+    405: ResponseCode.method_not_allowed,
+    413: ResponseCode.payload_too_large,
+    415: ResponseCode.unsupported_media_type,
+    501: ResponseCode.not_implemented,
+}
+
+
+def envelope_response(answer: Answer) -> ConnexionResponse:
+    return ConnexionResponse(
+        status_code=answer.http_status,
+        mimetype="application/json",
+        content_type="application/json; charset=utf-8",
+        body=JSONIFIER.dumps(answer.body).encode("utf-8"),
+    )
+
+
+def _refused(_request: ConnexionRequest, error: Exception) -> ConnexionResponse:
+    assert isinstance(error, MieError)
+    log.info("refused: %s", error.message)
+    return envelope_response(error.answer())
+
+
+def _http_problem(_request: ConnexionRequest, error: Exception) -> ConnexionResponse:
+    status = getattr(error, "status_code", None) or getattr(error, "status", 500)
+    code = _STATUS_CODES.get(status, ResponseCode.internal_error)
+    detail = getattr(error, "detail", None)
+    if not isinstance(detail, str) or detail == entry(code).name:
+        detail = None
+    answer = MieError(code, detail).answer()
+    answer.http_status = status if code is not ResponseCode.internal_error else 500
+    return envelope_response(answer)
+
+
+def _unexpected(_request: ConnexionRequest, error: Exception) -> ConnexionResponse:
+    if isinstance(error, OperationalError):
+        log.error("database unavailable: %s", error.__class__.__name__)
+        return envelope_response(MieError(ResponseCode.unavailable).answer())
+    log.exception("unexpected error", exc_info=error)
+    return envelope_response(MieError(ResponseCode.internal_error).answer())
+
+
+def served_spec() -> dict[str, Any]:
+    spec = copy.deepcopy(load_spec())
+    spec.pop("servers", None)  # connexion fills in the address it is reached at
+    return spec
+
+
+def create_app(runtime: Runtime) -> AsyncApp:
+    set_runtime(runtime)
+    EnvelopeJSONValidator.max_body_bytes = runtime.settings.max_body_bytes
+    app = AsyncApp(__name__, jsonifier=JSONIFIER)
+    validator_map = {"body": MediaTypeDict({**VALIDATOR_MAP["body"], "*/*json": EnvelopeJSONValidator})}
+    app.add_api(
+        served_spec(),
+        validator_map=validator_map,
+        swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/docs", spec_path="/openapi.json"),
+        strict_validation=False,
+        validate_responses=False,
+    )
+    app.add_error_handler(MieError, _refused)
+    for status in (400, 404, 405, 413, 415, 501):
+        app.add_error_handler(status, _http_problem)
+    app.add_error_handler(HTTPException, _http_problem)
+    app.add_error_handler(Exception, _unexpected)
+    return app

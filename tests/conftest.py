@@ -1,0 +1,132 @@
+"""Shared fixtures: a processor on SQLite and on the PostgreSQL server at 127.0.0.1:5432 (database test)."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from starlette.testclient import TestClient
+
+from mie.config import Settings
+from mie.contract.spec import load_spec
+from mie.runtime import Runtime
+from mie.service.institutions import add_institution
+from mie.store.database import Database
+from mie.web.app import create_app
+
+POSTGRES_URL = os.environ.get("MIE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+INSTITUTION = "H11010202321"
+KEY = "DFDK045DSF1DSF55DS"
+OTHER_INSTITUTION = "H52030200193"
+OTHER_KEY = "another-key-52"
+SAVE_EXAM = "/mie/api/mie/saveExamRpotImgInfo"
+DELETE_EXAM = "/mie/api/mie/deleteExamRpotImgIdxInfo"
+
+
+def _postgres_reachable() -> str | None:
+    try:
+        engine = create_engine(POSTGRES_URL)
+        with engine.connect() as connection:
+            connection.execute(text("select 1"))
+        engine.dispose()
+    except Exception as error:  # noqa: BLE001 - any failure means the server is not there
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_schema() -> Iterator[str]:
+    """A schema of its own in database `test`, dropped at the end: runs never see each other's rows."""
+    problem = _postgres_reachable()
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL at {POSTGRES_URL} is required in CI: {problem}")
+        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is not reachable here: {problem}")
+    schema = f"mie_test_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(POSTGRES_URL)
+    with engine.begin() as connection:
+        connection.execute(text(f"create schema {schema}"))
+    yield schema
+    with engine.begin() as connection:
+        connection.execute(text(f"drop schema {schema} cascade"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    if request.param == "sqlite":
+        db = Database(f"sqlite:///{tmp_path / 'mie.sqlite3'}")
+        db.create_all()
+        yield db
+        db.engine.dispose()
+        return
+    schema = request.getfixturevalue("postgres_schema")
+    db = Database(POSTGRES_URL, schema=schema)
+    db.create_all()
+    yield db
+    # Each test starts from empty tables.
+    with db.engine.begin() as connection:
+        tables = ", ".join(f"{schema}.{name}" for name in db.engine.dialect.get_table_names(connection, schema=schema))
+        if tables:
+            connection.execute(text(f"truncate {tables} cascade"))
+    db.engine.dispose()
+
+
+@pytest.fixture
+def runtime(database: Database, tmp_path: Path) -> Runtime:
+    add_institution(database, INSTITUTION, KEY, name="北京大学第一医院")
+    add_institution(database, OTHER_INSTITUTION, OTHER_KEY, name="另一家医院")
+    return Runtime(settings=Settings(data_dir=tmp_path / "data"), database=database)
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> TestClient:
+    return TestClient(create_app(runtime), raise_server_exceptions=False)
+
+
+def document_example(path: str = SAVE_EXAM) -> dict[str, Any]:
+    """The document's request example for a transaction, as the spec keeps it (repaired per ERRATA.md)."""
+    content = load_spec()["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+    return copy.deepcopy(content["example"])
+
+
+_sequence = itertools.count(1)
+
+
+def new_msgid(institution: str = INSTITUTION) -> str:
+    """A msgid of the right format that no earlier message of the test run used."""
+    number = next(_sequence)
+    moment = datetime(2025, 3, 1) + timedelta(seconds=number // 10000)
+    return f"{institution}{moment:%Y%m%d%H%M%S}{number % 10000:04d}"
+
+
+def new_index(record: dict[str, Any]) -> str:
+    """An index for `record` that no earlier record of the test run used (part 3 moves by seconds)."""
+    number = next(_sequence)
+    moment = datetime(2024, 11, 22, 14, 30) + timedelta(seconds=number)
+    return f"{record['psnCertType']}-{record['certno']}-{moment:%Y%m%d%H%M%S}-{'0' * 13}-{'0' * 9}"
+
+
+def exam_message(*records: dict[str, Any], institution: str = INSTITUTION, key: str = KEY) -> dict[str, Any]:
+    message = document_example()
+    message["infCode"] = institution
+    message["key"] = key
+    message["msgid"] = new_msgid(institution)
+    message["input"] = list(records)
+    return message
+
+
+def exam_record(**changes: Any) -> dict[str, Any]:
+    """The document's example record with a fresh index, and `changes` applied."""
+    record = document_example()["input"][0]
+    record["hiImgIndx"] = new_index(record)
+    record.update(changes)
+    return record
