@@ -1,3 +1,3 @@
 """Generated from spec/openapi.yaml by `mie generate`: never edit by hand."""
 
-SPEC_SHA256 = "97ff568decbc7477c33e108dd0ab1a9e864176b05d922b18c0cd0e46105d4e68"
+SPEC_SHA256 = "c7b3cb34e50c629dde1970ad9984b8f359b7d2e7ccf1c4d5c67e1318062a377d"

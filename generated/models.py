@@ -708,7 +708,7 @@ class SetlInfoDTO(BaseModel):
 
 class SuccFlag(StrEnum):
     """
-    【-1】失败(全部数据失败) 【0】失败(部分数据失败) 【1】成功
+    【-1】失败(全部数据失败) 【0】失败(部分数据失败) 【1】成功 (mie: 每条记录整条保存或整条拒绝, 故逐条只答 1 或 -1; 部分失败由报文的 code 3001 表示, 见 ERRATA E-SUCCFLAG)
     """
 
     field_1 = "-1"
@@ -970,6 +970,9 @@ class ResDTO(BaseModel):
     img_dld_link: Annotated[
         str, Field(alias="imgDldLink", max_length=1000, title="影像图片下载服务地址")
     ]
+    """
+    (mie: 如索引在省影像云有缓存, 为缓存下载接口 queryImgCaheFIndex 即 §2.7/§2.8 的地址; 文档写作 2.5 和 2.6 接口, 见 ERRATA E-2.6-TEXT)
+    """
 
 
 class FileSnDTO(BaseModel):
@@ -1250,7 +1253,7 @@ class SaveRptFileForm(BaseModel):
         ),
     ]
     """
-    单个影像 dicom 文件的 Md5 值，用于校验文件在传输过程中是否丢包，校验文件的完整性。
+    单个影像 dicom 文件的 Md5 值，用于校验文件在传输过程中是否丢包，校验文件的完整性。 (mie: 即上传的报告 PDF 文件的 MD5 值; 表中说明沿用了 §2.2 的 dicom 文件, 见 ERRATA E-FILEMD5-NOTE)
     """
     exam_rpot_pdf1: Annotated[
         bytes, Field(alias="examRpotPdf1", title="检查报告 pdf 文件")
@@ -1761,7 +1764,7 @@ class ExamRpotImgInfo(BaseModel):
         ),
     ]
     """
-    拟采用《卫生健康信息数据元值域代码第 8 部分：临床辅助检查》（WS/T 364.8—2023）中常用放射诊断检查技术编码，暂由 9 位大写英文字母和阿拉伯数字组成，现阶段以数字“0”替代。
+    拟采用《卫生健康信息数据元值域代码第 8 部分：临床辅助检查》（WS/T 364.8—2023）中常用放射诊断检查技术编码，暂由 9 位大写英文字母和阿拉伯数字组成，现阶段以数字“0”替代。 (mie: 多个代码以空格或英文逗号分隔; 也接受占位值 0 与 000000000, 见 ERRATA E-EXAMPART-PLACEHOLDER)
     """
     exam_way: Annotated[
         str | None,
@@ -2090,7 +2093,7 @@ class RecordResult(BaseModel):
     ] = None
     succ_flag: Annotated[SuccFlag, Field(alias="succFlag", title="成功标志")]
     """
-    【-1】失败(全部数据失败) 【0】失败(部分数据失败) 【1】成功
+    【-1】失败(全部数据失败) 【0】失败(部分数据失败) 【1】成功 (mie: 每条记录整条保存或整条拒绝, 故逐条只答 1 或 -1; 部分失败由报文的 code 3001 表示, 见 ERRATA E-SUCCFLAG)
     """
     message: Annotated[str | None, Field(max_length=3000, title="返回信息")] = None
     """

@@ -45,12 +45,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
             }
         )
         uvicorn.run(
-            "mie.web.asgi:app", host=settings.host, port=settings.http_port, workers=args.workers,
-            log_level=args.log_level, access_log=args.access_log,
+            "mie.web.asgi:app",
+            host=settings.host,
+            port=settings.http_port,
+            workers=args.workers,
+            log_level=args.log_level,
+            access_log=args.access_log,
         )
     else:
         uvicorn.run(
-            create_app(runtime), host=settings.host, port=settings.http_port, log_level=args.log_level,
+            create_app(runtime),
+            host=settings.host,
+            port=settings.http_port,
+            log_level=args.log_level,
             access_log=args.access_log,
         )
     return EXIT_OK

@@ -29,22 +29,24 @@ def _env(name: str, default: str | None) -> str | None:
 
 def add_storage_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--data-dir", default=_env("DATA_DIR", "mie-data"),
+        "--data-dir",
+        default=_env("DATA_DIR", "mie-data"),
         help="where the processor keeps its files and, by default, its SQLite database (MIE_DATA_DIR; default ./mie-data)",
     )
     parser.add_argument(
-        "--database-url", default=_env("DATABASE_URL", None),
+        "--database-url",
+        default=_env("DATABASE_URL", None),
         help="SQLAlchemy URL, e.g. postgresql://user@host/db (MIE_DATABASE_URL; default SQLite in --data-dir)",
     )
 
 
 def add_server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default=_env("HOST", "127.0.0.1"), help="address to listen on (MIE_HOST)")
+    parser.add_argument("--http-port", type=int, default=int(_env("HTTP_PORT", "8080") or 8080), help="HTTP port (MIE_HTTP_PORT)")
     parser.add_argument(
-        "--http-port", type=int, default=int(_env("HTTP_PORT", "8080") or 8080), help="HTTP port (MIE_HTTP_PORT)"
-    )
-    parser.add_argument(
-        "--max-body-bytes", type=int, default=int(_env("MAX_BODY_BYTES", str(10 * 1024 * 1024)) or 0),
+        "--max-body-bytes",
+        type=int,
+        default=int(_env("MAX_BODY_BYTES", str(10 * 1024 * 1024)) or 0),
         help="largest JSON request body accepted (MIE_MAX_BODY_BYTES; default 10 MiB)",
     )
 

@@ -85,8 +85,14 @@ def _breakages(schema: dict[str, Any], prefix: tuple[str | int, ...], node: str 
         seq = f"{node}#{field['x-seq']}" if node else f"#{field['x-seq']}"
         where = (*prefix, code)
 
-        def make(rule: str, value: Any, where: tuple[str | int, ...] = where, field: dict[str, Any] = field,
-                 seq: str = seq, code: str = code) -> Breakage:
+        def make(
+            rule: str,
+            value: Any,
+            where: tuple[str | int, ...] = where,
+            field: dict[str, Any] = field,
+            seq: str = seq,
+            code: str = code,
+        ) -> Breakage:
             return Breakage(where, code, field.get("title", code), seq, rule, value)
 
         if code in required:

@@ -49,10 +49,7 @@ def bundled_spec_text() -> tuple[str, str]:
 
 def _init_text(spec_text: str) -> str:
     digest = hashlib.sha256(spec_text.encode("utf-8")).hexdigest()
-    return (
-        '"""Generated from spec/openapi.yaml by `mie generate`: never edit by hand."""\n\n'
-        f'SPEC_SHA256 = "{digest}"\n'
-    )
+    return f'"""Generated from spec/openapi.yaml by `mie generate`: never edit by hand."""\n\nSPEC_SHA256 = "{digest}"\n'
 
 
 def _models_text(spec_text: str) -> str:
@@ -63,11 +60,20 @@ def _models_text(spec_text: str) -> str:
         # Run from the repository so that [tool.datamodel-codegen] in pyproject.toml applies.
         subprocess.run(
             [
-                sys.executable, "-m", "datamodel_code_generator",
-                "--input", str(spec_file), "--output", str(output),
-                "--custom-file-header", '"""Generated from spec/openapi.yaml by `mie generate`: never edit by hand."""',
+                sys.executable,
+                "-m",
+                "datamodel_code_generator",
+                "--input",
+                str(spec_file),
+                "--output",
+                str(output),
+                "--custom-file-header",
+                '"""Generated from spec/openapi.yaml by `mie generate`: never edit by hand."""',
             ],
-            cwd=REPO_ROOT, check=True, capture_output=True, text=True,
+            cwd=REPO_ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
         )
         return output.read_text(encoding="utf-8")
 
@@ -90,8 +96,11 @@ def generate(check: bool = False) -> list[str]:
             continue
         relative = path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
         diff = difflib.unified_diff(
-            current.splitlines(keepends=True), text.splitlines(keepends=True),
-            fromfile=f"{relative} (on disk)", tofile=f"{relative} (generated)", n=1,
+            current.splitlines(keepends=True),
+            text.splitlines(keepends=True),
+            fromfile=f"{relative} (on disk)",
+            tofile=f"{relative} (generated)",
+            n=1,
         )
         stale.append("".join(list(diff)[:40]))
         if not check:

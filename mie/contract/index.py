@@ -80,9 +80,7 @@ def parse(index: str) -> HiImgIndx:
     pieces = index.split("-")
     mandatory = sum(1 for part in parts if not part.optional)
     if not mandatory <= len(pieces) <= len(parts):
-        raise IndexError_(
-            index, [f"应由 {mandatory} 个部分(可带第 {len(parts)} 部分)以 '-' 连接, 实为 {len(pieces)} 个部分"]
-        )
+        raise IndexError_(index, [f"应由 {mandatory} 个部分(可带第 {len(parts)} 部分)以 '-' 连接, 实为 {len(pieces)} 个部分"])
     problems: list[str] = []
     for part, piece in zip(parts, pieces, strict=False):
         if not part.pattern.match(piece):

@@ -138,9 +138,7 @@ def _compile_string(schema: Mapping[str, Any], info: _Field) -> Check:
             # An empty optional field is an absent one (the document's own example sends "tel": "").
             return value
         if max_length is not None and len(value) > max_length:
-            outcome.errors.append(
-                info.error(path, "maxLength", f"长度 {len(value)} 超过最大长度 {max_length}")
-            )
+            outcome.errors.append(info.error(path, "maxLength", f"长度 {len(value)} 超过最大长度 {max_length}"))
         if min_length is not None and len(value) < min_length:
             outcome.errors.append(info.error(path, "minLength", f"长度 {len(value)} 小于最小长度 {min_length}"))
         if strptime is not None:
@@ -150,9 +148,7 @@ def _compile_string(schema: Mapping[str, Any], info: _Field) -> Check:
                 try:
                     datetime.strptime(value, strptime)
                 except ValueError:
-                    outcome.errors.append(
-                        info.error(path, "format", f"{info.show(value)} 不是有效的日期时间 ({date_format})")
-                    )
+                    outcome.errors.append(info.error(path, "format", f"{info.show(value)} 不是有效的日期时间 ({date_format})"))
         elif pattern is not None and not pattern.match(value):
             outcome.errors.append(info.error(path, "pattern", f"{info.show(value)} 不符合规则 {rule_name}"))
         if parser is not None:
@@ -163,9 +159,7 @@ def _compile_string(schema: Mapping[str, Any], info: _Field) -> Check:
             parts = split.split(value) if split else [value]
             unknown = [part for part in parts if part not in codes]
             for part in unknown:
-                outcome.errors.append(
-                    info.error(path, "dictionary", f"{info.show(part)} 不在字典 {dictionary_name} 中")
-                )
+                outcome.errors.append(info.error(path, "dictionary", f"{info.show(part)} 不在字典 {dictionary_name} 中"))
         elif enum is not None and value not in enum:
             allowed = ", ".join(sorted(v for v in enum if v))
             outcome.errors.append(info.error(path, "enum", f"{info.show(value)} 不在取值范围 [{allowed}] 中"))
@@ -256,8 +250,12 @@ def _compile_object(schema: Mapping[str, Any], info: _Field | None, node: str | 
                 if canonical in folded and folded[canonical] != aliased:
                     outcome.errors.append(
                         FieldError(
-                            prefix + canonical, canonical, str(properties[canonical].get("title", canonical)),
-                            "", "alias", f"同时给出 {canonical} 与其别名 {alias}, 且取值不同",
+                            prefix + canonical,
+                            canonical,
+                            str(properties[canonical].get("title", canonical)),
+                            "",
+                            "alias",
+                            f"同时给出 {canonical} 与其别名 {alias}, 且取值不同",
                         )
                     )
                 else:

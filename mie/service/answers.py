@@ -30,7 +30,10 @@ def catalogue() -> dict[int, CatalogueEntry]:
     return {
         code: CatalogueEntry(code, name, status, description)
         for code, name, status, description in zip(
-            schema["enum"], schema["x-enum-names"], schema["x-http-status"], schema["x-enum-descriptions"],
+            schema["enum"],
+            schema["x-enum-names"],
+            schema["x-http-status"],
+            schema["x-enum-descriptions"],
             strict=True,
         )
     }
@@ -51,9 +54,7 @@ class Answer:
 class MieError(Exception):
     """A refusal of the whole message; nothing was written."""
 
-    def __init__(
-        self, code: ResponseCode, detail: str | None = None, errors: Sequence[FieldError] = ()
-    ) -> None:
+    def __init__(self, code: ResponseCode, detail: str | None = None, errors: Sequence[FieldError] = ()) -> None:
         self.code = code
         self.errors = list(errors)
         parts = [entry(code).name]

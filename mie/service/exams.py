@@ -95,9 +95,7 @@ def _answer_message(
             answer.body["message"] = _message(answer.body["message"], envelope.notes)
         remember_answer(session, institution, envelope, answer)
         saved = sum(1 for result in results if result.saved)
-        log.info(
-            "%s msgid=%s from %s: %d/%d records done", envelope.infno, envelope.msgid, institution.code, saved, len(results)
-        )
+        log.info("%s msgid=%s from %s: %d/%d records done", envelope.infno, envelope.msgid, institution.code, saved, len(results))
         return answer
 
     return _with_retry(database, work)

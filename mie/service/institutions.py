@@ -56,9 +56,7 @@ class _VerifiedKeys:
 _verified_keys = _VerifiedKeys()
 
 
-def add_institution(
-    database: Database, code: str, key: str, name: str | None = None, ae_title: str | None = None
-) -> Institution:
+def add_institution(database: Database, code: str, key: str, name: str | None = None, ae_title: str | None = None) -> Institution:
     """Register an institution, or replace its key, name and AE title."""
     with database.session() as session:
         institution = session.get(Institution, code) or Institution(code=code, key_hash="")

@@ -50,9 +50,7 @@ class EnvelopeJSONValidator(JSONRequestBodyValidator):
         try:
             return json.loads(text)
         except json.JSONDecodeError as error:
-            raise MieError(
-                ResponseCode.malformed_body, f"第 {error.lineno} 行第 {error.colno} 列: {error.msg}"
-            ) from None
+            raise MieError(ResponseCode.malformed_body, f"第 {error.lineno} 行第 {error.colno} 列: {error.msg}") from None
 
     def _validate(self, body: t.Any) -> None:
         check_envelope(self._schema, body)

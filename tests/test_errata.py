@@ -1,0 +1,417 @@
+"""Every resolution of spec/ERRATA.md, shown. Each test names the erratum it shows."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from mie.contract import index as hi_img_indx
+from mie.contract.dictionaries import dictionary
+from mie.contract.spec import REPO_ROOT, component, load_spec, transaction
+from mie.contract.validation import Validator
+from mie.runtime import Runtime
+from mie.service import exams
+from mie.service.envelope import check_envelope
+from tests.conftest import DELETE_EXAM, INSTITUTION, KEY, SAVE_EXAM, document_example, exam_message, exam_record, new_msgid
+
+ERRATA = REPO_ROOT / "spec" / "ERRATA.md"
+PRINTED_21 = Path(__file__).parent / "data" / "document" / "2.1-request.as-printed.txt"
+
+
+def erratum_ids() -> list[str]:
+    return re.findall(r"^\| (E-[A-Z0-9.-]+) \|", ERRATA.read_text(encoding="utf-8"), flags=re.MULTILINE)
+
+
+def test_every_erratum_has_a_test() -> None:
+    cited = "".join(path.read_text(encoding="utf-8") for path in Path(__file__).parent.glob("test_*.py"))
+    ids = erratum_ids()
+    assert len(ids) == len(set(ids)) and len(ids) > 30
+    missing = [erratum for erratum in ids if erratum not in cited]
+    assert missing == []
+
+
+def test_every_erratum_the_spec_cites_exists() -> None:
+    cited = set(re.findall(r"x-erratum: (E-[A-Z0-9.-]+)", (REPO_ROOT / "spec" / "openapi.yaml").read_text(encoding="utf-8")))
+    assert cited and cited <= set(erratum_ids())
+
+
+def saved(client: TestClient, record: dict[str, Any]) -> dict[str, Any]:
+    body = client.post(SAVE_EXAM, json=exam_message(record)).json()
+    return body["data"][0]
+
+
+# --- names --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("alias", ["hiImgIdx", "hilmgIdx", "hiImglndx"])
+def test_index_aliases_are_read_as_hiImgIndx(client: TestClient, runtime: Runtime, alias: str) -> None:
+    """E-INDEX-NAME"""
+    record = exam_record()
+    record[alias] = record.pop("hiImgIndx")
+    result = saved(client, record)
+    assert result["succFlag"] == "1" and f"已按 hiImgIndx 读取字段 {alias}" in result["message"]
+    assert exams.exam_record(runtime.database, record[alias]) is not None
+
+
+def test_index_and_alias_disagreeing_is_refused(client: TestClient) -> None:
+    """E-INDEX-NAME"""
+    record = exam_record()
+    record["hiImgIdx"] = record["hiImgIndx"].replace("-000000000", "-B020ZYZZZ")
+    result = saved(client, record)
+    assert result["succFlag"] == "-1" and "别名 hiImgIdx" in result["message"]
+
+
+def test_info_is_read_as_infno(client: TestClient) -> None:
+    """E-INFO"""
+    message = exam_message(exam_record())
+    message["info"] = message.pop("infno")
+    body = client.post(SAVE_EXAM, json=message).json()
+    assert body["code"] == 0 and "已按 infno 读取字段 info" in body["message"]
+
+
+def test_fixmedinsCode_names_the_sender_of_save(client: TestClient) -> None:
+    """E-INFCODE"""
+    message = exam_message(exam_record())
+    message["fixmedinsCode"] = message.pop("infCode")
+    assert client.post(SAVE_EXAM, json=message).json()["code"] == 0
+
+
+def test_infCode_names_the_sender_of_queries() -> None:
+    """E-INFCODE"""
+    example = document_example("/mie/api/mie/queryExamRpotImgIndxListFHospital")
+    example["infCode"] = example.pop("fixmedinsCode")
+    value = check_envelope(transaction("queryExamRpotImgIndxListFHospital").body_schema, example).value
+    assert value["fixmedinsCode"] == "H52030200193"
+
+
+@pytest.mark.parametrize("url", ["/mie/api/mie/deleteExamRpotImgIdxInfo", "/mie/api/mie/deleteExamRpotImgIndxInfo"])
+@pytest.mark.parametrize("infno", ["deleteExamRpotImgIdxInfo", "deleteExamRpotImgIndxInfo"])
+def test_both_spellings_of_delete_delete(client: TestClient, runtime: Runtime, url: str, infno: str) -> None:
+    """E-DELETE-NAME"""
+    record = exam_record()
+    saved(client, record)
+    message = {
+        "infno": infno,
+        "msgid": new_msgid(),
+        "infTime": "2025-03-03 01:00:00",
+        "infCode": INSTITUTION,
+        "key": KEY,
+        "input": [record["hiImgIndx"]],
+    }
+    body = client.post(url, json=message).json()
+    assert body["code"] == 0 and body["data"][0]["succFlag"] == "1"
+    assert exams.exam_record(runtime.database, record["hiImgIndx"]) is None
+
+
+@pytest.mark.parametrize("infno", ["saveImgInfo", "saveImgFile"])
+def test_saveImgInfo_takes_both_infno(infno: str) -> None:
+    """E-IMGINFO-INFNO"""
+    example = document_example("/mie/api/mie/saveImgInfo")
+    example["infno"] = infno
+    check_envelope(transaction("saveImgInfo").body_schema, example)
+
+
+def test_examRsItCode_is_read_as_examRsltCode(client: TestClient, runtime: Runtime) -> None:
+    """E-RSLT"""
+    record = exam_record()
+    record["examRsItCode"] = record.pop("examRsltCode")
+    assert saved(client, record)["succFlag"] == "1"
+    row = exams.exam_record(runtime.database, record["hiImgIndx"])
+    assert row is not None and row.record["examRsltCode"] == "1" and "examRsItCode" not in row.record
+    assert [code.name for code in dictionary("examRsltCode").codes] == ["阴性", "阳性", "不确定"]
+
+
+def test_studyUId_is_read_as_studyUid() -> None:
+    """E-STUDYUID-NAME"""
+    form = dict(component("SaveRptFileForm")["example"], examRpotPdf1="<file>")
+    form["studyUId"] = form.pop("studyUid")
+    outcome = Validator(component("SaveRptFileForm")).validate(form)
+    assert outcome.errors == [] and outcome.value["studyUid"] == component("SaveRptFileForm")["example"]["studyUid"]
+
+
+def test_the_pdf_part_is_examRpotPdf1_and_required() -> None:
+    """E-PDF-NAME, E-PDF-REQUIRED"""
+    form = component("SaveRptFileForm")
+    assert "examRpotPdf1" in form["properties"] and "examRpotPdf1" in form["required"]
+    assert form["properties"]["examRpotPdf1"]["x-printed-as"] == "examRpotPdf 1"
+
+
+# --- types, lengths, rules -------------------------------------------------------------------------------------
+
+
+def test_studyUid_takes_a_64_character_dicom_uid(client: TestClient) -> None:
+    """E-STUDYUID-LEN"""
+    uid = "1.3.6.1.4.1.44316.6.102.1.20250704114423696.61158672119535771932"
+    assert len(uid) == 64 and saved(client, exam_record(studyUid=uid))["succFlag"] == "1"
+    result = saved(client, exam_record(studyUid=uid + "1"))
+    assert result["succFlag"] == "-1" and "maxLength" in json.dumps(result["errors"])
+    assert saved(client, exam_record(studyUid="1.2.03"))["succFlag"] == "-1"
+
+
+def test_input_is_structure_and_a_string_is_refused(client: TestClient) -> None:
+    """E-INPUT-TYPE"""
+    message = exam_message(exam_record())
+    message["input"] = json.dumps(message["input"], ensure_ascii=False)
+    answer = client.post(SAVE_EXAM, json=message)
+    assert answer.status_code == 400 and answer.json()["code"] == 1003 and "input(交易输入,#6)" in answer.json()["message"]
+
+
+def test_code_is_a_number(client: TestClient) -> None:
+    """E-CODE-TYPE, E-RESPONSE-WRAPPER"""
+    body = client.post(SAVE_EXAM, json=exam_message(exam_record())).json()
+    assert set(body) == {"code", "type", "message", "data"} and body["code"] == 0 and isinstance(body["code"], int)
+
+
+@pytest.mark.parametrize(
+    ("charge", "ok"),
+    [
+        ("240.00", True),
+        (240, True),
+        (19.99, True),
+        ("0.07", True),
+        ("240.001", False),
+        (1234567.5, False),
+        ("abc", False),
+        (True, False),
+    ],
+)
+def test_examCharge_number_or_string(client: TestClient, charge: Any, ok: bool) -> None:
+    """E-DECIMAL"""
+    assert (saved(client, exam_record(examCharge=charge))["succFlag"] == "1") is ok
+
+
+@pytest.mark.parametrize(
+    ("age", "ok"), [(35, True), ("35.5", True), (35.5, True), (1234.5, True), (12345, False), ("3.55", False)]
+)
+def test_age_number_or_string(age: Any, ok: bool) -> None:
+    """E-DECIMAL"""
+    outcome = Validator(component("ExamRpotImgInfo")).validate(dict(component("ExamRpotImgInfo")["example"], age=age))
+    assert outcome.ok is ok
+
+
+@pytest.mark.parametrize(("total", "ok"), [(1000, True), ("1000", True), ("1000000", False), (1.5, False)])
+def test_imageTotalNum_number_or_string(total: Any, ok: bool) -> None:
+    """E-INT"""
+    outcome = Validator(component("ImgInfo")).validate(dict(component("ImgInfo")["example"], imageTotalNum=total))
+    assert outcome.ok is ok
+
+
+def test_empty_optional_is_absent_empty_required_is_refused(client: TestClient) -> None:
+    """E-EMPTY"""
+    assert saved(client, exam_record(tel="", brdy="", prfs="", examWay=None))["succFlag"] == "1"
+    result = saved(client, exam_record(psnName=""))
+    assert result["succFlag"] == "-1" and "psnName(人员姓名,#2): 必填项为空" in result["message"]
+
+
+def test_queries_need_a_key() -> None:
+    """E-QUERY-KEY"""
+    schema = transaction("queryExamRpotImgIndxListFHospital").body_schema
+    assert "key" in schema["required"]
+    example = document_example("/mie/api/mie/queryExamRpotImgIndxListFHospital")
+    del example["key"]
+    with pytest.raises(Exception, match=r"key\(密钥值,#5\): 必填项缺失"):
+        check_envelope(schema, example)
+
+
+def test_query_certno_keeps_its_printed_length() -> None:
+    """E-CERTNO-LEN"""
+    assert component("QueryExamRpotImgIndxListInput")["properties"]["certno"]["maxLength"] == 600
+
+
+def test_sdryChkDate_stays_required(client: TestClient) -> None:
+    """E-SDRYCHKDATE"""
+    record = exam_record()
+    del record["sdryChkDate"]
+    assert "sdryChkDate(二审日期,#69): 必填项缺失" in saved(client, record)["message"]
+
+
+def test_report_md5_is_the_pdfs() -> None:
+    """E-FILEMD5-NOTE"""
+    field = component("SaveRptFileForm")["properties"]["fileMd5"]
+    assert field["x-erratum"] == "E-FILEMD5-NOTE" and "PDF" in field["description"]
+
+
+def test_a_record_is_answered_1_or_minus_1_and_partial_is_the_message_code(client: TestClient) -> None:
+    """E-SUCCFLAG"""
+    body = client.post(SAVE_EXAM, json=exam_message(exam_record(), exam_record(gend="X"))).json()
+    assert [r["succFlag"] for r in body["data"]] == ["1", "-1"] and body["code"] == 3001
+
+
+@pytest.mark.parametrize(
+    ("msgid", "ok"),
+    [
+        ("H37010000001202503010102030001", True),
+        ("H1101020232120250301010203001", False),
+        ("H11010202321202513010102030001", False),
+        ("h11010202321202503010102030001", False),
+    ],
+)
+def test_msgid_format_but_not_prefix(client: TestClient, msgid: str, ok: bool) -> None:
+    """E-MSGID"""
+    message = exam_message(exam_record())
+    message["msgid"] = msgid
+    answer = client.post(SAVE_EXAM, json=message)
+    assert (answer.json()["code"] == 0) is ok
+    if not ok:
+        assert answer.status_code == 400 and "msgid(发送方报文 ID,#2)" in answer.json()["message"]
+
+
+def test_examAdmdvs_is_six_digits_of_any_province(client: TestClient) -> None:
+    """E-EXAMADMDVS"""
+    assert saved(client, exam_record(examAdmdvs="520100"))["succFlag"] == "1"
+    assert saved(client, exam_record(examAdmdvs="370000"))["succFlag"] == "1"
+    assert saved(client, exam_record(examAdmdvs="52010"))["succFlag"] == "-1"
+
+
+def test_imgDldLink_points_at_queryImgCaheFIndex() -> None:
+    """E-2.6-TEXT"""
+    assert "queryImgCaheFIndex" in component("ResDTO")["properties"]["imgDldLink"]["description"]
+
+
+def test_one_output_structure_for_2_7_and_2_8() -> None:
+    """E-IMGCAHE-OUT"""
+    assert {"areaCode", "imgDldLink", "hiImgIndx", "imgFileSnList", "fileContent"} == set(
+        component("ImgCaheResult")["properties"]
+    )
+
+
+# --- the index ------------------------------------------------------------------------------------------------
+
+
+def test_index_takes_an_optional_sixth_part() -> None:
+    """E-INDEX-6"""
+    five = "111-110101197804050038-20241122143000-0000000000000-000000000"
+    assert hi_img_indx.parse(five).institution_code is None
+    assert hi_img_indx.parse(five + "-123502004266007980").institution_code == "123502004266007980"
+    with pytest.raises(hi_img_indx.IndexError_, match="第6部分"):
+        hi_img_indx.parse(five + "-12350200426600798")
+
+
+@pytest.mark.parametrize(
+    ("part4", "part5", "ok"),
+    [
+        ("0" * 13, "0" * 9, True),
+        ("0", "0", True),
+        ("0" * 14, "0" * 9, False),
+        ("0" * 13, "0" * 10, False),
+        ("0" * 13, "B020ZYZZZ", True),
+    ],
+)
+def test_index_parts_4_and_5(part4: str, part5: str, ok: bool) -> None:
+    """E-INDEX-PART4"""
+    text = f"111-110101197804050038-20241122143000-{part4}-{part5}"
+    if ok:
+        assert hi_img_indx.parse(text).device_code == part4
+    else:
+        with pytest.raises(hi_img_indx.IndexError_):
+            hi_img_indx.parse(text)
+
+
+def test_index_must_name_the_records_person_and_a_date_is_only_said(client: TestClient) -> None:
+    """E-INDEX-PERSON"""
+    record = exam_record()
+    result = saved(client, dict(record, psnCertType="414"))
+    assert result["succFlag"] == "-1" and "第1部分证件类型 '111' 与 psnCertType '414' 不一致" in result["message"]
+    result = saved(client, exam_record(examDate="2023-04-02"))
+    assert result["succFlag"] == "1" and "与 examDate 2023-04-02 不一致" in result["message"]
+
+
+def test_a_space_in_an_index_is_refused(client: TestClient) -> None:
+    """E-INDEX-SPACE"""
+    record = exam_record()
+    record["hiImgIndx"] = record["hiImgIndx"][:-1] + " " + record["hiImgIndx"][-1]
+    assert saved(client, record)["succFlag"] == "-1"
+    assert saved(client, exam_record(hiImgIndx=" " + exam_record()["hiImgIndx"]))["succFlag"] == "-1"
+
+
+# --- examPart ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"), [("0", True), ("000000000", True), ("B020ZYZZZ", True), ("0000000000", False), ("00000000A", False)]
+)
+def test_examPart_placeholders(client: TestClient, value: str, ok: bool) -> None:
+    """E-EXAMPART-PLACEHOLDER"""
+    assert (saved(client, exam_record(examPart=value))["succFlag"] == "1") is ok
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"), [("B020ZYZZZ B02010ZZZ", True), ("B020ZYZZZ,B02010ZZZ", True), ("B020ZYZZZ;B02010ZZZ", False)]
+)
+def test_examPart_takes_several_codes(client: TestClient, value: str, ok: bool) -> None:
+    """E-EXAMPART-MULTI"""
+    assert (saved(client, exam_record(examPart=value))["succFlag"] == "1") is ok
+    setl = Validator(component("SetlInfoDTO")).validate(dict(component("SetlInfoDTO")["example"], examPart=value))
+    assert not setl.ok
+
+
+def test_malformed_and_twice_printed_codes_are_kept_and_flagged() -> None:
+    """E-EXAMPART-DICT"""
+    codes = {code.code: code for code in dictionary("examPart").codes}
+    assert "BD0" in codes and codes["BD0"].anomaly
+    assert codes["BT00ZZZZ"].also_printed_as == ("膀胱造影",)
+    assert codes["BQ2FZUZZZ"].also_printed_as and codes["BP0KZZZZA"].also_printed_as
+    assert all(entry.anomaly for entry in codes.values() if len(entry.code) != 9)
+    with pytest.raises(hi_img_indx.IndexError_):
+        hi_img_indx.parse("111-110101197804050038-20241122143000-0000000000000-BD0")
+
+
+# --- the document's examples ---------------------------------------------------------------------------------------
+
+
+def test_the_spec_example_is_the_printed_one_with_exactly_the_listed_repairs() -> None:
+    """E-EX21-JSON, E-EX21-INFCODE, E-EX21-ACCESSION, E-EX21-EXAMPART, E-EX21-EXTRA"""
+    printed = PRINTED_21.read_text(encoding="utf-8")
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(printed)
+    repaired = json.loads(printed.rstrip() + " }")  # E-EX21-JSON
+    assert repaired["infCode"] == ""
+    repaired["infCode"] = "H11010202321"  # E-EX21-INFCODE
+    record = repaired["input"][0]
+    assert "accessionNumber" not in record
+    position = list(record).index("medTecnCode") + 1
+    items = list(record.items())
+    items.insert(position, ("accessionNumber", "114649960"))  # E-EX21-ACCESSION
+    record = dict(items)
+    assert record["examPart"] == "0000000000"
+    record["examPart"] = "000000000"  # E-EX21-EXAMPART
+    assert [s["examPart"] for s in record["setlInfoList"]] == ["00000000A", "00000000B"]
+    for settlement in record["setlInfoList"]:
+        settlement["examPart"] = "000000000"
+    assert {"hospitalCode", "patientId"} <= set(record)  # E-EX21-EXTRA: kept, ignored on receipt
+    repaired["input"][0] = record
+    assert repaired == document_example()
+
+
+def test_the_other_examples_are_valid_envelopes() -> None:
+    """E-EX-OTHERS"""
+    for path, item in load_spec()["paths"].items():
+        content = item["post"]["requestBody"]["content"].get("application/json")
+        if content and "example" in content:
+            infno = item["post"]["x-infno"]
+            check_envelope(transaction(infno).body_schema, copy.deepcopy(content["example"]))
+            example = content["example"]
+            sender = example.get("infCode") or example.get("fixmedinsCode")
+            assert example["msgid"].startswith(sender), path
+
+
+def test_delete_answers_each_index_with_itself(client: TestClient) -> None:
+    """E-EX25-ANSWER"""
+    first, second = exam_record(), exam_record()
+    saved(client, first)
+    message = {
+        "infno": "deleteExamRpotImgIdxInfo",
+        "msgid": new_msgid(),
+        "infTime": "2025-03-03 01:00:00",
+        "infCode": INSTITUTION,
+        "key": KEY,
+        "input": [first["hiImgIndx"], second["hiImgIndx"]],
+    }
+    data = client.post(DELETE_EXAM, json=message).json()["data"]
+    assert [(d["hiImgIndx"], d["succFlag"]) for d in data] == [(first["hiImgIndx"], "1"), (second["hiImgIndx"], "-1")]
