@@ -1,3 +1,3 @@
 """Generated from spec/openapi.yaml by `mie generate`: never edit by hand."""
 
-SPEC_SHA256 = "c7b3cb34e50c629dde1970ad9984b8f359b7d2e7ccf1c4d5c67e1318062a377d"
+SPEC_SHA256 = "6bb0260c954899544d6e21adc0c6d21cb6618ef342dfacdf936b474cf357fe3a"

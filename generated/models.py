@@ -1129,20 +1129,6 @@ class ImgCaheResult(BaseModel):
     """
 
 
-class ImageTotalNum2(RootModel[str]):
-    root: Annotated[str, Field(pattern="^\\d{1,6}$", title="影像总张数")]
-    """
-    本次检查的影像总张数
-    """
-
-
-class ImageTotalNum3(RootModel[int]):
-    root: Annotated[int, Field(ge=0, le=999999, title="影像总张数")]
-    """
-    本次检查的影像总张数
-    """
-
-
 class SaveImgFileForm(BaseModel):
     """
     §2.2 请求体 (multipart/form-data)。
@@ -1199,11 +1185,10 @@ class SaveImgFileForm(BaseModel):
     影像 dicom 原始文件
     """
     image_total_num: Annotated[
-        ImageTotalNum2 | ImageTotalNum3,
-        Field(alias="imageTotalNum", title="影像总张数"),
+        str, Field(alias="imageTotalNum", pattern="^\\d{1,6}$", title="影像总张数")
     ]
     """
-    本次检查的影像总张数
+    本次检查的影像总张数 (multipart 表单中为数字字符串)
     """
 
 

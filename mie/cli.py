@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from mie.config import add_server_options, add_storage_options, settings_from
+from mie.contract.spec import REPO_ROOT
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -86,7 +87,7 @@ def cmd_institution_list(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     from mie.contract.codegen import generate
 
-    stale = generate(check=args.check)
+    stale = generate(check=args.check, root=Path(args.root))
     if args.check:
         if stale:
             print("mie: generated/ or spec/openapi.yaml is stale; run `mie generate`:", file=sys.stderr)
@@ -159,6 +160,7 @@ def parser() -> argparse.ArgumentParser:
 
     generate = commands.add_parser("generate", help="bundle dictionaries into the spec and generate models")
     generate.add_argument("--check", action="store_true", help="change nothing; exit 1 when anything is stale")
+    generate.add_argument("--root", default=str(REPO_ROOT), help="the checkout holding spec/ and generated/")
     generate.set_defaults(run=cmd_generate)
 
     lint = commands.add_parser("lint", help="check spec/openapi.yaml with openapi-spec-validator")

@@ -17,10 +17,9 @@ from typing import Any
 
 import yaml
 
-from mie.contract.dictionaries import bundle
-from mie.contract.spec import REPO_ROOT, load_yaml, spec_dir
+from mie.contract.dictionaries import bundle, read_dictionaries
+from mie.contract.spec import REPO_ROOT, load_yaml
 
-GENERATED_DIR = REPO_ROOT / "generated"
 MODELS_FILE = "models.py"
 
 
@@ -40,11 +39,10 @@ def dump_spec(spec: dict[str, Any]) -> str:
     return yaml.dump(spec, Dumper=_SpecDumper, allow_unicode=True, sort_keys=False, width=4096)
 
 
-def bundled_spec_text() -> tuple[str, str]:
-    """(the spec file as it is, the spec file as bundling would write it)."""
-    path = spec_dir() / "openapi.yaml"
-    current = path.read_text(encoding="utf-8")
-    return current, dump_spec(bundle(load_yaml(path)))
+def bundled_spec_text(root: Path = REPO_ROOT) -> str:
+    """The spec file as bundling its dictionaries would write it."""
+    spec_dir = root / "spec"
+    return dump_spec(bundle(load_yaml(spec_dir / "openapi.yaml"), read_dictionaries(spec_dir / "dictionaries")))
 
 
 def _init_text(spec_text: str) -> str:
@@ -52,7 +50,7 @@ def _init_text(spec_text: str) -> str:
     return f'"""Generated from spec/openapi.yaml by `mie generate`: never edit by hand."""\n\nSPEC_SHA256 = "{digest}"\n'
 
 
-def _models_text(spec_text: str) -> str:
+def _models_text(spec_text: str, root: Path) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         spec_file = Path(tmp) / "openapi.yaml"
         spec_file.write_text(spec_text, encoding="utf-8")
@@ -70,7 +68,7 @@ def _models_text(spec_text: str) -> str:
                 "--custom-file-header",
                 '"""Generated from spec/openapi.yaml by `mie generate`: never edit by hand."""',
             ],
-            cwd=REPO_ROOT,
+            cwd=root,
             check=True,
             capture_output=True,
             text=True,
@@ -78,23 +76,24 @@ def _models_text(spec_text: str) -> str:
         return output.read_text(encoding="utf-8")
 
 
-def expected_files() -> dict[Path, str]:
-    _, spec_text = bundled_spec_text()
+def expected_files(root: Path = REPO_ROOT) -> dict[Path, str]:
+    """What `mie generate` writes in a checkout at `root` (its pyproject.toml configures the generator)."""
+    spec_text = bundled_spec_text(root)
     return {
-        spec_dir() / "openapi.yaml": spec_text,
-        GENERATED_DIR / "__init__.py": _init_text(spec_text),
-        GENERATED_DIR / MODELS_FILE: _models_text(spec_text),
+        root / "spec" / "openapi.yaml": spec_text,
+        root / "generated" / "__init__.py": _init_text(spec_text),
+        root / "generated" / MODELS_FILE: _models_text(spec_text, root),
     }
 
 
-def generate(check: bool = False) -> list[str]:
+def generate(check: bool = False, root: Path = REPO_ROOT) -> list[str]:
     """Write (or, with check, compare) the bundled spec and generated/. Returns the stale files' diffs."""
     stale: list[str] = []
-    for path, text in expected_files().items():
+    for path, text in expected_files(root).items():
         current = path.read_text(encoding="utf-8") if path.exists() else ""
         if current == text:
             continue
-        relative = path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
+        relative = path.relative_to(root)
         diff = difflib.unified_diff(
             current.splitlines(keepends=True),
             text.splitlines(keepends=True),

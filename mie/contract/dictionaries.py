@@ -61,10 +61,14 @@ def _read(path: Path) -> Dictionary:
     return Dictionary(name=data["dictionary"], title=data["title"], section=str(data["section"]), codes=codes)
 
 
+def read_dictionaries(directory: Path) -> dict[str, Dictionary]:
+    found = (_read(path) for path in sorted(directory.glob("*.yaml")))
+    return {dictionary.name: dictionary for dictionary in found}
+
+
 @functools.cache
 def dictionaries() -> dict[str, Dictionary]:
-    found = (_read(path) for path in sorted(dictionary_dir().glob("*.yaml")))
-    return {dictionary.name: dictionary for dictionary in found}
+    return read_dictionaries(dictionary_dir())
 
 
 def dictionary(name: str) -> Dictionary:
@@ -95,16 +99,16 @@ def _schemas_with_dictionary(node: Any, required: bool = True) -> Iterator[tuple
             yield from _schemas_with_dictionary(item, required)
 
 
-def allowed_codes(schema: dict[str, Any]) -> list[str]:
+def allowed_codes(schema: dict[str, Any], known: dict[str, Dictionary] | None = None) -> list[str]:
     """The codes a field takes: its dictionary's, plus the placeholders the document allows for it."""
-    codes = [code.code for code in dictionary(schema["x-dictionary"]).codes]
+    codes = [code.code for code in (known or dictionaries())[schema["x-dictionary"]].codes]
     return codes + [p for p in schema.get("x-placeholders", []) if p not in codes]
 
 
-def bundle(spec: dict[str, Any]) -> dict[str, Any]:
+def bundle(spec: dict[str, Any], known: dict[str, Dictionary] | None = None) -> dict[str, Any]:
     """Write each dictionary field's enum or pattern from its dictionary file, in place."""
     for schema, required in _schemas_with_dictionary(spec):
-        codes = allowed_codes(schema)
+        codes = allowed_codes(schema, known)
         separator = schema.get("x-separator")
         if separator:
             schema.pop("enum", None)

@@ -1,0 +1,84 @@
+"""deleteExamRpotImgIdxInfo (§2.5): the caller's own records only, each index answered with its reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, func, select
+from starlette.testclient import TestClient
+
+from mie.runtime import Runtime
+from mie.service import exams
+from mie.store.tables import AuditEvent, ExamRecordHistory, SetlInfo
+from tests.conftest import (
+    DELETE_EXAM,
+    INSTITUTION,
+    KEY,
+    OTHER_INSTITUTION,
+    OTHER_KEY,
+    SAVE_EXAM,
+    exam_message,
+    exam_record,
+    new_msgid,
+)
+
+
+def delete_message(*items: Any, institution: str = INSTITUTION, key: str = KEY) -> dict[str, Any]:
+    return {
+        "infno": "deleteExamRpotImgIdxInfo",
+        "msgid": new_msgid(institution),
+        "infTime": "2025-03-03 01:00:00",
+        "infCode": institution,
+        "key": key,
+        "input": list(items),
+    }
+
+
+def test_own_record_is_deleted_with_its_settlements_and_history(client: TestClient, runtime: Runtime) -> None:
+    record = exam_record()
+    client.post(SAVE_EXAM, json=exam_message(record))
+    client.post(SAVE_EXAM, json=exam_message(dict(record, psnName="李丽丽")))
+    body = client.post(DELETE_EXAM, json=delete_message(record["hiImgIndx"])).json()
+    assert body["code"] == 0 and body["data"] == [{"hiImgIndx": record["hiImgIndx"], "succFlag": "1", "message": "删除数据成功"}]
+    assert exams.exam_record(runtime.database, record["hiImgIndx"]) is None
+    with Session(runtime.database.engine) as session:
+        for table in (SetlInfo, ExamRecordHistory):
+            assert session.exec(select(func.count()).select_from(table)).one() == 0
+        actions = session.exec(select(AuditEvent.action).order_by(AuditEvent.id)).all()
+    assert actions == ["save", "update", "delete"]
+
+
+def test_object_items_with_any_index_spelling_are_accepted(client: TestClient, runtime: Runtime) -> None:
+    first, second = exam_record(), exam_record()
+    client.post(SAVE_EXAM, json=exam_message(first, second))
+    body = client.post(
+        DELETE_EXAM, json=delete_message({"hilmgIdx": first["hiImgIndx"]}, {"hiImgIndx": second["hiImgIndx"]})
+    ).json()
+    assert [d["succFlag"] for d in body["data"]] == ["1", "1"]
+
+
+def test_unknown_other_institutions_and_malformed_are_answered_and_kept(client: TestClient, runtime: Runtime) -> None:
+    mine, theirs = exam_record(), exam_record()
+    client.post(SAVE_EXAM, json=exam_message(mine))
+    client.post(SAVE_EXAM, json=exam_message(theirs, institution=OTHER_INSTITUTION, key=OTHER_KEY))
+    unknown = exam_record()["hiImgIndx"]
+    body = client.post(
+        DELETE_EXAM, json=delete_message(theirs["hiImgIndx"], unknown, "not-an-index", 42, mine["hiImgIndx"])
+    ).json()
+    assert body["code"] == 3001
+    flags = [(d["succFlag"], d["message"]) for d in body["data"]]
+    assert flags[0][0] == "-1" and "其他机构" in flags[0][1]
+    assert flags[1][0] == "-1" and "索引不存在" in flags[1][1]
+    assert flags[2][0] == "-1" and "hiImgIndx(医保影像云索引编码,#1)" in flags[2][1]
+    assert flags[3][0] == "-1" and "类型应为字符串" in flags[3][1]
+    assert flags[4][0] == "1"
+    assert exams.exam_record(runtime.database, theirs["hiImgIndx"]) is not None
+    assert exams.exam_record(runtime.database, mine["hiImgIndx"]) is None
+
+
+def test_a_delete_replayed_answers_the_same(client: TestClient) -> None:
+    record = exam_record()
+    client.post(SAVE_EXAM, json=exam_message(record))
+    message = delete_message(record["hiImgIndx"])
+    first = client.post(DELETE_EXAM, json=message).json()
+    assert client.post(DELETE_EXAM, json=message).json() == first
