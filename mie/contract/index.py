@@ -74,8 +74,9 @@ def index_parts() -> tuple[IndexPart, ...]:
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def parse(index: str) -> HiImgIndx:
-    """Split and check an index; every broken part is named in the error."""
+    """Split and check an index; every broken part is named in the error (cached: a record is checked twice)."""
     parts = index_parts()
     pieces = index.split("-")
     mandatory = sum(1 for part in parts if not part.optional)

@@ -7,13 +7,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlmodel import Session
-
 from generated.models import ResponseCode
 from mie.contract.spec import Transaction
 from mie.contract.validation import Outcome, Validator
 from mie.service.answers import Answer, MieError
-from mie.store.tables import Institution, Message
+from mie.store.repository import Repository
 
 _validators: dict[int, tuple[dict[str, Any], Validator]] = {}
 
@@ -76,9 +74,9 @@ def read_envelope(transaction: Transaction, body: Any) -> Envelope:
     )
 
 
-def replayed_answer(session: Session, institution: Institution, envelope: Envelope) -> Answer | None:
+def replayed_answer(repository: Repository, institution_code: str, envelope: Envelope) -> Answer | None:
     """The first answer to this msgid when the same message comes again; a different one is refused."""
-    message = session.get(Message, (institution.code, envelope.msgid))
+    message = repository.message(institution_code, envelope.msgid)
     if message is None:
         return None
     if message.body_sha256 != envelope.body_sha256 or message.infno != envelope.infno:
@@ -86,14 +84,7 @@ def replayed_answer(session: Session, institution: Institution, envelope: Envelo
     return Answer(http_status=message.http_status, body=message.answer)
 
 
-def remember_answer(session: Session, institution: Institution, envelope: Envelope, answer: Answer) -> None:
-    session.add(
-        Message(
-            institution_code=institution.code,
-            msgid=envelope.msgid,
-            infno=envelope.infno,
-            body_sha256=envelope.body_sha256,
-            http_status=answer.http_status,
-            answer=answer.body,
-        )
+def remember_answer(repository: Repository, institution_code: str, envelope: Envelope, answer: Answer) -> None:
+    repository.add_message(
+        institution_code, envelope.msgid, envelope.infno, envelope.body_sha256, answer.http_status, answer.body
     )

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, delete, select
+from sqlmodel import select
 
 from mie.contract import index as hi_img_indx
 from mie.contract.spec import component, transaction
@@ -22,7 +22,8 @@ from mie.service.answers import Answer, RecordResult, record_results_answer
 from mie.service.envelope import Envelope, read_envelope, remember_answer, replayed_answer
 from mie.service.institutions import authenticate
 from mie.store.database import Database
-from mie.store.tables import AuditEvent, ExamRecord, ExamRecordHistory, Institution, SetlInfo, utcnow
+from mie.store.repository import Repository
+from mie.store.tables import ExamRecord, ExamRecordHistory
 
 log = logging.getLogger("mie.exams")
 
@@ -67,12 +68,12 @@ def check_exam_record(record: Any) -> Outcome:
     return outcome
 
 
-def _with_retry(database: Database, work: Callable[[Session], _T]) -> _T:
+def _with_retry(database: Database, work: Callable[[Repository], _T]) -> _T:
     """Run a unit of work; on a unique-key race with a concurrent message, run it again (it then sees the winner)."""
     for attempt in range(3):
         try:
-            with database.session() as session:
-                return work(session)
+            with database.unit_of_work() as repository:
+                return work(repository)
         except IntegrityError:
             if attempt == 2:
                 raise
@@ -80,22 +81,20 @@ def _with_retry(database: Database, work: Callable[[Session], _T]) -> _T:
     raise AssertionError("unreachable")
 
 
-def _answer_message(
-    database: Database, envelope: Envelope, records: Callable[[Session, Institution], list[RecordResult]]
-) -> Answer:
-    def work(session: Session) -> Answer:
-        institution = authenticate(session, envelope.institution_code, envelope.key)
-        previous = replayed_answer(session, institution, envelope)
+def _answer_message(database: Database, envelope: Envelope, records: Callable[[Repository, str], list[RecordResult]]) -> Answer:
+    def work(repository: Repository) -> Answer:
+        institution = authenticate(repository, envelope.institution_code, envelope.key)
+        previous = replayed_answer(repository, institution, envelope)
         if previous is not None:
-            log.info("%s msgid=%s from %s: replay, first answer returned", envelope.infno, envelope.msgid, institution.code)
+            log.info("%s msgid=%s from %s: replay, first answer returned", envelope.infno, envelope.msgid, institution)
             return previous
-        results = records(session, institution)
+        results = records(repository, institution)
         answer = record_results_answer(results)
         if envelope.notes:
             answer.body["message"] = _message(answer.body["message"], envelope.notes)
-        remember_answer(session, institution, envelope, answer)
+        remember_answer(repository, institution, envelope, answer)
         saved = sum(1 for result in results if result.saved)
-        log.info("%s msgid=%s from %s: %d/%d records done", envelope.infno, envelope.msgid, institution.code, saved, len(results))
+        log.info("%s msgid=%s from %s: %d/%d records done", envelope.infno, envelope.msgid, institution, saved, len(results))
         return answer
 
     return _with_retry(database, work)
@@ -105,73 +104,42 @@ def _message(base: str, notes: list[str]) -> str:
     return "; ".join([base, *notes]) if notes else base
 
 
-def _save_record(session: Session, institution: Institution, envelope: Envelope, record: Any) -> RecordResult:
+def _refused(index_text: str | None, errors: list[FieldError]) -> RecordResult:
+    return RecordResult(index_text, False, "; ".join(str(error) for error in errors), errors)
+
+
+def _save_record(repository: Repository, institution: str, envelope: Envelope, record: Any) -> RecordResult:
     outcome = check_exam_record(record)
     raw_index = record.get("hiImgIndx") if isinstance(record, dict) else None
-    index_text = raw_index if isinstance(raw_index, str) else None
     if outcome.errors:
-        return RecordResult(index_text, False, "; ".join(str(error) for error in outcome.errors), outcome.errors)
+        return _refused(raw_index if isinstance(raw_index, str) else None, outcome.errors)
     value: dict[str, Any] = outcome.value
     index_text = value["hiImgIndx"]
-    existing = session.get(ExamRecord, index_text)
-    if existing is not None and existing.institution_code != institution.code:
-        error = _index_field_error("该索引已由其他机构上传, 不能覆盖", rule="ownership")
-        return RecordResult(index_text, False, str(error), [error])
-    now = utcnow()
-    if existing is None:
-        row = ExamRecord(
-            hi_img_indx=index_text,
-            institution_code=institution.code,
-            psn_cert_type=value["psnCertType"],
-            certno=value["certno"],
-            exam_date=value["examDate"],
-            study_uid=value["studyUid"],
-            msgid=envelope.msgid,
-            record=value,
-            received_at=now,
-        )
-        action = "save"
-    else:
-        session.add(
-            ExamRecordHistory(
-                hi_img_indx=existing.hi_img_indx,
-                version=existing.version,
-                institution_code=existing.institution_code,
-                msgid=existing.msgid,
-                record=existing.record,
-                received_at=existing.received_at,
-                replaced_at=now,
-            )
-        )
-        session.exec(delete(SetlInfo).where(SetlInfo.hi_img_indx == index_text))  # type: ignore[arg-type]
-        row = existing
-        row.psn_cert_type = value["psnCertType"]
-        row.certno = value["certno"]
-        row.exam_date = value["examDate"]
-        row.study_uid = value["studyUid"]
-        row.msgid = envelope.msgid
-        row.record = value
-        row.received_at = now
-        row.version = existing.version + 1
-        action = "update"
-    session.add(row)
-    session.flush()  # the record exists before its setlInfoList rows refer to it
-    for position, setl in enumerate(value["setlInfoList"]):
-        session.add(
-            SetlInfo(
-                hi_img_indx=index_text,
-                position=position,
-                setl_id=setl["setlId"],
-                med_list_codg=setl["medListCodg"],
-                feedetl_sn=setl["feedetlSn"],
-                exam_part=setl["examPart"],
-            )
-        )
-    detail = f"msgid={envelope.msgid} version={row.version}"
-    session.add(AuditEvent(institution_code=institution.code, action=action, hi_img_indx=index_text, detail=detail))
+    key_columns = {
+        "hi_img_indx": index_text,
+        "institution_code": institution,
+        "psn_cert_type": value["psnCertType"],
+        "certno": value["certno"],
+        "exam_date": value["examDate"],
+        "study_uid": value["studyUid"],
+        "msgid": envelope.msgid,
+    }
+    settlements = [
+        {"setl_id": s["setlId"], "med_list_codg": s["medListCodg"], "feedetl_sn": s["feedetlSn"], "exam_part": s["examPart"]}
+        for s in value["setlInfoList"]
+    ]
+    previous = repository.exam(index_text)
     notes = list(outcome.notes)
-    if action == "update":
-        notes.append(f"已更新 (第 {row.version} 版), 旧版本已存入历史")
+    if previous is None:
+        repository.add_exam(key_columns, value, settlements)
+        action, version = "save", 1
+    elif previous.institution_code != institution:
+        return _refused(index_text, [_index_field_error("该索引已由其他机构上传, 不能覆盖", rule="ownership")])
+    else:
+        version = repository.replace_exam(previous, key_columns, value, settlements)
+        action = "update"
+        notes.append(f"已更新 (第 {version} 版), 旧版本已存入历史")
+    repository.audit(institution, action, index_text, f"msgid={envelope.msgid} version={version}")
     return RecordResult(index_text, True, _message(SAVED, notes))
 
 
@@ -179,8 +147,8 @@ def save_exam_records(database: Database, body: Any) -> Answer:
     """saveExamRpotImgInfo (§2.1)."""
     envelope = read_envelope(transaction("saveExamRpotImgInfo"), body)
 
-    def records(session: Session, institution: Institution) -> list[RecordResult]:
-        return [_save_record(session, institution, envelope, record) for record in envelope.input]
+    def records(repository: Repository, institution: str) -> list[RecordResult]:
+        return [_save_record(repository, institution, envelope, record) for record in envelope.input]
 
     return _answer_message(database, envelope, records)
 
@@ -203,25 +171,18 @@ def _index_of_delete_item(item: Any) -> tuple[str | None, list[FieldError]]:
     return (item if not outcome.errors else None), outcome.errors
 
 
-def _delete_record(session: Session, institution: Institution, envelope: Envelope, item: Any) -> RecordResult:
+def _delete_record(repository: Repository, institution: str, envelope: Envelope, item: Any) -> RecordResult:
     index_text, errors = _index_of_delete_item(item)
     if errors or index_text is None:
-        shown = item if isinstance(item, str) else None
-        return RecordResult(shown, False, "; ".join(str(error) for error in errors), errors)
-    existing = session.get(ExamRecord, index_text)
-    if existing is None:
-        error = _index_field_error("索引不存在, 未删除", rule="ownership")
-        return RecordResult(index_text, False, str(error), [error])
-    if existing.institution_code != institution.code:
-        error = _index_field_error("该索引由其他机构上传, 不能删除", rule="ownership")
-        return RecordResult(index_text, False, str(error), [error])
-    session.exec(delete(SetlInfo).where(SetlInfo.hi_img_indx == index_text))  # type: ignore[arg-type]
-    session.exec(delete(ExamRecordHistory).where(ExamRecordHistory.hi_img_indx == index_text))  # type: ignore[arg-type]
-    session.delete(existing)
-    session.flush()
-    detail = f"msgid={envelope.msgid}"
-    session.add(AuditEvent(institution_code=institution.code, action="delete", hi_img_indx=index_text, detail=detail))
-    log.info("deleted %s for %s", mask(index_text), institution.code)
+        return _refused(item if isinstance(item, str) else None, errors)
+    owner = repository.exam_owner(index_text)
+    if owner is None:
+        return _refused(index_text, [_index_field_error("索引不存在, 未删除", rule="ownership")])
+    if owner != institution:
+        return _refused(index_text, [_index_field_error("该索引由其他机构上传, 不能删除", rule="ownership")])
+    repository.delete_exam(index_text)
+    repository.audit(institution, "delete", index_text, f"msgid={envelope.msgid}")
+    log.info("deleted %s for %s", mask(index_text), institution)
     return RecordResult(index_text, True, DELETED)
 
 
@@ -229,8 +190,8 @@ def delete_exam_records(database: Database, body: Any) -> Answer:
     """deleteExamRpotImgIdxInfo (§2.5)."""
     envelope = read_envelope(transaction("deleteExamRpotImgIdxInfo"), body)
 
-    def records(session: Session, institution: Institution) -> list[RecordResult]:
-        return [_delete_record(session, institution, envelope, item) for item in envelope.input]
+    def records(repository: Repository, institution: str) -> list[RecordResult]:
+        return [_delete_record(repository, institution, envelope, item) for item in envelope.input]
 
     return _answer_message(database, envelope, records)
 

@@ -7,11 +7,12 @@ import hmac
 import os
 import threading
 
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from generated.models import ResponseCode
 from mie.service.answers import MieError
 from mie.store.database import Database
+from mie.store.repository import Repository
 from mie.store.tables import Institution
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
@@ -72,9 +73,9 @@ def list_institutions(database: Database) -> list[Institution]:
         return list(session.exec(select(Institution).order_by(Institution.code)))
 
 
-def authenticate(session: Session, code: str, key: str) -> Institution:
-    """The institution `code` names, if `key` is its key; otherwise the message is refused (2001)."""
-    institution = session.get(Institution, code)
-    if institution is None or not _verified_keys.matches(key, institution.key_hash):
+def authenticate(repository: Repository, code: str, key: str) -> str:
+    """The institution's code, if `key` is its key; otherwise the message is refused (2001)."""
+    key_hash = repository.institution_key_hash(code)
+    if key_hash is None or not _verified_keys.matches(key, key_hash):
         raise MieError(ResponseCode.unauthorized)
-    return institution
+    return code

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
 from mie.store import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from mie.store.repository import Repository
 
 
 def default_database_url(data_dir: Path) -> str:
@@ -66,6 +67,12 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Repository]:
+        """One transaction, through the repository: committed when the block ends cleanly, else rolled back."""
+        with self.engine.begin() as connection:
+            yield Repository(connection)
 
     def describe(self) -> str:
         """The URL without its password, for logs."""
