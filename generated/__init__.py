@@ -1,3 +1,3 @@
 """Generated from spec/openapi.yaml by `mie generate`: never edit by hand."""
 
-SPEC_SHA256 = "6bb0260c954899544d6e21adc0c6d21cb6618ef342dfacdf936b474cf357fe3a"
+SPEC_SHA256 = "44e40912a81657f6254e7b9c98e25378051d038e4b2cdca6be5338417fd9b86b"

@@ -92,10 +92,13 @@ def client(runtime: Runtime) -> TestClient:
     return TestClient(create_app(runtime), raise_server_exceptions=False)
 
 
-def document_example(path: str = SAVE_EXAM) -> dict[str, Any]:
+def document_example(path: str = SAVE_EXAM, name: str | None = None) -> dict[str, Any]:
     """The document's request example for a transaction, as the spec keeps it (repaired per ERRATA.md)."""
     content = load_spec()["paths"][path]["post"]["requestBody"]["content"]["application/json"]
-    return copy.deepcopy(content["example"])
+    if "example" in content:
+        return copy.deepcopy(content["example"])
+    examples = content["examples"]
+    return copy.deepcopy(examples[name or next(iter(examples))]["value"])
 
 
 _sequence = itertools.count(1)

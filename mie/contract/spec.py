@@ -74,8 +74,8 @@ def transactions() -> Iterator[Transaction]:
     spec = resolved_spec()
     for path, item in spec["paths"].items():
         operation = item.get("post")
-        if not operation or "x-infno" not in operation:
-            continue
+        if not operation or "x-infno" not in operation or "x-alias-of" in operation:
+            continue  # an alias route (another spelling of a URL) is the same transaction
         content = operation["requestBody"]["content"]
         content_type, media = next(iter(content.items()))
         yield Transaction(

@@ -1,0 +1,80 @@
+"""spec/openapi.yaml itself: all of V1.4's transactions, valid OpenAPI 3.0, examples that obey their schemas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from openapi_schema_validator import OAS30Validator
+
+from mie.contract.spec import load_spec, resolved_spec, transactions
+
+CHAPTER_2 = {
+    "saveExamRpotImgInfo": ("2.1", "application/json"),
+    "saveImgFile": ("2.2", "multipart/form-data"),
+    "saveImgInfo": ("2.3", "application/json"),
+    "saveRptFile": ("2.4", "multipart/form-data"),
+    "deleteExamRpotImgIdxInfo": ("2.5", "application/json"),
+    "queryExamRpotImgIndxListFHospital": ("2.6", "application/json"),
+    "queryImgCaheFIndex": ("2.7/2.8", "application/json"),
+}
+
+
+def test_every_transaction_of_chapter_2_is_in_the_spec() -> None:
+    found = {t.infno: (t.section, t.content_type, t.path) for t in transactions()}
+    for infno, (section, content_type) in CHAPTER_2.items():
+        assert found[infno][:2] == (section, content_type)
+        assert found[infno][2] == f"/mie/api/mie/{infno}"
+    assert set(load_spec()["paths"]) >= {f"/mie/api/mie/{infno}" for infno in CHAPTER_2}
+
+
+def test_2_7_and_2_8_are_told_apart_by_service_name() -> None:
+    body = resolved_spec()["components"]["schemas"]["QueryImgCaheFIndexRequest"]
+    mapping = body["properties"]["input"]["discriminator"]["mapping"]
+    assert set(mapping) == {"queryImgCaheFileSn", "queryImgCahe"}
+
+
+def test_multipart_envelopes_are_request_headers() -> None:
+    for infno in ("saveImgFile", "saveRptFile"):
+        operation = load_spec()["paths"][f"/mie/api/mie/{infno}"]["post"]
+        names = [(p["name"], p["in"]) for p in operation["parameters"]]
+        assert names == [(n, "header") for n in ("infno", "msgid", "infTime", "infCode", "key")]
+
+
+def all_examples() -> list[tuple[str, dict[str, Any], Any]]:
+    spec = resolved_spec()
+    found = []
+    for path, item in spec["paths"].items():
+        operation = item["post"]
+        contents = [("request", operation["requestBody"]["content"])]
+        contents += [(f"response {status}", r.get("content", {})) for status, r in operation["responses"].items()]
+        for where, content in contents:
+            for media in content.values():
+                values = [media["example"]] if "example" in media else [e["value"] for e in media.get("examples", {}).values()]
+                found += [(f"{path} {where}", media["schema"], value) for value in values]
+    for name, schema in spec["components"]["schemas"].items():
+        if "example" in schema:
+            found.append((f"components/{name}", schema, schema["example"]))
+    return found
+
+
+EXAMPLES = all_examples()
+
+
+@pytest.mark.parametrize(("where", "schema", "example"), EXAMPLES, ids=[e[0] for e in EXAMPLES])
+def test_every_example_obeys_its_schema(where: str, schema: dict[str, Any], example: Any) -> None:
+    if "multipart" in where or any(p.get("format") == "binary" for p in schema.get("properties", {}).values()):
+        example = {k: v for k, v in example.items() if schema["properties"].get(k, {}).get("format") != "binary"}
+        schema = {
+            **schema,
+            "required": [r for r in schema.get("required", []) if schema["properties"][r].get("format") != "binary"],
+        }
+    # discriminator mappings name components: give the schema the spec's components to resolve them in
+    rooted = {**schema, "components": resolved_spec()["components"]}
+    errors = [error.message for error in OAS30Validator(rooted).iter_errors(example)]
+    assert errors == []
+
+
+def test_the_response_examples_cover_every_transaction() -> None:
+    covered = {where.split()[0] for where, _, _ in EXAMPLES if "response" in where}
+    assert covered == set(load_spec()["paths"])
