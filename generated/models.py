@@ -1519,6 +1519,26 @@ class ResponseCode(IntEnum):
     """
     全部记录被拒绝; 见 data。
     """
+    file_md5_mismatch = 3003
+    """
+    上传文件的 MD5 与 fileMd5 不符; 未存储。
+    """
+    file_invalid = 3004
+    """
+    文件不是有效的 DICOM (§2.2) 或 PDF (§2.4); 未存储。
+    """
+    file_mismatch = 3005
+    """
+    DICOM 文件的 StudyInstanceUID 或 AccessionNumber 与 studyUid / accessionNumber 不符; 未存储。
+    """
+    unknown_exam = 3006
+    """
+    hiImgIndx 未经 saveExamRpotImgInfo 上传, 或属于其他机构; 未存储。
+    """
+    instance_conflict = 3007
+    """
+    同一 SOP Instance UID 已存储了不同内容; 未覆盖。
+    """
     not_found = 4004
     """
     URL 不是本规范的接口。

@@ -14,3 +14,15 @@ def reply(answer: Answer) -> tuple[dict[str, Any], int]:
 
 def not_implemented(transaction: str) -> tuple[dict[str, Any], int]:
     return reply(MieError(ResponseCode.not_implemented, f"{transaction} 将在后续版本实现").answer())
+
+
+def form_fields(body: Any) -> dict[str, Any]:
+    """The text fields of a parsed multipart form (a field sent twice keeps its first value)."""
+    if not isinstance(body, dict):
+        return {}
+    fields: dict[str, Any] = {}
+    for name, value in body.items():
+        first = value[0] if isinstance(value, list) and value else value
+        if isinstance(first, str):
+            fields[name] = first
+    return fields

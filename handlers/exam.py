@@ -14,7 +14,8 @@ def save_exam_rpot_img_info(body: Any) -> tuple[dict[str, Any], int]:
 
 
 def delete_exam_rpot_img_idx_info(body: Any) -> tuple[dict[str, Any], int]:
-    return reply(exams.delete_exam_records(runtime.current().database, body))
+    current = runtime.current()
+    return reply(exams.delete_exam_records(current.database, current.store, body))
 
 
 # The table's spelling of the transaction (ERRATA E-DELETE-NAME) is the same transaction.

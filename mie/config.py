@@ -17,6 +17,7 @@ class Settings:
     data_dir: Path = Path("mie-data")
     database_url: str | None = None
     max_body_bytes: int = 10 * 1024 * 1024
+    max_file_bytes: int = 1024 * 1024 * 1024
 
     @property
     def effective_database_url(self) -> str:
@@ -49,6 +50,12 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
         default=int(_env("MAX_BODY_BYTES", str(10 * 1024 * 1024)) or 0),
         help="largest JSON request body accepted (MIE_MAX_BODY_BYTES; default 10 MiB)",
     )
+    parser.add_argument(
+        "--max-file-bytes",
+        type=int,
+        default=int(_env("MAX_FILE_BYTES", str(1024 * 1024 * 1024)) or 0),
+        help="largest uploaded DICOM or PDF file accepted (MIE_MAX_FILE_BYTES; default 1 GiB)",
+    )
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -58,4 +65,5 @@ def settings_from(args: argparse.Namespace) -> Settings:
         data_dir=Path(args.data_dir),
         database_url=args.database_url,
         max_body_bytes=getattr(args, "max_body_bytes", 10 * 1024 * 1024),
+        max_file_bytes=getattr(args, "max_file_bytes", 1024 * 1024 * 1024),
     )

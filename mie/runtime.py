@@ -2,23 +2,40 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from mie.config import Settings
 from mie.store.database import Database
+from mie.store.files import FileStore
+
+log = logging.getLogger("mie")
 
 
 @dataclass
 class Runtime:
     settings: Settings
     database: Database
+    store: FileStore
 
     @classmethod
     def open(cls, settings: Settings) -> Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         database = Database(settings.effective_database_url)
         database.create_all()
-        return cls(settings=settings, database=database)
+        runtime = cls(settings=settings, database=database, store=FileStore(settings.data_dir))
+        runtime.recover()
+        return runtime
+
+    def recover(self) -> None:
+        """Remove what a crash left half-done: temporary files, and files no row knows (never acknowledged)."""
+        from mie.service.ingest import DICOM_AREA
+
+        with self.database.unit_of_work() as repository:
+            known = repository.all_instance_paths()
+        removed = self.store.recover(known, DICOM_AREA)
+        if removed:
+            log.warning("recovery: removed %d unfinished or unacknowledged file(s)", len(removed))
 
 
 _current: Runtime | None = None

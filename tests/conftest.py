@@ -20,6 +20,7 @@ from mie.contract.spec import load_spec
 from mie.runtime import Runtime
 from mie.service.institutions import add_institution
 from mie.store.database import Database
+from mie.store.files import FileStore
 from mie.web.app import create_app
 
 POSTGRES_URL = os.environ.get("MIE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -84,7 +85,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
 def runtime(database: Database, tmp_path: Path) -> Runtime:
     add_institution(database, INSTITUTION, KEY, name="北京大学第一医院")
     add_institution(database, OTHER_INSTITUTION, OTHER_KEY, name="另一家医院")
-    return Runtime(settings=Settings(data_dir=tmp_path / "data"), database=database)
+    return Runtime(settings=Settings(data_dir=tmp_path / "data"), database=database, store=FileStore(tmp_path / "data"))
 
 
 @pytest.fixture

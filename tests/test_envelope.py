@@ -104,7 +104,6 @@ def test_unknown_paths_and_methods_answer_in_the_envelope(client: TestClient, me
 @pytest.mark.parametrize(
     ("path", "example_path"),
     [
-        ("/mie/api/mie/saveImgInfo", "/mie/api/mie/saveImgInfo"),
         ("/mie/api/mie/queryExamRpotImgIndxListFHospital", "/mie/api/mie/queryExamRpotImgIndxListFHospital"),
         ("/mie/api/mie/queryImgCaheFIndex", "/mie/api/mie/queryImgCaheFIndex"),
     ],
@@ -116,16 +115,16 @@ def test_later_transactions_are_routed_and_not_implemented(client: TestClient, p
     assert_refused(client.post(path, json=example), 5001)
 
 
-def test_multipart_transactions_are_routed_and_not_implemented(client: TestClient) -> None:
+def test_report_upload_is_routed_and_not_implemented(client: TestClient) -> None:
     headers = {
-        "infno": "saveImgFile",
+        "infno": "saveRptFile",
         "msgid": "H11010202321202503010102030001",
         "infTime": "2025-03-03 01:00:00",
         "infCode": INSTITUTION,
         "key": KEY,
     }
-    form = dict(component("SaveImgFileForm")["example"])
-    answer = client.post("/mie/api/mie/saveImgFile", headers=headers, data=form, files={"dicom": ("a.dcm", b"DICM")})
+    form = dict(component("SaveRptFileForm")["example"])
+    answer = client.post("/mie/api/mie/saveRptFile", headers=headers, data=form, files={"examRpotPdf1": ("r.pdf", b"%PDF-1.4")})
     assert_refused(answer, 5001)
 
 

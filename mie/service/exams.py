@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from mie.contract import index as hi_img_indx
 from mie.contract.spec import component, transaction
 from mie.contract.validation import FieldError, Outcome, Validator, mask
-from mie.service.answers import Answer, RecordResult, record_results_answer
-from mie.service.envelope import Envelope, read_envelope, remember_answer, replayed_answer
-from mie.service.institutions import authenticate
+from mie.service.answers import Answer, RecordResult
+from mie.service.envelope import Envelope, read_envelope
+from mie.service.messages import answer_message, refused, with_notes
 from mie.store.database import Database
+from mie.store.files import FileStore
 from mie.store.repository import Repository
 from mie.store.tables import ExamRecord, ExamRecordHistory
 
@@ -29,7 +29,6 @@ log = logging.getLogger("mie.exams")
 
 SAVED = "保存数据成功"
 DELETED = "删除数据成功"
-_T = TypeVar("_T")
 
 
 @functools.cache
@@ -68,51 +67,11 @@ def check_exam_record(record: Any) -> Outcome:
     return outcome
 
 
-def _with_retry(database: Database, work: Callable[[Repository], _T]) -> _T:
-    """Run a unit of work; on a unique-key race with a concurrent message, run it again (it then sees the winner)."""
-    for attempt in range(3):
-        try:
-            with database.unit_of_work() as repository:
-                return work(repository)
-        except IntegrityError:
-            if attempt == 2:
-                raise
-            log.info("retrying after a concurrent write of the same key")
-    raise AssertionError("unreachable")
-
-
-def _answer_message(database: Database, envelope: Envelope, records: Callable[[Repository, str], list[RecordResult]]) -> Answer:
-    def work(repository: Repository) -> Answer:
-        institution = authenticate(repository, envelope.institution_code, envelope.key)
-        previous = replayed_answer(repository, institution, envelope)
-        if previous is not None:
-            log.info("%s msgid=%s from %s: replay, first answer returned", envelope.infno, envelope.msgid, institution)
-            return previous
-        results = records(repository, institution)
-        answer = record_results_answer(results)
-        if envelope.notes:
-            answer.body["message"] = _message(answer.body["message"], envelope.notes)
-        remember_answer(repository, institution, envelope, answer)
-        saved = sum(1 for result in results if result.saved)
-        log.info("%s msgid=%s from %s: %d/%d records done", envelope.infno, envelope.msgid, institution, saved, len(results))
-        return answer
-
-    return _with_retry(database, work)
-
-
-def _message(base: str, notes: list[str]) -> str:
-    return "; ".join([base, *notes]) if notes else base
-
-
-def _refused(index_text: str | None, errors: list[FieldError]) -> RecordResult:
-    return RecordResult(index_text, False, "; ".join(str(error) for error in errors), errors)
-
-
 def _save_record(repository: Repository, institution: str, envelope: Envelope, record: Any) -> RecordResult:
     outcome = check_exam_record(record)
     raw_index = record.get("hiImgIndx") if isinstance(record, dict) else None
     if outcome.errors:
-        return _refused(raw_index if isinstance(raw_index, str) else None, outcome.errors)
+        return refused(raw_index if isinstance(raw_index, str) else None, outcome.errors)
     value: dict[str, Any] = outcome.value
     index_text = value["hiImgIndx"]
     key_columns = {
@@ -134,13 +93,13 @@ def _save_record(repository: Repository, institution: str, envelope: Envelope, r
         repository.add_exam(key_columns, value, settlements)
         action, version = "save", 1
     elif previous.institution_code != institution:
-        return _refused(index_text, [_index_field_error("该索引已由其他机构上传, 不能覆盖", rule="ownership")])
+        return refused(index_text, [_index_field_error("该索引已由其他机构上传, 不能覆盖", rule="ownership")])
     else:
         version = repository.replace_exam(previous, key_columns, value, settlements)
         action = "update"
         notes.append(f"已更新 (第 {version} 版), 旧版本已存入历史")
     repository.audit(institution, action, index_text, f"msgid={envelope.msgid} version={version}")
-    return RecordResult(index_text, True, _message(SAVED, notes))
+    return RecordResult(index_text, True, with_notes(SAVED, notes))
 
 
 def save_exam_records(database: Database, body: Any) -> Answer:
@@ -150,7 +109,7 @@ def save_exam_records(database: Database, body: Any) -> Answer:
     def records(repository: Repository, institution: str) -> list[RecordResult]:
         return [_save_record(repository, institution, envelope, record) for record in envelope.input]
 
-    return _answer_message(database, envelope, records)
+    return answer_message(database, envelope, records)
 
 
 @functools.cache
@@ -171,29 +130,36 @@ def _index_of_delete_item(item: Any) -> tuple[str | None, list[FieldError]]:
     return (item if not outcome.errors else None), outcome.errors
 
 
-def _delete_record(repository: Repository, institution: str, envelope: Envelope, item: Any) -> RecordResult:
+def _delete_record(repository: Repository, institution: str, envelope: Envelope, item: Any, files: list[str]) -> RecordResult:
     index_text, errors = _index_of_delete_item(item)
     if errors or index_text is None:
-        return _refused(item if isinstance(item, str) else None, errors)
+        return refused(item if isinstance(item, str) else None, errors)
     owner = repository.exam_owner(index_text)
     if owner is None:
-        return _refused(index_text, [_index_field_error("索引不存在, 未删除", rule="ownership")])
+        return refused(index_text, [_index_field_error("索引不存在, 未删除", rule="ownership")])
     if owner != institution:
-        return _refused(index_text, [_index_field_error("该索引由其他机构上传, 不能删除", rule="ownership")])
-    repository.delete_exam(index_text)
+        return refused(index_text, [_index_field_error("该索引由其他机构上传, 不能删除", rule="ownership")])
+    files += repository.delete_exam(index_text)
     repository.audit(institution, "delete", index_text, f"msgid={envelope.msgid}")
     log.info("deleted %s for %s", mask(index_text), institution)
     return RecordResult(index_text, True, DELETED)
 
 
-def delete_exam_records(database: Database, body: Any) -> Answer:
-    """deleteExamRpotImgIdxInfo (§2.5)."""
+def delete_exam_records(database: Database, store: FileStore, body: Any) -> Answer:
+    """deleteExamRpotImgIdxInfo (§2.5): records, studies and instances go, and then their files."""
     envelope = read_envelope(transaction("deleteExamRpotImgIdxInfo"), body)
+    files: list[str] = []
 
     def records(repository: Repository, institution: str) -> list[RecordResult]:
-        return [_delete_record(repository, institution, envelope, item) for item in envelope.input]
+        files.clear()  # a retried unit of work starts again
+        return [_delete_record(repository, institution, envelope, item, files) for item in envelope.input]
 
-    return _answer_message(database, envelope, records)
+    answer = answer_message(database, envelope, records)
+    # Only once the rows are gone for good; a crash in between leaves files no row knows, which
+    # FileStore.recover removes at the next start.
+    for relative in files:
+        store.remove(Path(relative))
+    return answer
 
 
 def exam_record(database: Database, index_text: str) -> ExamRecord | None:

@@ -26,6 +26,8 @@ def normalise_url(url: str) -> str:
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    # Transactions are begun by _sqlite_begin_immediate, not by the driver.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     # WAL with synchronous=NORMAL: durable across a process crash, about 20% cheaper per write than the
     # defaults (see ../shared/NOTES.md); busy_timeout lets several workers share the file.
@@ -34,6 +36,13 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def _sqlite_begin_immediate(connection) -> None:  # type: ignore[no-untyped-def]
+    # Every unit of work reads, then writes. A deferred SQLite transaction that read before another writer
+    # committed cannot write at all (SQLITE_BUSY_SNAPSHOT, which busy_timeout does not wait out); taking the
+    # write lock at BEGIN makes concurrent writers (threads, uvicorn workers) wait their turn instead.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
@@ -49,6 +58,7 @@ class Database:
         self.engine: Engine = create_engine(self.url, connect_args=connect_args, pool_pre_ping=True)
         if self.url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin_immediate)
 
     @property
     def dialect(self) -> str:

@@ -13,9 +13,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
-from mie.store.tables import AuditEvent, ExamRecord, ExamRecordHistory, Institution, Message, SetlInfo, utcnow
+from mie.store.tables import (
+    AuditEvent,
+    ExamRecord,
+    ExamRecordHistory,
+    Instance,
+    Institution,
+    Message,
+    SetlInfo,
+    Study,
+    utcnow,
+)
 
 _institution = Institution.__table__  # type: ignore[attr-defined]
 _message = Message.__table__  # type: ignore[attr-defined]
@@ -23,6 +33,25 @@ _exam = ExamRecord.__table__  # type: ignore[attr-defined]
 _history = ExamRecordHistory.__table__  # type: ignore[attr-defined]
 _setl = SetlInfo.__table__  # type: ignore[attr-defined]
 _audit = AuditEvent.__table__  # type: ignore[attr-defined]
+_study = Study.__table__  # type: ignore[attr-defined]
+_instance = Instance.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class StoredStudy:
+    hi_img_indx: str
+    study_uid: str
+    institution_code: str
+    accession_numbers: str
+    image_total_num: int
+
+
+@dataclass(frozen=True)
+class StoredInstance:
+    sop_instance_uid: str
+    hi_img_indx: str
+    md5: str
+    path: str
 
 
 @dataclass(frozen=True)
@@ -54,7 +83,31 @@ _EXAM = select(
 ).where(_exam.c.hi_img_indx == bindparam("indx"))
 _EXAM_OWNER = select(_exam.c.institution_code).where(_exam.c.hi_img_indx == bindparam("indx"))
 _UPDATE_EXAM = update(_exam).where(_exam.c.hi_img_indx == bindparam("where_indx"))
-_DELETE = {table.name: delete(table).where(table.c.hi_img_indx == bindparam("indx")) for table in (_setl, _history, _exam)}
+_DELETE = {
+    table.name: delete(table).where(table.c.hi_img_indx == bindparam("indx"))
+    for table in (_instance, _study, _setl, _history, _exam)
+}
+_STUDY_COLUMNS = [
+    _study.c[name] for name in ("hi_img_indx", "study_uid", "institution_code", "accession_numbers", "image_total_num")
+]
+_STUDY = select(*_STUDY_COLUMNS).where(_study.c.hi_img_indx == bindparam("indx"), _study.c.study_uid == bindparam("uid"))
+_STUDIES_OF_UID = (
+    select(*_STUDY_COLUMNS)
+    .where(_study.c.study_uid == bindparam("uid"), _study.c.institution_code == bindparam("institution"))
+    .order_by(_study.c.registered_at)
+)
+_UPDATE_STUDY = update(_study).where(
+    _study.c.hi_img_indx == bindparam("where_indx"), _study.c.study_uid == bindparam("where_uid")
+)
+_INSTANCE = select(_instance.c.sop_instance_uid, _instance.c.hi_img_indx, _instance.c.md5, _instance.c.path).where(
+    _instance.c.sop_instance_uid == bindparam("uid")
+)
+_RECEIVED = (
+    select(func.count())
+    .select_from(_instance)
+    .where(_instance.c.hi_img_indx == bindparam("indx"), _instance.c.study_uid == bindparam("uid"))
+)
+_INSTANCE_PATHS_OF_EXAM = select(_instance.c.path).where(_instance.c.hi_img_indx == bindparam("indx"))
 
 
 class Repository:
@@ -129,10 +182,49 @@ class Repository:
             rows = [dict(hi_img_indx=hi_img_indx, position=position, **columns) for position, columns in enumerate(settlements)]
             self.connection.execute(insert(_setl), rows)
 
-    def delete_exam(self, hi_img_indx: str) -> None:
-        """The record, its settlements and its history: nothing of it is left."""
-        for table in (_setl, _history, _exam):
+    def delete_exam(self, hi_img_indx: str) -> list[str]:
+        """The record, its settlements, history, studies and instances; returns the instances' file paths."""
+        paths = list(self.connection.execute(_INSTANCE_PATHS_OF_EXAM, {"indx": hi_img_indx}).scalars())
+        for table in (_instance, _study, _setl, _history, _exam):
             self.connection.execute(_DELETE[table.name], {"indx": hi_img_indx})
+        return paths
+
+    # studies and instances ------------------------------------------------------------------------------------------
+    def study(self, hi_img_indx: str, study_uid: str) -> StoredStudy | None:
+        row = self.connection.execute(_STUDY, {"indx": hi_img_indx, "uid": study_uid}).first()
+        return StoredStudy(*row) if row else None
+
+    def studies_of_uid(self, study_uid: str, institution_code: str) -> list[StoredStudy]:
+        rows = self.connection.execute(_STUDIES_OF_UID, {"uid": study_uid, "institution": institution_code})
+        return [StoredStudy(*row) for row in rows]
+
+    def register_study(
+        self, hi_img_indx: str, study_uid: str, institution_code: str, accession_numbers: str, image_total_num: int
+    ) -> None:
+        values = {
+            "accession_numbers": accession_numbers,
+            "image_total_num": image_total_num,
+            "institution_code": institution_code,
+        }
+        if self.study(hi_img_indx, study_uid) is None:
+            self.connection.execute(
+                insert(_study), {**values, "hi_img_indx": hi_img_indx, "study_uid": study_uid, "registered_at": utcnow()}
+            )
+        else:
+            self.connection.execute(_UPDATE_STUDY, {**values, "where_indx": hi_img_indx, "where_uid": study_uid})
+
+    def instance(self, sop_instance_uid: str) -> StoredInstance | None:
+        row = self.connection.execute(_INSTANCE, {"uid": sop_instance_uid}).first()
+        return StoredInstance(*row) if row else None
+
+    def add_instance(self, columns: dict[str, Any]) -> None:
+        self.connection.execute(insert(_instance), {**columns, "received_at": utcnow()})
+
+    def received_count(self, hi_img_indx: str, study_uid: str) -> int:
+        return int(self.connection.execute(_RECEIVED, {"indx": hi_img_indx, "uid": study_uid}).scalar() or 0)
+
+    def all_instance_paths(self) -> set[str]:
+        return set(self.connection.execute(select(_instance.c.path)).scalars())
 
     # audit ------------------------------------------------------------------------------------------------------------
     def audit(self, institution_code: str, action: str, hi_img_indx: str | None, detail: str | None) -> None:

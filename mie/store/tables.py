@@ -108,3 +108,36 @@ class AuditEvent(SQLModel, table=True):
     action: str = Field(max_length=50)
     hi_img_indx: str | None = Field(default=None, max_length=100)
     detail: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class Study(SQLModel, table=True):
+    """A study registered for an exam (§2.3 saveImgInfo, or implied by §2.2 saveImgFile), and how many images it has."""
+
+    __tablename__ = "study"
+
+    hi_img_indx: str = Field(primary_key=True, max_length=100, foreign_key="exam_record.hi_img_indx")
+    study_uid: str = Field(primary_key=True, max_length=64, index=True)
+    institution_code: str = Field(max_length=30)
+    accession_numbers: str = Field(sa_column=Column(Text, nullable=False))  # as sent: comma-separated
+    image_total_num: int
+    registered_at: datetime = Field(default_factory=utcnow)
+
+
+class Instance(SQLModel, table=True):
+    """One stored DICOM instance, whichever way it came (HTTP §2.2 or DICOM C-STORE)."""
+
+    __tablename__ = "instance"
+
+    sop_instance_uid: str = Field(primary_key=True, max_length=64)
+    hi_img_indx: str = Field(index=True, max_length=100)
+    study_uid: str = Field(index=True, max_length=64)
+    series_uid: str = Field(max_length=64)
+    sop_class_uid: str = Field(max_length=64)
+    transfer_syntax_uid: str = Field(max_length=64)
+    size: int
+    md5: str = Field(max_length=32)
+    path: str = Field(max_length=300)  # relative to the data directory
+    source: str = Field(max_length=10)  # http or dicom
+    institution_code: str = Field(max_length=30)
+    calling_ae: str | None = Field(default=None, max_length=16)
+    received_at: datetime = Field(default_factory=utcnow)

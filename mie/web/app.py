@@ -20,7 +20,7 @@ from generated.models import ResponseCode
 from mie.contract.spec import load_spec
 from mie.runtime import Runtime, set_runtime
 from mie.service.answers import Answer, MieError, entry
-from mie.web.validators import EnvelopeJSONValidator
+from mie.web.validators import EnvelopeJSONValidator, StreamingMultipartValidator
 
 log = logging.getLogger("mie.http")
 
@@ -80,8 +80,10 @@ def served_spec() -> dict[str, Any]:
 def create_app(runtime: Runtime) -> AsyncApp:
     set_runtime(runtime)
     EnvelopeJSONValidator.max_body_bytes = runtime.settings.max_body_bytes
+    StreamingMultipartValidator.max_body_bytes = runtime.settings.max_file_bytes
     app = AsyncApp(__name__, jsonifier=JSONIFIER)
-    validator_map = {"body": MediaTypeDict({**VALIDATOR_MAP["body"], "*/*json": EnvelopeJSONValidator})}
+    validators = {"*/*json": EnvelopeJSONValidator, "multipart/form-data": StreamingMultipartValidator}
+    validator_map = {"body": MediaTypeDict({**VALIDATOR_MAP["body"], **validators})}
     app.add_api(
         served_spec(),
         validator_map=validator_map,

@@ -11,13 +11,39 @@ from __future__ import annotations
 import json
 import typing as t
 
-from connexion.validators import JSONRequestBodyValidator
+from connexion.validators import AbstractRequestBodyValidator, JSONRequestBodyValidator
 from starlette.datastructures import Headers
-from starlette.types import Receive, Scope
+from starlette.types import Message, Receive, Scope
 
 from generated.models import ResponseCode
 from mie.service.answers import MieError
 from mie.service.envelope import check_envelope
+
+
+class StreamingMultipartValidator(AbstractRequestBodyValidator):
+    """Multipart bodies are not read here at all: connexion's own validator would hold the whole upload in
+    memory to replay it. The handler's form parse spools file parts to disk; this only bounds the body size
+    as it streams in, and the transaction checks every field against the spec."""
+
+    max_body_bytes: int = 1024 * 1024 * 1024
+
+    async def wrap_receive(self, receive: Receive, *, scope: Scope) -> tuple[Receive, Scope]:
+        limit = self.max_body_bytes + 64 * 1024  # room for the form's text fields and boundaries
+        headers = Headers(scope=scope)
+        length = headers.get("content-length", "")
+        if length.isdigit() and int(length) > limit:
+            raise MieError(ResponseCode.payload_too_large, f"请求体超过 {limit} 字节")
+        received = 0
+
+        async def bounded() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise MieError(ResponseCode.payload_too_large, f"请求体超过 {limit} 字节")
+            return message
+
+        return bounded, scope
 
 
 class EnvelopeJSONValidator(JSONRequestBodyValidator):

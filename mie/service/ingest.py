@@ -1,0 +1,221 @@
+"""Ingest of one DICOM instance: the one path for HTTP (§2.2 saveImgFile) and DICOM C-STORE uploads.
+
+The caller has spooled the file completely into the store's temporary area (hashed, fsynced). Here it is
+checked (DICOM? which study, series, instance? does it belong to a registered exam of this institution?),
+its row is inserted, the file is renamed into place, and the transaction commits: the instance is stored
+once, whole, and known to the database, or not at all. Names on disk are built only from checked UIDs.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import pydicom
+from pydicom.errors import InvalidDicomError
+from sqlalchemy.exc import IntegrityError
+
+from mie.contract.validation import mask
+from mie.store.database import Database
+from mie.store.files import FileStore, Spooled, UnsafeName, checked_uid
+
+log = logging.getLogger("mie.ingest")
+
+DICOM_AREA = "dicom"
+Source = Literal["http", "dicom"]
+RefusalKind = Literal["md5", "not_dicom", "bad_uid", "unknown_exam", "study_mismatch", "accession", "not_registered", "conflict"]
+
+
+class IngestRefused(Exception):
+    """The instance is not stored; `kind` says why, for the entry point to map (HTTP code, DICOM status)."""
+
+    def __init__(self, kind: RefusalKind, reason: str) -> None:
+        self.kind = kind
+        self.reason = reason
+        super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What the sender says an instance belongs to (§2.2's form fields, or §2.3's registration)."""
+
+    hi_img_indx: str
+    study_uid: str
+    accession_numbers: str  # as sent: several separated by English commas
+    image_total_num: int
+
+    def accession_list(self) -> list[str]:
+        return [number.strip() for number in self.accession_numbers.split(",") if number.strip()]
+
+
+@dataclass(frozen=True)
+class Header:
+    """What mie reads of an instance: identity and encoding, never the pixels."""
+
+    sop_instance_uid: str
+    sop_class_uid: str
+    study_uid: str
+    series_uid: str
+    transfer_syntax_uid: str
+    accession_number: str
+    character_set: str
+
+
+@dataclass(frozen=True)
+class Ingested:
+    sop_instance_uid: str
+    hi_img_indx: str
+    study_uid: str
+    received: int
+    image_total_num: int
+    duplicate: bool
+
+    def progress(self) -> str:
+        return f"本检查已收到 {self.received}/{self.image_total_num} 张"
+
+
+def read_header(path: Path) -> Header:
+    """The header of a Part 10 file; character sets such as GB18030 and GBK are decoded by pydicom."""
+    try:
+        dataset = pydicom.dcmread(path, stop_before_pixels=True)
+    except (InvalidDicomError, EOFError, ValueError, TypeError, OSError) as error:
+        raise IngestRefused("not_dicom", f"不是有效的 DICOM 文件: {type(error).__name__}") from None
+    meta = getattr(dataset, "file_meta", None)
+    try:
+        header = Header(
+            sop_instance_uid=checked_uid(str(dataset.SOPInstanceUID)),
+            sop_class_uid=checked_uid(str(dataset.SOPClassUID)),
+            study_uid=checked_uid(str(dataset.StudyInstanceUID)),
+            series_uid=checked_uid(str(dataset.SeriesInstanceUID)),
+            transfer_syntax_uid=checked_uid(str(meta.TransferSyntaxUID)) if meta is not None else "",
+            accession_number=str(dataset.get("AccessionNumber", "") or ""),
+            character_set=str(dataset.get("SpecificCharacterSet", "") or ""),
+        )
+    except AttributeError as error:
+        raise IngestRefused("not_dicom", f"DICOM 文件缺少必需的属性: {error}") from None
+    except UnsafeName as error:
+        raise IngestRefused("bad_uid", str(error)) from None
+    if not header.transfer_syntax_uid:
+        raise IngestRefused("not_dicom", "DICOM 文件缺少文件元信息 (Transfer Syntax UID)")
+    return header
+
+
+def relative_path(header: Header) -> Path:
+    return Path(DICOM_AREA) / header.study_uid / header.series_uid / f"{header.sop_instance_uid}.dcm"
+
+
+def ingest_instance(
+    database: Database,
+    store: FileStore,
+    spooled: Spooled,
+    *,
+    institution: str,
+    source: Source,
+    claim: Claim | None = None,
+    expected_md5: str | None = None,
+    calling_ae: str | None = None,
+) -> Ingested:
+    """Store one spooled instance for `institution`, or refuse it (IngestRefused) leaving nothing behind."""
+    try:
+        if expected_md5 is not None and spooled.md5 != expected_md5.lower():
+            raise IngestRefused("md5", f"文件 MD5 {spooled.md5} 与 fileMd5 {expected_md5} 不符")
+        header = read_header(spooled.path)
+        result = _record(database, store, spooled, header, institution, source, claim, calling_ae)
+    except BaseException:
+        store.discard(spooled)
+        raise
+    if result.duplicate:
+        store.discard(spooled)
+    log.info(
+        "%s instance %s of study %s from %s%s: %s (%s)",
+        source,
+        header.sop_instance_uid,
+        header.study_uid,
+        institution,
+        f" ({calling_ae})" if calling_ae else "",
+        "already stored" if result.duplicate else "stored",
+        result.progress(),
+    )
+    return result
+
+
+def _record(
+    database: Database,
+    store: FileStore,
+    spooled: Spooled,
+    header: Header,
+    institution: str,
+    source: Source,
+    claim: Claim | None,
+    calling_ae: str | None,
+) -> Ingested:
+    target = relative_path(header)
+    placed = False
+    try:
+        with database.unit_of_work() as repository:
+            if claim is not None:
+                owner = repository.exam_owner(claim.hi_img_indx)
+                if owner != institution:
+                    raise IngestRefused("unknown_exam", f"索引 {mask(claim.hi_img_indx)} 不存在或不属于本机构")
+                if header.study_uid != claim.study_uid:
+                    raise IngestRefused("study_mismatch", f"文件的 StudyInstanceUID {header.study_uid} 与 studyUid 不符")
+                if header.accession_number not in claim.accession_list():
+                    raise IngestRefused(
+                        "accession", f"文件的 AccessionNumber '{header.accession_number}' 不在 accessionNumber 中"
+                    )
+                repository.register_study(
+                    claim.hi_img_indx, claim.study_uid, institution, claim.accession_numbers, claim.image_total_num
+                )
+                study = repository.study(claim.hi_img_indx, claim.study_uid)
+            else:
+                studies = repository.studies_of_uid(header.study_uid, institution)
+                if not studies:
+                    raise IngestRefused("not_registered", f"检查 {header.study_uid} 未经 saveImgInfo 登记")
+                study = studies[0]
+                registered = [n.strip() for n in study.accession_numbers.split(",")]
+                if header.accession_number not in registered:
+                    raise IngestRefused("accession", f"AccessionNumber '{header.accession_number}' 不在登记的影像关联编号中")
+            assert study is not None
+            existing = repository.instance(header.sop_instance_uid)
+            if existing is not None:
+                if existing.md5 != spooled.md5:
+                    raise IngestRefused("conflict", f"实例 {header.sop_instance_uid} 已以不同内容存储")
+                received = repository.received_count(existing.hi_img_indx, header.study_uid)
+                return Ingested(
+                    header.sop_instance_uid, existing.hi_img_indx, header.study_uid, received, study.image_total_num, True
+                )
+            repository.add_instance(
+                {
+                    "sop_instance_uid": header.sop_instance_uid,
+                    "hi_img_indx": study.hi_img_indx,
+                    "study_uid": header.study_uid,
+                    "series_uid": header.series_uid,
+                    "sop_class_uid": header.sop_class_uid,
+                    "transfer_syntax_uid": header.transfer_syntax_uid,
+                    "size": spooled.size,
+                    "md5": spooled.md5,
+                    "path": target.as_posix(),
+                    "source": source,
+                    "institution_code": institution,
+                    "calling_ae": calling_ae,
+                }
+            )
+            received = repository.received_count(study.hi_img_indx, header.study_uid)
+            # The row is in (and holds the instance's key) before the file takes its name; the commit follows.
+            store.commit(spooled, target)
+            placed = True
+        return Ingested(header.sop_instance_uid, study.hi_img_indx, header.study_uid, received, study.image_total_num, False)
+    except IntegrityError:
+        # A concurrent upload of the same instance committed first (its row was inserted before ours, so the
+        # file at `target` is its file): this one is a duplicate or a conflict, and touches nothing on disk.
+        with database.unit_of_work() as repository:
+            existing = repository.instance(header.sop_instance_uid)
+        if existing is not None and existing.md5 == spooled.md5:
+            return Ingested(header.sop_instance_uid, existing.hi_img_indx, header.study_uid, 0, 0, True)
+        raise IngestRefused("conflict", f"实例 {header.sop_instance_uid} 已以不同内容存储") from None
+    except BaseException:
+        if placed:
+            store.remove(target)
+        raise

@@ -1,0 +1,156 @@
+"""File storage that never loses or half-writes a file.
+
+Every file is written to `<data>/tmp/` (same file system), hashed while it is written, fsynced, and only
+then renamed into place and its directory fsynced: a crash leaves either the whole file or nothing under
+its final name. Names on disk are built only from values checked here (DICOM UIDs, checked digests),
+never from a caller's string. `recover()` at start-up removes what a crash left half-done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+# PS3.5 §9.1: components of digits, no leading zero but a lone 0, separated by dots, at most 64 characters.
+UID_PATTERN = re.compile(r"^(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*$")
+_CHUNK = 1024 * 1024
+
+
+class UnsafeName(ValueError):
+    """A value that may not become part of a path on disk."""
+
+
+def checked_uid(value: str) -> str:
+    if not isinstance(value, str) or len(value) > 64 or not UID_PATTERN.match(value):
+        raise UnsafeName(f"'{value}' 不是有效的 DICOM UID")
+    return value
+
+
+@dataclass(frozen=True)
+class Spooled:
+    """A complete file in the temporary area, with its size and MD5."""
+
+    path: Path
+    size: int
+    md5: str
+
+
+class FileStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.tmp = root / "tmp"
+        self.tmp.mkdir(parents=True, exist_ok=True)
+
+    # writing -----------------------------------------------------------------------------------------------------
+    @contextmanager
+    def spool(self) -> Iterator[_SpoolWriter]:
+        """A temporary file to write into; removed on error or when not kept by `commit`."""
+        writer = _SpoolWriter(self.tmp / f"{uuid.uuid4().hex}.part")
+        try:
+            yield writer
+        finally:
+            writer.discard()
+
+    def spool_stream(self, stream: BinaryIO, limit: int | None = None) -> Spooled:
+        """Copy a stream into the temporary area in chunks (never whole in memory)."""
+        with self.spool() as writer:
+            while chunk := stream.read(_CHUNK):
+                writer.write(chunk)
+                if limit is not None and writer.size > limit:
+                    raise FileTooLarge(limit)
+            return writer.finish(keep=True)
+
+    def spool_bytes(self, pieces: Iterable[bytes]) -> Spooled:
+        with self.spool() as writer:
+            for piece in pieces:
+                writer.write(piece)
+            return writer.finish(keep=True)
+
+    def commit(self, spooled: Spooled, relative: Path) -> Path:
+        """Move a spooled file to its final place, durably; an existing file there is replaced atomically."""
+        target = self.root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(spooled.path, target)
+        _fsync_dir(target.parent)
+        return target
+
+    def discard(self, spooled: Spooled) -> None:
+        spooled.path.unlink(missing_ok=True)
+
+    def remove(self, relative: Path) -> None:
+        target = self.root / relative
+        target.unlink(missing_ok=True)
+        _fsync_dir(target.parent)
+        # drop empty study/series directories, never the root
+        parent = target.parent
+        while parent != self.root and parent.is_relative_to(self.root):
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+            parent = parent.parent
+
+    def path(self, relative: Path) -> Path:
+        return self.root / relative
+
+    # recovery ------------------------------------------------------------------------------------------------------
+    def recover(self, known: set[str], area: str) -> list[Path]:
+        """After a crash: remove half-written temporaries, and files of `area` that no database row knows."""
+        removed = [part for part in self.tmp.glob("*.part")]
+        for part in removed:
+            part.unlink(missing_ok=True)
+        base = self.root / area
+        if base.exists():
+            for path in base.rglob("*"):
+                if path.is_file() and path.relative_to(self.root).as_posix() not in known:
+                    path.unlink()
+                    removed.append(path)
+        return removed
+
+
+class FileTooLarge(ValueError):
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"文件超过 {limit} 字节")
+
+
+class _SpoolWriter:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file = path.open("xb")
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self.size = 0
+        self._kept = False
+
+    def write(self, data: bytes) -> None:
+        self._file.write(data)
+        self._md5.update(data)
+        self.size += len(data)
+
+    def finish(self, keep: bool) -> Spooled:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        self._kept = keep
+        return Spooled(self.path, self.size, self._md5.hexdigest())
+
+    def discard(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+        if not self._kept:
+            self.path.unlink(missing_ok=True)
+
+
+def _fsync_dir(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
