@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from mie.config import add_server_options, add_storage_options, settings_from
+from mie.config import add_dicom_options, add_server_options, add_storage_options, settings_from
 from mie.contract.spec import REPO_ROOT
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
@@ -36,6 +36,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"mie: database {runtime.database.describe()}", flush=True)
     base = f"http://{settings.host}:{settings.http_port}"
     print(f"mie: HTTP on {base}/mie/api/mie/ (spec {base}/openapi.json and {base}/openapi.yaml, docs {base}/docs/)", flush=True)
+    scp = None
+    if settings.dicom_port:
+        from mie.dicom.scp import StorageSCP
+
+        scp = StorageSCP(runtime, settings.host, settings.dicom_port, settings.ae_title)
+        scp.start()
+        print(f"mie: DICOM C-STORE SCP on {settings.host}:{scp.port}, AE title {settings.ae_title}", flush=True)
     if args.workers > 1:
         # Each worker process builds its own app from the same settings, passed down as MIE_ variables.
         os.environ.update(
@@ -61,6 +68,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             log_level=args.log_level,
             access_log=args.access_log,
         )
+    if scp is not None:
+        scp.stop()
     return EXIT_OK
 
 
@@ -138,6 +147,7 @@ def parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the reference front-end processor (HTTP)")
     add_server_options(serve)
     add_storage_options(serve)
+    add_dicom_options(serve)
     serve.add_argument(
         "--workers", type=int, default=int(os.environ.get("MIE_WORKERS", "1")), help="worker processes (MIE_WORKERS)"
     )

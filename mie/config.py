@@ -18,6 +18,8 @@ class Settings:
     database_url: str | None = None
     max_body_bytes: int = 10 * 1024 * 1024
     max_file_bytes: int = 1024 * 1024 * 1024
+    dicom_port: int = 11112
+    ae_title: str = "MIE"
 
     @property
     def effective_database_url(self) -> str:
@@ -58,6 +60,16 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_dicom_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dicom-port",
+        type=int,
+        default=int(_env("DICOM_PORT", "11112") or 0),
+        help="DICOM C-STORE SCP port, 0 for none (MIE_DICOM_PORT; default 11112)",
+    )
+    parser.add_argument("--ae-title", default=_env("AE_TITLE", "MIE"), help="the SCP's AE title (MIE_AE_TITLE; default MIE)")
+
+
 def settings_from(args: argparse.Namespace) -> Settings:
     return Settings(
         host=getattr(args, "host", "127.0.0.1"),
@@ -66,4 +78,6 @@ def settings_from(args: argparse.Namespace) -> Settings:
         database_url=args.database_url,
         max_body_bytes=getattr(args, "max_body_bytes", 10 * 1024 * 1024),
         max_file_bytes=getattr(args, "max_file_bytes", 1024 * 1024 * 1024),
+        dicom_port=getattr(args, "dicom_port", 11112),
+        ae_title=getattr(args, "ae_title", "MIE"),
     )

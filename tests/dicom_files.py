@@ -32,6 +32,12 @@ def make_instance(
 ) -> Dataset:
     """A new instance (new SOP and series UIDs) of `kind`, in `study_uid`, with `accession`."""
     ds = dataset(kind)
+    # Data Set Trailing Padding (FFFC,FFFC) is dropped by senders such as dcmtk's storescu: it is not part
+    # of the data set's content, so the test files go without it and sent == stored can be checked exactly.
+    if 0xFFFCFFFC in ds:
+        del ds[0xFFFCFFFC]
+    if ds.file_meta.TransferSyntaxUID.is_compressed and "PixelData" in ds:
+        ds["PixelData"].VR = "OB"  # PS3.5 A.4: encapsulated pixel data is OB (dcmtk sends it so)
     if charset:
         ds.SpecificCharacterSet = charset
     if patient_name:
@@ -44,7 +50,18 @@ def make_instance(
     return ds
 
 
+def _explicit_lengths(ds: Dataset) -> None:
+    """Sequences and items with explicit lengths: dcmtk sends them so whatever the file says, and the
+    test compares the stored bytes with the file's."""
+    for element in ds.iterall():
+        if element.VR == "SQ":
+            element.is_undefined_length = False
+            for item in element.value:
+                item.is_undefined_length_sequence_item = False
+
+
 def part10_bytes(ds: Dataset) -> bytes:
+    _explicit_lengths(ds)
     buffer = io.BytesIO()
     ds.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()
@@ -58,3 +75,25 @@ def write(ds: Dataset, directory: Path) -> Path:
 
 def md5(data: bytes) -> str:
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+# The test files per transfer syntax, from pydicom's bundled data: storescu must propose each one itself.
+COMPRESSED = {
+    "jpeg-baseline": "SC_jpeg_no_color_transform.dcm",  # 1.2.840.10008.1.2.4.50
+    "jpeg-extended": "JPEG-lossy.dcm",  # .51
+    "jpeg-lossless": "SC_rgb_jpeg_gdcm.dcm",  # .70
+    "jpeg2000-lossless": "MR_small_jp2klossless.dcm",  # .90
+    "jpeg2000": "JPEG2000.dcm",  # .91
+    "rle": "MR_small_RLE.dcm",  # .5
+}
+CORPUS.update(COMPRESSED)
+
+
+def dataset_bytes(path: Path) -> bytes:
+    """The data set of a Part 10 file as encoded, without the preamble and file meta information."""
+    from pydicom.filereader import _read_file_meta_info, read_preamble
+
+    with path.open("rb") as stream:
+        read_preamble(stream, force=False)
+        _read_file_meta_info(stream)
+        return stream.read()

@@ -79,3 +79,10 @@ def authenticate(repository: Repository, code: str, key: str) -> str:
     if key_hash is None or not _verified_keys.matches(key, key_hash):
         raise MieError(ResponseCode.unauthorized)
     return code
+
+
+def institutions_by_ae_title(database: Database) -> dict[str, str]:
+    """AE title -> institution code, for the DICOM SCP's calling AE check."""
+    with database.session() as session:
+        rows = session.exec(select(Institution.ae_title, Institution.code).where(Institution.ae_title.is_not(None)))  # type: ignore[union-attr]
+        return {title: code for title, code in rows if title}

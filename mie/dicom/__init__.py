@@ -1,0 +1,1 @@
+"""The DICOM entry point: a C-STORE SCP that hands every received instance to the ingest service."""

@@ -1,0 +1,152 @@
+"""The DICOM Storage SCP (PS3.4 Annex B) that `mie serve` starts beside HTTP.
+
+It reads like pynetdicom's storescp: an AE, its presentation contexts, a handler per event. The C-STORE
+handler spools the bytes as received (never decoded or transcoded) and calls the same ingest service as
+HTTP's saveImgFile; it only maps the outcome to a DICOM status. Calling AE titles are the institutions'
+(`mie institution add CODE --key KEY --ae-title AE`); any other caller is rejected at association.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from pydicom.dataset import Dataset
+from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, _config, evt
+from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
+from pynetdicom.transport import ThreadedAssociationServer
+
+from mie.runtime import Runtime
+from mie.service.ingest import IngestRefused, ingest_instance
+from mie.service.institutions import institutions_by_ae_title
+
+log = logging.getLogger("mie.dicom")
+
+# Accept every storage SOP class, private ones included; it also spares the per-association context search.
+_config.UNRESTRICTED_STORAGE_SERVICE = True
+
+# PS3.4 Annex B.2.3 C-STORE statuses.
+SUCCESS = 0x0000
+OUT_OF_RESOURCES = 0xA700
+CANNOT_UNDERSTAND = 0xC000
+NOT_REGISTERED = 0xC001
+INSTANCE_CONFLICT = 0xC002
+PROCESSING_FAILURE = 0x0110
+
+_STATUS_OF_REFUSAL = {
+    "not_dicom": CANNOT_UNDERSTAND,
+    "bad_uid": CANNOT_UNDERSTAND,
+    "not_registered": NOT_REGISTERED,
+    "unknown_exam": NOT_REGISTERED,
+    "accession": NOT_REGISTERED,
+    "study_mismatch": NOT_REGISTERED,
+    "conflict": INSTANCE_CONFLICT,
+    "md5": PROCESSING_FAILURE,
+}
+
+# Longer than any AE title (16 characters), so it matches no caller: with no institution registered for
+# DICOM, every association is rejected (an empty list would make pynetdicom accept anyone).
+_NOBODY = "<no AE title registered>"
+
+
+class _CallingAETitles:
+    """The AE titles of registered institutions, re-read every few seconds (institutions are added live)."""
+
+    def __init__(self, runtime: Runtime, ttl: float = 5.0) -> None:
+        self._runtime = runtime
+        self._ttl = ttl
+        self._lock = threading.Lock()
+        self._loaded_at = 0.0
+        self._by_title: dict[str, str] = {}
+
+    def by_title(self) -> dict[str, str]:
+        with self._lock:
+            if time.monotonic() - self._loaded_at > self._ttl:
+                self._by_title = institutions_by_ae_title(self._runtime.database)
+                self._loaded_at = time.monotonic()
+            return self._by_title
+
+    def refresh(self) -> None:
+        with self._lock:
+            self._loaded_at = 0.0
+
+
+class InstitutionAE(AE):
+    """An AE whose required calling AE titles are the registered institutions' (looked up per association)."""
+
+    def __init__(self, titles: _CallingAETitles, ae_title: str) -> None:
+        super().__init__(ae_title=ae_title)
+        self._titles = titles
+
+    @property  # type: ignore[override]
+    def require_calling_aet(self) -> list[str]:
+        return list(self._titles.by_title()) or [_NOBODY]
+
+    @require_calling_aet.setter
+    def require_calling_aet(self, ae_titles: list[str]) -> None:  # pragma: no cover - fixed by design
+        raise AttributeError("calling AE titles come from the registered institutions")
+
+
+@dataclass
+class StorageSCP:
+    runtime: Runtime
+    host: str
+    port: int
+    ae_title: str
+    server: ThreadedAssociationServer | None = None
+
+    def __post_init__(self) -> None:
+        self.titles = _CallingAETitles(self.runtime)
+        self.ae = InstitutionAE(self.titles, self.ae_title)
+        for context in AllStoragePresentationContexts:
+            self.ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
+        self.ae.add_supported_context(Verification)
+
+    def start(self) -> None:
+        handlers = [(evt.EVT_C_STORE, self.handle_store), (evt.EVT_C_ECHO, self.handle_echo)]
+        self.server = self.ae.start_server((self.host, self.port), block=False, evt_handlers=handlers)
+        self.port = self.server.server_address[1]
+        log.info("DICOM SCP %s listening on %s:%d", self.ae_title, self.host, self.port)
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server = None
+
+    def handle_echo(self, event: evt.Event) -> int:
+        log.info("C-ECHO from %s", event.assoc.requestor.ae_title)
+        return SUCCESS
+
+    def handle_store(self, event: evt.Event) -> int | Dataset:
+        calling_ae = event.assoc.requestor.ae_title.strip()
+        institution = self.titles.by_title().get(calling_ae)
+        if institution is None:  # removed since the association began
+            return _failure(NOT_REGISTERED, "calling AE title is not registered")
+        store = self.runtime.store
+        try:
+            # The data set exactly as received, behind a file meta header naming its transfer syntax.
+            spooled = store.spool_bytes([event.encoded_dataset(include_meta=True)])
+        except OSError as error:
+            log.error("C-STORE from %s: cannot spool: %s", calling_ae, error)
+            return _failure(OUT_OF_RESOURCES, "cannot write the instance")
+        try:
+            ingest_instance(self.runtime.database, store, spooled, institution=institution, source="dicom", calling_ae=calling_ae)
+        except IngestRefused as refusal:
+            log.warning("C-STORE from %s (%s) refused: %s", calling_ae, institution, refusal.reason)
+            return _failure(_STATUS_OF_REFUSAL[refusal.kind], refusal.kind)
+        except OSError as error:
+            log.error("C-STORE from %s: storage failed: %s", calling_ae, error)
+            return _failure(OUT_OF_RESOURCES, "storage failed")
+        except Exception:
+            log.exception("C-STORE from %s failed", calling_ae)
+            return _failure(PROCESSING_FAILURE, "processing failure")
+        return SUCCESS
+
+
+def _failure(status: int, comment: str) -> Dataset:
+    answer = Dataset()
+    answer.Status = status
+    answer.ErrorComment = comment[:64]
+    return answer

@@ -1,0 +1,177 @@
+"""The DICOM SCP: dcmtk's echoscu/storescu and pynetdicom's SCU push real files; the same ingest as HTTP."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pydicom
+import pytest
+from pynetdicom import AE
+from sqlmodel import Session, select
+from starlette.testclient import TestClient
+
+from mie.dicom.scp import NOT_REGISTERED, StorageSCP
+from mie.runtime import Runtime
+from mie.service.institutions import add_institution
+from mie.store.tables import Instance
+from tests.conftest import INSTITUTION, KEY, SAVE_EXAM, exam_message, exam_record, new_msgid
+from tests.dicom_files import CORPUS, dataset_bytes, make_instance, md5, write
+
+CALLING_AE = "HOSPITAL_AE"
+STORESCU_CFG = Path(__file__).parent / "data" / "storescu.cfg"
+DCMTK = Path("/usr/bin")
+
+
+def dcmtk(tool: str) -> str:
+    path = DCMTK / tool
+    if not path.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"dcmtk's {tool} is required in CI (bin/test installs the Debian package dcmtk)")
+        pytest.skip(f"dcmtk's {tool} is not installed here (Debian package dcmtk; bin/test installs it)")
+    return str(path)
+
+
+@pytest.fixture
+def scp(runtime: Runtime) -> Iterator[StorageSCP]:
+    add_institution(runtime.database, INSTITUTION, KEY, ae_title=CALLING_AE)
+    server = StorageSCP(runtime, "127.0.0.1", 0, "MIE")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def study(client: TestClient) -> dict[str, Any]:
+    """An exam with its study registered by saveImgInfo, ready for DICOM pushes."""
+    record = exam_record()
+    assert client.post(SAVE_EXAM, json=exam_message(record)).json()["code"] == 0
+    message = {
+        "infno": "saveImgInfo",
+        "msgid": new_msgid(),
+        "infTime": "2025-11-11 10:10:00",
+        "infCode": INSTITUTION,
+        "key": KEY,
+        "input": [
+            {
+                "hiImgIndx": record["hiImgIndx"],
+                "studyUid": record["studyUid"],
+                "accessionNumber": "114649960",
+                "imageTotalNum": len(CORPUS),
+            }
+        ],
+    }
+    assert client.post("/mie/api/mie/saveImgInfo", json=message).json()["code"] == 0
+    return record
+
+
+def stored_instances(runtime: Runtime) -> dict[str, Instance]:
+    with Session(runtime.database.engine) as session:
+        return {row.sop_instance_uid: row for row in session.exec(select(Instance))}
+
+
+def assert_database_agrees_with_disk(runtime: Runtime) -> None:
+    rows = stored_instances(runtime)
+    on_disk = {p.relative_to(runtime.settings.data_dir).as_posix() for p in (runtime.settings.data_dir / "dicom").rglob("*.dcm")}
+    assert on_disk == {row.path for row in rows.values()}
+    for row in rows.values():
+        data = (runtime.settings.data_dir / row.path).read_bytes()
+        assert (len(data), md5(data)) == (row.size, row.md5)
+
+
+def test_echoscu_from_a_registered_ae_title(scp: StorageSCP) -> None:
+    ok = subprocess.run([dcmtk("echoscu"), "-aet", CALLING_AE, "-aec", "MIE", "127.0.0.1", str(scp.port)], capture_output=True)
+    assert ok.returncode == 0, ok.stderr
+    unknown = subprocess.run(
+        [dcmtk("echoscu"), "-aet", "STRANGER", "-aec", "MIE", "127.0.0.1", str(scp.port)], capture_output=True
+    )
+    assert unknown.returncode != 0 and b"Rejected" in unknown.stderr + unknown.stdout
+
+
+def test_storescu_pushes_ct_mr_and_compressed_files_stored_as_sent(
+    scp: StorageSCP, runtime: Runtime, study: dict[str, Any], tmp_path: Path
+) -> None:
+    sent = {kind: write(make_instance(study["studyUid"], kind=kind), tmp_path) for kind in CORPUS}
+    env = {**os.environ, "TCP_NODELAY": "1"}
+    command = [
+        dcmtk("storescu"),
+        "-aet",
+        CALLING_AE,
+        "-aec",
+        "MIE",
+        "-xf",
+        str(STORESCU_CFG),
+        "MieTest",
+        "127.0.0.1",
+        str(scp.port),
+        *map(str, sent.values()),
+    ]
+    result = subprocess.run(command, capture_output=True, env=env, text=True)
+    assert result.returncode == 0, result.stderr
+    rows = stored_instances(runtime)
+    assert len(rows) == len(sent)
+    for kind, path in sent.items():
+        original = pydicom.dcmread(path, stop_before_pixels=True)
+        row = rows[original.SOPInstanceUID]
+        stored_path = runtime.settings.data_dir / row.path
+        assert dataset_bytes(stored_path) == dataset_bytes(path), kind
+        assert row.transfer_syntax_uid == original.file_meta.TransferSyntaxUID, kind
+        assert (row.source, row.calling_ae, row.hi_img_indx) == ("dicom", CALLING_AE, study["hiImgIndx"])
+    assert_database_agrees_with_disk(runtime)
+
+
+def pynetdicom_send(port: int, *datasets: pydicom.Dataset, calling: str = CALLING_AE) -> list[int]:
+    ae = AE(ae_title=calling)
+    for ds in datasets:
+        ae.add_requested_context(ds.SOPClassUID, ds.file_meta.TransferSyntaxUID)
+    assoc = ae.associate("127.0.0.1", port, ae_title="MIE")
+    assert assoc.is_established
+    try:
+        return [int(assoc.send_c_store(ds).Status) for ds in datasets]
+    finally:
+        assoc.release()
+
+
+def test_pynetdicom_scu_each_file_once_even_when_sent_twice(scp: StorageSCP, runtime: Runtime, study: dict[str, Any]) -> None:
+    datasets = [make_instance(study["studyUid"], kind=kind) for kind in ("ct", "mr", "rle", "jpeg2000")]
+    assert pynetdicom_send(scp.port, *datasets) == [0] * 4
+    assert pynetdicom_send(scp.port, datasets[0]) == [0]
+    assert len(stored_instances(runtime)) == 4
+    assert_database_agrees_with_disk(runtime)
+
+
+def test_an_unregistered_study_is_refused_and_leaves_nothing(scp: StorageSCP, runtime: Runtime, study: dict[str, Any]) -> None:
+    stray = make_instance("1.2.826.0.1.3680043.8.498.1")
+    wrong_accession = make_instance(study["studyUid"], accession="000")
+    assert pynetdicom_send(scp.port, stray, wrong_accession) == [NOT_REGISTERED, NOT_REGISTERED]
+    assert stored_instances(runtime) == {}
+    assert not (runtime.settings.data_dir / "dicom").exists() or not any((runtime.settings.data_dir / "dicom").rglob("*"))
+    assert list((runtime.settings.data_dir / "tmp").iterdir()) == []
+
+
+def test_chinese_text_from_a_modality_in_gb18030(scp: StorageSCP, runtime: Runtime, client: TestClient) -> None:
+    record = exam_record()
+    client.post(SAVE_EXAM, json=exam_message(record))
+    message = {
+        "infno": "saveImgInfo",
+        "msgid": new_msgid(),
+        "infTime": "2025-11-11 10:10:00",
+        "infCode": INSTITUTION,
+        "key": KEY,
+        "input": [
+            {"hiImgIndx": record["hiImgIndx"], "studyUid": record["studyUid"], "accessionNumber": "影像0001", "imageTotalNum": 1}
+        ],
+    }
+    assert client.post("/mie/api/mie/saveImgInfo", json=message).json()["code"] == 0
+    ds = make_instance(record["studyUid"], accession="影像0001", charset="GB18030", patient_name="张三")
+    assert pynetdicom_send(scp.port, ds) == [0]
+    [row] = stored_instances(runtime).values()
+    assert pydicom.dcmread(runtime.settings.data_dir / row.path).PatientName == "张三"
+
+
+def test_dcmtk_is_on_this_machine() -> None:
+    assert shutil.which(dcmtk("storescu"))
