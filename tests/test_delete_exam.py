@@ -45,7 +45,7 @@ def test_own_record_is_deleted_with_its_settlements_and_history(client: TestClie
         for table in (SetlInfo, ExamRecordHistory):
             assert session.exec(select(func.count()).select_from(table)).one() == 0
         actions = session.exec(select(AuditEvent.action).order_by(AuditEvent.id)).all()
-    assert actions == ["save", "update", "delete"]
+    assert actions == ["update", "delete"]
 
 
 def test_object_items_with_any_index_spelling_are_accepted(client: TestClient, runtime: Runtime) -> None:

@@ -135,7 +135,7 @@ def test_a_replayed_message_gets_the_first_answer_and_writes_nothing_twice(clien
     again = client.post(SAVE_EXAM, json=message)
     assert again.status_code == first.status_code and again.json() == first.json()
     assert count(runtime, ExamRecord) == 1 and count(runtime, ExamRecordHistory) == 0 and count(runtime, Message) == 1
-    assert count(runtime, AuditEvent) == 1
+    assert count(runtime, AuditEvent) == 0  # a first save is on record in its message row
 
 
 def test_the_same_msgid_with_another_body_is_refused(client: TestClient, runtime: Runtime) -> None:

@@ -78,3 +78,41 @@ def test_every_example_obeys_its_schema(where: str, schema: dict[str, Any], exam
 def test_the_response_examples_cover_every_transaction() -> None:
     covered = {where.split()[0] for where, _, _ in EXAMPLES if "response" in where}
     assert covered == set(load_spec()["paths"])
+
+
+def every_schema(node: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        found.append(node)
+        for value in node.values():
+            found += every_schema(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += every_schema(value)
+    return found
+
+
+def test_nullable_only_beside_a_type() -> None:
+    """OpenAPI 3.0 gives `nullable` no meaning without `type`; ajv-based tools (Prism) refuse the schema."""
+    offending = [s for s in every_schema(load_spec()) if s.get("nullable") and "type" not in s]
+    assert offending == []
+
+
+def test_every_pattern_is_a_valid_ecmascript_unicode_regex() -> None:
+    """Vendors' JavaScript tools (ajv, Prism) compile patterns with the `u` flag, which refuses needless escapes."""
+    import json
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed here; the check needs a JavaScript engine")
+    patterns = sorted({s["pattern"] for s in every_schema(load_spec()) if isinstance(s.get("pattern"), str)})
+    script = (
+        "const ps = JSON.parse(require('fs').readFileSync(0, 'utf8')); const bad = [];"
+        "for (const p of ps) { try { new RegExp(p, 'u'); } catch (e) { bad.push(p.slice(0, 80) + ': ' + e.message); } }"
+        "console.log(JSON.stringify(bad));"
+    )
+    result = subprocess.run([node, "-e", script], input=json.dumps(patterns), capture_output=True, text=True, check=True)
+    assert json.loads(result.stdout) == []
+    assert len(patterns) > 10

@@ -75,10 +75,16 @@ def dictionary(name: str) -> Dictionary:
     return dictionaries()[name]
 
 
+def separator_class(separator: str) -> str:
+    """A character class of the separators, escaped only where a class needs it: ECMAScript regular
+    expressions in unicode mode (ajv, so Prism and most JavaScript validators) refuse needless escapes."""
+    return "[" + "".join("\\" + c if c in "\\]^-" else c for c in separator) + "]"
+
+
 def multi_code_pattern(codes: list[str], separator: str) -> str:
     """A pattern for one or more codes joined by any one character of `separator`."""
     alternatives = "|".join(re.escape(code) for code in sorted(codes, key=lambda c: (-len(c), c)))
-    return f"^(?:{alternatives})(?:[{re.escape(separator)}](?:{alternatives}))*$"
+    return f"^(?:{alternatives})(?:{separator_class(separator)}(?:{alternatives}))*$"
 
 
 def _schemas_with_dictionary(node: Any, required: bool = True) -> Iterator[tuple[dict[str, Any], bool]]:

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from mie.contract.dictionaries import allowed_codes
+from mie.contract.dictionaries import allowed_codes, separator_class
 
 _MISSING = object()
 
@@ -129,7 +129,7 @@ def _compile_string(schema: Mapping[str, Any], info: _Field) -> Check:
     parser = _PARSERS.get(schema.get("x-parser", ""))
     if parser is not None:
         pattern = None  # the parser names each broken part, which the whole pattern cannot
-    split = re.compile(f"[{re.escape(separator)}]") if separator else None
+    split = re.compile(separator_class(separator)) if separator else None
 
     def check(value: Any, path: str, outcome: Outcome) -> Any:
         if not isinstance(value, str):

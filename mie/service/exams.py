@@ -67,8 +67,7 @@ def check_exam_record(record: Any) -> Outcome:
     return outcome
 
 
-def _save_record(repository: Repository, institution: str, envelope: Envelope, record: Any) -> RecordResult:
-    outcome = check_exam_record(record)
+def _save_record(repository: Repository, institution: str, envelope: Envelope, record: Any, outcome: Outcome) -> RecordResult:
     raw_index = record.get("hiImgIndx") if isinstance(record, dict) else None
     if outcome.errors:
         return refused(raw_index if isinstance(raw_index, str) else None, outcome.errors)
@@ -98,16 +97,19 @@ def _save_record(repository: Repository, institution: str, envelope: Envelope, r
         version = repository.replace_exam(previous, key_columns, value, settlements)
         action = "update"
         notes.append(f"已更新 (第 {version} 版), 旧版本已存入历史")
-    repository.audit(institution, action, index_text, f"msgid={envelope.msgid} version={version}")
+    if action == "update":  # a change to data already held; a first save is on record in its message row
+        repository.audit(institution, action, index_text, f"msgid={envelope.msgid} version={version}")
     return RecordResult(index_text, True, with_notes(SAVED, notes))
 
 
 def save_exam_records(database: Database, body: Any) -> Answer:
     """saveExamRpotImgInfo (§2.1)."""
     envelope = read_envelope(transaction("saveExamRpotImgInfo"), body)
+    # Checked before the unit of work begins: the database's write lock is held only for the writes.
+    checked = [(record, check_exam_record(record)) for record in envelope.input]
 
     def records(repository: Repository, institution: str) -> list[RecordResult]:
-        return [_save_record(repository, institution, envelope, record) for record in envelope.input]
+        return [_save_record(repository, institution, envelope, record, outcome) for record, outcome in checked]
 
     return answer_message(database, envelope, records)
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 from sqlalchemy import event
@@ -56,6 +57,9 @@ class Database:
         elif schema:
             connect_args["options"] = f"-csearch_path={schema}"
         self.engine: Engine = create_engine(self.url, connect_args=connect_args, pool_pre_ping=True)
+        # SQLite has one writer at a time. Threads of this process queue on a lock rather than in SQLite's
+        # busy handler, which polls and lets late comers overtake (p99 of a second under 8 connections).
+        self._writer_turn: AbstractContextManager[object] = threading.Lock() if self.url.startswith("sqlite") else nullcontext()
         if self.url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin_immediate)
@@ -81,7 +85,7 @@ class Database:
     @contextmanager
     def unit_of_work(self) -> Iterator[Repository]:
         """One transaction, through the repository: committed when the block ends cleanly, else rolled back."""
-        with self.engine.begin() as connection:
+        with self._writer_turn, self.engine.begin() as connection:
             yield Repository(connection)
 
     def describe(self) -> str:
