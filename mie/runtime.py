@@ -30,10 +30,12 @@ class Runtime:
     def recover(self) -> None:
         """Remove what a crash left half-done: temporary files, and files no row knows (never acknowledged)."""
         from mie.service.ingest import DICOM_AREA
+        from mie.service.reports import REPORT_AREA
 
         with self.database.unit_of_work() as repository:
-            known = repository.all_instance_paths()
-        removed = self.store.recover(known, DICOM_AREA)
+            instances = repository.all_instance_paths()
+            reports = repository.all_report_paths()
+        removed = self.store.recover(instances, DICOM_AREA) + self.store.recover(reports, REPORT_AREA)
         if removed:
             log.warning("recovery: removed %d unfinished or unacknowledged file(s)", len(removed))
 

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 from mie.contract.spec import component
 from mie.runtime import Runtime
 from mie.store.tables import AuditEvent, ExamRecord, Message
-from tests.conftest import INSTITUTION, KEY, SAVE_EXAM, exam_message, exam_record
+from tests.conftest import KEY, SAVE_EXAM, exam_message, exam_record
 
 CATALOGUE = dict(zip(component("ResponseCode")["enum"], component("ResponseCode")["x-http-status"], strict=True))
 
@@ -113,19 +113,6 @@ def test_later_transactions_are_routed_and_not_implemented(client: TestClient, p
 
     example = document_example(example_path)
     assert_refused(client.post(path, json=example), 5001)
-
-
-def test_report_upload_is_routed_and_not_implemented(client: TestClient) -> None:
-    headers = {
-        "infno": "saveRptFile",
-        "msgid": "H11010202321202503010102030001",
-        "infTime": "2025-03-03 01:00:00",
-        "infCode": INSTITUTION,
-        "key": KEY,
-    }
-    form = dict(component("SaveRptFileForm")["example"])
-    answer = client.post("/mie/api/mie/saveRptFile", headers=headers, data=form, files={"examRpotPdf1": ("r.pdf", b"%PDF-1.4")})
-    assert_refused(answer, 5001)
 
 
 def test_an_unexpected_failure_is_a_clean_500(client: TestClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:

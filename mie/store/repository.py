@@ -22,6 +22,7 @@ from mie.store.tables import (
     Instance,
     Institution,
     Message,
+    Report,
     SetlInfo,
     Study,
     utcnow,
@@ -35,6 +36,7 @@ _setl = SetlInfo.__table__  # type: ignore[attr-defined]
 _audit = AuditEvent.__table__  # type: ignore[attr-defined]
 _study = Study.__table__  # type: ignore[attr-defined]
 _instance = Instance.__table__  # type: ignore[attr-defined]
+_report = Report.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ _EXAM_OWNER = select(_exam.c.institution_code).where(_exam.c.hi_img_indx == bind
 _UPDATE_EXAM = update(_exam).where(_exam.c.hi_img_indx == bindparam("where_indx"))
 _DELETE = {
     table.name: delete(table).where(table.c.hi_img_indx == bindparam("indx"))
-    for table in (_instance, _study, _setl, _history, _exam)
+    for table in (_report, _instance, _study, _setl, _history, _exam)
 }
 _STUDY_COLUMNS = [
     _study.c[name] for name in ("hi_img_indx", "study_uid", "institution_code", "accession_numbers", "image_total_num")
@@ -108,6 +110,10 @@ _RECEIVED = (
     .where(_instance.c.hi_img_indx == bindparam("indx"), _instance.c.study_uid == bindparam("uid"))
 )
 _INSTANCE_PATHS_OF_EXAM = select(_instance.c.path).where(_instance.c.hi_img_indx == bindparam("indx"))
+_REPORT_PATHS_OF_EXAM = select(_report.c.path).where(_report.c.hi_img_indx == bindparam("indx"))
+_REPORT_VERSION = select(func.max(_report.c.version)).where(
+    _report.c.hi_img_indx == bindparam("indx"), _report.c.rpot_no == bindparam("rpot_no")
+)
 
 
 class Repository:
@@ -185,7 +191,8 @@ class Repository:
     def delete_exam(self, hi_img_indx: str) -> list[str]:
         """The record, its settlements, history, studies and instances; returns the instances' file paths."""
         paths = list(self.connection.execute(_INSTANCE_PATHS_OF_EXAM, {"indx": hi_img_indx}).scalars())
-        for table in (_instance, _study, _setl, _history, _exam):
+        paths += self.connection.execute(_REPORT_PATHS_OF_EXAM, {"indx": hi_img_indx}).scalars()
+        for table in (_report, _instance, _study, _setl, _history, _exam):
             self.connection.execute(_DELETE[table.name], {"indx": hi_img_indx})
         return paths
 
@@ -225,6 +232,16 @@ class Repository:
 
     def all_instance_paths(self) -> set[str]:
         return set(self.connection.execute(select(_instance.c.path)).scalars())
+
+    # reports ------------------------------------------------------------------------------------------------------
+    def latest_report_version(self, hi_img_indx: str, rpot_no: str) -> int:
+        return int(self.connection.execute(_REPORT_VERSION, {"indx": hi_img_indx, "rpot_no": rpot_no}).scalar() or 0)
+
+    def add_report(self, columns: dict[str, Any]) -> None:
+        self.connection.execute(insert(_report), {**columns, "received_at": utcnow()})
+
+    def all_report_paths(self) -> set[str]:
+        return set(self.connection.execute(select(_report.c.path)).scalars())
 
     # audit ------------------------------------------------------------------------------------------------------------
     def audit(self, institution_code: str, action: str, hi_img_indx: str | None, detail: str | None) -> None:

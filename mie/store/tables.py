@@ -141,3 +141,21 @@ class Instance(SQLModel, table=True):
     institution_code: str = Field(max_length=30)
     calling_ae: str | None = Field(default=None, max_length=16)
     received_at: datetime = Field(default_factory=utcnow)
+
+
+class Report(SQLModel, table=True):
+    """A report PDF (§2.4) of an exam; each upload of the same report is a new version, earlier ones kept."""
+
+    __tablename__ = "report"
+    __table_args__ = (UniqueConstraint("hi_img_indx", "rpot_no", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    hi_img_indx: str = Field(index=True, max_length=100)
+    rpot_no: str = Field(max_length=50)
+    version: int
+    study_uid: str = Field(max_length=512)
+    size: int
+    md5: str = Field(max_length=32)
+    path: str = Field(max_length=300)  # relative to the data directory
+    institution_code: str = Field(max_length=30)
+    received_at: datetime = Field(default_factory=utcnow)

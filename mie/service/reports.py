@@ -1,0 +1,96 @@
+"""Reports in: saveRptFile (§2.4), one PDF per upload, attached to its exam and report number.
+
+A new upload of the same report (same hiImgIndx and rpotNo) is a new version; earlier files are kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from generated.models import ResponseCode
+from mie.contract.validation import mask
+from mie.service.answers import Answer, MieError, entry
+from mie.service.envelope import remember_answer, replayed_answer
+from mie.service.images import check_form, file_answer, read_header_envelope
+from mie.service.institutions import authenticate
+from mie.store.database import Database
+from mie.store.files import FileStore, FileTooLarge, Spooled
+
+log = logging.getLogger("mie.reports")
+
+REPORT_AREA = "reports"
+
+
+def is_pdf(spooled: Spooled) -> bool:
+    """A PDF starts with %PDF- and ends (give or take trailing whitespace or a final line) with %%EOF."""
+    with spooled.path.open("rb") as stream:
+        head = stream.read(5)
+        stream.seek(max(0, spooled.size - 2048))
+        tail = stream.read()
+    return head == b"%PDF-" and b"%%EOF" in tail
+
+
+def save_rpt_file(
+    database: Database,
+    store: FileStore,
+    headers: Mapping[str, str],
+    form: Mapping[str, Any],
+    pdf: BinaryIO | None,
+    max_file_bytes: int,
+) -> Answer:
+    envelope = read_header_envelope("saveRptFile", headers, form)
+    with database.unit_of_work() as repository:
+        institution = authenticate(repository, envelope.institution_code, envelope.key)
+        previous = replayed_answer(repository, institution, envelope)
+    if previous is not None:
+        return previous
+    value = check_form("SaveRptFileForm", form, "examRpotPdf1", pdf is not None)
+    index_text = value["hiImgIndx"]
+    try:
+        spooled = store.spool_stream(pdf, limit=max_file_bytes)  # type: ignore[arg-type]
+    except FileTooLarge as error:
+        raise MieError(ResponseCode.payload_too_large, str(error)) from None
+    placed: Path | None = None
+    try:
+        if spooled.md5 != value["fileMd5"].lower():
+            return file_answer(
+                ResponseCode.file_md5_mismatch, index_text, f"{entry(ResponseCode.file_md5_mismatch).name}: {spooled.md5}"
+            )
+        if not is_pdf(spooled):
+            return file_answer(ResponseCode.file_invalid, index_text, f"{entry(ResponseCode.file_invalid).name}: 不是 PDF 文件")
+        with database.unit_of_work() as repository:
+            if repository.exam_owner(index_text) != institution:
+                return file_answer(ResponseCode.unknown_exam, index_text, entry(ResponseCode.unknown_exam).name)
+            version = repository.latest_report_version(index_text, value["rpotNo"]) + 1
+            # Named by a fresh UUID under the checked index: rpotNo is free text and never becomes a path.
+            relative = Path(REPORT_AREA) / index_text / f"{uuid.uuid4().hex}.pdf"
+            repository.add_report(
+                {
+                    "hi_img_indx": index_text,
+                    "rpot_no": value["rpotNo"],
+                    "version": version,
+                    "study_uid": value["studyUid"],
+                    "size": spooled.size,
+                    "md5": spooled.md5,
+                    "path": relative.as_posix(),
+                    "institution_code": institution,
+                }
+            )
+            store.commit(spooled, relative)
+            placed = relative
+            answer = file_answer(
+                ResponseCode.success, index_text, "成功" + (f"; 第 {version} 版, 此前的版本已保留" if version > 1 else "")
+            )
+            remember_answer(repository, institution, envelope, answer)
+    except BaseException:
+        if placed is not None:
+            store.remove(placed)
+        raise
+    finally:
+        store.discard(spooled)
+    log.info("report %s v%d of %s from %s stored", mask(value["rpotNo"]), version, mask(index_text), institution)
+    return answer
