@@ -1,0 +1,166 @@
+"""SIGKILL in the middle of a stream of uploads: every acknowledged instance survives whole, nothing partial."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from pynetdicom import AE
+from sqlalchemy import create_engine, text
+
+from mie.config import Settings
+from mie.runtime import Runtime
+from tests.conftest import INSTITUTION, KEY, POSTGRES_URL, _postgres_reachable, exam_message, exam_record, new_msgid
+from tests.dicom_files import make_instance, md5
+from tests.test_cli import free_port
+
+CALLING_AE = "CRASH_SCU"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'crash.sqlite3'}"
+        return
+    problem = _postgres_reachable()
+    if problem:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI: {problem}")
+        pytest.skip(f"PostgreSQL is not reachable here: {problem}")
+    schema = f"mie_crash_{uuid.uuid4().hex[:10]}"
+    engine = create_engine(POSTGRES_URL)
+    with engine.begin() as connection:
+        connection.execute(text(f"create schema {schema}"))
+    yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    with engine.begin() as connection:
+        connection.execute(text(f"drop schema {schema} cascade"))
+    engine.dispose()
+
+
+def start_server(data_dir: Path, database_url: str, http_port: int, dicom_port: int) -> subprocess.Popen[str]:
+    env = {**os.environ, "MIE_DATA_DIR": str(data_dir), "MIE_DATABASE_URL": database_url}
+    command = [
+        sys.executable,
+        "-m",
+        "mie.cli",
+        "serve",
+        "--http-port",
+        str(http_port),
+        "--dicom-port",
+        str(dicom_port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{http_port}/openapi.json", timeout=1)
+            return process
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise AssertionError("mie serve did not start: " + (process.stdout.read() if process.stdout else ""))
+
+
+def test_sigkill_mid_stream_loses_no_acknowledged_instance(tmp_path: Path, database_url: str) -> None:
+    data_dir = tmp_path / "data"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mie.cli",
+            "institution",
+            "add",
+            INSTITUTION,
+            "--key",
+            KEY,
+            "--ae-title",
+            CALLING_AE,
+            "--data-dir",
+            str(data_dir),
+            "--database-url",
+            database_url,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    http_port, dicom_port = free_port(), free_port()
+    server = start_server(data_dir, database_url, http_port, dicom_port)
+    acknowledged: set[str] = set()  # SOP Instance UIDs the SCP answered with success
+    try:
+        record = exam_record()
+        base = f"http://127.0.0.1:{http_port}/mie/api/mie"
+        assert httpx.post(base + "/saveExamRpotImgInfo", json=exam_message(record), timeout=30).json()["code"] == 0
+        registration = {
+            "infno": "saveImgInfo",
+            "msgid": new_msgid(),
+            "infTime": "2025-11-11 10:10:00",
+            "infCode": INSTITUTION,
+            "key": KEY,
+            "input": [
+                {
+                    "hiImgIndx": record["hiImgIndx"],
+                    "studyUid": record["studyUid"],
+                    "accessionNumber": "114649960",
+                    "imageTotalNum": 400,
+                }
+            ],
+        }
+        assert httpx.post(base + "/saveImgInfo", json=registration, timeout=30).json()["code"] == 0
+
+        datasets = [make_instance(record["studyUid"]) for _ in range(200)]
+        stop = threading.Event()
+
+        def send() -> None:
+            ae = AE(ae_title=CALLING_AE)
+            ae.add_requested_context(datasets[0].SOPClassUID, datasets[0].file_meta.TransferSyntaxUID)
+            assoc = ae.associate("127.0.0.1", dicom_port, ae_title="MIE")
+            try:
+                for ds in datasets:
+                    if stop.is_set() or not assoc.is_established:
+                        return
+                    status = assoc.send_c_store(ds)
+                    if status and int(status.Status) == 0:
+                        acknowledged.add(ds.SOPInstanceUID)
+            finally:
+                if assoc.is_established:
+                    assoc.abort()
+
+        sender = threading.Thread(target=send, daemon=True)
+        sender.start()
+        deadline = time.monotonic() + 60
+        while len(acknowledged) < 25 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        server.send_signal(signal.SIGKILL)  # mid-stream: instances are in flight
+        server.wait(timeout=20)
+        stop.set()
+        sender.join(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert 25 <= len(acknowledged) < len(datasets), "the kill did not land mid-stream"
+
+    # Restart: opening the processor runs its recovery.
+    runtime = Runtime.open(Settings(data_dir=data_dir, database_url=database_url))
+    with runtime.database.unit_of_work() as repository:
+        rows = {uid: repository.instance(uid) for uid in acknowledged}
+        known = repository.all_instance_paths()
+    for uid, row in rows.items():
+        assert row is not None, f"acknowledged instance {uid} lost"
+        data = (data_dir / row.path).read_bytes()
+        assert md5(data) == row.md5
+    on_disk = {p.relative_to(data_dir).as_posix() for p in (data_dir / "dicom").rglob("*") if p.is_file()}
+    assert on_disk == known, "a file on disk that no row knows, or a row without its file"
+    assert list((data_dir / "tmp").iterdir()) == [], "a partial file survived"
+    runtime.database.engine.dispose()
