@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+from connexion import request
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from generated.models import ResponseCode
+from mie import runtime
 from mie.service.answers import Answer, MieError
+from mie.store.database import Database
+from mie.store.files import FileStore
+
+FileService = Callable[[Database, FileStore, dict[str, str], dict[str, Any], BinaryIO | None, int], Answer]
 
 
 def reply(answer: Answer) -> tuple[dict[str, Any], int]:
@@ -26,3 +36,18 @@ def form_fields(body: Any) -> dict[str, Any]:
         if isinstance(first, str):
             fields[name] = first
     return fields
+
+
+async def upload_reply(service: FileService, body: Any, upload: Any) -> tuple[dict[str, Any], int]:
+    """A multipart upload: headers, text fields and the spooled file part go to the service, off the event loop."""
+    current = runtime.current()
+    answer = await run_in_threadpool(
+        service,
+        current.database,
+        current.store,
+        dict(request.headers),
+        form_fields(body),
+        upload.file if isinstance(upload, UploadFile) else None,
+        current.settings.max_file_bytes,
+    )
+    return reply(answer)

@@ -134,3 +134,37 @@ def exam_record(**changes: Any) -> dict[str, Any]:
     record["hiImgIndx"] = new_index(record)
     record.update(changes)
     return record
+
+
+def img_info_message(
+    record: dict[str, Any], accession: str = "114649960", total: int = 1, institution: str = INSTITUTION, key: str = KEY
+) -> dict[str, Any]:
+    """saveImgInfo (§2.3) registering `record`'s study."""
+    item = {
+        "hiImgIndx": record["hiImgIndx"],
+        "studyUid": record["studyUid"],
+        "accessionNumber": accession,
+        "imageTotalNum": total,
+    }
+    return {
+        "infno": "saveImgInfo",
+        "msgid": new_msgid(institution),
+        "infTime": "2025-11-11 10:10:00",
+        "infCode": institution,
+        "key": key,
+        "input": [item],
+    }
+
+
+def delete_message(
+    *items: Any, institution: str = INSTITUTION, key: str = KEY, infno: str = "deleteExamRpotImgIdxInfo"
+) -> dict[str, Any]:
+    """deleteExamRpotImgIdxInfo (§2.5) of `items` (indexes, or objects naming one)."""
+    return {
+        "infno": infno,
+        "msgid": new_msgid(institution),
+        "infTime": "2025-03-03 01:00:00",
+        "infCode": institution,
+        "key": key,
+        "input": list(items),
+    }

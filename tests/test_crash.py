@@ -19,7 +19,15 @@ from sqlalchemy import create_engine, text
 
 from mie.config import Settings
 from mie.runtime import Runtime
-from tests.conftest import INSTITUTION, KEY, POSTGRES_URL, _postgres_reachable, exam_message, exam_record, new_msgid
+from tests.conftest import (
+    INSTITUTION,
+    KEY,
+    POSTGRES_URL,
+    _postgres_reachable,
+    exam_message,
+    exam_record,
+    img_info_message,
+)
 from tests.dicom_files import make_instance, md5
 from tests.test_cli import free_port
 
@@ -102,21 +110,7 @@ def test_sigkill_mid_stream_loses_no_acknowledged_instance(tmp_path: Path, datab
         record = exam_record()
         base = f"http://127.0.0.1:{http_port}/mie/api/mie"
         assert httpx.post(base + "/saveExamRpotImgInfo", json=exam_message(record), timeout=30).json()["code"] == 0
-        registration = {
-            "infno": "saveImgInfo",
-            "msgid": new_msgid(),
-            "infTime": "2025-11-11 10:10:00",
-            "infCode": INSTITUTION,
-            "key": KEY,
-            "input": [
-                {
-                    "hiImgIndx": record["hiImgIndx"],
-                    "studyUid": record["studyUid"],
-                    "accessionNumber": "114649960",
-                    "imageTotalNum": 400,
-                }
-            ],
-        }
+        registration = img_info_message(record, total=200)
         assert httpx.post(base + "/saveImgInfo", json=registration, timeout=30).json()["code"] == 0
 
         datasets = [make_instance(record["studyUid"]) for _ in range(200)]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlmodel import Session, func, select
 from starlette.testclient import TestClient
 
@@ -12,26 +10,13 @@ from mie.service import exams
 from mie.store.tables import AuditEvent, ExamRecordHistory, SetlInfo
 from tests.conftest import (
     DELETE_EXAM,
-    INSTITUTION,
-    KEY,
     OTHER_INSTITUTION,
     OTHER_KEY,
     SAVE_EXAM,
+    delete_message,
     exam_message,
     exam_record,
-    new_msgid,
 )
-
-
-def delete_message(*items: Any, institution: str = INSTITUTION, key: str = KEY) -> dict[str, Any]:
-    return {
-        "infno": "deleteExamRpotImgIdxInfo",
-        "msgid": new_msgid(institution),
-        "infTime": "2025-03-03 01:00:00",
-        "infCode": institution,
-        "key": key,
-        "input": list(items),
-    }
 
 
 def test_own_record_is_deleted_with_its_settlements_and_history(client: TestClient, runtime: Runtime) -> None:

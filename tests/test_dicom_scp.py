@@ -19,7 +19,7 @@ from mie.dicom.scp import NOT_REGISTERED, StorageSCP
 from mie.runtime import Runtime
 from mie.service.institutions import add_institution
 from mie.store.tables import Instance
-from tests.conftest import INSTITUTION, KEY, SAVE_EXAM, exam_message, exam_record, new_msgid
+from tests.conftest import INSTITUTION, KEY, SAVE_EXAM, exam_message, exam_record, img_info_message
 from tests.dicom_files import CORPUS, dataset_bytes, make_instance, md5, write
 
 CALLING_AE = "HOSPITAL_AE"
@@ -50,21 +50,7 @@ def study(client: TestClient) -> dict[str, Any]:
     """An exam with its study registered by saveImgInfo, ready for DICOM pushes."""
     record = exam_record()
     assert client.post(SAVE_EXAM, json=exam_message(record)).json()["code"] == 0
-    message = {
-        "infno": "saveImgInfo",
-        "msgid": new_msgid(),
-        "infTime": "2025-11-11 10:10:00",
-        "infCode": INSTITUTION,
-        "key": KEY,
-        "input": [
-            {
-                "hiImgIndx": record["hiImgIndx"],
-                "studyUid": record["studyUid"],
-                "accessionNumber": "114649960",
-                "imageTotalNum": len(CORPUS),
-            }
-        ],
-    }
+    message = img_info_message(record, total=len(CORPUS))
     assert client.post("/mie/api/mie/saveImgInfo", json=message).json()["code"] == 0
     return record
 
@@ -156,16 +142,7 @@ def test_an_unregistered_study_is_refused_and_leaves_nothing(scp: StorageSCP, ru
 def test_chinese_text_from_a_modality_in_gb18030(scp: StorageSCP, runtime: Runtime, client: TestClient) -> None:
     record = exam_record()
     client.post(SAVE_EXAM, json=exam_message(record))
-    message = {
-        "infno": "saveImgInfo",
-        "msgid": new_msgid(),
-        "infTime": "2025-11-11 10:10:00",
-        "infCode": INSTITUTION,
-        "key": KEY,
-        "input": [
-            {"hiImgIndx": record["hiImgIndx"], "studyUid": record["studyUid"], "accessionNumber": "影像0001", "imageTotalNum": 1}
-        ],
-    }
+    message = img_info_message(record, accession="影像0001")
     assert client.post("/mie/api/mie/saveImgInfo", json=message).json()["code"] == 0
     ds = make_instance(record["studyUid"], accession="影像0001", charset="GB18030", patient_name="张三")
     assert pynetdicom_send(scp.port, ds) == [0]

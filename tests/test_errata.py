@@ -18,7 +18,17 @@ from mie.contract.validation import Validator
 from mie.runtime import Runtime
 from mie.service import exams
 from mie.service.envelope import check_envelope
-from tests.conftest import DELETE_EXAM, INSTITUTION, KEY, SAVE_EXAM, document_example, exam_message, exam_record, new_msgid
+from tests.conftest import (
+    DELETE_EXAM,
+    INSTITUTION,
+    KEY,
+    SAVE_EXAM,
+    delete_message,
+    document_example,
+    exam_message,
+    exam_record,
+    new_msgid,
+)
 
 ERRATA = REPO_ROOT / "spec" / "ERRATA.md"
 PRINTED_21 = Path(__file__).parent / "data" / "document" / "2.1-request.as-printed.txt"
@@ -406,13 +416,6 @@ def test_delete_answers_each_index_with_itself(client: TestClient) -> None:
     """E-EX25-ANSWER"""
     first, second = exam_record(), exam_record()
     saved(client, first)
-    message = {
-        "infno": "deleteExamRpotImgIdxInfo",
-        "msgid": new_msgid(),
-        "infTime": "2025-03-03 01:00:00",
-        "infCode": INSTITUTION,
-        "key": KEY,
-        "input": [first["hiImgIndx"], second["hiImgIndx"]],
-    }
+    message = delete_message(first["hiImgIndx"], second["hiImgIndx"])
     data = client.post(DELETE_EXAM, json=message).json()["data"]
     assert [(d["hiImgIndx"], d["succFlag"]) for d in data] == [(first["hiImgIndx"], "1"), (second["hiImgIndx"], "-1")]

@@ -18,8 +18,10 @@ from tests.conftest import (
     OTHER_INSTITUTION,
     OTHER_KEY,
     SAVE_EXAM,
+    delete_message,
     exam_message,
     exam_record,
+    img_info_message,
     new_msgid,
 )
 from tests.dicom_files import make_instance, md5, part10_bytes
@@ -181,21 +183,7 @@ def test_a_file_over_the_limit_is_refused(client: TestClient, runtime: Runtime, 
 
 
 def test_save_img_info_registers_the_study(client: TestClient, runtime: Runtime, exam: dict[str, Any]) -> None:
-    message = {
-        "infno": "saveImgInfo",
-        "msgid": new_msgid(),
-        "infTime": "2025-11-11 10:10:00",
-        "infCode": INSTITUTION,
-        "key": KEY,
-        "input": [
-            {
-                "hiImgIdx": exam["hiImgIndx"],
-                "studyUid": exam["studyUid"],
-                "accessionNumber": "114649960,114649961",
-                "imageTotalNum": "1000",
-            }
-        ],
-    }
+    message = img_info_message(exam, accession="114649960,114649961", total=1000)
     body = client.post(SAVE_IMG_INFO, json=message).json()
     assert body["code"] == 0 and body["data"][0]["succFlag"] == "1" and "0/1000" in body["data"][0]["message"]
     with Session(runtime.database.engine) as session:
@@ -206,14 +194,7 @@ def test_save_img_info_registers_the_study(client: TestClient, runtime: Runtime,
 def test_save_img_info_for_an_unknown_or_foreign_index_is_refused(
     client: TestClient, runtime: Runtime, exam: dict[str, Any]
 ) -> None:
-    message = {
-        "infno": "saveImgInfo",
-        "msgid": new_msgid(OTHER_INSTITUTION),
-        "infTime": "2025-11-11 10:10:00",
-        "infCode": OTHER_INSTITUTION,
-        "key": OTHER_KEY,
-        "input": [{"hiImgIndx": exam["hiImgIndx"], "studyUid": exam["studyUid"], "accessionNumber": "1", "imageTotalNum": 1}],
-    }
+    message = img_info_message(exam, accession="1", institution=OTHER_INSTITUTION, key=OTHER_KEY)
     body = client.post(SAVE_IMG_INFO, json=message).json()
     assert body["code"] == 3002 and "不属于本机构" in body["data"][0]["message"]
     with Session(runtime.database.engine) as session:
@@ -224,14 +205,7 @@ def test_deleting_the_exam_deletes_its_images(client: TestClient, runtime: Runti
     for _ in range(2):
         assert upload(client, exam, part10_bytes(make_instance(exam["studyUid"]))).json()["code"] == 0
     assert stored(runtime)[0] == 2
-    message = {
-        "infno": "deleteExamRpotImgIdxInfo",
-        "msgid": new_msgid(),
-        "infTime": "2025-03-03 01:00:00",
-        "infCode": INSTITUTION,
-        "key": KEY,
-        "input": [exam["hiImgIndx"]],
-    }
+    message = delete_message(exam["hiImgIndx"])
     assert client.post("/mie/api/mie/deleteExamRpotImgIdxInfo", json=message).json()["code"] == 0
     assert stored(runtime) == (0, [])
     with Session(runtime.database.engine) as session:

@@ -11,7 +11,17 @@ from starlette.testclient import TestClient
 
 from mie.runtime import Runtime
 from mie.store.tables import Report
-from tests.conftest import INSTITUTION, KEY, OTHER_INSTITUTION, OTHER_KEY, SAVE_EXAM, exam_message, exam_record, new_msgid
+from tests.conftest import (
+    INSTITUTION,
+    KEY,
+    OTHER_INSTITUTION,
+    OTHER_KEY,
+    SAVE_EXAM,
+    delete_message,
+    exam_message,
+    exam_record,
+    new_msgid,
+)
 from tests.dicom_files import md5
 
 SAVE_RPT_FILE = "/mie/api/mie/saveRptFile"
@@ -92,13 +102,6 @@ def test_refusals_store_nothing(client: TestClient, runtime: Runtime, exam: dict
 def test_deleting_the_exam_deletes_its_reports(client: TestClient, runtime: Runtime, exam: dict[str, Any]) -> None:
     upload(client, exam)
     upload(client, exam, PDF + b"\n")
-    message = {
-        "infno": "deleteExamRpotImgIdxInfo",
-        "msgid": new_msgid(),
-        "infTime": "2025-03-03 01:00:00",
-        "infCode": INSTITUTION,
-        "key": KEY,
-        "input": [exam["hiImgIndx"]],
-    }
+    message = delete_message(exam["hiImgIndx"])
     assert client.post("/mie/api/mie/deleteExamRpotImgIdxInfo", json=message).json()["code"] == 0
     assert reports(runtime) == [] and files(runtime) == []

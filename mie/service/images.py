@@ -12,15 +12,15 @@ from collections.abc import Mapping
 from typing import Any, BinaryIO
 
 from generated.models import ResponseCode
-from mie.contract.spec import component, load_spec, transaction
+from mie.contract.spec import component, transaction
 from mie.contract.validation import FieldError, Validator
-from mie.service.answers import Answer, MieError, RecordResult, entry
-from mie.service.envelope import Envelope, body_digest, check_envelope, read_envelope, remember_answer, replayed_answer
+from mie.service.answers import Answer, RecordResult, entry
+from mie.service.envelope import read_envelope, remember_answer
 from mie.service.ingest import Claim, IngestRefused, ingest_instance
-from mie.service.institutions import authenticate
 from mie.service.messages import answer_message, refused, with_notes
+from mie.service.uploads import file_answer, receive_upload
 from mie.store.database import Database
-from mie.store.files import FileStore, FileTooLarge
+from mie.store.files import FileStore
 from mie.store.repository import Repository
 
 log = logging.getLogger("mie.images")
@@ -79,52 +79,6 @@ def save_img_info(database: Database, body: Any) -> Answer:
 # --- §2.2 saveImgFile -----------------------------------------------------------------------------------------------
 
 
-@functools.cache
-def header_envelope_schema(infno: str) -> dict[str, Any]:
-    """The envelope of a multipart transaction, which the table puts in request headers, as one object schema."""
-    operation = load_spec()["paths"][transaction(infno).path]["post"]
-    from mie.contract.spec import resolve_refs
-
-    parameters = resolve_refs(operation["parameters"], load_spec())
-    properties = {p["name"]: p["schema"] for p in parameters if p["in"] == "header"}
-    return {"type": "object", "required": list(properties), "properties": properties}
-
-
-def read_header_envelope(infno: str, headers: Mapping[str, str], form: Mapping[str, Any]) -> Envelope:
-    """The envelope from the request headers (names are case-insensitive there), checked by the spec."""
-    schema = header_envelope_schema(infno)
-    names = {name.lower(): name for name in schema["properties"]}
-    for field in schema["properties"].values():
-        names.update({alias.lower(): alias for alias in field.get("x-aliases", ())})
-    present = {names[key.lower()]: value for key, value in headers.items() if key.lower() in names}
-    value = check_envelope(schema, present).value
-    return Envelope(
-        infno=value["infno"],
-        msgid=value["msgid"],
-        inf_time=value["infTime"],
-        institution_code=value["infCode"],
-        key=value["key"],
-        input=None,
-        body_sha256=body_digest({"headers": value, "form": dict(form)}),
-    )
-
-
-def check_form(schema_name: str, form: Mapping[str, Any], file_field: str, has_file: bool) -> dict[str, Any]:
-    fields = dict(form)
-    if has_file:
-        fields[file_field] = "<file>"  # the file itself is checked by the transaction, not as text
-    outcome = _validator(schema_name).validate(fields)
-    if outcome.errors:
-        raise MieError(ResponseCode.envelope_invalid, errors=outcome.errors)
-    return outcome.value
-
-
-def file_answer(code: ResponseCode, index_text: str | None, message: str) -> Answer:
-    """§2.2/§2.4's flat answer; the index under both its names (ERRATA E-INDEX-NAME)."""
-    body = {"code": code.value, "hiImgIndx": index_text, "hiImgIdx": index_text, "message": message}
-    return Answer(http_status=entry(code).http_status, body=body)
-
-
 def save_img_file(
     database: Database,
     store: FileStore,
@@ -134,18 +88,11 @@ def save_img_file(
     max_file_bytes: int,
 ) -> Answer:
     """saveImgFile (§2.2): one DICOM file, streamed to disk, checked, stored once."""
-    envelope = read_header_envelope("saveImgFile", headers, form)
-    with database.unit_of_work() as repository:
-        institution = authenticate(repository, envelope.institution_code, envelope.key)
-        previous = replayed_answer(repository, institution, envelope)
-    if previous is not None:
-        return previous
-    value = check_form("SaveImgFileForm", form, "dicom", dicom is not None)
+    upload = receive_upload(database, store, "saveImgFile", "SaveImgFileForm", "dicom", headers, form, dicom, max_file_bytes)
+    if isinstance(upload, Answer):
+        return upload
+    value, spooled, institution, envelope = upload.value, upload.spooled, upload.institution, upload.envelope
     claim = Claim(value["hiImgIndx"], value["studyUid"], value["accessionNumber"], int(value["imageTotalNum"]))
-    try:
-        spooled = store.spool_stream(dicom, limit=max_file_bytes)  # type: ignore[arg-type]
-    except FileTooLarge as error:
-        raise MieError(ResponseCode.payload_too_large, str(error)) from None
     try:
         ingested = ingest_instance(
             database, store, spooled, institution=institution, source="http", claim=claim, expected_md5=value["fileMd5"]

@@ -13,12 +13,11 @@ from typing import Any, BinaryIO
 
 from generated.models import ResponseCode
 from mie.contract.validation import mask
-from mie.service.answers import Answer, MieError, entry
-from mie.service.envelope import remember_answer, replayed_answer
-from mie.service.images import check_form, file_answer, read_header_envelope
-from mie.service.institutions import authenticate
+from mie.service.answers import Answer, entry
+from mie.service.envelope import remember_answer
+from mie.service.uploads import file_answer, receive_upload
 from mie.store.database import Database
-from mie.store.files import FileStore, FileTooLarge, Spooled
+from mie.store.files import FileStore, Spooled
 
 log = logging.getLogger("mie.reports")
 
@@ -42,18 +41,11 @@ def save_rpt_file(
     pdf: BinaryIO | None,
     max_file_bytes: int,
 ) -> Answer:
-    envelope = read_header_envelope("saveRptFile", headers, form)
-    with database.unit_of_work() as repository:
-        institution = authenticate(repository, envelope.institution_code, envelope.key)
-        previous = replayed_answer(repository, institution, envelope)
-    if previous is not None:
-        return previous
-    value = check_form("SaveRptFileForm", form, "examRpotPdf1", pdf is not None)
+    upload = receive_upload(database, store, "saveRptFile", "SaveRptFileForm", "examRpotPdf1", headers, form, pdf, max_file_bytes)
+    if isinstance(upload, Answer):
+        return upload
+    value, spooled, institution, envelope = upload.value, upload.spooled, upload.institution, upload.envelope
     index_text = value["hiImgIndx"]
-    try:
-        spooled = store.spool_stream(pdf, limit=max_file_bytes)  # type: ignore[arg-type]
-    except FileTooLarge as error:
-        raise MieError(ResponseCode.payload_too_large, str(error)) from None
     placed: Path | None = None
     try:
         if spooled.md5 != value["fileMd5"].lower():

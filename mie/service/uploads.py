@@ -1,0 +1,104 @@
+"""What the two file uploads (§2.2 saveImgFile, §2.4 saveRptFile) share: the envelope in request headers,
+the form checked by the spec, the file streamed to disk, and their flat answer."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from generated.models import ResponseCode
+from mie.contract.spec import component, load_spec, resolve_refs, transaction
+from mie.contract.validation import Validator
+from mie.service.answers import Answer, MieError, entry
+from mie.service.envelope import Envelope, body_digest, check_envelope, replayed_answer
+from mie.service.institutions import authenticate
+from mie.store.database import Database
+from mie.store.files import FileStore, FileTooLarge, Spooled
+
+
+@dataclass(frozen=True)
+class FileUpload:
+    """An authenticated, new (not replayed) upload: its envelope, checked form fields and spooled file."""
+
+    envelope: Envelope
+    institution: str
+    value: dict[str, Any]
+    spooled: Spooled
+
+
+@functools.cache
+def header_envelope_schema(infno: str) -> dict[str, Any]:
+    """The envelope of a multipart transaction, which the table puts in request headers, as one object schema."""
+    operation = load_spec()["paths"][transaction(infno).path]["post"]
+    parameters = resolve_refs(operation["parameters"], load_spec())
+    properties = {p["name"]: p["schema"] for p in parameters if p["in"] == "header"}
+    return {"type": "object", "required": list(properties), "properties": properties}
+
+
+def read_header_envelope(infno: str, headers: Mapping[str, str], form: Mapping[str, Any]) -> Envelope:
+    """The envelope from the request headers (names are case-insensitive there), checked by the spec."""
+    schema = header_envelope_schema(infno)
+    names = {name.lower(): name for name in schema["properties"]}
+    for field in schema["properties"].values():
+        names.update({alias.lower(): alias for alias in field.get("x-aliases", ())})
+    present = {names[key.lower()]: value for key, value in headers.items() if key.lower() in names}
+    value = check_envelope(schema, present).value
+    return Envelope(
+        infno=value["infno"],
+        msgid=value["msgid"],
+        inf_time=value["infTime"],
+        institution_code=value["infCode"],
+        key=value["key"],
+        input=None,
+        body_sha256=body_digest({"headers": value, "form": dict(form)}),
+    )
+
+
+def check_form(schema_name: str, form: Mapping[str, Any], file_field: str, has_file: bool) -> dict[str, Any]:
+    fields = dict(form)
+    if has_file:
+        fields[file_field] = "<file>"  # the file itself is checked by the transaction, not as text
+    outcome = _form_validator(schema_name).validate(fields)
+    if outcome.errors:
+        raise MieError(ResponseCode.envelope_invalid, errors=outcome.errors)
+    return outcome.value
+
+
+def file_answer(code: ResponseCode, index_text: str | None, message: str) -> Answer:
+    """§2.2/§2.4's flat answer; the index under both its names (ERRATA E-INDEX-NAME)."""
+    body = {"code": code.value, "hiImgIndx": index_text, "hiImgIdx": index_text, "message": message}
+    return Answer(http_status=entry(code).http_status, body=body)
+
+
+@functools.cache
+def _form_validator(schema_name: str) -> Validator:
+    return Validator(component(schema_name))
+
+
+def receive_upload(
+    database: Database,
+    store: FileStore,
+    infno: str,
+    form_schema: str,
+    file_field: str,
+    headers: Mapping[str, str],
+    form: Mapping[str, Any],
+    stream: BinaryIO | None,
+    max_file_bytes: int,
+) -> FileUpload | Answer:
+    """Authenticate, answer a replay with its first answer, check the form, spool the file (bounded)."""
+    envelope = read_header_envelope(infno, headers, form)
+    with database.unit_of_work() as repository:
+        institution = authenticate(repository, envelope.institution_code, envelope.key)
+        previous = replayed_answer(repository, institution, envelope)
+    if previous is not None:
+        return previous
+    value = check_form(form_schema, form, file_field, stream is not None)
+    assert stream is not None  # the form check refuses a missing file part
+    try:
+        spooled = store.spool_stream(stream, limit=max_file_bytes)
+    except FileTooLarge as error:
+        raise MieError(ResponseCode.payload_too_large, str(error)) from None
+    return FileUpload(envelope, institution, value, spooled)
