@@ -91,3 +91,4 @@ def test_institution_list_never_shows_keys(tmp_path: Path) -> None:
     assert mie("institution", "add", "H52030200193", "--key", "secret-52", "--name", "遵义医院", *data).returncode == 0
     listing = mie("institution", "list", *data)
     assert "H52030200193" in listing.stdout and "遵义医院" in listing.stdout and "secret-52" not in listing.stdout
+    assert b"secret-52" not in (tmp_path / "mie.sqlite3").read_bytes()  # stored only as a scrypt hash

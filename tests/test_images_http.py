@@ -211,3 +211,20 @@ def test_deleting_the_exam_deletes_its_images(client: TestClient, runtime: Runti
     with Session(runtime.database.engine) as session:
         assert session.exec(select(func.count()).select_from(Study)).one() == 0
     assert not any((runtime.settings.data_dir / "dicom").rglob("*"))
+
+
+def test_every_broken_field_of_save_img_info_is_refused_alone(client: TestClient, runtime: Runtime, exam: dict[str, Any]) -> None:
+    """§2.3's records, one per breakage the spec implies, beside one good record that is still registered."""
+    from tests.spec_cases import breakages
+
+    good = img_info_message(exam)["input"][0]
+    cases = list(breakages("ImgInfo"))
+    message = img_info_message(exam)
+    message["input"] = [case.apply(good) for case in cases] + [good]
+    body = client.post(SAVE_IMG_INFO, json=message).json()
+    assert body["code"] == 3001
+    for case, result in zip(cases, body["data"], strict=False):
+        assert result["succFlag"] == "-1" and case.error_prefix in result["message"], case.label
+    assert body["data"][-1]["succFlag"] == "1"
+    with Session(runtime.database.engine) as session:
+        assert session.exec(select(func.count()).select_from(Study)).one() == 1
