@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from pydicom.dataset import Dataset
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, _config, evt
+from pynetdicom import association as association_module
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
 
@@ -26,6 +27,27 @@ log = logging.getLogger("mie.dicom")
 
 # Accept every storage SOP class, private ones included; it also spares the per-association context search.
 _config.UNRESTRICTED_STORAGE_SERVICE = True
+
+# pynetdicom 3.0.4 (pinned in pyproject.toml) polls its queues: the association reactor sleeps a fixed 1 ms
+# per turn (`time.sleep(0.001)` in Association._run_reactor) and the DUL reactor `_run_loop_delay` (1 ms).
+# Every message waits out those sleeps, which made them the largest cost per instance (see bench/README.md).
+# Both are private: tests/test_dicom_scp.py checks that they are still there, so an upgrade that moves them
+# fails loudly instead of silently slowing down.
+POLL_SECONDS = 0.0001
+
+
+class _ShortPolls:
+    """`time` for pynetdicom's association module, with its 1 ms polling sleep shortened; all else as is."""
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(time, name)
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        time.sleep(POLL_SECONDS if seconds == 0.001 else seconds)
+
+
+association_module.time = _ShortPolls()  # type: ignore[assignment]
 
 # PS3.4 Annex B.2.3 C-STORE statuses.
 SUCCESS = 0x0000
@@ -105,7 +127,11 @@ class StorageSCP:
         self.ae.add_supported_context(Verification)
 
     def start(self) -> None:
-        handlers = [(evt.EVT_C_STORE, self.handle_store), (evt.EVT_C_ECHO, self.handle_echo)]
+        handlers = [
+            (evt.EVT_CONN_OPEN, self.handle_connection),
+            (evt.EVT_C_STORE, self.handle_store),
+            (evt.EVT_C_ECHO, self.handle_echo),
+        ]
         self.server = self.ae.start_server((self.host, self.port), block=False, evt_handlers=handlers)
         self.port = self.server.server_address[1]
         log.info("DICOM SCP %s listening on %s:%d", self.ae_title, self.host, self.port)
@@ -114,6 +140,10 @@ class StorageSCP:
         if self.server is not None:
             self.server.shutdown()
             self.server = None
+
+    def handle_connection(self, event: evt.Event) -> None:
+        event.assoc.dul._run_loop_delay = POLL_SECONDS  # see _ShortPolls
+        log.info("connection from %s:%s", *event.address)
 
     def handle_echo(self, event: evt.Event) -> int:
         log.info("C-ECHO from %s", event.assoc.requestor.ae_title)

@@ -104,10 +104,11 @@ _UPDATE_STUDY = update(_study).where(
 _INSTANCE = select(_instance.c.sop_instance_uid, _instance.c.hi_img_indx, _instance.c.md5, _instance.c.path).where(
     _instance.c.sop_instance_uid == bindparam("uid")
 )
-_RECEIVED = (
-    select(func.count())
-    .select_from(_instance)
-    .where(_instance.c.hi_img_indx == bindparam("indx"), _instance.c.study_uid == bindparam("uid"))
+_RECEIVED = select(_study.c.received).where(_study.c.hi_img_indx == bindparam("indx"), _study.c.study_uid == bindparam("uid"))
+_COUNT_RECEIVED = (
+    update(_study)
+    .where(_study.c.hi_img_indx == bindparam("where_indx"), _study.c.study_uid == bindparam("where_uid"))
+    .values(received=_study.c.received + 1)
 )
 _INSTANCE_PATHS_OF_EXAM = select(_instance.c.path).where(_instance.c.hi_img_indx == bindparam("indx"))
 _REPORT_PATHS_OF_EXAM = select(_report.c.path).where(_report.c.hi_img_indx == bindparam("indx"))
@@ -225,7 +226,9 @@ class Repository:
         return StoredInstance(*row) if row else None
 
     def add_instance(self, columns: dict[str, Any]) -> None:
+        """The instance's row, counted on its study (the caller has made sure the study is registered)."""
         self.connection.execute(insert(_instance), {**columns, "received_at": utcnow()})
+        self.connection.execute(_COUNT_RECEIVED, {"where_indx": columns["hi_img_indx"], "where_uid": columns["study_uid"]})
 
     def received_count(self, hi_img_indx: str, study_uid: str) -> int:
         return int(self.connection.execute(_RECEIVED, {"indx": hi_img_indx, "uid": study_uid}).scalar() or 0)

@@ -120,6 +120,7 @@ class Study(SQLModel, table=True):
     institution_code: str = Field(max_length=30)
     accession_numbers: str = Field(sa_column=Column(Text, nullable=False))  # as sent: comma-separated
     image_total_num: int
+    received: int = 0  # instances stored for it: counted as they come, so completeness costs no scan
     registered_at: datetime = Field(default_factory=utcnow)
 
 
