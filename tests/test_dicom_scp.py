@@ -152,31 +152,3 @@ def test_chinese_text_from_a_modality_in_gb18030(scp: StorageSCP, runtime: Runti
 
 def test_dcmtk_is_on_this_machine() -> None:
     assert shutil.which(dcmtk("storescu"))
-
-
-def test_the_pynetdicom_internals_the_scp_tunes_are_still_there(scp: StorageSCP) -> None:
-    """The SCP shortens two private polling delays of pynetdicom 3.0.4; an upgrade that moves them must fail here."""
-    import inspect
-
-    from pynetdicom import association
-    from pynetdicom.dul import DULServiceProvider
-
-    from mie.dicom import scp as scp_module
-
-    assert "time.sleep(0.001)" in inspect.getsource(association.Association._run_reactor)
-    assert "_run_loop_delay" in inspect.getsource(DULServiceProvider.__init__)
-    assert isinstance(association.time, scp_module._ShortPolls)
-    seen: list[float] = []
-    original = scp.handle_connection
-
-    def spy(event: object) -> None:
-        original(event)  # type: ignore[arg-type]
-        seen.append(event.assoc.dul._run_loop_delay)  # type: ignore[attr-defined]
-
-    scp.handle_connection = spy  # type: ignore[method-assign]
-    scp.stop()
-    scp.start()
-    subprocess.run(
-        [dcmtk("echoscu"), "-aet", CALLING_AE, "-aec", "MIE", "127.0.0.1", str(scp.port)], check=True, capture_output=True
-    )
-    assert seen == [scp_module.POLL_SECONDS]

@@ -15,39 +15,17 @@ from dataclasses import dataclass
 
 from pydicom.dataset import Dataset
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, _config, evt
-from pynetdicom import association as association_module
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
 
 from mie.runtime import Runtime
-from mie.service.ingest import IngestRefused, ingest_instance
+from mie.service.ingest import IngestRefused, header_of, ingest_instance
 from mie.service.institutions import institutions_by_ae_title
 
 log = logging.getLogger("mie.dicom")
 
 # Accept every storage SOP class, private ones included; it also spares the per-association context search.
 _config.UNRESTRICTED_STORAGE_SERVICE = True
-
-# pynetdicom 3.0.4 (pinned in pyproject.toml) polls its queues: the association reactor sleeps a fixed 1 ms
-# per turn (`time.sleep(0.001)` in Association._run_reactor) and the DUL reactor `_run_loop_delay` (1 ms).
-# Every message waits out those sleeps, which made them the largest cost per instance (see bench/README.md).
-# Both are private: tests/test_dicom_scp.py checks that they are still there, so an upgrade that moves them
-# fails loudly instead of silently slowing down.
-POLL_SECONDS = 0.0001
-
-
-class _ShortPolls:
-    """`time` for pynetdicom's association module, with its 1 ms polling sleep shortened; all else as is."""
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(time, name)
-
-    @staticmethod
-    def sleep(seconds: float) -> None:
-        time.sleep(POLL_SECONDS if seconds == 0.001 else seconds)
-
-
-association_module.time = _ShortPolls()  # type: ignore[assignment]
 
 # PS3.4 Annex B.2.3 C-STORE statuses.
 SUCCESS = 0x0000
@@ -127,11 +105,7 @@ class StorageSCP:
         self.ae.add_supported_context(Verification)
 
     def start(self) -> None:
-        handlers = [
-            (evt.EVT_CONN_OPEN, self.handle_connection),
-            (evt.EVT_C_STORE, self.handle_store),
-            (evt.EVT_C_ECHO, self.handle_echo),
-        ]
+        handlers = [(evt.EVT_C_STORE, self.handle_store), (evt.EVT_C_ECHO, self.handle_echo)]
         self.server = self.ae.start_server((self.host, self.port), block=False, evt_handlers=handlers)
         self.port = self.server.server_address[1]
         log.info("DICOM SCP %s listening on %s:%d", self.ae_title, self.host, self.port)
@@ -140,10 +114,6 @@ class StorageSCP:
         if self.server is not None:
             self.server.shutdown()
             self.server = None
-
-    def handle_connection(self, event: evt.Event) -> None:
-        event.assoc.dul._run_loop_delay = POLL_SECONDS  # see _ShortPolls
-        log.info("connection from %s:%s", *event.address)
 
     def handle_echo(self, event: evt.Event) -> int:
         log.info("C-ECHO from %s", event.assoc.requestor.ae_title)
@@ -156,13 +126,30 @@ class StorageSCP:
             return _failure(NOT_REGISTERED, "calling AE title is not registered")
         store = self.runtime.store
         try:
+            # What ingest needs of the data set, read from pynetdicom's lazily decoded copy (no second parse).
+            header = header_of(event.dataset, str(event.context.transfer_syntax))
+        except IngestRefused as refusal:
+            log.warning("C-STORE from %s (%s) refused: %s", calling_ae, institution, refusal.reason)
+            return _failure(_STATUS_OF_REFUSAL[refusal.kind], refusal.kind)
+        except Exception:  # a data set pydicom cannot read at all
+            log.warning("C-STORE from %s (%s): unreadable data set", calling_ae, institution)
+            return _failure(CANNOT_UNDERSTAND, "unreadable data set")
+        try:
             # The data set exactly as received, behind a file meta header naming its transfer syntax.
             spooled = store.spool_bytes([event.encoded_dataset(include_meta=True)])
         except OSError as error:
             log.error("C-STORE from %s: cannot spool: %s", calling_ae, error)
             return _failure(OUT_OF_RESOURCES, "cannot write the instance")
         try:
-            ingest_instance(self.runtime.database, store, spooled, institution=institution, source="dicom", calling_ae=calling_ae)
+            ingest_instance(
+                self.runtime.database,
+                store,
+                spooled,
+                institution=institution,
+                source="dicom",
+                calling_ae=calling_ae,
+                header=header,
+            )
         except IngestRefused as refusal:
             log.warning("C-STORE from %s (%s) refused: %s", calling_ae, institution, refusal.reason)
             return _failure(_STATUS_OF_REFUSAL[refusal.kind], refusal.kind)

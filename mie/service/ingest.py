@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 import pydicom
+from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from sqlalchemy.exc import IntegrityError
 
@@ -76,20 +77,36 @@ class Ingested:
         return f"本检查已收到 {self.received}/{self.image_total_num} 张"
 
 
+# The attributes mie reads: pydicom then converts only these, not the whole header.
+_HEADER_TAGS = [
+    "SpecificCharacterSet",
+    "SOPClassUID",
+    "SOPInstanceUID",
+    "AccessionNumber",
+    "StudyInstanceUID",
+    "SeriesInstanceUID",
+]
+
+
 def read_header(path: Path) -> Header:
     """The header of a Part 10 file; character sets such as GB18030 and GBK are decoded by pydicom."""
     try:
-        dataset = pydicom.dcmread(path, stop_before_pixels=True)
+        dataset = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=_HEADER_TAGS)
     except (InvalidDicomError, EOFError, ValueError, TypeError, OSError) as error:
         raise IngestRefused("not_dicom", f"不是有效的 DICOM 文件: {type(error).__name__}") from None
     meta = getattr(dataset, "file_meta", None)
+    return header_of(dataset, str(meta.TransferSyntaxUID) if meta is not None and "TransferSyntaxUID" in meta else "")
+
+
+def header_of(dataset: Dataset, transfer_syntax_uid: str) -> Header:
+    """The header of a data set already in hand (the SCP's, decoded lazily by pynetdicom)."""
     try:
         header = Header(
             sop_instance_uid=checked_uid(str(dataset.SOPInstanceUID)),
             sop_class_uid=checked_uid(str(dataset.SOPClassUID)),
             study_uid=checked_uid(str(dataset.StudyInstanceUID)),
             series_uid=checked_uid(str(dataset.SeriesInstanceUID)),
-            transfer_syntax_uid=checked_uid(str(meta.TransferSyntaxUID)) if meta is not None else "",
+            transfer_syntax_uid=checked_uid(transfer_syntax_uid) if transfer_syntax_uid else "",
             accession_number=str(dataset.get("AccessionNumber", "") or ""),
             character_set=str(dataset.get("SpecificCharacterSet", "") or ""),
         )
@@ -116,12 +133,16 @@ def ingest_instance(
     claim: Claim | None = None,
     expected_md5: str | None = None,
     calling_ae: str | None = None,
+    header: Header | None = None,
 ) -> Ingested:
-    """Store one spooled instance for `institution`, or refuse it (IngestRefused) leaving nothing behind."""
+    """Store one spooled instance for `institution`, or refuse it (IngestRefused) leaving nothing behind.
+
+    `header` is what the caller already read of the instance (the SCP has the data set in hand); without it
+    the spooled file's header is read."""
     try:
         if expected_md5 is not None and spooled.md5 != expected_md5.lower():
             raise IngestRefused("md5", f"文件 MD5 {spooled.md5} 与 fileMd5 {expected_md5} 不符")
-        header = read_header(spooled.path)
+        header = header or read_header(spooled.path)
         result = _record(database, store, spooled, header, institution, source, claim, calling_ae)
     except BaseException:
         store.discard(spooled)
