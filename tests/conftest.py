@@ -7,6 +7,7 @@ import itertools
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,22 +44,31 @@ def _postgres_reachable() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def postgres_schema() -> Iterator[str]:
-    """A schema of its own in database `test`, dropped at the end: runs never see each other's rows."""
+@contextmanager
+def own_postgres_schema(prefix: str) -> Iterator[str]:
+    """A schema of its own in database `test`, dropped afterwards: runs never see each other's rows.
+    PostgreSQL is required in CI (the machine runs it); elsewhere its absence skips, saying why."""
     problem = _postgres_reachable()
     if problem:
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL at {POSTGRES_URL} is required in CI: {problem}")
         pytest.skip(f"PostgreSQL at {POSTGRES_URL} is not reachable here: {problem}")
-    schema = f"mie_test_{uuid.uuid4().hex[:12]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     engine = create_engine(POSTGRES_URL)
     with engine.begin() as connection:
         connection.execute(text(f"create schema {schema}"))
-    yield schema
-    with engine.begin() as connection:
-        connection.execute(text(f"drop schema {schema} cascade"))
-    engine.dispose()
+    try:
+        yield schema
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(f"drop schema {schema} cascade"))
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_schema() -> Iterator[str]:
+    with own_postgres_schema("mie_test") as schema:
+        yield schema
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -8,14 +8,12 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from pynetdicom import AE
-from sqlalchemy import create_engine, text
 
 from mie.config import Settings
 from mie.runtime import Runtime
@@ -23,10 +21,10 @@ from tests.conftest import (
     INSTITUTION,
     KEY,
     POSTGRES_URL,
-    _postgres_reachable,
     exam_message,
     exam_record,
     img_info_message,
+    own_postgres_schema,
 )
 from tests.dicom_files import make_instance, md5
 from tests.test_cli import free_port
@@ -39,19 +37,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'crash.sqlite3'}"
         return
-    problem = _postgres_reachable()
-    if problem:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostgreSQL is required in CI: {problem}")
-        pytest.skip(f"PostgreSQL is not reachable here: {problem}")
-    schema = f"mie_crash_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(POSTGRES_URL)
-    with engine.begin() as connection:
-        connection.execute(text(f"create schema {schema}"))
-    yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    with engine.begin() as connection:
-        connection.execute(text(f"drop schema {schema} cascade"))
-    engine.dispose()
+    with own_postgres_schema("mie_crash") as schema:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
 
 
 def start_server(data_dir: Path, database_url: str, http_port: int, dicom_port: int) -> subprocess.Popen[str]:

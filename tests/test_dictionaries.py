@@ -9,6 +9,7 @@ import pytest
 
 from mie.contract.dictionaries import allowed_codes, dictionaries, multi_code_pattern
 from mie.contract.spec import REPO_ROOT, load_spec
+from tests.test_spec import every_schema
 
 SEED = REPO_ROOT.parent / "shared" / "seeds" / "000_f089e2785de20b25.txt"
 
@@ -65,21 +66,8 @@ def test_certificate_types_hold_the_common_ga_t_2000_156_codes() -> None:
     assert codes["111"] == "居民身份证" and all(re.fullmatch(r"\d{3}", code) for code in codes)
 
 
-def every_dictionary_field(node: object) -> list[dict]:
-    found: list[dict] = []
-    if isinstance(node, dict):
-        if "x-dictionary" in node:
-            found.append(node)
-        for value in node.values():
-            found += every_dictionary_field(value)
-    elif isinstance(node, list):
-        for value in node:
-            found += every_dictionary_field(value)
-    return found
-
-
 def test_every_coded_field_names_a_dictionary_and_carries_its_codes() -> None:
-    fields = every_dictionary_field(load_spec())
+    fields = [schema for schema in every_schema(load_spec()) if "x-dictionary" in schema]
     assert {field["x-dictionary"] for field in fields} == set(dictionaries())
     for field in fields:
         codes = allowed_codes(field)
