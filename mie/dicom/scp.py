@@ -19,7 +19,7 @@ from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
 
 from mie.runtime import Runtime
-from mie.service.ingest import IngestRefused, header_of, ingest_instance
+from mie.service.ingest import IngestRefused, header_of, ingest_received
 from mie.service.institutions import institutions_by_ae_title
 
 log = logging.getLogger("mie.dicom")
@@ -124,7 +124,6 @@ class StorageSCP:
         institution = self.titles.by_title().get(calling_ae)
         if institution is None:  # removed since the association began
             return _failure(NOT_REGISTERED, "calling AE title is not registered")
-        store = self.runtime.store
         try:
             # What ingest needs of the data set, read from pynetdicom's lazily decoded copy (no second parse).
             header = header_of(event.dataset, str(event.context.transfer_syntax))
@@ -135,20 +134,14 @@ class StorageSCP:
             log.warning("C-STORE from %s (%s): unreadable data set", calling_ae, institution)
             return _failure(CANNOT_UNDERSTAND, "unreadable data set")
         try:
-            # The data set exactly as received, behind a file meta header naming its transfer syntax.
-            spooled = store.spool_bytes([event.encoded_dataset(include_meta=True)])
-        except OSError as error:
-            log.error("C-STORE from %s: cannot spool: %s", calling_ae, error)
-            return _failure(OUT_OF_RESOURCES, "cannot write the instance")
-        try:
-            ingest_instance(
+            ingest_received(
                 self.runtime.database,
-                store,
-                spooled,
-                institution=institution,
-                source="dicom",
-                calling_ae=calling_ae,
+                self.runtime.store,
+                # The data set exactly as received, behind a file meta header naming its transfer syntax.
+                [event.encoded_dataset(include_meta=True)],
                 header=header,
+                institution=institution,
+                calling_ae=calling_ae,
             )
         except IngestRefused as refusal:
             log.warning("C-STORE from %s (%s) refused: %s", calling_ae, institution, refusal.reason)

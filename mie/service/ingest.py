@@ -9,6 +9,7 @@ once, whole, and known to the database, or not at all. Names on disk are built o
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -160,6 +161,22 @@ def ingest_instance(
         result.progress(),
     )
     return result
+
+
+def ingest_received(
+    database: Database,
+    store: FileStore,
+    pieces: Iterable[bytes],
+    *,
+    header: Header,
+    institution: str,
+    calling_ae: str,
+) -> Ingested:
+    """An instance the DICOM SCP received whole: spooled (hashed, fsynced), then ingested like any other."""
+    spooled = store.spool_bytes(pieces)
+    return ingest_instance(
+        database, store, spooled, institution=institution, source="dicom", calling_ae=calling_ae, header=header
+    )
 
 
 def _record(
