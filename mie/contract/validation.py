@@ -8,6 +8,7 @@ first. Aliases the errata accept (`x-aliases`) are folded into the canonical nam
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -351,3 +352,11 @@ class Validator:
         outcome = Outcome(value=None)
         outcome.value = self._check(value, path, outcome)
         return outcome
+
+
+@functools.cache
+def component_validator(schema_name: str) -> Validator:
+    """The compiled validator of a `components/schemas` entry, compiled once per process."""
+    from mie.contract.spec import component
+
+    return Validator(component(schema_name))

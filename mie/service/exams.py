@@ -16,7 +16,7 @@ from sqlmodel import select
 
 from mie.contract import index as hi_img_indx
 from mie.contract.spec import component, transaction
-from mie.contract.validation import FieldError, Outcome, Validator, mask
+from mie.contract.validation import FieldError, Outcome, Validator, component_validator, mask
 from mie.service.answers import Answer, RecordResult
 from mie.service.envelope import Envelope, read_envelope
 from mie.service.messages import answer_message, refused, with_notes
@@ -31,11 +31,6 @@ SAVED = "保存数据成功"
 DELETED = "删除数据成功"
 
 
-@functools.cache
-def record_validator(schema_name: str) -> Validator:
-    return Validator(component(schema_name))
-
-
 def _index_field_error(detail: str, rule: str = "index") -> FieldError:
     schema = component("ExamRpotImgInfo")["properties"]["hiImgIndx"]
     return FieldError("hiImgIndx", "hiImgIndx", schema["title"], f"#{schema['x-seq']}", rule, detail)
@@ -43,7 +38,7 @@ def _index_field_error(detail: str, rule: str = "index") -> FieldError:
 
 def check_exam_record(record: Any) -> Outcome:
     """Validate one §2.1 record: every field by the spec, then the index against the record (§1.2)."""
-    outcome = record_validator("ExamRpotImgInfo").validate(record)
+    outcome = component_validator("ExamRpotImgInfo").validate(record)
     value = outcome.value
     if not isinstance(value, dict) or any(error.code == "hiImgIndx" for error in outcome.errors):
         return outcome
@@ -124,7 +119,7 @@ def _bare_index_validator() -> Validator:
 def _index_of_delete_item(item: Any) -> tuple[str | None, list[FieldError]]:
     """An item of §2.5 input: the index itself (as the document's example sends it) or {hiImgIndx: ...}."""
     if isinstance(item, dict):
-        outcome = record_validator("DeleteExamRpotImgIdxItem").validate(item)
+        outcome = component_validator("DeleteExamRpotImgIdxItem").validate(item)
         if outcome.errors:
             return None, outcome.errors
         item = outcome.value["hiImgIndx"]

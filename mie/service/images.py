@@ -6,14 +6,13 @@ SCP calls.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Mapping
 from typing import Any, BinaryIO
 
 from generated.models import ResponseCode
 from mie.contract.spec import component, transaction
-from mie.contract.validation import FieldError, Validator
+from mie.contract.validation import FieldError, component_validator
 from mie.service.answers import Answer, RecordResult, entry
 from mie.service.envelope import read_envelope, remember_answer
 from mie.service.ingest import Claim, IngestRefused, ingest_instance
@@ -40,16 +39,11 @@ REFUSAL_CODES = {
 }
 
 
-@functools.cache
-def _validator(schema_name: str) -> Validator:
-    return Validator(component(schema_name))
-
-
 # --- §2.3 saveImgInfo ----------------------------------------------------------------------------------------------
 
 
 def _register(repository: Repository, institution: str, record: Any) -> RecordResult:
-    outcome = _validator("ImgInfo").validate(record)
+    outcome = component_validator("ImgInfo").validate(record)
     raw_index = record.get("hiImgIndx") if isinstance(record, dict) else None
     if outcome.errors:
         return refused(raw_index if isinstance(raw_index, str) else None, outcome.errors)

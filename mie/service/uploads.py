@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from generated.models import ResponseCode
-from mie.contract.spec import component, load_spec, resolve_refs, transaction
-from mie.contract.validation import Validator
+from mie.contract.spec import load_spec, resolve_refs, transaction
+from mie.contract.validation import component_validator
 from mie.service.answers import Answer, MieError, entry
 from mie.service.envelope import Envelope, body_digest, check_envelope, replayed_answer
 from mie.service.institutions import authenticate
@@ -60,7 +60,7 @@ def check_form(schema_name: str, form: Mapping[str, Any], file_field: str, has_f
     fields = dict(form)
     if has_file:
         fields[file_field] = "<file>"  # the file itself is checked by the transaction, not as text
-    outcome = _form_validator(schema_name).validate(fields)
+    outcome = component_validator(schema_name).validate(fields)
     if outcome.errors:
         raise MieError(ResponseCode.envelope_invalid, errors=outcome.errors)
     return outcome.value
@@ -70,11 +70,6 @@ def file_answer(code: ResponseCode, index_text: str | None, message: str) -> Ans
     """§2.2/§2.4's flat answer; the index under both its names (ERRATA E-INDEX-NAME)."""
     body = {"code": code.value, "hiImgIndx": index_text, "hiImgIdx": index_text, "message": message}
     return Answer(http_status=entry(code).http_status, body=body)
-
-
-@functools.cache
-def _form_validator(schema_name: str) -> Validator:
-    return Validator(component(schema_name))
 
 
 def receive_upload(
