@@ -7,13 +7,15 @@ invalid spec); 2 wrong usage.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
+import multiprocessing
 import os
 import sys
 from pathlib import Path
 
-from mie.config import add_dicom_options, add_server_options, add_storage_options, settings_from
+from mie.config import Settings, add_dicom_options, add_server_options, add_storage_options, settings_from
 from mie.contract.spec import REPO_ROOT
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
@@ -37,12 +39,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     base = f"http://{settings.host}:{settings.http_port}"
     print(f"mie: HTTP on {base}/mie/api/mie/ (spec {base}/openapi.json and {base}/openapi.yaml, docs {base}/docs/)", flush=True)
     scp = None
+    workers: list[multiprocessing.process.BaseProcess] = []
     if settings.dicom_port:
         from mie.dicom.scp import StorageSCP
 
         scp = StorageSCP(runtime, settings.host, settings.dicom_port, settings.ae_title)
         scp.start()
-        print(f"mie: DICOM C-STORE SCP on {settings.host}:{scp.port}, AE title {settings.ae_title}", flush=True)
+        workers = start_scp_workers(dataclasses.replace(settings, dicom_port=scp.port), settings.dicom_workers - 1)
+        print(
+            f"mie: DICOM C-STORE SCP on {settings.host}:{scp.port}, AE title {settings.ae_title}"
+            + (f", {settings.dicom_workers} processes" if workers else ""),
+            flush=True,
+        )
     if args.workers > 1:
         # Each worker process builds its own app from the same settings, passed down as MIE_ variables.
         os.environ.update(
@@ -70,7 +78,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     if scp is not None:
         scp.stop()
+        for worker in workers:
+            worker.terminate()
     return EXIT_OK
+
+
+def start_scp_workers(settings: Settings, count: int) -> list[multiprocessing.process.BaseProcess]:
+    from mie.dicom.scp import run_worker
+
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=run_worker, args=(settings,), daemon=True) for _ in range(max(0, count))]
+    for worker in workers:
+        worker.start()
+    return workers
 
 
 def cmd_institution_add(args: argparse.Namespace) -> int:

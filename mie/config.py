@@ -19,6 +19,7 @@ class Settings:
     max_body_bytes: int = 10 * 1024 * 1024
     max_file_bytes: int = 1024 * 1024 * 1024
     dicom_port: int = 11112
+    dicom_workers: int = 1
     ae_title: str = "MIE"
 
     @property
@@ -68,6 +69,12 @@ def add_dicom_options(parser: argparse.ArgumentParser) -> None:
         help="DICOM C-STORE SCP port, 0 for none (MIE_DICOM_PORT; default 11112)",
     )
     parser.add_argument("--ae-title", default=_env("AE_TITLE", "MIE"), help="the SCP's AE title (MIE_AE_TITLE; default MIE)")
+    parser.add_argument(
+        "--dicom-workers",
+        type=int,
+        default=int(_env("DICOM_WORKERS", "1") or 1),
+        help="SCP processes sharing the DICOM port (MIE_DICOM_WORKERS; default 1)",
+    )
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -80,4 +87,5 @@ def settings_from(args: argparse.Namespace) -> Settings:
         max_file_bytes=getattr(args, "max_file_bytes", 1024 * 1024 * 1024),
         dicom_port=getattr(args, "dicom_port", 11112),
         ae_title=getattr(args, "ae_title", "MIE"),
+        dicom_workers=getattr(args, "dicom_workers", 1),
     )

@@ -19,12 +19,13 @@ class Runtime:
     store: FileStore
 
     @classmethod
-    def open(cls, settings: Settings) -> Runtime:
+    def open(cls, settings: Settings, recover: bool = True) -> Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         database = Database(settings.effective_database_url)
         database.create_all()
         runtime = cls(settings=settings, database=database, store=FileStore(settings.data_dir))
-        runtime.recover()
+        if recover:
+            runtime.recover()
         return runtime
 
     def recover(self) -> None:

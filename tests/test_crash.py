@@ -41,8 +41,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
 
 
-def start_server(data_dir: Path, database_url: str, http_port: int, dicom_port: int) -> subprocess.Popen[str]:
-    env = {**os.environ, "MIE_DATA_DIR": str(data_dir), "MIE_DATABASE_URL": database_url}
+def start_server(
+    data_dir: Path, database_url: str, http_port: int, dicom_port: int, dicom_workers: int = 1
+) -> subprocess.Popen[str]:
+    env = {**os.environ, "MIE_DATA_DIR": str(data_dir), "MIE_DATABASE_URL": database_url, "MIE_DICOM_WORKERS": str(dicom_workers)}
     command = [
         sys.executable,
         "-m",
@@ -144,4 +146,63 @@ def test_sigkill_mid_stream_loses_no_acknowledged_instance(tmp_path: Path, datab
     on_disk = {p.relative_to(data_dir).as_posix() for p in (data_dir / "dicom").rglob("*") if p.is_file()}
     assert on_disk == known, "a file on disk that no row knows, or a row without its file"
     assert list((data_dir / "tmp").iterdir()) == [], "a partial file survived"
+    runtime.database.engine.dispose()
+
+
+def test_several_scp_processes_share_the_port_and_store_everything(tmp_path: Path, database_url: str) -> None:
+    """`mie serve --dicom-workers 2`: associations spread over two processes, every instance stored once."""
+    data_dir = tmp_path / "data"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mie.cli",
+            "institution",
+            "add",
+            INSTITUTION,
+            "--key",
+            KEY,
+            "--ae-title",
+            CALLING_AE,
+            "--data-dir",
+            str(data_dir),
+            "--database-url",
+            database_url,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    http_port, dicom_port = free_port(), free_port()
+    server = start_server(data_dir, database_url, http_port, dicom_port, dicom_workers=2)
+    try:
+        record = exam_record()
+        base = f"http://127.0.0.1:{http_port}/mie/api/mie"
+        assert httpx.post(base + "/saveExamRpotImgInfo", json=exam_message(record), timeout=30).json()["code"] == 0
+        assert httpx.post(base + "/saveImgInfo", json=img_info_message(record, total=40), timeout=30).json()["code"] == 0
+        batches = [[make_instance(record["studyUid"]) for _ in range(10)] for _ in range(4)]
+        statuses: list[int] = []
+
+        def send(batch: list) -> None:
+            ae = AE(ae_title=CALLING_AE)
+            ae.add_requested_context(batch[0].SOPClassUID, batch[0].file_meta.TransferSyntaxUID)
+            assoc = ae.associate("127.0.0.1", dicom_port, ae_title="MIE")
+            assert assoc.is_established
+            statuses.extend(int(assoc.send_c_store(ds).Status) for ds in batch)
+            assoc.release()
+
+        senders = [threading.Thread(target=send, args=(batch,)) for batch in batches]
+        for sender in senders:
+            sender.start()
+        for sender in senders:
+            sender.join(timeout=60)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert statuses == [0] * 40
+    runtime = Runtime.open(Settings(data_dir=data_dir, database_url=database_url))
+    with runtime.database.unit_of_work() as repository:
+        assert all(repository.instance(ds.SOPInstanceUID) is not None for batch in batches for ds in batch)
+        assert repository.received_count(record["hiImgIndx"], record["studyUid"]) == 40
+        known = repository.all_instance_paths()
+    assert len(known) == 40
     runtime.database.engine.dispose()

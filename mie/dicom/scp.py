@@ -9,6 +9,7 @@ HTTP's saveImgFile; it only maps the outcome to a DICOM status. Calling AE title
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
 
+from mie.config import Settings
 from mie.runtime import Runtime
 from mie.service.ingest import IngestRefused, header_of, ingest_received
 from mie.service.institutions import institutions_by_ae_title
@@ -73,6 +75,16 @@ class _CallingAETitles:
             self._loaded_at = 0.0
 
 
+class _SharedPortServer(ThreadedAssociationServer):
+    """Binds with SO_REUSEPORT, so that several SCP processes (`mie serve --dicom-workers N`) share one port
+    and the kernel spreads associations over them: one Python process cannot use more than one core."""
+
+    def server_bind(self) -> None:
+        # pynetdicom's server_bind sets SO_REUSEADDR only; the port is shared only with SO_REUSEPORT.
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        super().server_bind()
+
+
 class InstitutionAE(AE):
     """An AE whose required calling AE titles are the registered institutions' (looked up per association)."""
 
@@ -106,8 +118,11 @@ class StorageSCP:
 
     def start(self) -> None:
         handlers = [(evt.EVT_C_STORE, self.handle_store), (evt.EVT_C_ECHO, self.handle_echo)]
-        self.server = self.ae.start_server((self.host, self.port), block=False, evt_handlers=handlers)
-        self.port = self.server.server_address[1]
+        server = self.ae.make_server((self.host, self.port), evt_handlers=handlers, server_class=_SharedPortServer)
+        threading.Thread(target=server.serve_forever, name=f"mie-scp-{self.port}", daemon=True).start()
+        self.ae._servers.append(server)  # as AE.start_server does: server.shutdown() removes it again
+        self.server = server
+        self.port = server.server_address[1]
         log.info("DICOM SCP %s listening on %s:%d", self.ae_title, self.host, self.port)
 
     def stop(self) -> None:
@@ -160,3 +175,13 @@ def _failure(status: int, comment: str) -> Dataset:
     answer.Status = status
     answer.ErrorComment = comment[:64]
     return answer
+
+
+def run_worker(settings: Settings) -> None:
+    """An extra SCP process on the same port (started by `mie serve --dicom-workers N`), until terminated."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # No recovery here: the main process recovered before starting workers, and a worker must never
+    # remove another process's files in flight.
+    scp = StorageSCP(Runtime.open(settings, recover=False), settings.host, settings.dicom_port, settings.ae_title)
+    scp.start()
+    threading.Event().wait()
