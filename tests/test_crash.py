@@ -196,9 +196,14 @@ def test_several_scp_processes_share_the_port_and_store_everything(tmp_path: Pat
         for sender in senders:
             sender.join(timeout=60)
     finally:
-        server.terminate()
+        workers = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split()
+        server.kill()  # as a crash would: the workers must not outlive it
         server.wait(timeout=30)
     assert statuses == [0] * 40
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert workers and not any(Path(f"/proc/{pid}").exists() for pid in workers), "an SCP worker outlived mie serve"
     runtime = Runtime.open(Settings(data_dir=data_dir, database_url=database_url))
     with runtime.database.unit_of_work() as repository:
         assert all(repository.instance(ds.SOPInstanceUID) is not None for batch in batches for ds in batch)

@@ -9,6 +9,7 @@ HTTP's saveImgFile; it only maps the outcome to a DICOM status. Calling AE title
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 import time
@@ -182,6 +183,11 @@ def run_worker(settings: Settings) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # No recovery here: the main process recovered before starting workers, and a worker must never
     # remove another process's files in flight.
+    parent = os.getppid()
     scp = StorageSCP(Runtime.open(settings, recover=False), settings.host, settings.dicom_port, settings.ae_title)
     scp.start()
-    threading.Event().wait()
+    # A worker outlives its `mie serve` only by a moment: were it to go on, the next start's recovery could
+    # remove a file it has just renamed into place and is about to commit.
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
