@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -70,8 +71,11 @@ def start_server(
     raise AssertionError("mie serve did not start: " + (process.stdout.read() if process.stdout else ""))
 
 
-def test_sigkill_mid_stream_loses_no_acknowledged_instance(tmp_path: Path, database_url: str) -> None:
-    data_dir = tmp_path / "data"
+def serve_registered_study(
+    data_dir: Path, database_url: str, total: int, dicom_workers: int = 1
+) -> tuple[subprocess.Popen[str], int, dict[str, Any]]:
+    """`mie serve` with the institution (and its AE title), an exam and its study registered: (server, DICOM port, record).
+    The caller stops the server."""
     subprocess.run(
         [
             sys.executable,
@@ -93,15 +97,23 @@ def test_sigkill_mid_stream_loses_no_acknowledged_instance(tmp_path: Path, datab
         capture_output=True,
     )
     http_port, dicom_port = free_port(), free_port()
-    server = start_server(data_dir, database_url, http_port, dicom_port)
-    acknowledged: set[str] = set()  # SOP Instance UIDs the SCP answered with success
+    server = start_server(data_dir, database_url, http_port, dicom_port, dicom_workers)
     try:
         record = exam_record()
         base = f"http://127.0.0.1:{http_port}/mie/api/mie"
         assert httpx.post(base + "/saveExamRpotImgInfo", json=exam_message(record), timeout=30).json()["code"] == 0
-        registration = img_info_message(record, total=200)
-        assert httpx.post(base + "/saveImgInfo", json=registration, timeout=30).json()["code"] == 0
+        assert httpx.post(base + "/saveImgInfo", json=img_info_message(record, total=total), timeout=30).json()["code"] == 0
+    except BaseException:
+        server.kill()
+        raise
+    return server, dicom_port, record
 
+
+def test_sigkill_mid_stream_loses_no_acknowledged_instance(tmp_path: Path, database_url: str) -> None:
+    data_dir = tmp_path / "data"
+    server, dicom_port, record = serve_registered_study(data_dir, database_url, total=200)
+    acknowledged: set[str] = set()  # SOP Instance UIDs the SCP answered with success
+    try:
         datasets = [make_instance(record["studyUid"]) for _ in range(200)]
         stop = threading.Event()
 
@@ -152,33 +164,8 @@ def test_sigkill_mid_stream_loses_no_acknowledged_instance(tmp_path: Path, datab
 def test_several_scp_processes_share_the_port_and_store_everything(tmp_path: Path, database_url: str) -> None:
     """`mie serve --dicom-workers 2`: associations spread over two processes, every instance stored once."""
     data_dir = tmp_path / "data"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mie.cli",
-            "institution",
-            "add",
-            INSTITUTION,
-            "--key",
-            KEY,
-            "--ae-title",
-            CALLING_AE,
-            "--data-dir",
-            str(data_dir),
-            "--database-url",
-            database_url,
-        ],
-        check=True,
-        capture_output=True,
-    )
-    http_port, dicom_port = free_port(), free_port()
-    server = start_server(data_dir, database_url, http_port, dicom_port, dicom_workers=2)
+    server, dicom_port, record = serve_registered_study(data_dir, database_url, total=40, dicom_workers=2)
     try:
-        record = exam_record()
-        base = f"http://127.0.0.1:{http_port}/mie/api/mie"
-        assert httpx.post(base + "/saveExamRpotImgInfo", json=exam_message(record), timeout=30).json()["code"] == 0
-        assert httpx.post(base + "/saveImgInfo", json=img_info_message(record, total=40), timeout=30).json()["code"] == 0
         batches = [[make_instance(record["studyUid"]) for _ in range(10)] for _ in range(4)]
         statuses: list[int] = []
 
