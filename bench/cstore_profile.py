@@ -139,11 +139,11 @@ def install_timers() -> None:
     import pynetdicom.events
 
     wrap(StorageSCP, "handle_store", "C-STORE handler (mie, total)")
-    wrap(pynetdicom.events.Event, "encoded_dataset", "  event.encoded_dataset(include_meta=True)")
+    wrap(ingest, "file_meta", "  file meta header (part10.file_meta)")
     wrap(files.FileStore, "spool_bytes", "  spool: write .part, MD5, fsync (FileStore.spool_bytes)")
     wrap(files._SpoolWriter, "finish", "    flush + fsync of the .part file")
     wrap(files._SpoolWriter, "__init__", "    create the .part file (open 'xb')")
-    wrap(ingest, "read_header", "  read_header: pydicom.dcmread(stop_before_pixels)")
+    wrap(ingest, "header_of_received", "  header: part10.scan_header (pydicom for irregular data)")
     wrap(ingest, "_record", "  _record: transaction, checks, row, rename, commit")
     wrap(files.FileStore, "commit", "    rename into place + mkdir + dir fsync")
     wrap(files, "_fsync_dir", "      directory fsync")
@@ -308,9 +308,9 @@ def run_once(args: argparse.Namespace, corpus_name: str, associations: int, base
 CHOSEN = [
     ("pynetdicom/service_class.py", "SCP", "StorageServiceClass.SCP (whole C-STORE service)"),
     ("mie/dicom/scp.py", "handle_store", "mie handle_store"),
-    ("pynetdicom/events.py", "encoded_dataset", "  event.encoded_dataset"),
+    ("mie/dicom/part10.py", "file_meta", "  part10.file_meta"),
     ("mie/store/files.py", "spool_bytes", "  FileStore.spool_bytes"),
-    ("mie/service/ingest.py", "read_header", "  ingest.read_header (dcmread)"),
+    ("mie/service/ingest.py", "header_of_received", "  ingest.header_of_received (scan)"),
     ("mie/service/ingest.py", "_record", "  ingest._record"),
     ("mie/store/database.py", "unit_of_work", "    Database.unit_of_work (enter+exit)"),
     ("mie/store/files.py", "commit", "    FileStore.commit"),

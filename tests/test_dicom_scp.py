@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,8 @@ def test_storescu_pushes_ct_mr_and_compressed_files_stored_as_sent(
         row = rows[original.SOPInstanceUID]
         stored_path = runtime.settings.data_dir / row.path
         assert dataset_bytes(stored_path) == dataset_bytes(path), kind
+        stored_meta = pydicom.dcmread(stored_path, stop_before_pixels=True).file_meta
+        assert stored_meta.MediaStorageSOPInstanceUID == original.SOPInstanceUID, kind
         assert row.transfer_syntax_uid == original.file_meta.TransferSyntaxUID, kind
         assert (row.source, row.calling_ae, row.hi_img_indx) == ("dicom", CALLING_AE, study["hiImgIndx"])
     assert_database_agrees_with_disk(runtime)
@@ -152,3 +155,36 @@ def test_chinese_text_from_a_modality_in_gb18030(scp: StorageSCP, runtime: Runti
 
 def test_dcmtk_is_on_this_machine() -> None:
     assert shutil.which(dcmtk("storescu"))
+
+
+def _wakeups(thread_ids: list[int]) -> int:
+    """Voluntary context switches so far of these threads of this process (each sleep or wait is one)."""
+    total = 0
+    for tid in thread_ids:
+        status = Path(f"/proc/self/task/{tid}/status").read_text()
+        total += int(next(line.split()[1] for line in status.splitlines() if line.startswith("voluntary_ctxt_switches")))
+    return total
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads per-thread counters from Linux's /proc")
+def test_open_idle_associations_wait_instead_of_polling(scp: StorageSCP) -> None:
+    # pynetdicom on its own wakes each association's two threads every millisecond (about 2,000 wake-ups a
+    # second per association); mie's reactors wait for the socket, a message or a timer.
+    ae = AE(ae_title=CALLING_AE)
+    ae.add_requested_context("1.2.840.10008.1.1")
+    associations = [ae.associate("127.0.0.1", scp.port, ae_title="MIE") for _ in range(4)]
+    try:
+        assert all(assoc.is_established for assoc in associations)
+        time.sleep(0.2)
+        acceptors = scp.server.active_associations if scp.server else []
+        assert len(acceptors) == 4
+        threads = [t.native_id for a in acceptors for t in (a, a.dul) if t.native_id is not None]
+        before = _wakeups(threads)
+        time.sleep(1.0)
+        per_thread_per_second = (_wakeups(threads) - before) / len(threads)
+        assert per_thread_per_second < 100, per_thread_per_second
+        # and they still answer at once
+        assert all(int(assoc.send_c_echo().Status) == 0 for assoc in associations)
+    finally:
+        for assoc in associations:
+            assoc.release()

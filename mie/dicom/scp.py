@@ -21,14 +21,18 @@ from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
 
 from mie.config import Settings
+from mie.dicom.reactor import EventDrivenRequestHandler
 from mie.runtime import Runtime
-from mie.service.ingest import IngestRefused, header_of, ingest_received
+from mie.service.ingest import IngestRefused, ingest_received
 from mie.service.institutions import institutions_by_ae_title
 
 log = logging.getLogger("mie.dicom")
 
 # Accept every storage SOP class, private ones included; it also spares the per-association context search.
 _config.UNRESTRICTED_STORAGE_SERVICE = True
+# pynetdicom's "standard" event handlers format a summary of every DIMSE message for its debug log even when
+# nothing is logged (0.4 ms per C-STORE); mie logs what it stores itself.
+_config.LOG_HANDLER_LEVEL = "none"
 
 # PS3.4 Annex B.2.3 C-STORE statuses.
 SUCCESS = 0x0000
@@ -119,7 +123,12 @@ class StorageSCP:
 
     def start(self) -> None:
         handlers = [(evt.EVT_C_STORE, self.handle_store), (evt.EVT_C_ECHO, self.handle_echo)]
-        server = self.ae.make_server((self.host, self.port), evt_handlers=handlers, server_class=_SharedPortServer)
+        server = self.ae.make_server(
+            (self.host, self.port),
+            evt_handlers=handlers,
+            server_class=_SharedPortServer,
+            request_handler=EventDrivenRequestHandler,
+        )
         threading.Thread(target=server.serve_forever, name=f"mie-scp-{self.port}", daemon=True).start()
         self.ae._servers.append(server)  # as AE.start_server does: server.shutdown() removes it again
         self.server = server
@@ -141,21 +150,12 @@ class StorageSCP:
         if institution is None:  # removed since the association began
             return _failure(NOT_REGISTERED, "calling AE title is not registered")
         try:
-            # What ingest needs of the data set, read from pynetdicom's lazily decoded copy (no second parse).
-            header = header_of(event.dataset, str(event.context.transfer_syntax))
-        except IngestRefused as refusal:
-            log.warning("C-STORE from %s (%s) refused: %s", calling_ae, institution, refusal.reason)
-            return _failure(_STATUS_OF_REFUSAL[refusal.kind], refusal.kind)
-        except Exception:  # a data set pydicom cannot read at all
-            log.warning("C-STORE from %s (%s): unreadable data set", calling_ae, institution)
-            return _failure(CANNOT_UNDERSTAND, "unreadable data set")
-        try:
             ingest_received(
                 self.runtime.database,
                 self.runtime.store,
-                # The data set exactly as received, behind a file meta header naming its transfer syntax.
-                [event.encoded_dataset(include_meta=True)],
-                header=header,
+                # The data set exactly as received (never decoded here), in the negotiated transfer syntax.
+                event.request.DataSet.getvalue(),  # type: ignore[union-attr]
+                str(event.context.transfer_syntax),
                 institution=institution,
                 calling_ae=calling_ae,
             )

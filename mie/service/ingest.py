@@ -9,17 +9,22 @@ once, whole, and known to the database, or not at all. Names on disk are built o
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from io import BytesIO
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.filereader import read_dataset
+from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ImplicitVRLittleEndian
 from sqlalchemy.exc import IntegrityError
 
 from mie.contract.validation import mask
+from mie.dicom.part10 import SERIES_INSTANCE_UID, Irregular, file_meta, scan_header
 from mie.store.database import Database
 from mie.store.files import FileStore, Spooled, UnsafeName, checked_uid
 
@@ -100,24 +105,65 @@ def read_header(path: Path) -> Header:
 
 
 def header_of(dataset: Dataset, transfer_syntax_uid: str) -> Header:
-    """The header of a data set already in hand (the SCP's, decoded lazily by pynetdicom)."""
+    """The header of a data set decoded by pydicom."""
+    return _checked_header(dataset.get, transfer_syntax_uid)
+
+
+def header_of_received(data: bytes, transfer_syntax_uid: str) -> Header:
+    """The header of a data set received over DICOM (encoded as sent, no file meta), read without decoding it;
+    data sets the scanner does not follow (big endian, deflated, irregular) are decoded by pydicom."""
+    try:
+        return _checked_header(scan_header(data, transfer_syntax_uid).get, transfer_syntax_uid)
+    except Irregular:
+        pass
+    try:
+        stream: BinaryIO = BytesIO(
+            zlib.decompress(data, -zlib.MAX_WBITS) if transfer_syntax_uid == DeflatedExplicitVRLittleEndian else data
+        )
+        dataset = read_dataset(
+            stream,
+            is_implicit_VR=transfer_syntax_uid == ImplicitVRLittleEndian,
+            is_little_endian=transfer_syntax_uid != ExplicitVRBigEndian,
+            stop_when=lambda tag, _vr, _length: tag > SERIES_INSTANCE_UID,
+        )
+        return header_of(dataset, transfer_syntax_uid)
+    except IngestRefused:
+        raise
+    except Exception as error:  # untrusted bytes: pydicom fails in many ways, each one means "cannot read"
+        raise IngestRefused("not_dicom", f"数据集无法解析: {type(error).__name__}") from None
+
+
+def _checked_header(get: Callable[[str], object], transfer_syntax_uid: str) -> Header:
+    def required(keyword: str) -> str:
+        value = get(keyword)
+        if value is None:
+            raise IngestRefused("not_dicom", f"DICOM 文件缺少必需的属性 {keyword}")
+        return checked_uid(str(value))
+
     try:
         header = Header(
-            sop_instance_uid=checked_uid(str(dataset.SOPInstanceUID)),
-            sop_class_uid=checked_uid(str(dataset.SOPClassUID)),
-            study_uid=checked_uid(str(dataset.StudyInstanceUID)),
-            series_uid=checked_uid(str(dataset.SeriesInstanceUID)),
+            sop_instance_uid=required("SOPInstanceUID"),
+            sop_class_uid=required("SOPClassUID"),
+            study_uid=required("StudyInstanceUID"),
+            series_uid=required("SeriesInstanceUID"),
             transfer_syntax_uid=checked_uid(transfer_syntax_uid) if transfer_syntax_uid else "",
-            accession_number=str(dataset.get("AccessionNumber", "") or ""),
-            character_set=str(dataset.get("SpecificCharacterSet", "") or ""),
+            accession_number=str(get("AccessionNumber") or ""),
+            character_set=_joined(get("SpecificCharacterSet")),
         )
-    except AttributeError as error:
-        raise IngestRefused("not_dicom", f"DICOM 文件缺少必需的属性: {error}") from None
     except UnsafeName as error:
         raise IngestRefused("bad_uid", str(error)) from None
     if not header.transfer_syntax_uid:
         raise IngestRefused("not_dicom", "DICOM 文件缺少文件元信息 (Transfer Syntax UID)")
     return header
+
+
+def _joined(value: object) -> str:
+    """A possibly multi-valued CS as one string, values separated by backslashes as encoded."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        return value
+    return "\\".join(str(item) for item in value)  # type: ignore[attr-defined]
 
 
 def relative_path(header: Header) -> Path:
@@ -166,14 +212,16 @@ def ingest_instance(
 def ingest_received(
     database: Database,
     store: FileStore,
-    pieces: Iterable[bytes],
+    data: bytes,
+    transfer_syntax_uid: str,
     *,
-    header: Header,
     institution: str,
     calling_ae: str,
 ) -> Ingested:
-    """An instance the DICOM SCP received whole: spooled (hashed, fsynced), then ingested like any other."""
-    spooled = store.spool_bytes(pieces)
+    """A data set the DICOM SCP received whole (encoded as sent): its header read, then spooled behind a
+    file meta header naming its transfer syntax (hashed, fsynced), then ingested like any other instance."""
+    header = header_of_received(data, transfer_syntax_uid)
+    spooled = store.spool_bytes([file_meta(header.sop_class_uid, header.sop_instance_uid, transfer_syntax_uid), data])
     return ingest_instance(
         database, store, spooled, institution=institution, source="dicom", calling_ae=calling_ae, header=header
     )

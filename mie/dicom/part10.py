@@ -1,0 +1,196 @@
+"""The two pieces of DICOM encoding on the C-STORE hot path, done directly instead of through pydicom.
+
+- `file_meta`: the Part 10 preamble and File Meta Information (PS3.10 §7.1) put in front of a received
+  data set to make it a file. The same elements and bytes as pynetdicom's `Event.encoded_dataset()`
+  (tests compare them), without building and writing a pydicom Dataset per instance.
+- `scan_header`: the few attributes mie reads of a received data set (identity and character set), found
+  by walking element headers and skipping every value, instead of decoding the data set. Irregular data
+  (truncated, big endian, deflated, nesting it cannot follow) is left to pydicom: `Irregular` says so.
+
+Per instance, these took 0.6 ms and 0.6-1.3 ms of CPU through pydicom, and take tens of microseconds here.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from pydicom.charset import convert_encodings, decode_bytes
+from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ImplicitVRLittleEndian
+from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID, PYNETDICOM_IMPLEMENTATION_VERSION
+
+SPECIFIC_CHARACTER_SET = 0x00080005
+SOP_CLASS_UID = 0x00080016
+SOP_INSTANCE_UID = 0x00080018
+ACCESSION_NUMBER = 0x00080050
+STUDY_INSTANCE_UID = 0x0020000D
+SERIES_INSTANCE_UID = 0x0020000E
+HEADER_TAGS = frozenset(
+    {SPECIFIC_CHARACTER_SET, SOP_CLASS_UID, SOP_INSTANCE_UID, ACCESSION_NUMBER, STUDY_INSTANCE_UID, SERIES_INSTANCE_UID}
+)
+_LAST_HEADER_TAG = SERIES_INSTANCE_UID
+
+# PS3.5 §7.1.2: explicit VRs whose length field is 4 bytes after 2 reserved ones.
+_LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
+_VRS = _LONG_VRS | frozenset(
+    {
+        b"AE",
+        b"AS",
+        b"AT",
+        b"CS",
+        b"DA",
+        b"DS",
+        b"DT",
+        b"FD",
+        b"FL",
+        b"IS",
+        b"LO",
+        b"LT",
+        b"PN",
+        b"SH",
+        b"SL",
+        b"SS",
+        b"ST",
+        b"TM",
+        b"UI",
+        b"UL",
+        b"US",
+    }
+)
+_UNDEFINED = 0xFFFFFFFF
+_ITEM = 0xFFFEE000
+_ITEM_END = 0xFFFEE00D
+_SEQUENCE_END = 0xFFFEE0DD
+_TAG = struct.Struct("<HH")
+_U16 = struct.Struct("<H")
+_U32 = struct.Struct("<I")
+_TEXT_DELIMITERS = {0x5C}  # backslash separates values of text VRs (PS3.5 §6.1.3)
+
+
+class Irregular(ValueError):
+    """The data set is not one `scan_header` reads; decode it with pydicom instead."""
+
+
+def scannable(transfer_syntax_uid: str) -> bool:
+    return transfer_syntax_uid not in (ExplicitVRBigEndian, DeflatedExplicitVRLittleEndian)
+
+
+def scan_header(data: bytes, transfer_syntax_uid: str) -> dict[str, str]:
+    """The header attributes present in a little-endian data set, by keyword, as pydicom would give them."""
+    if not scannable(transfer_syntax_uid):
+        raise Irregular(f"transfer syntax {transfer_syntax_uid}")
+    implicit = transfer_syntax_uid == ImplicitVRLittleEndian
+    raw: dict[int, bytes] = {}
+    _walk(data, 0, implicit, raw)
+    character_sets = _text(raw.get(SPECIFIC_CHARACTER_SET, b""), ["iso8859"]).split("\\")
+    encodings = convert_encodings([value.strip() for value in character_sets if value.strip()] or ["ISO_IR 6"])
+    values = {
+        "SpecificCharacterSet": _text(raw.get(SPECIFIC_CHARACTER_SET, b""), ["iso8859"]),
+        "AccessionNumber": _text(raw.get(ACCESSION_NUMBER, b""), encodings),
+    }
+    for tag, keyword in (
+        (SOP_CLASS_UID, "SOPClassUID"),
+        (SOP_INSTANCE_UID, "SOPInstanceUID"),
+        (STUDY_INSTANCE_UID, "StudyInstanceUID"),
+        (SERIES_INSTANCE_UID, "SeriesInstanceUID"),
+    ):
+        if tag in raw:
+            values[keyword] = raw[tag].rstrip(b"\x00 ").decode("ascii", "replace").strip()
+    return values
+
+
+def _text(value: bytes, encodings: list[str]) -> str:
+    return decode_bytes(value, encodings, _TEXT_DELIMITERS).rstrip("\x00 ") if value else ""
+
+
+def _walk(data: bytes, position: int, implicit: bool, found: dict[int, bytes] | None) -> int:
+    """Walk element headers from `position`, skipping values; returns where the walk ended.
+
+    At the top level (`found` given) the header attributes are collected into `found`, and the walk stops
+    at the first tag past them. Inside an item of undefined length (`found` None) it ends just after the
+    item's end marker. Values of undefined length (sequences, or UN holding one) are skipped item by item."""
+    end = len(data)
+    while position < end:
+        if position + 8 > end:
+            raise Irregular("truncated element header")
+        group, element = _TAG.unpack_from(data, position)
+        tag = group << 16 | element
+        if found is None and tag == _ITEM_END:
+            return position + 8
+        if group == 0xFFFE:
+            raise Irregular(f"unexpected delimiter ({group:04X},{element:04X})")
+        if found is not None and tag > _LAST_HEADER_TAG:
+            return position
+        vr = b""
+        if implicit:
+            (length,) = _U32.unpack_from(data, position + 4)
+            position += 8
+        else:
+            vr = data[position + 4 : position + 6]
+            if vr not in _VRS:  # e.g. implicit VR data under an explicit transfer syntax: pydicom copes
+                raise Irregular(f"no explicit VR at ({group:04X},{element:04X})")
+            if vr in _LONG_VRS:
+                if position + 12 > end:
+                    raise Irregular("truncated element header")
+                (length,) = _U32.unpack_from(data, position + 8)
+                position += 12
+            else:
+                (length,) = _U16.unpack_from(data, position + 6)
+                position += 8
+        if length == _UNDEFINED:
+            # A sequence; UN of undefined length holds one in implicit VR (PS3.5 §6.2.2).
+            position = _skip_items(data, position, implicit or vr == b"UN")
+            continue
+        if position + length > end:
+            raise Irregular("value runs past the end of the data set")
+        if found is not None and tag in HEADER_TAGS:
+            found[tag] = data[position : position + length]
+        position += length
+    if found is None:
+        raise Irregular("item without its end marker")
+    return position
+
+
+def _skip_items(data: bytes, position: int, implicit: bool) -> int:
+    """Past the items of a sequence of undefined length, to just after its end marker."""
+    end = len(data)
+    while position + 8 <= end:
+        group, element = _TAG.unpack_from(data, position)
+        (length,) = _U32.unpack_from(data, position + 4)
+        position += 8
+        tag = group << 16 | element
+        if tag == _SEQUENCE_END:
+            return position
+        if tag != _ITEM:
+            raise Irregular(f"expected an item, found ({group:04X},{element:04X})")
+        position = position + length if length != _UNDEFINED else _walk(data, position, implicit, None)
+    raise Irregular("sequence without its end marker")
+
+
+def file_meta(sop_class_uid: str, sop_instance_uid: str, transfer_syntax_uid: str) -> bytes:
+    """Preamble, "DICM" and the File Meta Information group for a received data set (Explicit VR LE)."""
+    elements = b"".join(
+        (
+            _explicit(0x0002, 0x0001, b"OB", b"\x00\x01"),
+            _explicit(0x0002, 0x0002, b"UI", _uid(sop_class_uid)),
+            _explicit(0x0002, 0x0003, b"UI", _uid(sop_instance_uid)),
+            _explicit(0x0002, 0x0010, b"UI", _uid(transfer_syntax_uid)),
+            _explicit(0x0002, 0x0012, b"UI", _uid(PYNETDICOM_IMPLEMENTATION_UID)),
+            _explicit(0x0002, 0x0013, b"SH", _padded(PYNETDICOM_IMPLEMENTATION_VERSION.encode("ascii"), b" ")),
+        )
+    )
+    group_length = _explicit(0x0002, 0x0000, b"UL", _U32.pack(len(elements)))
+    return b"\x00" * 128 + b"DICM" + group_length + elements
+
+
+def _uid(value: str) -> bytes:
+    return _padded(value.encode("ascii"), b"\x00")
+
+
+def _padded(value: bytes, pad: bytes) -> bytes:
+    return value + pad if len(value) % 2 else value
+
+
+def _explicit(group: int, element: int, vr: bytes, value: bytes) -> bytes:
+    if vr in _LONG_VRS:
+        return _TAG.pack(group, element) + vr + b"\x00\x00" + _U32.pack(len(value)) + value
+    return _TAG.pack(group, element) + vr + _U16.pack(len(value)) + value
