@@ -769,6 +769,12 @@ def main() -> int:
     parser.add_argument("--corpora", default="small,real", help="comma-separated subset of small,real")
     parser.add_argument("--receivers", default="mie,storescp,orthanc", help="comma-separated subset")
     parser.add_argument("--no-http", action="store_true", help="skip saveImgFile over HTTP")
+    parser.add_argument(
+        "--workdir",
+        default="/var/tmp",
+        help="where every receiver's files go (default /var/tmp: on these machines creating a file under /tmp "
+        "costs about 1.2 ms of kernel CPU, 20 times what it costs elsewhere on the same disk)",
+    )
     args = parser.parse_args()
     if args.instances % 4:
         sys.exit("bench: --instances must be a multiple of 4")
@@ -790,7 +796,7 @@ def main() -> int:
     spec = load_spec()
     hi_img_indx = example_body(spec)["input"][0]["hiImgIndx"]
     runs: list[Run] = []
-    with tempfile.TemporaryDirectory(prefix="mie-cstore-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="mie-cstore-bench-", dir=args.workdir) as tmp:
         base = Path(tmp)
         cfg = Path(shutil.copy(STORESCU_CFG, base / "storescu.cfg"))
         study_uid = generate_uid()

@@ -421,10 +421,16 @@ def main() -> int:
     parser.add_argument("--keep", type=Path, default=None, help="directory to keep the .pstats files in")
     parser.add_argument("--py-spy", default=None, help="path to a py-spy binary: also record a sampling profile")
     parser.add_argument("--no-associations", action="store_true", help="skip the association set-up timing")
+    parser.add_argument(
+        "--workdir",
+        default="/var/tmp",
+        help="where every receiver's files go (default /var/tmp: on these machines creating a file under /tmp "
+        "costs about 1.2 ms of kernel CPU, 20 times what it costs elsewhere on the same disk)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     print(f"profile: mie code {bench.code_state()}")
-    with tempfile.TemporaryDirectory(prefix="mie-cstore-profile-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="mie-cstore-profile-", dir=args.workdir) as tmp:
         base = Path(tmp)
         cfg = Path(shutil.copy(bench.STORESCU_CFG, base / "storescu.cfg"))
         if args.mode == "timers":

@@ -32,7 +32,6 @@ from pynetdicom import evt
 from pynetdicom.association import LOGGER as ASSOCIATION_LOGGER
 from pynetdicom.association import Association
 from pynetdicom.dul import DULServiceProvider
-from pynetdicom.transport import RequestHandler
 
 # Upper bound on any wait: how late a timer (ARTIM, network idle timeout) or a dead DUL thread is noticed.
 _IDLE_WAIT = 0.05
@@ -191,10 +190,3 @@ class EventDrivenAssociation(Association):
                     self.abort()
                 self.kill()
                 return
-
-
-class EventDrivenRequestHandler(RequestHandler):
-    """The server's per-connection handler: builds pynetdicom's acceptor, then makes it event-driven."""
-
-    def _create_association(self) -> Association:
-        return EventDrivenAssociation.adopt(super()._create_association())

@@ -17,11 +17,13 @@ from dataclasses import dataclass
 
 from pydicom.dataset import Dataset
 from pynetdicom import AE, _config, evt
+from pynetdicom.association import Association
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
-from pynetdicom.transport import ThreadedAssociationServer
+from pynetdicom.transport import RequestHandler, ThreadedAssociationServer
 
 from mie.config import Settings
-from mie.dicom.reactor import EventDrivenRequestHandler
+from mie.dicom.dimse import FastStoreResponseDIMSE
+from mie.dicom.reactor import EventDrivenAssociation
 from mie.runtime import Runtime
 from mie.service.ingest import IngestRefused, ingest_received
 from mie.service.institutions import institutions_by_ae_title
@@ -90,6 +92,16 @@ class _SharedPortServer(ThreadedAssociationServer):
         super().server_bind()
 
 
+class _AcceptorRequestHandler(RequestHandler):
+    """Builds pynetdicom's acceptor association for each connection, then makes it wait on events instead
+    of polling (mie.dicom.reactor) and answer C-STOREs without building a pydicom Dataset (mie.dicom.dimse)."""
+
+    def _create_association(self) -> Association:
+        association = EventDrivenAssociation.adopt(super()._create_association())
+        FastStoreResponseDIMSE.adopt(association.dimse)
+        return association
+
+
 class InstitutionAE(AE):
     """An AE whose required calling AE titles are the registered institutions' (looked up per association)."""
 
@@ -127,7 +139,7 @@ class StorageSCP:
             (self.host, self.port),
             evt_handlers=handlers,
             server_class=_SharedPortServer,
-            request_handler=EventDrivenRequestHandler,
+            request_handler=_AcceptorRequestHandler,
         )
         threading.Thread(target=server.serve_forever, name=f"mie-scp-{self.port}", daemon=True).start()
         self.ae._servers.append(server)  # as AE.start_server does: server.shutdown() removes it again

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -46,6 +48,49 @@ def _sqlite_begin_immediate(connection) -> None:  # type: ignore[no-untyped-def]
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+class _WriterTurn:
+    """One SQLite writer at a time: among this process's threads (a lock), and among processes sharing the
+    database file (`mie serve --workers/--dicom-workers`) by flock on a file beside it, whose waiters the
+    kernel wakes as soon as the holder lets go."""
+
+    def __init__(self, lock_file: Path | None) -> None:
+        self._threads = threading.Lock()
+        self._lock_file = lock_file
+        self._descriptor: int | None = None
+        self._opened_in: int | None = None
+
+    def _file(self) -> int:
+        # Opened per process: an inherited descriptor would share its lock with the parent's.
+        if self._descriptor is None or self._opened_in != os.getpid():
+            assert self._lock_file is not None
+            self._descriptor = os.open(self._lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._opened_in = os.getpid()
+        return self._descriptor
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        if self._lock_file is not None:
+            try:
+                fcntl.flock(self._file(), fcntl.LOCK_EX)
+            except BaseException:
+                self._threads.release()
+                raise
+
+    def __exit__(self, *_exc: object) -> None:
+        try:
+            if self._lock_file is not None:
+                fcntl.flock(self._file(), fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+
+def _lock_file_of(database: str | None) -> Path | None:
+    """The writers' lock file of an SQLite database file (none for an in-memory database)."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).with_name(Path(database).name + ".writer-lock")
+
+
 class Database:
     """An engine and the sessions made from it."""
 
@@ -56,11 +101,17 @@ class Database:
             connect_args["check_same_thread"] = False
         elif schema:
             connect_args["options"] = f"-csearch_path={schema}"
-        self.engine: Engine = create_engine(self.url, connect_args=connect_args, pool_pre_ping=True)
-        # SQLite has one writer at a time. Threads of this process queue on a lock rather than in SQLite's
-        # busy handler, which polls and lets late comers overtake (p99 of a second under 8 connections).
-        self._writer_turn: AbstractContextManager[object] = threading.Lock() if self.url.startswith("sqlite") else nullcontext()
-        if self.url.startswith("sqlite"):
+        sqlite = self.url.startswith("sqlite")
+        # A pre-ping is a round trip per checkout: worth it for a server's connections, which can drop; an
+        # SQLite file's cannot.
+        self.engine: Engine = create_engine(self.url, connect_args=connect_args, pool_pre_ping=not sqlite)
+        # SQLite has one writer at a time. Writers queue for their turn rather than in SQLite's busy handler,
+        # which polls (sleeping up to 100 ms between tries) and lets late comers overtake: p99 of a second
+        # under 8 HTTP connections, and a second SCP process made C-STORE slower, not faster.
+        self._writer_turn: AbstractContextManager[object] = (
+            _WriterTurn(_lock_file_of(self.engine.url.database)) if sqlite else nullcontext()
+        )
+        if sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin_immediate)
 
