@@ -146,7 +146,7 @@ def install_timers() -> None:
     wrap(ingest, "header_of_received", "  header: part10.scan_header (pydicom for irregular data)")
     wrap(ingest, "_record", "  _record: transaction, checks, row, rename, commit")
     wrap(files.FileStore, "commit", "    rename into place + mkdir + dir fsync")
-    wrap(files, "_fsync_dir", "      directory fsync")
+    wrap(files, "sync_directory", "      directory fsync")
     wrap(ingest.log, "info", "  log.info (disabled at WARNING)")
     wrap(pynetdicom.dimse.DIMSEServiceProvider, "send_msg", "send C-STORE-RSP (pynetdicom encode + queue)")
     wrap(pynetdicom.dimse.DIMSEServiceProvider, "receive_primitive", "receive P-DATA (pynetdicom DIMSE decode)")

@@ -7,12 +7,13 @@ invalid spec); 2 wrong usage.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import multiprocessing
 import os
+import socket
 import sys
+import time
 from pathlib import Path
 
 from mie.config import Settings, add_dicom_options, add_server_options, add_storage_options, settings_from
@@ -45,7 +46,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         scp = StorageSCP(runtime, settings.host, settings.dicom_port, settings.ae_title)
         scp.start()
-        workers = start_scp_workers(dataclasses.replace(settings, dicom_port=scp.port), settings.dicom_workers - 1)
+        if settings.dicom_workers > 1:
+            workers = start_scp_workers(settings, scp.share(), settings.dicom_workers - 1, args.log_level.upper())
         print(
             f"mie: DICOM C-STORE SCP on {settings.host}:{scp.port}, AE title {settings.ae_title}"
             + (f", {settings.dicom_workers} processes" if workers else ""),
@@ -83,13 +85,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def start_scp_workers(settings: Settings, count: int) -> list[multiprocessing.process.BaseProcess]:
+_WORKER_START_SECONDS = 120.0
+
+
+def start_scp_workers(
+    settings: Settings, listening: socket.socket, count: int, log_level: str
+) -> list[multiprocessing.process.BaseProcess]:
     from mie.dicom.scp import run_worker
 
     context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=run_worker, args=(settings,), daemon=True) for _ in range(max(0, count))]
+    ready = [context.Event() for _ in range(max(0, count))]
+    # The listening socket goes to each worker as a duplicated descriptor (multiprocessing passes sockets).
+    workers = [context.Process(target=run_worker, args=(settings, listening, event, log_level), daemon=True) for event in ready]
     for worker in workers:
         worker.start()
+    # Announced only once every worker is accepting: until then the first process would take every
+    # association that arrives (a fresh interpreter takes a few seconds to import pynetdicom and the rest).
+    deadline = time.monotonic() + _WORKER_START_SECONDS
+    for worker, event in zip(workers, ready, strict=True):
+        while not event.wait(0.1):
+            if not worker.is_alive() or time.monotonic() > deadline:
+                for other in workers:
+                    other.terminate()
+                raise SystemExit(f"mie: a DICOM SCP worker process did not start (exit code {worker.exitcode})")
     return workers
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -43,7 +44,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 def start_server(
-    data_dir: Path, database_url: str, http_port: int, dicom_port: int, dicom_workers: int = 1
+    data_dir: Path, database_url: str, http_port: int, dicom_port: int, dicom_workers: int = 1, log_level: str = "warning"
 ) -> subprocess.Popen[str]:
     env = {**os.environ, "MIE_DATA_DIR": str(data_dir), "MIE_DATABASE_URL": database_url, "MIE_DICOM_WORKERS": str(dicom_workers)}
     command = [
@@ -56,10 +57,12 @@ def start_server(
         "--dicom-port",
         str(dicom_port),
         "--log-level",
-        "warning",
+        log_level,
         "--no-access-log",
     ]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = server_log(data_dir)
+    with log.open("a") as output:  # a file, not a pipe: a pipe nobody reads would stall a chatty server
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -68,11 +71,15 @@ def start_server(
         except httpx.HTTPError:
             time.sleep(0.2)
     process.kill()
-    raise AssertionError("mie serve did not start: " + (process.stdout.read() if process.stdout else ""))
+    raise AssertionError("mie serve did not start: " + log.read_text())
+
+
+def server_log(data_dir: Path) -> Path:
+    return data_dir.parent / f"{data_dir.name}-serve.log"
 
 
 def serve_registered_study(
-    data_dir: Path, database_url: str, total: int, dicom_workers: int = 1
+    data_dir: Path, database_url: str, total: int, dicom_workers: int = 1, log_level: str = "warning"
 ) -> tuple[subprocess.Popen[str], int, dict[str, Any]]:
     """`mie serve` with the institution (and its AE title), an exam and its study registered: (server, DICOM port, record).
     The caller stops the server."""
@@ -97,7 +104,7 @@ def serve_registered_study(
         capture_output=True,
     )
     http_port, dicom_port = free_port(), free_port()
-    server = start_server(data_dir, database_url, http_port, dicom_port, dicom_workers)
+    server = start_server(data_dir, database_url, http_port, dicom_port, dicom_workers, log_level)
     try:
         record = exam_record()
         base = f"http://127.0.0.1:{http_port}/mie/api/mie"
@@ -164,7 +171,7 @@ def test_sigkill_mid_stream_loses_no_acknowledged_instance(tmp_path: Path, datab
 def test_several_scp_processes_share_the_port_and_store_everything(tmp_path: Path, database_url: str) -> None:
     """`mie serve --dicom-workers 2`: associations spread over two processes, every instance stored once."""
     data_dir = tmp_path / "data"
-    server, dicom_port, record = serve_registered_study(data_dir, database_url, total=40, dicom_workers=2)
+    server, dicom_port, record = serve_registered_study(data_dir, database_url, total=40, dicom_workers=2, log_level="info")
     try:
         batches = [[make_instance(record["studyUid"]) for _ in range(10)] for _ in range(4)]
         statuses: list[int] = []
@@ -187,6 +194,9 @@ def test_several_scp_processes_share_the_port_and_store_everything(tmp_path: Pat
         server.kill()  # as a crash would: the workers must not outlive it
         server.wait(timeout=30)
     assert statuses == [0] * 40
+    # the four associations were spread over both processes, not all taken by the first one awake
+    accepted_by = re.findall(r"association from \S+ \(\S+\) at \S+, in process (\d+)", server_log(data_dir).read_text())
+    assert len(accepted_by) == 4 and len(set(accepted_by)) == 2, accepted_by
     deadline = time.monotonic() + 10
     while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.2)

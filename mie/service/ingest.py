@@ -25,8 +25,8 @@ from sqlalchemy.exc import IntegrityError
 
 from mie.contract.validation import mask
 from mie.dicom.part10 import SERIES_INSTANCE_UID, Irregular, file_meta, scan_header
-from mie.store.database import Database
-from mie.store.files import FileStore, Spooled, UnsafeName, checked_uid
+from mie.store.database import Batch, CleanRefusal, Database
+from mie.store.files import FileStore, Spooled, UnsafeName, checked_uid, sync_directory
 
 log = logging.getLogger("mie.ingest")
 
@@ -35,8 +35,9 @@ Source = Literal["http", "dicom"]
 RefusalKind = Literal["md5", "not_dicom", "bad_uid", "unknown_exam", "study_mismatch", "accession", "not_registered", "conflict"]
 
 
-class IngestRefused(Exception):
-    """The instance is not stored; `kind` says why, for the entry point to map (HTTP code, DICOM status)."""
+class IngestRefused(CleanRefusal):
+    """The instance is not stored; `kind` says why, for the entry point to map (HTTP code, DICOM status).
+    Raised before anything is written (a CleanRefusal: the other instances of its group commit go on)."""
 
     def __init__(self, kind: RefusalKind, reason: str) -> None:
         self.kind = kind
@@ -237,71 +238,86 @@ def _record(
     claim: Claim | None,
     calling_ae: str | None,
 ) -> Ingested:
-    target = relative_path(header)
-    placed = False
     try:
-        with database.unit_of_work() as repository:
-            if claim is not None:
-                owner = repository.exam_owner(claim.hi_img_indx)
-                if owner != institution:
-                    raise IngestRefused("unknown_exam", f"索引 {mask(claim.hi_img_indx)} 不存在或不属于本机构")
-                if header.study_uid != claim.study_uid:
-                    raise IngestRefused("study_mismatch", f"文件的 StudyInstanceUID {header.study_uid} 与 studyUid 不符")
-                if header.accession_number not in claim.accession_list():
-                    raise IngestRefused(
-                        "accession", f"文件的 AccessionNumber '{header.accession_number}' 不在 accessionNumber 中"
-                    )
-                repository.register_study(
-                    claim.hi_img_indx, claim.study_uid, institution, claim.accession_numbers, claim.image_total_num
-                )
-                study = repository.study(claim.hi_img_indx, claim.study_uid)
-            else:
-                studies = repository.studies_of_uid(header.study_uid, institution)
-                if not studies:
-                    raise IngestRefused("not_registered", f"检查 {header.study_uid} 未经 saveImgInfo 登记")
-                study = studies[0]
-                registered = [n.strip() for n in study.accession_numbers.split(",")]
-                if header.accession_number not in registered:
-                    raise IngestRefused("accession", f"AccessionNumber '{header.accession_number}' 不在登记的影像关联编号中")
-            assert study is not None
-            existing = repository.instance(header.sop_instance_uid)
-            if existing is not None:
-                if existing.md5 != spooled.md5:
-                    raise IngestRefused("conflict", f"实例 {header.sop_instance_uid} 已以不同内容存储")
-                received = repository.received_count(existing.hi_img_indx, header.study_uid)
-                return Ingested(
-                    header.sop_instance_uid, existing.hi_img_indx, header.study_uid, received, study.image_total_num, True
-                )
-            repository.add_instance(
-                {
-                    "sop_instance_uid": header.sop_instance_uid,
-                    "hi_img_indx": study.hi_img_indx,
-                    "study_uid": header.study_uid,
-                    "series_uid": header.series_uid,
-                    "sop_class_uid": header.sop_class_uid,
-                    "transfer_syntax_uid": header.transfer_syntax_uid,
-                    "size": spooled.size,
-                    "md5": spooled.md5,
-                    "path": target.as_posix(),
-                    "source": source,
-                    "institution_code": institution,
-                    "calling_ae": calling_ae,
-                }
-            )
-            received = repository.received_count(study.hi_img_indx, header.study_uid)
-            # The row is in (and holds the instance's key) before the file takes its name; the commit follows.
-            store.commit(spooled, target)
-            placed = True
-        return Ingested(header.sop_instance_uid, study.hi_img_indx, header.study_uid, received, study.image_total_num, False)
+        # Committed together with whatever other instances are being stored at this moment (group commit).
+        return database.group_commit.run(
+            lambda batch: _store(batch, store, spooled, header, institution, source, claim, calling_ae)
+        )
     except IntegrityError:
-        # A concurrent upload of the same instance committed first (its row was inserted before ours, so the
-        # file at `target` is its file): this one is a duplicate or a conflict, and touches nothing on disk.
+        # Another process's upload of the same instance committed first (its row was inserted before ours, so
+        # the file at our target is its file): this one is a duplicate or a conflict, and touches nothing on disk.
         with database.unit_of_work() as repository:
             existing = repository.instance(header.sop_instance_uid)
+            received = repository.received_count(existing.hi_img_indx, header.study_uid) if existing else 0
+            study = repository.study(existing.hi_img_indx, header.study_uid) if existing else None
         if existing is not None and existing.md5 == spooled.md5:
-            return Ingested(header.sop_instance_uid, existing.hi_img_indx, header.study_uid, 0, 0, True)
+            total = study.image_total_num if study else 0
+            return Ingested(header.sop_instance_uid, existing.hi_img_indx, header.study_uid, received, total, True)
         raise IngestRefused("conflict", f"实例 {header.sop_instance_uid} 已以不同内容存储") from None
-    except BaseException:
-        if placed:
-            store.remove(target)
-        raise
+
+
+def _store(
+    batch: Batch,
+    store: FileStore,
+    spooled: Spooled,
+    header: Header,
+    institution: str,
+    source: Source,
+    claim: Claim | None,
+    calling_ae: str | None,
+) -> Ingested:
+    """One instance's part of a group commit: checks, its row, its file in place; the commit follows.
+
+    The row goes in (and holds the instance's key) before the file takes its name; the directory is synced
+    and the transaction committed once for the whole batch, and only then is anyone answered."""
+    repository = batch.repository
+    # Every refusal comes before the first write (IngestRefused is a CleanRefusal).
+    if claim is not None:
+        owner = repository.exam_owner(claim.hi_img_indx)
+        if owner != institution:
+            raise IngestRefused("unknown_exam", f"索引 {mask(claim.hi_img_indx)} 不存在或不属于本机构")
+        if header.study_uid != claim.study_uid:
+            raise IngestRefused("study_mismatch", f"文件的 StudyInstanceUID {header.study_uid} 与 studyUid 不符")
+        if header.accession_number not in claim.accession_list():
+            raise IngestRefused("accession", f"文件的 AccessionNumber '{header.accession_number}' 不在 accessionNumber 中")
+    else:
+        studies = repository.studies_of_uid(header.study_uid, institution)
+        if not studies:
+            raise IngestRefused("not_registered", f"检查 {header.study_uid} 未经 saveImgInfo 登记")
+        registered = [n.strip() for n in studies[0].accession_numbers.split(",")]
+        if header.accession_number not in registered:
+            raise IngestRefused("accession", f"AccessionNumber '{header.accession_number}' 不在登记的影像关联编号中")
+    existing = repository.instance(header.sop_instance_uid)
+    if existing is not None and existing.md5 != spooled.md5:
+        raise IngestRefused("conflict", f"实例 {header.sop_instance_uid} 已以不同内容存储")
+    if claim is not None:
+        # §2.2's form registers (or updates) the study, as §2.3 would.
+        repository.register_study(claim.hi_img_indx, claim.study_uid, institution, claim.accession_numbers, claim.image_total_num)
+        study = repository.study(claim.hi_img_indx, claim.study_uid)
+    else:
+        study = studies[0]
+    assert study is not None
+    if existing is not None:
+        received = repository.received_count(existing.hi_img_indx, header.study_uid)
+        return Ingested(header.sop_instance_uid, existing.hi_img_indx, header.study_uid, received, study.image_total_num, True)
+    target = relative_path(header)
+    received = repository.add_instance(
+        {
+            "sop_instance_uid": header.sop_instance_uid,
+            "hi_img_indx": study.hi_img_indx,
+            "study_uid": header.study_uid,
+            "series_uid": header.series_uid,
+            "sop_class_uid": header.sop_class_uid,
+            "transfer_syntax_uid": header.transfer_syntax_uid,
+            "size": spooled.size,
+            "md5": spooled.md5,
+            "path": target.as_posix(),
+            "source": source,
+            "institution_code": institution,
+            "calling_ae": calling_ae,
+        }
+    )
+    placed = store.place(spooled, target)
+    batch.if_not_committed(lambda: store.unplace(spooled, target))
+    batch.before_commit(placed.parent, lambda: sync_directory(placed.parent))
+    return Ingested(header.sop_instance_uid, study.hi_img_indx, header.study_uid, received, study.image_total_num, False)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
+from typing import Any, Generic, Literal, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -91,6 +92,120 @@ def _lock_file_of(database: str | None) -> Path | None:
     return Path(database).with_name(Path(database).name + ".writer-lock")
 
 
+T = TypeVar("T")
+
+
+class Batch:
+    """What the jobs of one group commit share: the transaction (through the repository), actions to run
+    once before it commits (deduplicated by key: one directory fsync for many files), and actions to undo
+    a job's effects outside the database should the commit fail."""
+
+    def __init__(self, repository: Repository) -> None:
+        self.repository = repository
+        self._before_commit: dict[object, Callable[[], None]] = {}
+        self._if_not_committed: list[Callable[[], None]] = []
+
+    def before_commit(self, key: object, action: Callable[[], None]) -> None:
+        self._before_commit.setdefault(key, action)
+
+    def if_not_committed(self, action: Callable[[], None]) -> None:
+        self._if_not_committed.append(action)
+
+
+class _Job(Generic[T]):
+    def __init__(self, work: Callable[[Batch], T]) -> None:
+        self.work = work
+        self.done = False
+        self.result: T | None = None
+        self.error: BaseException | None = None
+
+    def outcome(self) -> T:
+        if self.error is not None:
+            raise self.error
+        return self.result  # type: ignore[return-value]
+
+
+class CleanRefusal(Exception):
+    """Raised by a group-commit job before it has written anything: the batch goes on without it."""
+
+
+class _Poisoned(Exception):
+    """A job failed after it may have written: the batch's transaction cannot be committed as it is."""
+
+
+class GroupCommit:
+    """Units of work from many threads committed together: one transaction, one round of fsyncs and one
+    commit for all the jobs waiting at that moment (group commit, as databases do for their own logs).
+
+    A caller queues its job and waits for the writer's turn; whoever gets the turn runs every queued job
+    (its own and the others') and wakes their callers, who find their outcome ready. Nothing is answered
+    before the commit: a job's outcome is only seen once the whole batch is durable.
+
+    A job refuses with a CleanRefusal before writing anything, and the batch goes on without it. Any other
+    failure rolls the batch back and each job is run again in a transaction of its own, so that only the
+    failing one fails (savepoints would isolate jobs too, at two statements per job on every batch)."""
+
+    MAX_BATCH = 64
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._queued: list[_Job[Any]] = []
+        self._queue_lock = threading.Lock()
+        self._turn = threading.Lock()
+
+    def run(self, work: Callable[[Batch], T]) -> T:
+        job: _Job[T] = _Job(work)
+        with self._queue_lock:
+            self._queued.append(job)
+        with self._turn:
+            while not job.done:
+                with self._queue_lock:
+                    batch, self._queued = self._queued[: self.MAX_BATCH], self._queued[self.MAX_BATCH :]
+                self._commit(batch)
+        return job.outcome()
+
+    def _commit(self, jobs: list[_Job[Any]]) -> None:
+        try:
+            if self._transaction(jobs) == "poisoned" and len(jobs) > 1:
+                for job in jobs:
+                    job.result, job.error = None, None
+                    self._transaction([job])
+        finally:
+            for job in jobs:
+                job.done = True
+
+    def _transaction(self, jobs: list[_Job[Any]]) -> Literal["committed", "poisoned", "failed"]:
+        """Run `jobs` in one transaction and commit it. Poisoned: a job failed after it may have written;
+        failed: the transaction itself did (every job then fails with its error). Either way, nothing is
+        committed and every job's effects outside the database are undone."""
+        batch: Batch | None = None
+        try:
+            with self._database.unit_of_work() as repository:
+                batch = Batch(repository)
+                for job in jobs:
+                    try:
+                        job.result = job.work(batch)
+                    except CleanRefusal as refusal:
+                        job.error = refusal
+                    except Exception as error:
+                        job.error = error
+                        raise _Poisoned from error
+                for action in batch._before_commit.values():
+                    action()
+            return "committed"
+        except BaseException as error:
+            for undo in reversed(batch._if_not_committed if batch else []):
+                try:
+                    undo()
+                except Exception:  # noqa: S110 - the failure being reported is the commit's, not the undo's
+                    pass
+            if isinstance(error, _Poisoned):
+                return "poisoned"
+            for job in jobs:
+                job.error = job.error or error
+            return "failed"
+
+
 class Database:
     """An engine and the sessions made from it."""
 
@@ -111,6 +226,7 @@ class Database:
         self._writer_turn: AbstractContextManager[object] = (
             _WriterTurn(_lock_file_of(self.engine.url.database)) if sqlite else nullcontext()
         )
+        self.group_commit = GroupCommit(self)
         if sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin_immediate)

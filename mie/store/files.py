@@ -75,11 +75,21 @@ class FileStore:
 
     def commit(self, spooled: Spooled, relative: Path) -> Path:
         """Move a spooled file to its final place, durably; an existing file there is replaced atomically."""
+        target = self.place(spooled, relative)
+        sync_directory(target.parent)
+        return target
+
+    def place(self, spooled: Spooled, relative: Path) -> Path:
+        """Move a spooled file to its final place, atomically; durable once `sync_directory(target.parent)`
+        returns (callers placing many files in one directory sync it once)."""
         target = self.root / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(spooled.path, target)
-        _fsync_dir(target.parent)
         return target
+
+    def unplace(self, spooled: Spooled, relative: Path) -> None:
+        """Undo `place`: the file goes back to the temporary area, for the caller to place again or discard."""
+        os.replace(self.root / relative, spooled.path)
 
     def discard(self, spooled: Spooled) -> None:
         spooled.path.unlink(missing_ok=True)
@@ -87,7 +97,7 @@ class FileStore:
     def remove(self, relative: Path) -> None:
         target = self.root / relative
         target.unlink(missing_ok=True)
-        _fsync_dir(target.parent)
+        sync_directory(target.parent)
         # drop empty study/series directories, never the root
         parent = target.parent
         while parent != self.root and parent.is_relative_to(self.root):
@@ -148,7 +158,8 @@ class _SpoolWriter:
             self.path.unlink(missing_ok=True)
 
 
-def _fsync_dir(directory: Path) -> None:
+def sync_directory(directory: Path) -> None:
+    """fsync a directory: the names created, renamed or removed in it are on disk when it returns."""
     descriptor = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(descriptor)

@@ -109,7 +109,9 @@ _COUNT_RECEIVED = (
     update(_study)
     .where(_study.c.hi_img_indx == bindparam("where_indx"), _study.c.study_uid == bindparam("where_uid"))
     .values(received=_study.c.received + 1)
+    .returning(_study.c.received)
 )
+_INSERT_INSTANCE = insert(_instance)
 _INSTANCE_PATHS_OF_EXAM = select(_instance.c.path).where(_instance.c.hi_img_indx == bindparam("indx"))
 _REPORT_PATHS_OF_EXAM = select(_report.c.path).where(_report.c.hi_img_indx == bindparam("indx"))
 _REPORT_VERSION = select(func.max(_report.c.version)).where(
@@ -225,10 +227,14 @@ class Repository:
         row = self.connection.execute(_INSTANCE, {"uid": sop_instance_uid}).first()
         return StoredInstance(*row) if row else None
 
-    def add_instance(self, columns: dict[str, Any]) -> None:
-        """The instance's row, counted on its study (the caller has made sure the study is registered)."""
-        self.connection.execute(insert(_instance), {**columns, "received_at": utcnow()})
-        self.connection.execute(_COUNT_RECEIVED, {"where_indx": columns["hi_img_indx"], "where_uid": columns["study_uid"]})
+    def add_instance(self, columns: dict[str, Any]) -> int:
+        """The instance's row, counted on its study (the caller has made sure the study is registered);
+        returns the study's count of received instances, this one included."""
+        self.connection.execute(_INSERT_INSTANCE, {**columns, "received_at": utcnow()})
+        counted = self.connection.execute(
+            _COUNT_RECEIVED, {"where_indx": columns["hi_img_indx"], "where_uid": columns["study_uid"]}
+        )
+        return int(counted.scalar_one())
 
     def received_count(self, hi_img_indx: str, study_uid: str) -> int:
         return int(self.connection.execute(_RECEIVED, {"indx": hi_img_indx, "uid": study_uid}).scalar() or 0)
