@@ -18,7 +18,9 @@ from starlette.testclient import TestClient
 
 from mie.dicom.scp import NOT_REGISTERED, StorageSCP
 from mie.runtime import Runtime
+from mie.service.ingest import IngestRefused, ingest_received
 from mie.service.institutions import add_institution
+from mie.store.repository import Repository
 from mie.store.tables import Instance
 from tests.conftest import INSTITUTION, KEY, SAVE_EXAM, exam_message, exam_record, img_info_message
 from tests.dicom_files import CORPUS, dataset_bytes, make_instance, md5, write
@@ -188,3 +190,34 @@ def test_open_idle_associations_wait_instead_of_polling(scp: StorageSCP) -> None
     finally:
         for assoc in associations:
             assoc.release()
+
+
+@pytest.mark.parametrize("same_content", [True, False])
+def test_an_instance_another_process_stored_first_is_a_duplicate_or_a_conflict(
+    runtime: Runtime, study: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, same_content: bool
+) -> None:
+    add_institution(runtime.database, INSTITUTION, KEY, ae_title=CALLING_AE)
+    first = make_instance(study["studyUid"])
+    second = first.copy() if same_content else make_instance(study["studyUid"])
+    second.SOPInstanceUID = first.SOPInstanceUID
+
+    def push(ds: pydicom.Dataset, directory: Path) -> Any:
+        directory.mkdir(exist_ok=True)
+        data, syntax = dataset_bytes(write(ds, directory)), str(ds.file_meta.TransferSyntaxUID)
+        return ingest_received(runtime.database, runtime.store, data, syntax, institution=INSTITUTION, calling_ae=CALLING_AE)
+
+    assert not push(first, tmp_path / "first").duplicate
+    # The other process's row arrives between our look-up and our insert: the look-up misses it once.
+    real_lookup = Repository.instance
+    misses = iter([None])
+    monkeypatch.setattr(Repository, "instance", lambda self, uid: next(misses, None) or real_lookup(self, uid))
+    if same_content:
+        again = push(second, tmp_path / "second")
+        assert again.duplicate and again.received == 1
+    else:
+        with pytest.raises(IngestRefused) as refused:
+            push(second, tmp_path / "second")
+        assert refused.value.kind == "conflict"
+    assert len(stored_instances(runtime)) == 1
+    assert_database_agrees_with_disk(runtime)
+    assert list((runtime.settings.data_dir / "tmp").iterdir()) == []

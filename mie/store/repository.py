@@ -8,12 +8,13 @@ three times the SQL itself for the one-message-one-transaction pattern here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Dialect, Executable, bindparam, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from mie.store.tables import (
     AuditEvent,
@@ -119,6 +120,63 @@ _REPORT_VERSION = select(func.max(_report.c.version)).where(
 )
 
 
+class _Direct:
+    """A Core statement compiled once per dialect and run on the DBAPI cursor directly.
+
+    For the statements every stored instance runs (looking up its study and itself, inserting its row,
+    counting it): SQLAlchemy's execution machinery costs about 60 us per statement, ten times the statement
+    itself on SQLite, and on SQLite it is spent while holding the database's one write lock. The SQL is
+    still SQLAlchemy's, compiled for the dialect; values go through the columns' own bind processors."""
+
+    def __init__(self, statement: Executable) -> None:
+        self._statement = statement
+        self._by_dialect: dict[str, _Compiled] = {}
+
+    def execute(self, connection: Connection, parameters: dict[str, Any]) -> Any:
+        dialect = connection.dialect
+        compiled = self._by_dialect.get(dialect.name)
+        if compiled is None:
+            compiled = self._by_dialect[dialect.name] = self._compile(dialect)
+        values = {**compiled.literals, **parameters}
+        for name, processor in compiled.processors.items():
+            if name in values:
+                values[name] = processor(values[name])
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(compiled.sql, [values[name] for name in compiled.order] if compiled.order is not None else values)
+        except dialect.loaded_dbapi.IntegrityError as error:  # as SQLAlchemy would raise it
+            raise IntegrityError(compiled.sql, values, error) from error
+        return cursor
+
+    def _compile(self, dialect: Dialect) -> _Compiled:
+        compiled = self._statement.compile(dialect=dialect)
+        processors = {}
+        literals = {}
+        for name, bind in compiled.binds.items():
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                processors[name] = processor
+            if not bind.required and bind.value is not None:  # a value written in the statement (received + 1)
+                literals[name] = bind.value
+        order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup is not None else None
+        return _Compiled(str(compiled), order, processors, literals)
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    order: tuple[str, ...] | None  # parameter names in order, for drivers with positional parameters
+    processors: dict[str, Callable[[Any], Any]]
+    literals: dict[str, Any]
+
+
+_DIRECT_STUDIES_OF_UID = _Direct(_STUDIES_OF_UID)
+_DIRECT_INSTANCE = _Direct(_INSTANCE)
+_DIRECT_INSERT_INSTANCE = _Direct(_INSERT_INSTANCE)
+_DIRECT_COUNT_RECEIVED = _Direct(_COUNT_RECEIVED)
+_DIRECT_RECEIVED = _Direct(_RECEIVED)
+
+
 class Repository:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
@@ -205,8 +263,8 @@ class Repository:
         return StoredStudy(*row) if row else None
 
     def studies_of_uid(self, study_uid: str, institution_code: str) -> list[StoredStudy]:
-        rows = self.connection.execute(_STUDIES_OF_UID, {"uid": study_uid, "institution": institution_code})
-        return [StoredStudy(*row) for row in rows]
+        rows = _DIRECT_STUDIES_OF_UID.execute(self.connection, {"uid": study_uid, "institution": institution_code})
+        return [StoredStudy(*row) for row in rows.fetchall()]
 
     def register_study(
         self, hi_img_indx: str, study_uid: str, institution_code: str, accession_numbers: str, image_total_num: int
@@ -224,20 +282,21 @@ class Repository:
             self.connection.execute(_UPDATE_STUDY, {**values, "where_indx": hi_img_indx, "where_uid": study_uid})
 
     def instance(self, sop_instance_uid: str) -> StoredInstance | None:
-        row = self.connection.execute(_INSTANCE, {"uid": sop_instance_uid}).first()
+        row = _DIRECT_INSTANCE.execute(self.connection, {"uid": sop_instance_uid}).fetchone()
         return StoredInstance(*row) if row else None
 
     def add_instance(self, columns: dict[str, Any]) -> int:
         """The instance's row, counted on its study (the caller has made sure the study is registered);
         returns the study's count of received instances, this one included."""
-        self.connection.execute(_INSERT_INSTANCE, {**columns, "received_at": utcnow()})
-        counted = self.connection.execute(
-            _COUNT_RECEIVED, {"where_indx": columns["hi_img_indx"], "where_uid": columns["study_uid"]}
+        _DIRECT_INSERT_INSTANCE.execute(self.connection, {**columns, "received_at": utcnow()})
+        counted = _DIRECT_COUNT_RECEIVED.execute(
+            self.connection, {"where_indx": columns["hi_img_indx"], "where_uid": columns["study_uid"]}
         )
-        return int(counted.scalar_one())
+        return int(counted.fetchone()[0])
 
     def received_count(self, hi_img_indx: str, study_uid: str) -> int:
-        return int(self.connection.execute(_RECEIVED, {"indx": hi_img_indx, "uid": study_uid}).scalar() or 0)
+        row = _DIRECT_RECEIVED.execute(self.connection, {"indx": hi_img_indx, "uid": study_uid}).fetchone()
+        return int(row[0] or 0) if row else 0
 
     def all_instance_paths(self) -> set[str]:
         return set(self.connection.execute(select(_instance.c.path)).scalars())
