@@ -301,7 +301,7 @@ def run_once(args: argparse.Namespace, corpus_name: str, associations: int, base
         print_cprofile(stats, n, args.top)
     if spy is not None:
         summarize_py_spy(work / "py-spy.txt", n, args.top)
-    runtime.database.engine.dispose()
+    runtime.database.dispose()
     shutil.rmtree(work, ignore_errors=True)
 
 
@@ -392,7 +392,7 @@ def association_setup(base: Path, count: int = 20) -> None:
         mie = measure(scp.port)
     finally:
         scp.stop()
-        runtime.database.engine.dispose()
+        runtime.database.dispose()
     port = bench.free_port()
     (work / "out").mkdir()
     storescp = subprocess.Popen(

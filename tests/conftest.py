@@ -77,7 +77,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
         db = Database(f"sqlite:///{tmp_path / 'mie.sqlite3'}")
         db.create_all()
         yield db
-        db.engine.dispose()
+        db.dispose()
         return
     schema = request.getfixturevalue("postgres_schema")
     db = Database(POSTGRES_URL, schema=schema)
@@ -88,7 +88,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
         tables = ", ".join(f"{schema}.{name}" for name in db.engine.dialect.get_table_names(connection, schema=schema))
         if tables:
             connection.execute(text(f"truncate {tables} cascade"))
-    db.engine.dispose()
+    db.dispose()
 
 
 @pytest.fixture

@@ -165,7 +165,7 @@ def test_sigkill_mid_stream_loses_no_acknowledged_instance(tmp_path: Path, datab
     on_disk = {p.relative_to(data_dir).as_posix() for p in (data_dir / "dicom").rglob("*") if p.is_file()}
     assert on_disk == known, "a file on disk that no row knows, or a row without its file"
     assert list((data_dir / "tmp").iterdir()) == [], "a partial file survived"
-    runtime.database.engine.dispose()
+    runtime.database.dispose()
 
 
 def test_several_scp_processes_share_the_port_and_store_everything(tmp_path: Path, database_url: str) -> None:
@@ -207,4 +207,4 @@ def test_several_scp_processes_share_the_port_and_store_everything(tmp_path: Pat
         assert repository.received_count(record["hiImgIndx"], record["studyUid"]) == 40
         known = repository.all_instance_paths()
     assert len(known) == 40
-    runtime.database.engine.dispose()
+    runtime.database.dispose()

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, SQLModel, create_engine
 
 from mie.store import tables  # noqa: F401  (registers the tables on SQLModel.metadata)
@@ -152,6 +152,9 @@ class GroupCommit:
         self._queued: list[_Job[Any]] = []
         self._queue_lock = threading.Lock()
         self._turn = threading.Lock()
+        # Kept open between batches (used only by whoever has the turn): checking a connection out of the
+        # pool and back in cost about as much as the statements of a batch of one.
+        self._connection: Connection | None = None
 
     def run(self, work: Callable[[Batch], T]) -> T:
         job: _Job[T] = _Job(work)
@@ -179,8 +182,10 @@ class GroupCommit:
         failed: the transaction itself did (every job then fails with its error). Either way, nothing is
         committed and every job's effects outside the database are undone."""
         batch: Batch | None = None
+        if self._connection is None:
+            self._connection = self._database.engine.connect()
         try:
-            with self._database.unit_of_work() as repository:
+            with self._database.unit_of_work(self._connection) as repository:
                 batch = Batch(repository)
                 for job in jobs:
                     try:
@@ -201,9 +206,25 @@ class GroupCommit:
                     pass
             if isinstance(error, _Poisoned):
                 return "poisoned"
+            self._reconnect()
             for job in jobs:
                 job.error = job.error or error
             return "failed"
+
+
+    def _reconnect(self) -> None:
+        """After a failed transaction the connection may be broken (a server restart): the next batch opens
+        a new one."""
+        if self._connection is not None:
+            try:
+                self._connection.close()
+            except Exception:  # noqa: S110 - already broken; a new one is opened next time
+                pass
+            self._connection = None
+
+    def close(self) -> None:
+        with self._turn:
+            self._reconnect()
 
 
 class Database:
@@ -250,10 +271,21 @@ class Database:
                 raise
 
     @contextmanager
-    def unit_of_work(self) -> Iterator[Repository]:
-        """One transaction, through the repository: committed when the block ends cleanly, else rolled back."""
-        with self._writer_turn, self.engine.begin() as connection:
-            yield Repository(connection)
+    def unit_of_work(self, connection: Connection | None = None) -> Iterator[Repository]:
+        """One transaction, through the repository: committed when the block ends cleanly, else rolled back.
+
+        On a connection of the pool, or on `connection` (one the caller keeps open between transactions)."""
+        if connection is None:
+            with self._writer_turn, self.engine.begin() as pooled:
+                yield Repository(pooled)
+        else:
+            with self._writer_turn, connection.begin():
+                yield Repository(connection)
+
+    def dispose(self) -> None:
+        """Close every connection (the group commit's and the pool's)."""
+        self.group_commit.close()
+        self.engine.dispose()
 
     def describe(self) -> str:
         """The URL without its password, for logs."""
