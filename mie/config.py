@@ -61,6 +61,18 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+MAX_AUTO_DICOM_WORKERS = 4
+
+
+def _workers(value: str) -> int:
+    if value == "auto":
+        return max(1, min(len(os.sched_getaffinity(0)), MAX_AUTO_DICOM_WORKERS))
+    count = int(value)
+    if count < 1:
+        raise argparse.ArgumentTypeError("at least 1, or auto")
+    return count
+
+
 def add_dicom_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dicom-port",
@@ -71,9 +83,10 @@ def add_dicom_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ae-title", default=_env("AE_TITLE", "MIE"), help="the SCP's AE title (MIE_AE_TITLE; default MIE)")
     parser.add_argument(
         "--dicom-workers",
-        type=int,
-        default=int(_env("DICOM_WORKERS", "1") or 1),
-        help="SCP processes sharing the DICOM port (MIE_DICOM_WORKERS; default 1)",
+        type=_workers,
+        default=_workers(_env("DICOM_WORKERS", "auto") or "auto"),
+        help="SCP processes sharing the DICOM port, or auto: one per CPU, at most "
+        f"{MAX_AUTO_DICOM_WORKERS} (MIE_DICOM_WORKERS; default auto). One Python process uses one core.",
     )
 
 

@@ -29,14 +29,18 @@ class Runtime:
         return runtime
 
     def recover(self) -> None:
-        """Remove what a crash left half-done: temporary files, and files no row knows (never acknowledged)."""
-        from mie.service.ingest import DICOM_AREA
+        """Finish what a crash left half-done: temporary files are removed; an instance file no row knows is
+        registered again if it is whole and of a registered study (`adopt_instance`), else removed; report
+        files no row knows (never acknowledged: reports commit with a full fsync) are removed."""
+        from mie.service.ingest import DICOM_AREA, adopt_instance
         from mie.service.reports import REPORT_AREA
 
         with self.database.unit_of_work() as repository:
             instances = repository.all_instance_paths()
             reports = repository.all_report_paths()
-        removed = self.store.recover(instances, DICOM_AREA) + self.store.recover(reports, REPORT_AREA)
+        removed = self.store.recover(
+            instances, DICOM_AREA, adopt=lambda relative: adopt_instance(self.database, self.store, relative)
+        ) + self.store.recover(reports, REPORT_AREA)
         if removed:
             log.warning("recovery: removed %d unfinished or unacknowledged file(s)", len(removed))
 

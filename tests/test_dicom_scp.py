@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 
 from mie.dicom.scp import NOT_REGISTERED, StorageSCP
 from mie.runtime import Runtime
-from mie.service.ingest import IngestRefused, ingest_received
+from mie.service.ingest import IngestRefused, header_of, ingest_received, relative_path
 from mie.service.institutions import add_institution
 from mie.store.repository import Repository
 from mie.store.tables import Instance
@@ -221,3 +221,37 @@ def test_an_instance_another_process_stored_first_is_a_duplicate_or_a_conflict(
     assert len(stored_instances(runtime)) == 1
     assert_database_agrees_with_disk(runtime)
     assert list((runtime.settings.data_dir / "tmp").iterdir()) == []
+
+
+def test_recovery_registers_again_a_whole_instance_whose_row_was_lost(
+    runtime: Runtime, study: dict[str, Any], tmp_path: Path
+) -> None:
+    """A power cut may take the last group commits' rows, never their files (fsynced under their final names
+    first): start-up recovery registers such a file again. Files that are not whole instances of a
+    registered study, under the name their UIDs give, are removed."""
+    add_institution(runtime.database, INSTITUTION, KEY, ae_title=CALLING_AE)
+    kept = make_instance(study["studyUid"])
+    data, syntax = dataset_bytes(write(kept, tmp_path)), str(kept.file_meta.TransferSyntaxUID)
+    ingest_received(runtime.database, runtime.store, data, syntax, institution=INSTITUTION, calling_ae=CALLING_AE)
+
+    def place_without_row(ds: pydicom.Dataset, relative: Path | None = None) -> Path:
+        target = runtime.store.path(relative or relative_path(header_of(ds, str(ds.file_meta.TransferSyntaxUID))))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(write(ds, tmp_path).read_bytes())
+        return target
+
+    lost = place_without_row(make_instance(study["studyUid"]))
+    renamed = place_without_row(make_instance(study["studyUid"]), Path("dicom") / study["studyUid"] / "1.2.3" / "1.2.3.4.dcm")
+    stray = place_without_row(make_instance("1.2.826.0.1.3680043.8.498.99"))
+    garbage = runtime.store.path(Path("dicom") / study["studyUid"] / "1.2.3" / "1.2.3.5.dcm")
+    garbage.write_bytes(b"not DICOM")
+
+    runtime.recover()
+
+    rows = stored_instances(runtime)
+    lost_row = rows[pydicom.dcmread(lost, stop_before_pixels=True).SOPInstanceUID]
+    assert (lost_row.source, lost_row.hi_img_indx, lost_row.institution_code) == ("recovered", study["hiImgIndx"], INSTITUTION)
+    assert len(rows) == 2 and not renamed.exists() and not stray.exists() and not garbage.exists()
+    with runtime.database.unit_of_work() as repository:
+        assert repository.received_count(study["hiImgIndx"], study["studyUid"]) == 2
+    assert_database_agrees_with_disk(runtime)

@@ -8,6 +8,7 @@ once, whole, and known to the database, or not at all. Names on disk are built o
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import zlib
 from collections.abc import Callable
@@ -27,11 +28,12 @@ from mie.contract.validation import mask
 from mie.dicom.part10 import SERIES_INSTANCE_UID, Irregular, file_meta, scan_header
 from mie.store.database import Batch, CleanRefusal, Database
 from mie.store.files import FileStore, Spooled, UnsafeName, checked_uid, sync_directory
+from mie.store.repository import accession_list
 
 log = logging.getLogger("mie.ingest")
 
 DICOM_AREA = "dicom"
-Source = Literal["http", "dicom"]
+Source = Literal["http", "dicom", "recovered"]
 RefusalKind = Literal["md5", "not_dicom", "bad_uid", "unknown_exam", "study_mismatch", "accession", "not_registered", "conflict"]
 
 
@@ -55,7 +57,7 @@ class Claim:
     image_total_num: int
 
     def accession_list(self) -> list[str]:
-        return [number.strip() for number in self.accession_numbers.split(",") if number.strip()]
+        return accession_list(self.accession_numbers)
 
 
 @dataclass(frozen=True)
@@ -284,8 +286,7 @@ def _store(
         studies = repository.studies_of_uid(header.study_uid, institution)
         if not studies:
             raise IngestRefused("not_registered", f"检查 {header.study_uid} 未经 saveImgInfo 登记")
-        registered = [n.strip() for n in studies[0].accession_numbers.split(",")]
-        if header.accession_number not in registered:
+        if header.accession_number not in studies[0].accession_list():
             raise IngestRefused("accession", f"AccessionNumber '{header.accession_number}' 不在登记的影像关联编号中")
     existing = repository.instance(header.sop_instance_uid)
     if existing is not None and existing.md5 != spooled.md5:
@@ -321,3 +322,52 @@ def _store(
     batch.if_not_committed(lambda: store.unplace(spooled, target))
     batch.before_commit(placed.parent, lambda: sync_directory(placed.parent))
     return Ingested(header.sop_instance_uid, study.hi_img_indx, header.study_uid, received, study.image_total_num, False)
+
+
+def adopt_instance(database: Database, store: FileStore, relative: Path) -> bool:
+    """Start-up recovery of an instance file that no row knows: register it again if it is a complete
+    instance, under the name its own UIDs give, of a registered study; False (the caller removes it) if not.
+
+    Such a file was fsynced under its final name before its row's commit, and the row is missing because
+    the commit did not survive: a power cut took the group commit's last batches (see GroupCommit), or the
+    process died between placing the file and committing, before any answer. Either way the file is whole,
+    and keeping it is right: if it was acknowledged it must not be lost, and if it was not, the sender sends
+    it again and finds it already stored."""
+    path = store.path(relative)
+    try:
+        header = read_header(path)
+    except IngestRefused:
+        return False
+    if relative != relative_path(header):
+        return False
+    with path.open("rb") as stream:
+        digest = hashlib.file_digest(stream, lambda: hashlib.md5(usedforsecurity=False))
+    with database.unit_of_work() as repository:
+        studies = repository.studies_of_uid_any_institution(header.study_uid)
+        registered = [study for study in studies if header.accession_number in study.accession_list()]
+        if not registered or repository.instance(header.sop_instance_uid) is not None:
+            return False
+        study = registered[0]
+        received = repository.add_instance(
+            {
+                "sop_instance_uid": header.sop_instance_uid,
+                "hi_img_indx": study.hi_img_indx,
+                "study_uid": header.study_uid,
+                "series_uid": header.series_uid,
+                "sop_class_uid": header.sop_class_uid,
+                "transfer_syntax_uid": header.transfer_syntax_uid,
+                "size": path.stat().st_size,
+                "md5": digest.hexdigest(),
+                "path": relative.as_posix(),
+                "source": "recovered",
+                "institution_code": study.institution_code,
+                "calling_ae": None,
+            }
+        )
+    log.warning(
+        "recovery: instance %s of study %s registered again from its file (%s)",
+        header.sop_instance_uid,
+        header.study_uid,
+        f"本检查已收到 {received}/{study.image_total_num} 张",
+    )
+    return True

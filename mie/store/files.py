@@ -12,7 +12,7 @@ import hashlib
 import os
 import re
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,15 +111,17 @@ class FileStore:
         return self.root / relative
 
     # recovery ------------------------------------------------------------------------------------------------------
-    def recover(self, known: set[str], area: str) -> list[Path]:
-        """After a crash: remove half-written temporaries, and files of `area` that no database row knows."""
+    def recover(self, known: set[str], area: str, adopt: Callable[[Path], bool] | None = None) -> list[Path]:
+        """After a crash: remove half-written temporaries, and files of `area` that no database row knows,
+        unless `adopt` (given the path relative to the root) takes them in; returns the removed files."""
         removed = [part for part in self.tmp.glob("*.part")]
         for part in removed:
             part.unlink(missing_ok=True)
         base = self.root / area
         if base.exists():
             for path in base.rglob("*"):
-                if path.is_file() and path.relative_to(self.root).as_posix() not in known:
+                relative = path.relative_to(self.root)
+                if path.is_file() and relative.as_posix() not in known and not (adopt and adopt(relative)):
                     path.unlink()
                     removed.append(path)
         return removed

@@ -48,6 +48,14 @@ class StoredStudy:
     accession_numbers: str
     image_total_num: int
 
+    def accession_list(self) -> list[str]:
+        return accession_list(self.accession_numbers)
+
+
+def accession_list(accession_numbers: str) -> list[str]:
+    """The accession numbers of a study, stored as sent: one string, separated by English commas (§2.3)."""
+    return [number.strip() for number in accession_numbers.split(",") if number.strip()]
+
 
 @dataclass(frozen=True)
 class StoredInstance:
@@ -98,6 +106,9 @@ _STUDIES_OF_UID = (
     select(*_STUDY_COLUMNS)
     .where(_study.c.study_uid == bindparam("uid"), _study.c.institution_code == bindparam("institution"))
     .order_by(_study.c.registered_at)
+)
+_STUDIES_OF_UID_ANY_INSTITUTION = (
+    select(*_STUDY_COLUMNS).where(_study.c.study_uid == bindparam("uid")).order_by(_study.c.registered_at)
 )
 _UPDATE_STUDY = update(_study).where(
     _study.c.hi_img_indx == bindparam("where_indx"), _study.c.study_uid == bindparam("where_uid")
@@ -265,6 +276,10 @@ class Repository:
     def studies_of_uid(self, study_uid: str, institution_code: str) -> list[StoredStudy]:
         rows = _DIRECT_STUDIES_OF_UID.execute(self.connection, {"uid": study_uid, "institution": institution_code})
         return [StoredStudy(*row) for row in rows.fetchall()]
+
+    def studies_of_uid_any_institution(self, study_uid: str) -> list[StoredStudy]:
+        rows = self.connection.execute(_STUDIES_OF_UID_ANY_INSTITUTION, {"uid": study_uid})
+        return [StoredStudy(*row) for row in rows]
 
     def register_study(
         self, hi_img_indx: str, study_uid: str, institution_code: str, accession_numbers: str, image_total_num: int
