@@ -28,7 +28,7 @@ from mie.contract.validation import mask
 from mie.dicom.part10 import SERIES_INSTANCE_UID, Irregular, file_meta, scan_header
 from mie.store.database import Batch, CleanRefusal, Database
 from mie.store.files import FileStore, Spooled, UnsafeName, checked_uid, sync_directory
-from mie.store.repository import accession_list
+from mie.store.repository import StoredStudy, accession_list
 
 log = logging.getLogger("mie.ingest")
 
@@ -193,7 +193,7 @@ def ingest_instance(
         if expected_md5 is not None and spooled.md5 != expected_md5.lower():
             raise IngestRefused("md5", f"文件 MD5 {spooled.md5} 与 fileMd5 {expected_md5} 不符")
         header = header or read_header(spooled.path)
-        result = _record(database, store, spooled, header, institution, source, claim, calling_ae)
+        result = _record(database, store, _Arrival(spooled, header, institution, source, claim, calling_ae))
     except BaseException:
         store.discard(spooled)
         raise
@@ -230,21 +230,23 @@ def ingest_received(
     )
 
 
-def _record(
-    database: Database,
-    store: FileStore,
-    spooled: Spooled,
-    header: Header,
-    institution: str,
-    source: Source,
-    claim: Claim | None,
-    calling_ae: str | None,
-) -> Ingested:
+@dataclass(frozen=True)
+class _Arrival:
+    """One instance on its way in: the spooled file, what it is, and who sent it how."""
+
+    spooled: Spooled
+    header: Header
+    institution: str
+    source: Source
+    claim: Claim | None
+    calling_ae: str | None
+
+
+def _record(database: Database, store: FileStore, arrival: _Arrival) -> Ingested:
+    header, spooled = arrival.header, arrival.spooled
     try:
         # Committed together with whatever other instances are being stored at this moment (group commit).
-        return database.group_commit.run(
-            lambda batch: _store(batch, store, spooled, header, institution, source, claim, calling_ae)
-        )
+        return database.group_commit.run(lambda batch: _store(batch, store, arrival))
     except IntegrityError:
         # Another process's upload of the same instance committed first (its row was inserted before ours, so
         # the file at our target is its file): this one is a duplicate or a conflict, and touches nothing on disk.
@@ -258,21 +260,32 @@ def _record(
         raise IngestRefused("conflict", f"实例 {header.sop_instance_uid} 已以不同内容存储") from None
 
 
-def _store(
-    batch: Batch,
-    store: FileStore,
-    spooled: Spooled,
-    header: Header,
-    institution: str,
-    source: Source,
-    claim: Claim | None,
-    calling_ae: str | None,
-) -> Ingested:
+def _instance_row(
+    header: Header, study: StoredStudy, size: int, md5: str, path: Path, source: Source, institution: str, calling_ae: str | None
+) -> dict[str, object]:
+    return {
+        "sop_instance_uid": header.sop_instance_uid,
+        "hi_img_indx": study.hi_img_indx,
+        "study_uid": header.study_uid,
+        "series_uid": header.series_uid,
+        "sop_class_uid": header.sop_class_uid,
+        "transfer_syntax_uid": header.transfer_syntax_uid,
+        "size": size,
+        "md5": md5,
+        "path": path.as_posix(),
+        "source": source,
+        "institution_code": institution,
+        "calling_ae": calling_ae,
+    }
+
+
+def _store(batch: Batch, store: FileStore, arrival: _Arrival) -> Ingested:
     """One instance's part of a group commit: checks, its row, its file in place; the commit follows.
 
     The row goes in (and holds the instance's key) before the file takes its name; the directory is synced
     and the transaction committed once for the whole batch, and only then is anyone answered."""
     repository = batch.repository
+    spooled, header, institution, claim = arrival.spooled, arrival.header, arrival.institution, arrival.claim
     # Every refusal comes before the first write (IngestRefused is a CleanRefusal).
     if claim is not None:
         owner = repository.exam_owner(claim.hi_img_indx)
@@ -303,20 +316,7 @@ def _store(
         return Ingested(header.sop_instance_uid, existing.hi_img_indx, header.study_uid, received, study.image_total_num, True)
     target = relative_path(header)
     received = repository.add_instance(
-        {
-            "sop_instance_uid": header.sop_instance_uid,
-            "hi_img_indx": study.hi_img_indx,
-            "study_uid": header.study_uid,
-            "series_uid": header.series_uid,
-            "sop_class_uid": header.sop_class_uid,
-            "transfer_syntax_uid": header.transfer_syntax_uid,
-            "size": spooled.size,
-            "md5": spooled.md5,
-            "path": target.as_posix(),
-            "source": source,
-            "institution_code": institution,
-            "calling_ae": calling_ae,
-        }
+        _instance_row(header, study, spooled.size, spooled.md5, target, arrival.source, institution, arrival.calling_ae)
     )
     placed = store.place(spooled, target)
     batch.if_not_committed(lambda: store.unplace(spooled, target))
@@ -349,20 +349,9 @@ def adopt_instance(database: Database, store: FileStore, relative: Path) -> bool
             return False
         study = registered[0]
         received = repository.add_instance(
-            {
-                "sop_instance_uid": header.sop_instance_uid,
-                "hi_img_indx": study.hi_img_indx,
-                "study_uid": header.study_uid,
-                "series_uid": header.series_uid,
-                "sop_class_uid": header.sop_class_uid,
-                "transfer_syntax_uid": header.transfer_syntax_uid,
-                "size": path.stat().st_size,
-                "md5": digest.hexdigest(),
-                "path": relative.as_posix(),
-                "source": "recovered",
-                "institution_code": study.institution_code,
-                "calling_ae": None,
-            }
+            _instance_row(
+                header, study, path.stat().st_size, digest.hexdigest(), relative, "recovered", study.institution_code, None
+            )
         )
     log.warning(
         "recovery: instance %s of study %s registered again from its file (%s)",
