@@ -1,12 +1,18 @@
-"""mie's C-STORE response encoding (mie/dicom/dimse.py) is byte for byte pynetdicom's."""
+"""mie's C-STORE request reading and response encoding (mie/dicom/dimse.py) agree with pynetdicom's."""
 
 from __future__ import annotations
 
-import pytest
-from pynetdicom.dimse_messages import C_STORE_RSP
-from pynetdicom.dimse_primitives import C_STORE
+from io import BytesIO
 
-from mie.dicom.dimse import c_store_rsp_command_set
+import pytest
+from pynetdicom import AE
+from pynetdicom._globals import MODE_ACCEPTOR
+from pynetdicom.association import Association
+from pynetdicom.dimse import DIMSEServiceProvider
+from pynetdicom.dimse_messages import C_ECHO_RQ, C_STORE_RQ, C_STORE_RSP
+from pynetdicom.dimse_primitives import C_ECHO, C_STORE
+
+from mie.dicom.dimse import StoreDIMSE, c_store_request, c_store_rsp_command_set
 
 
 def _pynetdicoms(primitive: C_STORE) -> bytes:
@@ -37,3 +43,58 @@ def test_c_store_rsp_is_pynetdicoms(status: int, sop_class: str | None, sop_inst
     primitive.AffectedSOPInstanceUID = sop_instance
     primitive.ErrorComment = comment
     assert c_store_rsp_command_set(4321, status, sop_class, sop_instance, comment) == _pynetdicoms(primitive)
+
+
+def _received(provider: DIMSEServiceProvider, primitive: C_STORE, max_pdu: int) -> C_STORE:
+    message = C_STORE_RQ()
+    message.primitive_to_message(primitive)
+    for pdata in message.encode_msg(7, max_pdu):
+        provider.receive_primitive(pdata)
+    context_id, received = provider.msg_queue.get(timeout=1)
+    assert context_id == 7
+    return received
+
+
+@pytest.mark.parametrize("max_pdu", [0, 16382, 200])  # 200: the data set arrives in many fragments
+@pytest.mark.parametrize("move_originator", [False, True])  # with a Move Originator: pynetdicom's own path
+def test_c_store_rq_is_read_as_pynetdicom_reads_it(max_pdu: int, move_originator: bool) -> None:
+    primitive = C_STORE()
+    primitive.MessageID = 12345
+    primitive.AffectedSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+    primitive.AffectedSOPInstanceUID = "1.2.826.0.1.3680043.8.498.12345"  # odd length: padded
+    primitive.Priority = 2
+    if move_originator:
+        primitive.MoveOriginatorApplicationEntityTitle = "MOVER"
+        primitive.MoveOriginatorMessageID = 3
+    primitive.DataSet = BytesIO(bytes(range(256)) * 9)
+
+    theirs = _received(Association(AE(), MODE_ACCEPTOR).dimse, primitive, max_pdu)
+    ours_provider = StoreDIMSE.adopt(Association(AE(), MODE_ACCEPTOR).dimse)
+    ours = _received(ours_provider, primitive, max_pdu)
+    fields = (
+        "MessageID",
+        "AffectedSOPClassUID",
+        "AffectedSOPInstanceUID",
+        "Priority",
+        "MoveOriginatorApplicationEntityTitle",
+        "MoveOriginatorMessageID",
+    )
+    assert [getattr(ours, field) for field in fields] == [getattr(theirs, field) for field in fields]
+    assert ours.DataSet.getvalue() == theirs.DataSet.getvalue() == bytes(range(256)) * 9
+    assert ours._context_id == theirs._context_id == 7
+    assert ours_provider._receiving is None
+    # the plain request is read by mie, the one with a Move Originator left to pynetdicom
+    message = C_STORE_RQ()
+    message.primitive_to_message(primitive)
+    command_set = next(message.encode_msg(7, 0)).presentation_data_value_list[0][1][1:]
+    assert (c_store_request(command_set) is None) == move_originator
+    assert c_store_request(command_set[:-3]) is None  # truncated
+
+
+def test_only_a_plain_c_store_rq_is_read_here() -> None:
+    echo = C_ECHO_RQ()
+    request = C_ECHO()
+    request.MessageID = 1
+    echo.primitive_to_message(request)
+    [pdata] = list(echo.encode_msg(1, 0))
+    assert c_store_request(pdata.presentation_data_value_list[0][1][1:]) is None

@@ -23,7 +23,7 @@ from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import RequestHandler, ThreadedAssociationServer
 
 from mie.config import Settings
-from mie.dicom.dimse import FastStoreResponseDIMSE
+from mie.dicom.dimse import StoreDIMSE
 from mie.dicom.reactor import EventDrivenAssociation
 from mie.runtime import Runtime
 from mie.service.ingest import IngestRefused, ingest_received
@@ -138,7 +138,7 @@ class _AcceptorRequestHandler(RequestHandler):
 
     def _create_association(self) -> Association:
         association = EventDrivenAssociation.adopt(super()._create_association())
-        FastStoreResponseDIMSE.adopt(association.dimse)
+        StoreDIMSE.adopt(association.dimse)
         return association
 
     def handle(self) -> None:
