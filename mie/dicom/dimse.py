@@ -21,12 +21,12 @@ from pynetdicom.dimse import DIMSEServiceProvider
 from pynetdicom.dimse_primitives import C_STORE
 from pynetdicom.pdu_primitives import P_DATA
 
+from mie.dicom.part10 import UL, US, even_length
+
 C_STORE_RQ = 0x0001
 C_STORE_RSP = 0x8001
 NO_DATA_SET = 0x0101
 _ELEMENT = struct.Struct("<HHI")
-_US = struct.Struct("<H")
-_UL = struct.Struct("<I")
 # A PDV item's own header within a P-DATA-TF PDU (PS3.8 §9.3.5.1): item length (4), context ID (1), control (1).
 _PDV_OVERHEAD = 6
 _LAST_COMMAND_FRAGMENT = b"\x03"
@@ -39,16 +39,16 @@ def c_store_rsp_command_set(
     elements = b"".join(
         element
         for element in (
-            _implicit(0x0002, _padded(sop_class_uid, b"\x00")) if sop_class_uid else b"",
-            _implicit(0x0100, _US.pack(C_STORE_RSP)),
-            _implicit(0x0120, _US.pack(message_id)),
-            _implicit(0x0800, _US.pack(NO_DATA_SET)),
-            _implicit(0x0900, _US.pack(status)),
-            _implicit(0x0902, _padded(error_comment, b" ")) if error_comment else b"",
-            _implicit(0x1000, _padded(sop_instance_uid, b"\x00")) if sop_instance_uid else b"",
+            _implicit(0x0002, even_length(sop_class_uid, b"\x00")) if sop_class_uid else b"",
+            _implicit(0x0100, US.pack(C_STORE_RSP)),
+            _implicit(0x0120, US.pack(message_id)),
+            _implicit(0x0800, US.pack(NO_DATA_SET)),
+            _implicit(0x0900, US.pack(status)),
+            _implicit(0x0902, even_length(error_comment, b" ")) if error_comment else b"",
+            _implicit(0x1000, even_length(sop_instance_uid, b"\x00")) if sop_instance_uid else b"",
         )
     )
-    return _implicit(0x0000, _UL.pack(len(elements))) + elements
+    return _implicit(0x0000, UL.pack(len(elements))) + elements
 
 
 # The elements of a plain C-STORE-RQ (PS3.7 Table 9.3-1), but the Move Originator's: (element, VR) by tag.
@@ -79,16 +79,16 @@ def c_store_request(command_set: bytes) -> C_STORE | None:
         position += length
     try:
         if (
-            _US.unpack(values[0x0100])[0] != C_STORE_RQ
-            or _US.unpack(values[0x0800])[0] == NO_DATA_SET
-            or _UL.unpack(values[0x0000])[0] != end - 12
+            US.unpack(values[0x0100])[0] != C_STORE_RQ
+            or US.unpack(values[0x0800])[0] == NO_DATA_SET
+            or UL.unpack(values[0x0000])[0] != end - 12
         ):
             return None
         request = C_STORE()
-        request.MessageID = _US.unpack(values[0x0110])[0]
+        request.MessageID = US.unpack(values[0x0110])[0]
         request.AffectedSOPClassUID = values[0x0002].rstrip(b"\x00 ").decode("ascii")
         request.AffectedSOPInstanceUID = values[0x1000].rstrip(b"\x00 ").decode("ascii")
-        request.Priority = _US.unpack(values[0x0700])[0]
+        request.Priority = US.unpack(values[0x0700])[0]
     except (KeyError, struct.error, UnicodeDecodeError, ValueError, TypeError):
         return None
     return request
@@ -96,11 +96,6 @@ def c_store_request(command_set: bytes) -> C_STORE | None:
 
 def _implicit(element: int, value: bytes) -> bytes:
     return _ELEMENT.pack(0x0000, element, len(value)) + value
-
-
-def _padded(value: str, pad: bytes) -> bytes:
-    encoded = value.encode("ascii", "replace")
-    return encoded + pad if len(encoded) % 2 else encoded
 
 
 class StoreDIMSE(DIMSEServiceProvider):

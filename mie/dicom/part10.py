@@ -61,8 +61,9 @@ _ITEM = 0xFFFEE000
 _ITEM_END = 0xFFFEE00D
 _SEQUENCE_END = 0xFFFEE0DD
 _TAG = struct.Struct("<HH")
-_U16 = struct.Struct("<H")
-_U32 = struct.Struct("<I")
+# Little-endian unsigned 16- and 32-bit values (US, UL, and the length fields), here and in mie.dicom.dimse.
+US = struct.Struct("<H")
+UL = struct.Struct("<I")
 _TEXT_DELIMITERS = {0x5C}  # backslash separates values of text VRs (PS3.5 §6.1.3)
 
 
@@ -122,7 +123,7 @@ def _walk(data: bytes, position: int, implicit: bool, found: dict[int, bytes] | 
             return position
         vr = b""
         if implicit:
-            (length,) = _U32.unpack_from(data, position + 4)
+            (length,) = UL.unpack_from(data, position + 4)
             position += 8
         else:
             vr = data[position + 4 : position + 6]
@@ -131,10 +132,10 @@ def _walk(data: bytes, position: int, implicit: bool, found: dict[int, bytes] | 
             if vr in _LONG_VRS:
                 if position + 12 > end:
                     raise Irregular("truncated element header")
-                (length,) = _U32.unpack_from(data, position + 8)
+                (length,) = UL.unpack_from(data, position + 8)
                 position += 12
             else:
-                (length,) = _U16.unpack_from(data, position + 6)
+                (length,) = US.unpack_from(data, position + 6)
                 position += 8
         if length == _UNDEFINED:
             # A sequence; UN of undefined length holds one in implicit VR (PS3.5 §6.2.2).
@@ -155,7 +156,7 @@ def _skip_items(data: bytes, position: int, implicit: bool) -> int:
     end = len(data)
     while position + 8 <= end:
         group, element = _TAG.unpack_from(data, position)
-        (length,) = _U32.unpack_from(data, position + 4)
+        (length,) = UL.unpack_from(data, position + 4)
         position += 8
         tag = group << 16 | element
         if tag == _SEQUENCE_END:
@@ -175,22 +176,24 @@ def file_meta(sop_class_uid: str, sop_instance_uid: str, transfer_syntax_uid: st
             _explicit(0x0002, 0x0003, b"UI", _uid(sop_instance_uid)),
             _explicit(0x0002, 0x0010, b"UI", _uid(transfer_syntax_uid)),
             _explicit(0x0002, 0x0012, b"UI", _uid(PYNETDICOM_IMPLEMENTATION_UID)),
-            _explicit(0x0002, 0x0013, b"SH", _padded(PYNETDICOM_IMPLEMENTATION_VERSION.encode("ascii"), b" ")),
+            _explicit(0x0002, 0x0013, b"SH", even_length(PYNETDICOM_IMPLEMENTATION_VERSION, b" ")),
         )
     )
-    group_length = _explicit(0x0002, 0x0000, b"UL", _U32.pack(len(elements)))
+    group_length = _explicit(0x0002, 0x0000, b"UL", UL.pack(len(elements)))
     return b"\x00" * 128 + b"DICM" + group_length + elements
 
 
 def _uid(value: str) -> bytes:
-    return _padded(value.encode("ascii"), b"\x00")
+    return even_length(value, b"\x00")
 
 
-def _padded(value: bytes, pad: bytes) -> bytes:
-    return value + pad if len(value) % 2 else value
+def even_length(value: str, pad: bytes) -> bytes:
+    """A text value encoded in ASCII and padded to even length (PS3.5 §7.1.1): NUL for UI, space for others."""
+    encoded = value.encode("ascii", "replace")
+    return encoded + pad if len(encoded) % 2 else encoded
 
 
 def _explicit(group: int, element: int, vr: bytes, value: bytes) -> bytes:
     if vr in _LONG_VRS:
-        return _TAG.pack(group, element) + vr + b"\x00\x00" + _U32.pack(len(value)) + value
-    return _TAG.pack(group, element) + vr + _U16.pack(len(value)) + value
+        return _TAG.pack(group, element) + vr + b"\x00\x00" + UL.pack(len(value)) + value
+    return _TAG.pack(group, element) + vr + US.pack(len(value)) + value

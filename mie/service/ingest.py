@@ -353,10 +353,11 @@ def adopt_instance(database: Database, store: FileStore, relative: Path) -> bool
                 header, study, path.stat().st_size, digest.hexdigest(), relative, "recovered", study.institution_code, None
             )
         )
+    adopted = Ingested(header.sop_instance_uid, study.hi_img_indx, header.study_uid, received, study.image_total_num, False)
     log.warning(
         "recovery: instance %s of study %s registered again from its file (%s)",
         header.sop_instance_uid,
         header.study_uid,
-        f"本检查已收到 {received}/{study.image_total_num} 张",
+        adopted.progress(),
     )
     return True
