@@ -9,6 +9,8 @@ from pathlib import Path
 
 from mie.store.database import default_database_url
 
+DEFAULT_LINK_TTL_SECONDS = 8 * 3600  # a working day: a doctor opens the links of a query made that morning
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -21,10 +23,18 @@ class Settings:
     dicom_port: int = 11112
     dicom_workers: int = 1
     ae_title: str = "MIE"
+    public_url: str | None = None
+    link_ttl_seconds: int = DEFAULT_LINK_TTL_SECONDS
+    require_query_key: bool = False
 
     @property
     def effective_database_url(self) -> str:
         return self.database_url or default_database_url(self.data_dir)
+
+    @property
+    def effective_public_url(self) -> str:
+        """The address other institutions reach this processor at, for the links §2.6 answers."""
+        return (self.public_url or f"http://{self.host}:{self.http_port}").rstrip("/")
 
 
 def _env(name: str, default: str | None) -> str | None:
@@ -58,6 +68,29 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=int(_env("MAX_FILE_BYTES", str(1024 * 1024 * 1024)) or 0),
         help="largest uploaded DICOM or PDF file accepted (MIE_MAX_FILE_BYTES; default 1 GiB)",
+    )
+    add_retrieval_options(parser)
+
+
+def add_retrieval_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--public-url",
+        default=_env("PUBLIC_URL", None),
+        help="the address other institutions reach this processor at, e.g. http://10.1.2.3:8080: §2.6 answers links "
+        "under it (MIE_PUBLIC_URL; default http://HOST:HTTP-PORT)",
+    )
+    parser.add_argument(
+        "--link-ttl",
+        type=int,
+        default=int(_env("LINK_TTL", str(DEFAULT_LINK_TTL_SECONDS)) or DEFAULT_LINK_TTL_SECONDS),
+        help=f"seconds the report and image links of a §2.6 answer stay valid (MIE_LINK_TTL; default {DEFAULT_LINK_TTL_SECONDS})",
+    )
+    parser.add_argument(
+        "--require-query-key",
+        action=argparse.BooleanOptionalAction,
+        default=(_env("REQUIRE_QUERY_KEY", "") or "").lower() in ("1", "true", "yes"),
+        help="strict mode: §2.6-§2.8 must carry the institution's key, the source address is not enough "
+        "(MIE_REQUIRE_QUERY_KEY)",
     )
 
 
@@ -101,4 +134,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         dicom_port=getattr(args, "dicom_port", 11112),
         ae_title=getattr(args, "ae_title", "MIE"),
         dicom_workers=getattr(args, "dicom_workers", 1),
+        public_url=getattr(args, "public_url", None),
+        link_ttl_seconds=getattr(args, "link_ttl", DEFAULT_LINK_TTL_SECONDS),
+        require_query_key=getattr(args, "require_query_key", False),
     )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
 from mie.config import Settings
+from mie.service.links import LinkSigner
 from mie.store.database import Database
 from mie.store.files import FileStore
 
@@ -17,6 +19,11 @@ class Runtime:
     settings: Settings
     database: Database
     store: FileStore
+
+    @functools.cached_property
+    def links(self) -> LinkSigner:
+        """The signer of the report and image pages' links; its secret is the data directory's, shared by every process."""
+        return LinkSigner(self.store.secret("page-links"), self.settings.link_ttl_seconds)
 
     @classmethod
     def open(cls, settings: Settings, recover: bool = True) -> Runtime:

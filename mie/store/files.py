@@ -110,6 +110,33 @@ class FileStore:
     def path(self, relative: Path) -> Path:
         return self.root / relative
 
+    def secret(self, name: str, size: int = 32) -> bytes:
+        """A random secret kept in `<data>/secrets/<name>` (mode 0600), made on first use. Every process that
+        shares the data directory reads the same one; two making it at once both end with the winner's."""
+        if not re.fullmatch(r"[a-z][a-z0-9-]*", name):
+            raise UnsafeName(name)
+        target = self.root / "secrets" / name
+        try:
+            return target.read_bytes()
+        except FileNotFoundError:
+            pass
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        candidate = self.tmp / f"{uuid.uuid4().hex}.part"
+        descriptor = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(descriptor, os.urandom(size))
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        try:
+            os.link(candidate, target)  # fails if another process made it first: theirs is kept
+            sync_directory(target.parent)
+        except FileExistsError:
+            pass
+        finally:
+            candidate.unlink(missing_ok=True)
+        return target.read_bytes()
+
     # recovery ------------------------------------------------------------------------------------------------------
     def recover(self, known: set[str], area: str, adopt: Callable[[Path], bool] | None = None) -> list[Path]:
         """After a crash: remove half-written temporaries, and files of `area` that no database row knows,

@@ -1,0 +1,83 @@
+"""Capability links: the report and image pages that a §2.6 answer points to (examRpotLinkUrl, imgInfoLinkUrl).
+
+§2.6 says these links "open in a browser within the medical-insurance network", so they cannot carry the
+institution's key. Each link carries instead a token that grants one page of one exam to the institution that
+queried, until it expires. The token is sealed with AES-GCM under a secret of this processor: altering any
+byte makes it unreadable, and it does not show the index it names (the index embeds an identity number, and
+links end up in browser histories and proxy logs).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+_NONCE_BYTES = 12
+_CONTEXT = b"mie page link v1"  # authenticated with each token: a token of another purpose never opens a page
+
+
+class Page(StrEnum):
+    """The two pages §2.6 links to; the value is the path segment the document's example shows."""
+
+    report = "report"
+    image = "image"
+
+
+@dataclass(frozen=True)
+class PageGrant:
+    """What a link's token grants: one page of one exam, to the institution that queried, until `expires_at`."""
+
+    page: Page
+    hi_img_indx: str
+    institution_code: str
+    expires_at: int  # Unix seconds
+
+
+class LinkRefused(Exception):
+    """A token that was altered, is of another page, or has expired. `reason` is said on the refusal page."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class LinkSigner:
+    def __init__(self, secret: bytes, ttl_seconds: int) -> None:
+        if len(secret) != 32:
+            raise ValueError("the link secret must be 32 bytes")
+        self._aead = AESGCM(secret)
+        self.ttl_seconds = ttl_seconds
+
+    def issue(self, page: Page, hi_img_indx: str, institution_code: str, now: float | None = None) -> str:
+        expires_at = int(now if now is not None else time.time()) + self.ttl_seconds
+        payload = json.dumps([page.value, hi_img_indx, institution_code, expires_at], separators=(",", ":")).encode()
+        nonce = os.urandom(_NONCE_BYTES)
+        sealed = nonce + self._aead.encrypt(nonce, payload, _CONTEXT)
+        return base64.urlsafe_b64encode(sealed).rstrip(b"=").decode("ascii")
+
+    def open(self, token: str, page: Page, now: float | None = None) -> PageGrant:
+        """The grant a token carries for `page`; LinkRefused when it was altered, is another page's, or expired."""
+        try:
+            sealed = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            payload = self._aead.decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], _CONTEXT)
+            kind, hi_img_indx, institution_code, expires_at = json.loads(payload)
+            grant = PageGrant(Page(kind), str(hi_img_indx), str(institution_code), int(expires_at))
+        except (ValueError, TypeError, InvalidTag) as error:  # binascii.Error is a ValueError
+            raise LinkRefused("链接无效或已被修改") from error
+        if grant.page is not page:
+            raise LinkRefused("链接无效或已被修改")
+        if (now if now is not None else time.time()) >= grant.expires_at:
+            raise LinkRefused("链接已过期, 请重新查询")
+        return grant
+
+
+def page_url(public_url: str, page: Page, token: str) -> str:
+    """The page's address as the document's §2.6 example shapes it (…/mie/report/view, …/mie/image/view)."""
+    return f"{public_url}/mie/{page.value}/view?t={token}"
