@@ -131,6 +131,39 @@ def cmd_institution_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from mie.runtime import Runtime
+
+    person: tuple[str, str] | None = None
+    if args.person:
+        cert_type, separator, certno = args.person.partition(":")
+        if not separator or not cert_type or not certno:
+            print("mie: --person is TYPE:CERTNO, e.g. 111:110101197804050041", file=sys.stderr)
+            return EXIT_USAGE
+        person = (cert_type, certno)
+    try:
+        since = date.fromisoformat(args.since) if args.since else None
+        until = date.fromisoformat(args.until) if args.until else None
+    except ValueError:
+        print("mie: --since and --until are dates, yyyy-MM-dd", file=sys.stderr)
+        return EXIT_USAGE
+    runtime = Runtime.open(settings_from(args), recover=False)
+    events = runtime.audit.events(person=person, institution_code=args.institution, since=since, until=until)
+    if args.json:
+        print(json.dumps(events, ensure_ascii=False, indent=2, default=str))
+        return EXIT_OK
+    columns = (
+        *("at", "action", "outcome", "institution_code", "source_address"),
+        *("person_masked", "hi_img_indx_masked", "items", "bytes_sent", "detail"),
+    )
+    for event in events:
+        print("\t".join("" if event[name] is None else str(event[name]) for name in columns))
+    print(f"mie: {len(events)} access event(s)", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from mie.contract.codegen import generate
 
@@ -205,6 +238,15 @@ def parser() -> argparse.ArgumentParser:
     listing = institution_commands.add_parser("list", help="list registered institutions")
     add_storage_options(listing)
     listing.set_defaults(run=cmd_institution_list)
+
+    audit = commands.add_parser("audit", help="who looked at whose data (§2.6-§2.8 and the pages), oldest first")
+    audit.add_argument("--person", help="TYPE:CERTNO, e.g. 111:110101197804050041 (matched by keyed digest; never stored)")
+    audit.add_argument("--institution", help="the institution that asked (fixmedinsCode)")
+    audit.add_argument("--since", help="first day, yyyy-MM-dd (UTC), included")
+    audit.add_argument("--until", help="last day, yyyy-MM-dd (UTC), included")
+    audit.add_argument("--json", action="store_true", help="machine-readable")
+    add_storage_options(audit)
+    audit.set_defaults(run=cmd_audit)
 
     generate = commands.add_parser("generate", help="bundle dictionaries into the spec and generate models")
     generate.add_argument("--check", action="store_true", help="change nothing; exit 1 when anything is stale")

@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 
 from mie.config import Settings
+from mie.service.audit import AuditLog
 from mie.service.links import LinkSigner
 from mie.store.database import Database
 from mie.store.files import FileStore
@@ -24,6 +25,11 @@ class Runtime:
     def links(self) -> LinkSigner:
         """The signer of the report and image pages' links; its secret is the data directory's, shared by every process."""
         return LinkSigner(self.store.secret("page-links"), self.settings.link_ttl_seconds)
+
+    @functools.cached_property
+    def audit(self) -> AuditLog:
+        """The audit of retrieval; its person digests are keyed by the data directory's secret."""
+        return AuditLog(self.database, self.store.secret("audit-person"))
 
     @classmethod
     def open(cls, settings: Settings, recover: bool = True) -> Runtime:

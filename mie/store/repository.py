@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Dialect, Executable, bindparam, delete, func,
 from sqlalchemy.exc import IntegrityError
 
 from mie.store.tables import (
+    AccessEvent,
     AuditEvent,
     ExamRecord,
     ExamRecordHistory,
@@ -38,6 +39,7 @@ _audit = AuditEvent.__table__  # type: ignore[attr-defined]
 _study = Study.__table__  # type: ignore[attr-defined]
 _instance = Instance.__table__  # type: ignore[attr-defined]
 _report = Report.__table__  # type: ignore[attr-defined]
+_access = AccessEvent.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -338,3 +340,29 @@ class Repository:
                 "at": utcnow(),
             },
         )
+
+    # access to data (§2.6-§2.8, pages) ----------------------------------------------------------------------------
+    def add_access_event(self, columns: dict[str, Any]) -> None:
+        self.connection.execute(insert(_access), {"at": utcnow(), **columns})
+
+    def access_events(
+        self,
+        person_digest: str | None = None,
+        institution_code: str | None = None,
+        since: datetime | None = None,
+        before: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Access events, oldest first, narrowed by person, institution and a time range [since, before)."""
+        query = select(_access).order_by(_access.c.at, _access.c.id)
+        if person_digest is not None:
+            query = query.where(_access.c.person_digest == person_digest)
+        if institution_code is not None:
+            query = query.where(_access.c.institution_code == institution_code)
+        if since is not None:
+            query = query.where(_access.c.at >= since)
+        if before is not None:
+            query = query.where(_access.c.at < before)
+        if limit is not None:
+            query = query.limit(limit)
+        return [dict(row._mapping) for row in self.connection.execute(query)]

@@ -110,6 +110,33 @@ class AuditEvent(SQLModel, table=True):
     detail: str | None = Field(default=None, sa_column=Column(Text))
 
 
+class AccessEvent(SQLModel, table=True):
+    """Who looked at whose data (§2.6-§2.8 and the pages): institution, source address, person, exam, when, how much.
+
+    The person is kept masked for reading and as a keyed digest for finding (`mie audit --person`); the exam's
+    index, which embeds the identity number, is kept masked. Keys and full identity numbers are never stored.
+    """
+
+    __tablename__ = "access_event"
+    __table_args__ = (
+        Index("ix_access_event_person", "person_digest", "at"),
+        Index("ix_access_event_institution", "institution_code", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    action: str = Field(max_length=20)
+    institution_code: str = Field(max_length=30)
+    source_address: str | None = Field(default=None, max_length=64)
+    person_digest: str | None = Field(default=None, max_length=64)
+    person_masked: str | None = Field(default=None, max_length=80)
+    hi_img_indx_masked: str | None = Field(default=None, max_length=100)
+    items: int = 0
+    bytes_sent: int = 0
+    outcome: str = Field(max_length=10)
+    detail: str | None = Field(default=None, sa_column=Column(Text))
+
+
 class Study(SQLModel, table=True):
     """A study registered for an exam (§2.3 saveImgInfo, or implied by §2.2 saveImgFile), and how many images it has."""
 
