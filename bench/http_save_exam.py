@@ -284,11 +284,20 @@ class WrkResult:
 
 
 def run_wrk(
-    wrk: str, lua: Path, server: Server, template: Path, run: int, connections: int, seconds: float, threads: int
+    wrk: str,
+    lua: Path,
+    server: Server,
+    template: Path,
+    run: int,
+    connections: int,
+    seconds: float,
+    threads: int,
+    path: str = PATH,
+    extra: tuple[str, ...] = (),
 ) -> WrkResult:
     command = [
         wrk, f"-t{min(threads, connections)}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "30s",
-        "-s", str(lua), f"http://127.0.0.1:{server.port}{PATH}", "--", str(template), str(run),
+        "-s", str(lua), f"http://127.0.0.1:{server.port}{path}", "--", str(template), str(run), *extra,
     ]  # fmt: skip
     cpu_before = server.cpu_seconds()
     busy_before = machine_busy_seconds()

@@ -1,0 +1,228 @@
+"""Benchmark: §2.6 queryExamRpotImgIndxListFHospital over HTTP against a large database, beside mie's own §2.1
+rate (saveExamRpotImgInfo) measured in the same run, against the same server, with the same load generator.
+
+For each engine (SQLite, then PostgreSQL in a database of its own that the script creates and drops):
+  1. N exam records (default 1,000,000: 100,000 persons with 10 exams each, the document's §2.1 example
+     record with its person, index and date changed) are loaded straight into the database (Core inserts);
+  2. `mie serve` runs on that database (one process; --workers to change it);
+  3. wrk sends §2.6 queries, each for another person spread over all of them (bench/query_index.lua), at 1
+     and 8 connections, then §2.1 messages (bench/save_exam.lua) at 1 and 8 connections;
+  4. the figures and the ratios (§2.6 / §2.1 requests/s) are printed, with the issue's goal: p99 under
+     10 ms at 8 connections on PostgreSQL, and a query rate at least mie's §2.1 rate.
+
+Run:  .venv/bin/python bench/query_index.py                         (about 10 minutes with 1,000,000 records)
+      .venv/bin/python bench/query_index.py --persons 2000 --duration 3 --warmup 1   (quick look)
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import http_save_exam as base  # bench/: the wrk runner, servers and §2.1 template of the §2.1 benchmark
+from sqlalchemy import create_engine, insert, text
+
+QUERY_PATH = "/mie/api/mie/queryExamRpotImgIndxListFHospital"
+QUERY_LUA = base.BENCH / "query_index.lua"
+QUERIER, QUERIER_KEY = "H52030200193", "bench-query-key"
+POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
+EXAMS_PER_PERSON = 10
+
+
+def certno_of(person: int) -> str:
+    return f"5201{person:013d}1"  # 18 characters, as query_index.lua builds it
+
+
+def load_exams(database_url: str, persons: int, batch: int = 5000) -> float:
+    """Insert persons x 10 exam records straight into exam_record; returns records per second."""
+    from mie.store.tables import ExamRecord
+
+    spec = base.load_spec()
+    template = base.example_body(spec)["input"][0]
+    table = ExamRecord.__table__  # type: ignore[attr-defined]
+    engine = create_engine(database_url)
+    first_day = date(2016, 1, 1)
+    began = time.monotonic()
+    rows: list[dict[str, Any]] = []
+    with engine.begin() as connection:
+        for person in range(persons):
+            certno = certno_of(person)
+            for exam in range(EXAMS_PER_PERSON):
+                day = first_day + timedelta(days=exam * 300 + person % 97)
+                index = f"111-{certno}-{day:%Y%m%d}143000-0000000000000-000000000"
+                record = copy.copy(template)
+                record.update(hiImgIndx=index, certno=certno, psnCertType="111", examDate=day.isoformat())
+                rows.append(
+                    {
+                        "hi_img_indx": index, "institution_code": base.INSTITUTION, "psn_cert_type": "111",
+                        "certno": certno, "exam_date": day.isoformat(), "study_uid": template["studyUid"],
+                        "version": 1, "msgid": "H11010202321202501010000000001", "record": record,
+                    }
+                )  # fmt: skip
+                if len(rows) == batch:
+                    connection.execute(insert(table), rows)
+                    rows.clear()
+        if rows:
+            connection.execute(insert(table), rows)
+        connection.execute(text("ANALYZE"))
+    engine.dispose()
+    return persons * EXAMS_PER_PERSON / (time.monotonic() - began)
+
+
+def query_template() -> str:
+    """The §2.6 body as compact JSON, with @MSGID@ and @CERTNO@ where query_index.lua puts each request's own."""
+    body = {
+        "infno": "queryExamRpotImgIndxListFHospital",
+        "msgid": "@MSGID@",
+        "infTime": "2025-09-23 00:00:00",
+        "fixmedinsCode": QUERIER,
+        "key": QUERIER_KEY,
+        "input": {"psnCertType": "111", "certno": "@CERTNO@", "begntime": "2016-01-01", "endtime": "2030-12-31"},
+    }
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def query_probe(person: int) -> bytes:
+    msgid = "H52030200193202501010000000001"  # outside the range query_index.lua uses
+    return query_template().replace("@MSGID@", msgid).replace("@CERTNO@", certno_of(person)).encode("utf-8")
+
+
+def post(port: int, path: str, body: bytes) -> tuple[int, str]:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", data=body, headers={"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, answer.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode("utf-8", "replace")
+
+
+def run_engine(
+    engine_name: str, database_url: str, workdir: Path, wrk: str, args: argparse.Namespace
+) -> dict[str, dict[int, base.WrkResult]]:
+    data_dir = workdir / f"{engine_name}-data"
+    mie = shutil.which("mie") or str(Path(sys.executable).with_name("mie"))
+    for code, key in ((base.INSTITUTION, base.KEY), (QUERIER, QUERIER_KEY)):
+        command = [mie, "institution", "add", code, "--key", key, "--data-dir", str(data_dir), "--database-url", database_url]
+        subprocess.run(command, check=True, cwd=base.ROOT, stdout=subprocess.DEVNULL)
+    print(f"  {engine_name}: loading {args.persons * EXAMS_PER_PERSON:,} exam records ...", flush=True)
+    rate = load_exams(database_url, args.persons)
+    print(f"  {engine_name}: loaded at {rate:,.0f} records/s", flush=True)
+    port = base.free_port()
+    command = [
+        mie, "serve", "--http-port", str(port), "--data-dir", str(data_dir), "--database-url", database_url,
+        "--dicom-port", "0", "--no-access-log", "--log-level", "warning", "--workers", str(args.workers),
+    ]  # fmt: skip
+    server = base.Server(f"mie-{engine_name}", command, port, workdir / f"{engine_name}.log")
+    results: dict[str, dict[int, base.WrkResult]] = {"§2.6": {}, "§2.1": {}}
+    server.start(timeout=120)
+    try:
+        status, answer = post(port, QUERY_PATH, query_probe(args.persons // 2))
+        found = answer.count('"hiImgIndx"')
+        print(f"  {engine_name}: probe §2.6 -> HTTP {status}, {found} records: {answer[:200]}", flush=True)
+        if status != 200 or found != EXAMS_PER_PERSON:
+            raise SystemExit(f"bench: the probe query should find {EXAMS_PER_PERSON} records")
+        query_lua = Path(shutil.copy(QUERY_LUA, workdir / QUERY_LUA.name))
+        save_lua = Path(shutil.copy(base.LUA, workdir / base.LUA.name))
+        query_body, save_body = workdir / "query.json", workdir / "save.json"
+        query_body.write_text(query_template(), encoding="utf-8")
+        base.write_template(base.load_spec(), save_body)
+        run = 1
+        for label, lua, body, path, extra in (
+            ("§2.6", query_lua, query_body, QUERY_PATH, (str(args.persons),)),
+            ("§2.1", save_lua, save_body, base.PATH, ()),
+        ):
+            base.run_wrk(wrk, lua, server, body, run, 8, args.warmup, args.threads, path, extra)
+            run += 1
+            for connections in (1, 8):
+                measured = base.run_wrk(wrk, lua, server, body, run, connections, args.duration, args.threads, path, extra)
+                run += 1
+                results[label][connections] = measured
+                print(
+                    f"  {engine_name} {label} {connections} conn: {measured.rps:,.0f} req/s, p50 {measured.p50_ms:.2f} ms, "
+                    f"p99 {measured.p99_ms:.2f} ms, non-2xx {measured.non2xx}, not ok {measured.not_success}"
+                    + (f" ({measured.non2xx_examples[:300]})" if measured.non2xx_examples else ""),
+                    flush=True,
+                )
+        findings, traceback = base.log_findings(server.log)
+        if findings or traceback:
+            print(f"  {engine_name}: server log: {len(findings)} line(s) at WARNING or above")
+            print(*findings[:3], *traceback, sep="\n    ")
+    finally:
+        server.stop()
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--persons", type=int, default=100_000, help="persons loaded, 10 exams each (default 100,000)")
+    parser.add_argument("--duration", type=float, default=10, help="seconds measured per (transaction, connections)")
+    parser.add_argument("--warmup", type=float, default=3, help="seconds of warm-up per transaction (8 connections)")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument("--workers", type=int, default=1, help="mie serve --workers")
+    parser.add_argument("--engines", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
+    args = parser.parse_args()
+    wrk = base.ensure_wrk()
+    print(f"bench: mie code {base.code_state()}; {args.persons:,} persons x {EXAMS_PER_PERSON} exams; "
+          f"{args.duration:g}s per measurement, mie --workers {args.workers}")  # fmt: skip
+    all_results: dict[str, dict[str, dict[int, base.WrkResult]]] = {}
+    with tempfile.TemporaryDirectory(prefix="mie-bench-query-", dir="/var/tmp") as tmp:
+        workdir = Path(tmp)
+        for engine_name in args.engines.split(","):
+            print(f"engine {engine_name}:", flush=True)
+            if engine_name == "sqlite":
+                url = f"sqlite:///{workdir / 'sqlite-data' / 'mie.sqlite3'}"
+                (workdir / "sqlite-data").mkdir()
+                all_results[engine_name] = run_engine(engine_name, url, workdir, wrk, args)
+            elif engine_name == "postgresql":
+                name = f"mie_bench_{uuid.uuid4().hex[:8]}"
+                admin = create_engine(f"{POSTGRES_SERVER}/test", isolation_level="AUTOCOMMIT")
+                with admin.connect() as connection:
+                    connection.execute(text(f"CREATE DATABASE {name}"))
+                try:
+                    all_results[engine_name] = run_engine(engine_name, f"{POSTGRES_SERVER}/{name}", workdir, wrk, args)
+                finally:
+                    with admin.connect() as connection:
+                        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    admin.dispose()
+            else:
+                sys.exit(f"bench: unknown engine {engine_name}")
+
+    print()
+    print(f"{'engine':<11} {'transaction':<6} {'conn':>4} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'not ok':>7}")
+    for engine_name, by_label in all_results.items():
+        for label, by_connections in by_label.items():
+            for connections, r in sorted(by_connections.items()):
+                print(f"{engine_name:<11} {label:<6} {connections:>4} {r.rps:>9,.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} "
+                      f"{r.non2xx:>8} {r.not_success:>7}")  # fmt: skip
+    print()
+    print("ratios (§2.6 requests/s / §2.1 requests/s, same server, same run) and the goal:")
+    for engine_name, by_label in all_results.items():
+        for connections in (1, 8):
+            query, save = by_label["§2.6"].get(connections), by_label["§2.1"].get(connections)
+            if query and save and save.rps:
+                print(f"  {engine_name:<11} {connections} conn: x{query.rps / save.rps:.2f}  (p99 {query.p99_ms:.2f} ms)")
+    postgres = all_results.get("postgresql", {}).get("§2.6", {}).get(8)
+    if postgres:
+        save8 = all_results["postgresql"]["§2.1"][8]
+        met = postgres.p99_ms < 10 and postgres.rps >= save8.rps
+        print(f"goal (PostgreSQL, 8 conn: p99 < 10 ms and §2.6 rate >= §2.1 rate): {'met' if met else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
