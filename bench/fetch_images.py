@@ -1,0 +1,194 @@
+"""Benchmark: fetching a stored study back, §2.7 + §2.8 over HTTP from mie beside Orthanc's REST download of
+the same instances, in the same run, with the same client code.
+
+Both receivers are filled first, untimed, with the same corpus pushed by dcmtk's storescu (four
+associations): the "real" corpus of bench/cstore_ingest.py (2,000 instances of about 0.5 MB: CT and MR at
+512x512, 1 in 10 compressed). Then, timed, with 1 and with 4 concurrent clients (threads of this script,
+each with its own keep-alive connection, a quarter of the instances each when 4):
+
+  mie      one §2.7 queryImgCaheFileSn for the exam's list, then one §2.8 queryImgCahe per instance: the
+           answer is the envelope with the Part 10 file in base64 (a third more bytes than the file).
+  orthanc  one `GET /instances` for the list, then `GET /instances/{id}/file` per instance (raw bytes).
+
+The client reads every answer whole. After the timed runs, every instance fetched from mie is decoded and
+its MD5 compared with the file sent (untimed). The goal (issue 7): mie at least Orthanc's instances/s with
+4 clients.
+
+Run:  .venv/bin/python bench/fetch_images.py                      (about 5 minutes)
+      .venv/bin/python bench/fetch_images.py --instances 200      (quick look)
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import http.client
+import json
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cstore_ingest as cstore  # bench/: corpora, receivers and storescu of the C-STORE benchmark
+import pydicom
+from http_save_exam import code_state, example_body, load_spec, machine_busy_seconds
+from pydicom.uid import generate_uid
+
+QUERY_IMAGES = "/mie/api/mie/queryImgCaheFIndex"
+
+
+def post_json(connection: http.client.HTTPConnection, path: str, body: dict[str, Any]) -> bytes:
+    connection.request("POST", path, json.dumps(body).encode("utf-8"), {"Content-Type": "application/json"})
+    answer = connection.getresponse()
+    content = answer.read()
+    if answer.status != 200:
+        raise RuntimeError(f"{path} answered HTTP {answer.status}: {content[:300]!r}")
+    return content
+
+
+def envelope(service: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "infno": "queryImgCaheFIndex",
+        "msgid": cstore.new_msgid(),
+        "infTime": "2025-11-11 10:10:00",
+        "fixmedinsCode": cstore.INSTITUTION,
+        "key": cstore.KEY,
+        "input": service,
+    }
+
+
+def mie_list(port: int, hi_img_indx: str) -> list[dict[str, str]]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    content = post_json(connection, QUERY_IMAGES, envelope({"hiImgIndx": hi_img_indx, "serviceName": "queryImgCaheFileSn"}))
+    connection.close()
+    return json.loads(content)["data"]["imgFileSnList"]
+
+
+def mie_fetcher(port: int, hi_img_indx: str) -> Callable[[http.client.HTTPConnection, Any], bytes]:
+    def fetch(connection: http.client.HTTPConnection, item: dict[str, str]) -> bytes:
+        service = {"hiImgIndx": hi_img_indx, "serviceName": "queryImgCahe", "imgFileSn": item}
+        return post_json(connection, QUERY_IMAGES, envelope(service))
+
+    return fetch
+
+
+def orthanc_fetch(connection: http.client.HTTPConnection, instance_id: str) -> bytes:
+    connection.request("GET", f"/instances/{instance_id}/file")
+    answer = connection.getresponse()
+    content = answer.read()
+    if answer.status != 200:
+        raise RuntimeError(f"Orthanc answered HTTP {answer.status} for {instance_id}")
+    return content
+
+
+def timed_fetch(
+    port: int, items: list[Any], clients: int, fetch: Callable[[http.client.HTTPConnection, Any], bytes]
+) -> tuple[float, int, list[bytes]]:
+    """Every item fetched by `clients` threads (round robin shares); wall seconds, bytes received, answers."""
+    answers: list[bytes] = [b""] * len(items)
+    errors: list[str] = []
+
+    def client(share: range) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        try:
+            for position in share:
+                answers[position] = fetch(connection, items[position])
+        except Exception as error:  # noqa: BLE001 - reported after the run
+            errors.append(f"{type(error).__name__}: {error}")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=client, args=(range(n, len(items), clients),)) for n in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - started
+    if errors:
+        raise RuntimeError(f"{len(errors)} client(s) failed; first: {errors[0]}")
+    return seconds, sum(len(answer) for answer in answers), answers
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--instances", type=int, default=2000, help="instances in the corpus (a multiple of 4)")
+    parser.add_argument("--workdir", default="/var/tmp", help="where the receivers' files go")
+    args = parser.parse_args()
+    cstore.check_tools()
+    print(f"bench: mie code {code_state()}")
+    spec = load_spec()
+    hi_img_indx = example_body(spec)["input"][0]["hiImgIndx"]
+    results: dict[tuple[str, int], tuple[float, int]] = {}
+    with tempfile.TemporaryDirectory(prefix="mie-fetch-bench-", dir=args.workdir) as tmp:
+        base = Path(tmp)
+        cfg = Path(shutil.copy(cstore.STORESCU_CFG, base / "storescu.cfg"))
+        study_uid = generate_uid()
+        ctx = cstore.RunContext(spec, study_uid, hi_img_indx, args.instances, cfg)
+        corpus = cstore.build_corpus("real", base / "corpus", args.instances, study_uid)
+        md5_by_uid = {
+            str(pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID): hashlib.md5(path.read_bytes()).hexdigest()
+            for path in corpus.files
+        }
+        print(f"bench: corpus of {len(corpus.files)} files, {corpus.total_bytes / 1e6:.0f} MB", flush=True)
+
+        receivers: dict[str, cstore.Receiver] = {}
+        try:
+            for name in ("mie", "orthanc"):
+                receiver = cstore.RECEIVERS[name](base / name)
+                (base / name).mkdir()
+                receiver.start(ctx)
+                receivers[name] = receiver
+                quarters = [[quarter] for quarter in corpus.quarters]
+                seconds, _, problems = cstore.send_with_storescu(ctx, receiver.dicom_port, quarters, base / name)
+                if problems:
+                    raise SystemExit(f"bench: storing into {name} failed: {problems[:2]}")
+                print(f"bench: {name} filled in {seconds:.1f}s (untimed)", flush=True)
+                cstore.settle_disk(base)
+
+            mie_port = receivers["mie"].http_port  # type: ignore[attr-defined]
+            orthanc_port = receivers["orthanc"].http_port  # type: ignore[attr-defined]
+            listed = mie_list(mie_port, hi_img_indx)
+            status, orthanc_ids = cstore.http_json(orthanc_port, "/instances")
+            if len(listed) != len(corpus.files) or len(orthanc_ids) != len(corpus.files):
+                raise SystemExit(f"bench: mie lists {len(listed)}, Orthanc {len(orthanc_ids)}, of {len(corpus.files)}")
+            verified = 0
+            for clients in (1, 4):
+                for name, port, items, fetch in (
+                    ("mie", mie_port, listed, mie_fetcher(mie_port, hi_img_indx)),
+                    ("orthanc", orthanc_port, orthanc_ids, orthanc_fetch),
+                ):
+                    busy = machine_busy_seconds()
+                    seconds, size, answers = timed_fetch(port, items, clients, fetch)
+                    busy = machine_busy_seconds() - busy
+                    results[(name, clients)] = (seconds, size)
+                    print(f"  {name:<8} {clients} client(s): {len(items) / seconds:7.1f} instances/s, "
+                          f"{size / 1e6 / seconds:6.1f} MB/s received, machine CPU {busy / seconds:.0%}", flush=True)  # fmt: skip
+                    if name == "mie" and clients == 4:
+                        for item, answer in zip(items, answers, strict=True):
+                            content = base64.b64decode(json.loads(answer)["data"]["fileContent"])
+                            if hashlib.md5(content).hexdigest() != md5_by_uid[item["instUuid"]]:
+                                raise SystemExit(f"bench: {item['instUuid']} came back different")
+                            verified += 1
+            print(f"bench: {verified} instances fetched from mie decoded and compared by MD5: all equal")
+        finally:
+            for receiver in receivers.values():
+                receiver.stop()
+
+    print()
+    print("ratios (instances/s, mie / Orthanc):")
+    for clients in (1, 4):
+        (mie_s, _), (orthanc_s, _) = results[("mie", clients)], results[("orthanc", clients)]
+        print(f"  {clients} client(s): x{orthanc_s / mie_s:.2f}")
+    met = results[("mie", 4)][0] <= results[("orthanc", 4)][0]
+    print(f"goal (4 clients: mie at least Orthanc's instances/s): {'met' if met else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
