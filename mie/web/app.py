@@ -37,12 +37,13 @@ _STATUS_CODES = {
 }
 
 
-def envelope_response(answer: Answer) -> ConnexionResponse:
+def envelope_response(answer: Answer, headers: dict[str, str] | None = None) -> ConnexionResponse:
     return ConnexionResponse(
         status_code=answer.http_status,
         mimetype="application/json",
         content_type="application/json; charset=utf-8",
         body=JSONIFIER.dumps(answer.body).encode("utf-8"),
+        headers=headers or {},
     )
 
 
@@ -60,7 +61,9 @@ def _http_problem(_request: ConnexionRequest, error: Exception) -> ConnexionResp
         detail = None
     answer = MieError(code, detail).answer()
     answer.http_status = status if code is not ResponseCode.internal_error else 500
-    return envelope_response(answer)
+    # Starlette's 405 carries the route's methods in `Allow` (RFC 9110 §15.5.6 requires it): keep it.
+    headers = {name: value for name, value in (getattr(error, "headers", None) or {}).items() if name.lower() == "allow"}
+    return envelope_response(answer, headers)
 
 
 def _unexpected(_request: ConnexionRequest, error: Exception) -> ConnexionResponse:
