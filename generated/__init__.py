@@ -1,3 +1,3 @@
 """Generated from spec/openapi.yaml by `mie generate`: never edit by hand."""
 
-SPEC_SHA256 = "55ffb52c26bbd7c48a8d9ce5057efa9f0e25383d169c71f0cfbc0f21364c7230"
+SPEC_SHA256 = "ac6c9699ff92799fb35ccf4c01c9bc9f6c46f6b8f1ae637847a8a762c8de9380"

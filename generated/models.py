@@ -1306,7 +1306,9 @@ class SaveImgInfoRequest(BaseModel):
     医疗机构代码或检查检验机构编号
     """
     key: Annotated[str, Field(max_length=50, min_length=1, title="密钥值")]
-    input: Annotated[list[ImgInfo], Field(min_length=1, title="交易输入")]
+    input: Annotated[
+        list[ImgInfo], Field(max_length=1000, min_length=1, title="交易输入")
+    ]
 
 
 class Infno2(StrEnum):
@@ -1361,7 +1363,7 @@ class DeleteExamRpotImgIdxInfoRequest(BaseModel):
     key: Annotated[str, Field(max_length=50, min_length=1, title="密钥值")]
     input: Annotated[
         list[HiImgIndx | DeleteExamRpotImgIdxItem],
-        Field(min_length=1, title="交易输入"),
+        Field(max_length=1000, min_length=1, title="交易输入"),
     ]
 
 
@@ -1485,7 +1487,7 @@ class ResponseCode(IntEnum):
     """
     malformed_body = 1001
     """
-    请求体不是 UTF-8 编码的 JSON, 或为空。
+    请求体不是 JSON, 或为空: 编码为 UTF-8 (可带 BOM), 带 BOM 的 UTF-16/32, 或 Content-Type 声明的 charset=GBK/GB18030; 同一对象中字段名重复、NaN/Infinity、超出范围或过长的数、过深的嵌套均不接受 (见 ERRATA E-JSON-STRICT)。
     """
     unsupported_media_type = 1002
     """
@@ -2173,7 +2175,9 @@ class SaveExamRpotImgInfoRequest(BaseModel):
     医疗机构代码或检查检验机构编号
     """
     key: Annotated[str, Field(max_length=50, min_length=1, title="密钥值")]
-    input: Annotated[list[ExamRpotImgInfo], Field(min_length=1, title="交易输入")]
+    input: Annotated[
+        list[ExamRpotImgInfo], Field(max_length=1000, min_length=1, title="交易输入")
+    ]
 
 
 class RecordResultsResponse(BaseModel):

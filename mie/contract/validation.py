@@ -291,12 +291,15 @@ def _compile_shallow(schema: Mapping[str, Any], info: _Field) -> Check:
     kind = schema.get("type", "object")
     python_type = list if kind == "array" else dict
     min_items = schema.get("minItems")
+    max_items = schema.get("maxItems")
 
     def check(value: Any, path: str, outcome: Outcome) -> Any:
         if not isinstance(value, python_type):
             outcome.errors.append(info.error(path, "type", f"类型应为{_TYPE_NAMES[kind]}, 实为 {type(value).__name__}"))
         elif min_items is not None and len(value) < min_items:
             outcome.errors.append(info.error(path, "minItems", f"至少应有 {min_items} 项, 实为 {len(value)} 项"))
+        elif max_items is not None and len(value) > max_items:
+            outcome.errors.append(info.error(path, "maxItems", f"至多 {max_items} 项, 实为 {len(value)} 项"))
         return value
 
     return check

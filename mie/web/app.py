@@ -20,7 +20,7 @@ from generated.models import ResponseCode
 from mie.contract.spec import load_spec
 from mie.runtime import Runtime, set_runtime
 from mie.service.answers import Answer, MieError, entry
-from mie.web.validators import EnvelopeJSONValidator, StreamingMultipartValidator
+from mie.web.validators import EnvelopeJSONValidator, HeadersLeftToTheTransaction, StreamingMultipartValidator
 
 log = logging.getLogger("mie.http")
 
@@ -37,12 +37,13 @@ _STATUS_CODES = {
 }
 
 
-def envelope_response(answer: Answer) -> ConnexionResponse:
+def envelope_response(answer: Answer, headers: dict[str, str] | None = None) -> ConnexionResponse:
     return ConnexionResponse(
         status_code=answer.http_status,
         mimetype="application/json",
         content_type="application/json; charset=utf-8",
         body=JSONIFIER.dumps(answer.body).encode("utf-8"),
+        headers=headers or {},
     )
 
 
@@ -52,15 +53,22 @@ def _refused(_request: ConnexionRequest, error: Exception) -> ConnexionResponse:
     return envelope_response(error.answer())
 
 
-def _http_problem(_request: ConnexionRequest, error: Exception) -> ConnexionResponse:
+def _http_problem(request: ConnexionRequest, error: Exception) -> ConnexionResponse:
     status = getattr(error, "status_code", None) or getattr(error, "status", 500)
     code = _STATUS_CODES.get(status, ResponseCode.internal_error)
     detail = getattr(error, "detail", None)
     if not isinstance(detail, str) or detail == entry(code).name:
         detail = None
+    elif status == 400 and request.headers.get("content-type", "").lower().startswith("multipart/"):
+        # Starlette's form parse refuses in English ("Missing boundary in multipart.", "Too many files. ...")
+        detail = f"multipart 表单无法解析 ({detail[:200]})"
+    elif detail is not None and len(detail) > 300:
+        detail = detail[:297] + "..."  # a message never echoes a hostile value whole
     answer = MieError(code, detail).answer()
     answer.http_status = status if code is not ResponseCode.internal_error else 500
-    return envelope_response(answer)
+    # Starlette's 405 carries the route's methods in `Allow` (RFC 9110 §15.5.6 requires it): keep it.
+    headers = {name: value for name, value in (getattr(error, "headers", None) or {}).items() if name.lower() == "allow"}
+    return envelope_response(answer, headers)
 
 
 def _unexpected(_request: ConnexionRequest, error: Exception) -> ConnexionResponse:
@@ -83,7 +91,10 @@ def create_app(runtime: Runtime) -> AsyncApp:
     StreamingMultipartValidator.max_body_bytes = runtime.settings.max_file_bytes
     app = AsyncApp(__name__, jsonifier=JSONIFIER)
     validators = {"*/*json": EnvelopeJSONValidator, "multipart/form-data": StreamingMultipartValidator}
-    validator_map = {"body": MediaTypeDict({**VALIDATOR_MAP["body"], **validators})}
+    validator_map = {
+        "parameter": HeadersLeftToTheTransaction,
+        "body": MediaTypeDict({**VALIDATOR_MAP["body"], **validators}),
+    }
     app.add_api(
         served_spec(),
         validator_map=validator_map,
