@@ -1,3 +1,3 @@
 """Generated from spec/openapi.yaml by `mie generate`: never edit by hand."""
 
-SPEC_SHA256 = "55ffb52c26bbd7c48a8d9ce5057efa9f0e25383d169c71f0cfbc0f21364c7230"
+SPEC_SHA256 = "09e8f01962d8ecdbe9a1959121dcad5864e1e084cd95a9df5eea63e9b1f3dc48"
