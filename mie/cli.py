@@ -60,6 +60,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 "MIE_DATA_DIR": str(settings.data_dir),
                 "MIE_DATABASE_URL": settings.effective_database_url,
                 "MIE_MAX_BODY_BYTES": str(settings.max_body_bytes),
+                "MIE_MAX_FILE_BYTES": str(settings.max_file_bytes),
+                # what queries answer and who may ask: a worker without them would answer other links, or not be strict
+                "MIE_PUBLIC_URL": settings.effective_public_url,
+                "MIE_LINK_TTL": str(settings.link_ttl_seconds),
+                "MIE_REQUIRE_QUERY_KEY": "1" if settings.require_query_key else "0",
             }
         )
         uvicorn.run(

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
@@ -13,10 +18,10 @@ from starlette.testclient import TestClient
 from mie.cli import main
 from mie.config import Settings
 from mie.runtime import Runtime
-from mie.service.access import source_allowed
+from mie.service.access import KEY_REQUIRED, source_allowed
 from mie.service.institutions import institution_sources
 from mie.store.tables import SQLModel
-from tests.conftest import OTHER_INSTITUTION, OTHER_KEY, SAVE_EXAM, exam_message
+from tests.conftest import INSTITUTION, KEY, OTHER_INSTITUTION, OTHER_KEY, SAVE_EXAM, document_example, exam_message
 from tests.dicom_files import make_instance, md5, part10_bytes
 from tests.retrieval_helpers import (
     ALLOWED,
@@ -33,6 +38,7 @@ from tests.retrieval_helpers import (
     person_record,
     register_querier,
 )
+from tests.test_cli import free_port
 from tests.test_images_http import upload
 
 CERTNO = "110101197804050041"
@@ -186,3 +192,35 @@ def test_mie_institution_allow(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert institution_sources(runtime.database, QUERIER) == ["10.9.0.0/16", "2001:db8::/64"]
     runtime.database.dispose()
     assert "may query without a key from 10.9.0.0/16, 2001:db8::/64" in capsys.readouterr().out
+
+
+def test_every_worker_of_mie_serve_keeps_strict_mode_and_the_public_url(tmp_path: Path) -> None:
+    """`mie serve --workers 2`: the settings of queries reach each worker process (they read MIE_ variables)."""
+    data = tmp_path / "data"
+    for code, key in ((INSTITUTION, KEY), (QUERIER, QUERIER_KEY)):
+        assert main(["institution", "add", code, "--key", key, "--allow", "127.0.0.1", "--data-dir", str(data)]) == 0
+    port = free_port()
+    command = [sys.executable, "-m", "mie.cli", "serve", "--http-port", str(port), "--dicom-port", "0", "--workers", "2"]
+    command += ["--require-query-key", "--public-url", "http://10.0.0.1:9999/", "--data-dir", str(data), "--no-access-log"]
+    with (tmp_path / "serve.log").open("w") as log:
+        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(base + "/openapi.json", timeout=1)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+                time.sleep(0.2)
+        assert httpx.post(base + SAVE_EXAM, json=document_example(), timeout=30).json()["code"] == 0
+        person = {"psnName": None, "certno": "110101197804050038", "begntime": None, "endtime": None}
+        for _ in range(6):  # the workers take turns
+            refused = httpx.post(base + QUERY_INDEX, json=index_query(**person), timeout=30).json()
+            assert refused["code"] == 2001 and KEY_REQUIRED in refused["message"]
+            answer = httpx.post(base + QUERY_INDEX, json={**index_query(**person), "key": QUERIER_KEY}, timeout=30).json()
+            assert [item["imgDldLink"] for item in answer["data"]] == [f"http://10.0.0.1:9999{QUERY_IMAGES}"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
