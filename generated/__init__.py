@@ -1,3 +1,3 @@
 """Generated from spec/openapi.yaml by `mie generate`: never edit by hand."""
 
-SPEC_SHA256 = "ac6c9699ff92799fb35ccf4c01c9bc9f6c46f6b8f1ae637847a8a762c8de9380"
+SPEC_SHA256 = "5a04c06bbc1c97791526fdd00768469d8813ca96bf5f9cbc7fe36c44626e20d4"

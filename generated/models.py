@@ -1413,9 +1413,11 @@ class QueryExamRpotImgIndxListFHospitalRequest(BaseModel):
         str,
         Field(alias="fixmedinsCode", max_length=30, min_length=1, title="医疗机构编号"),
     ]
-    key: Annotated[str, Field(max_length=50, min_length=1, title="密钥值")]
+    key: Annotated[str | None, Field(max_length=50, min_length=1, title="密钥值")] = (
+        None
+    )
     """
-    表中缺少此行 (序号从 4 跳到 6); mie 要求查询同样带密钥, 见 ERRATA E-QUERY-KEY。
+    文档的表中没有此行 (序号从 4 跳到 6), 示例也不带: 可省略, 以便照文档发送的调用方得到服务 (见 ERRATA E-QUERY-KEY)。访问控制: fixmedinsCode 必须已登记; 带 key 时必须是该机构的密钥; 不带 key 时, 请求的来源地址必须在该机构的允许列表中 (mie institution allow CODE CIDR...); 前置机以 --require-query-key 运行时必须带 key。任一条不满足: 2001, message 说明原因, 不写入任何数据。
     """
     input: Annotated[QueryExamRpotImgIndxListInput, Field(title="交易输入")]
 
@@ -1466,9 +1468,11 @@ class QueryImgCaheFIndexRequest(BaseModel):
         str,
         Field(alias="fixmedinsCode", max_length=30, min_length=1, title="医疗机构编号"),
     ]
-    key: Annotated[str, Field(max_length=50, min_length=1, title="密钥值")]
+    key: Annotated[str | None, Field(max_length=50, min_length=1, title="密钥值")] = (
+        None
+    )
     """
-    表中缺少此行 (序号从 4 跳到 6); mie 要求查询同样带密钥, 见 ERRATA E-QUERY-KEY。
+    文档的表中没有此行 (序号从 4 跳到 6), 示例也不带: 可省略, 以便照文档发送的调用方得到服务 (见 ERRATA E-QUERY-KEY)。访问控制: fixmedinsCode 必须已登记; 带 key 时必须是该机构的密钥; 不带 key 时, 请求的来源地址必须在该机构的允许列表中 (mie institution allow CODE CIDR...); 前置机以 --require-query-key 运行时必须带 key。任一条不满足: 2001, message 说明原因, 不写入任何数据。
     """
     input: Annotated[
         QueryImgCaheFileSnInput | QueryImgCaheInput,
@@ -1495,7 +1499,7 @@ class ResponseCode(IntEnum):
     """
     envelope_invalid = 1003
     """
-    报文头 (infno, msgid, infTime, infCode, key, input) 或表单字段不符合规范; data 列出每个错误。
+    报文头 (infno, msgid, infTime, infCode, key, input) 或表单字段不符合规范, 或查询 (§2.6-§2.8) 的 input 不符合规范 (如 begntime 晚于 endtime); data 列出每个错误。
     """
     infno_mismatch = 1004
     """
@@ -1511,7 +1515,7 @@ class ResponseCode(IntEnum):
     """
     unauthorized = 2001
     """
-    infCode 未登记或 key 不是该机构的密钥; 不区分两者, 以免泄露已登记的机构。
+    infCode (查询为 fixmedinsCode) 未登记或 key 不是该机构的密钥, 不区分两者, 以免泄露已登记的机构; 查询 (§2.6-§2.8) 不带 key 时来源地址不在该机构的允许列表中, 或前置机要求查询带 key (--require-query-key)。message 说明原因。
     """
     some_records_refused = 3001
     """
@@ -1540,6 +1544,14 @@ class ResponseCode(IntEnum):
     instance_conflict = 3007
     """
     同一 SOP Instance UID 已存储了不同内容; 未覆盖。
+    """
+    exam_not_found = 3008
+    """
+    查询 (§2.7/§2.8) 的 hiImgIndx 不在本前置机: 从未上传, 或已经 §2.5 删除。
+    """
+    instance_not_found = 3009
+    """
+    §2.8 的 imgFileSn 不是该索引存储的实例, 或其 examUuid / snUuid 与存储的实例不符。
     """
     not_found = 4004
     """
@@ -1579,6 +1591,7 @@ class Rule(StrEnum):
     additional_properties = "additionalProperties"
     index = "index"
     ownership = "ownership"
+    range = "range"
 
 
 class FieldError(BaseModel):

@@ -9,9 +9,8 @@ from connexion import request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from generated.models import ResponseCode
 from mie import runtime
-from mie.service.answers import Answer, MieError
+from mie.service.answers import Answer
 from mie.store.database import Database
 from mie.store.files import FileStore
 
@@ -20,10 +19,6 @@ FileService = Callable[[Database, FileStore, dict[str, str], dict[str, Any], Bin
 
 def reply(answer: Answer) -> tuple[dict[str, Any], int]:
     return answer.body, answer.http_status
-
-
-def not_implemented(transaction: str) -> tuple[dict[str, Any], int]:
-    return reply(MieError(ResponseCode.not_implemented, f"{transaction} 将在后续版本实现").answer())
 
 
 def form_fields(body: Any) -> dict[str, Any]:

@@ -1,15 +1,34 @@
-"""§2.6 queryExamRpotImgIndxListFHospital, §2.7/§2.8 queryImgCaheFIndex (queries: a later issue)."""
+"""§2.6 queryExamRpotImgIndxListFHospital, §2.7/§2.8 queryImgCaheFIndex (mie.service.retrieval)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from handlers.common import not_implemented
+from connexion import request
+from starlette.responses import StreamingResponse
+
+from handlers.common import reply
+from mie import runtime
+from mie.service import retrieval
 
 
-def query_exam_rpot_img_indx_list_f_hospital(*_args: Any, **_kwargs: Any) -> tuple[dict[str, Any], int]:
-    return not_implemented("queryExamRpotImgIndxListFHospital")
+def _source_address() -> str | None:
+    """The client's address as the server saw it (the access rules of queries and the audit use it)."""
+    client = request.client
+    return client.host if client is not None else None
 
 
-def query_img_cahe_f_index(*_args: Any, **_kwargs: Any) -> tuple[dict[str, Any], int]:
-    return not_implemented("queryImgCaheFIndex")
+def query_exam_rpot_img_indx_list_f_hospital(body: Any) -> tuple[dict[str, Any], int]:
+    return reply(retrieval.query_index(retrieval.Retrieval.of(runtime.current()), body, _source_address()))
+
+
+def query_img_cahe_f_index(body: Any) -> tuple[dict[str, Any], int] | StreamingResponse:
+    answer = retrieval.query_images(retrieval.Retrieval.of(runtime.current()), body, _source_address())
+    if isinstance(answer, retrieval.ImageStream):
+        # §2.8: sent as it is read and encoded; the length is known before the first byte.
+        return StreamingResponse(
+            answer.chunks(),
+            media_type="application/json; charset=utf-8",
+            headers={"Content-Length": str(answer.content_length)},
+        )
+    return reply(answer)

@@ -60,6 +60,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 "MIE_DATA_DIR": str(settings.data_dir),
                 "MIE_DATABASE_URL": settings.effective_database_url,
                 "MIE_MAX_BODY_BYTES": str(settings.max_body_bytes),
+                "MIE_MAX_FILE_BYTES": str(settings.max_file_bytes),
+                # what queries answer and who may ask: a worker without them would answer other links, or not be strict
+                "MIE_PUBLIC_URL": settings.effective_public_url,
+                "MIE_LINK_TTL": str(settings.link_ttl_seconds),
+                "MIE_REQUIRE_QUERY_KEY": "1" if settings.require_query_key else "0",
             }
         )
         uvicorn.run(
@@ -113,21 +118,50 @@ def start_scp_workers(
 
 def cmd_institution_add(args: argparse.Namespace) -> int:
     from mie.runtime import Runtime
-    from mie.service.institutions import add_institution
+    from mie.service.institutions import add_institution, allow_sources, network_of
 
+    try:
+        [network_of(text) for text in args.allow]  # checked before anything is registered
+    except ValueError as error:
+        print(f"mie: --allow: {error}", file=sys.stderr)
+        return EXIT_USAGE
     runtime = Runtime.open(settings_from(args))
     institution = add_institution(runtime.database, args.code, args.key, name=args.name, ae_title=args.ae_title)
     print(f"mie: institution {institution.code} registered" + (f" ({institution.name})" if institution.name else ""))
+    if args.allow:
+        networks = allow_sources(runtime.database, args.code, args.allow)
+        print(f"mie: {args.code} may query without a key from {', '.join(networks)}")
+    return EXIT_OK
+
+
+def cmd_institution_allow(args: argparse.Namespace) -> int:
+    from mie.runtime import Runtime
+    from mie.service.institutions import UnknownInstitution, allow_sources
+
+    runtime = Runtime.open(settings_from(args), recover=False)
+    try:
+        networks = allow_sources(runtime.database, args.code, args.networks, remove=args.remove)
+    except UnknownInstitution as error:
+        print(f"mie: {error}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    except ValueError as error:
+        print(f"mie: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if networks:
+        print(f"mie: {args.code} may query without a key from {', '.join(networks)}")
+    else:
+        print(f"mie: {args.code} may query only with its key")
     return EXIT_OK
 
 
 def cmd_institution_list(args: argparse.Namespace) -> int:
     from mie.runtime import Runtime
-    from mie.service.institutions import list_institutions
+    from mie.service.institutions import institution_sources, list_institutions
 
     runtime = Runtime.open(settings_from(args))
     for institution in list_institutions(runtime.database):
-        print("\t".join([institution.code, institution.name or "", institution.ae_title or ""]))
+        sources = ",".join(institution_sources(runtime.database, institution.code))
+        print("\t".join([institution.code, institution.name or "", institution.ae_title or "", sources]))
     return EXIT_OK
 
 
@@ -233,9 +267,20 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--key", required=True, help="its key (stored only as a scrypt hash)")
     add.add_argument("--name", help="its name")
     add.add_argument("--ae-title", help="the DICOM AE title it sends images from")
+    add.add_argument(
+        "--allow", nargs="+", default=[], metavar="CIDR", help="addresses or networks it may query (§2.6-§2.8) from without a key"
+    )
     add_storage_options(add)
     add.set_defaults(run=cmd_institution_add)
-    listing = institution_commands.add_parser("list", help="list registered institutions")
+    allow = institution_commands.add_parser(
+        "allow", help="addresses or networks an institution may query (§2.6-§2.8) from without its key"
+    )
+    allow.add_argument("code", help="institution code (fixmedinsCode)")
+    allow.add_argument("networks", nargs="+", metavar="CIDR", help="e.g. 10.1.2.3 or 10.1.2.0/24 (IPv6 too)")
+    allow.add_argument("--remove", action="store_true", help="take these off the list instead")
+    add_storage_options(allow)
+    allow.set_defaults(run=cmd_institution_allow)
+    listing = institution_commands.add_parser("list", help="list registered institutions (code, name, AE title, query networks)")
     add_storage_options(listing)
     listing.set_defaults(run=cmd_institution_list)
 

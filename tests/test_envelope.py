@@ -111,11 +111,11 @@ def test_unknown_paths_and_methods_answer_in_the_envelope(client: TestClient, me
         ("/mie/api/mie/queryImgCaheFIndex", "/mie/api/mie/queryImgCaheFIndex"),
     ],
 )
-def test_later_transactions_are_routed_and_not_implemented(client: TestClient, path: str, example_path: str) -> None:
+def test_queries_are_routed_and_an_unregistered_caller_is_refused(client: TestClient, path: str, example_path: str) -> None:
     from tests.conftest import document_example
 
-    example = document_example(example_path)
-    assert_refused(client.post(path, json=example), 5001)
+    example = document_example(example_path)  # the document's caller 123456789012 is not registered here
+    assert_refused(client.post(path, json=example), 2001)
 
 
 def test_an_unexpected_failure_is_a_clean_500(client: TestClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -97,7 +97,7 @@ def test_infCode_names_the_sender_of_queries() -> None:
     example = document_example("/mie/api/mie/queryExamRpotImgIndxListFHospital")
     example["infCode"] = example.pop("fixmedinsCode")
     value = check_envelope(transaction("queryExamRpotImgIndxListFHospital").body_schema, example).value
-    assert value["fixmedinsCode"] == "H52030200193"
+    assert value["fixmedinsCode"] == "123456789012"
 
 
 @pytest.mark.parametrize("url", ["/mie/api/mie/deleteExamRpotImgIdxInfo", "/mie/api/mie/deleteExamRpotImgIndxInfo"])
@@ -219,14 +219,15 @@ def test_empty_optional_is_absent_empty_required_is_refused(client: TestClient) 
     assert result["succFlag"] == "-1" and "psnName(人员姓名,#2): 必填项为空" in result["message"]
 
 
-def test_queries_need_a_key() -> None:
-    """E-QUERY-KEY"""
-    schema = transaction("queryExamRpotImgIndxListFHospital").body_schema
-    assert "key" in schema["required"]
-    example = document_example("/mie/api/mie/queryExamRpotImgIndxListFHospital")
-    del example["key"]
-    with pytest.raises(Exception, match=r"key\(密钥值,#5\): 必填项缺失"):
-        check_envelope(schema, example)
+def test_queries_take_the_document_envelope_without_a_key() -> None:
+    """E-QUERY-KEY: optional on §2.6-§2.8 (how access is controlled then: tests/test_query_access.py), required elsewhere."""
+    for infno in ("queryExamRpotImgIndxListFHospital", "queryImgCaheFIndex"):
+        schema = transaction(infno).body_schema
+        assert "key" not in schema["required"] and "key" in schema["properties"]
+        example = document_example(transaction(infno).path)
+        assert "key" not in example
+        assert check_envelope(schema, example).errors == []
+    assert "key" in transaction("saveExamRpotImgInfo").body_schema["required"]
 
 
 def test_query_certno_keeps_its_printed_length() -> None:
@@ -400,7 +401,7 @@ def test_the_spec_example_is_the_printed_one_with_exactly_the_listed_repairs() -
 
 
 def test_the_other_examples_are_valid_envelopes() -> None:
-    """E-EX-OTHERS"""
+    """E-EX-OTHERS: §2.6-§2.8's are the document's own caller (123456789012) and carry no key."""
     for path, item in load_spec()["paths"].items():
         content = item["post"]["requestBody"]["content"].get("application/json")
         if not content:
@@ -410,6 +411,8 @@ def test_the_other_examples_are_valid_envelopes() -> None:
             check_envelope(transaction(item["post"]["x-infno"]).body_schema, copy.deepcopy(example))
             sender = example.get("infCode") or example.get("fixmedinsCode")
             assert example["msgid"].startswith(sender), path
+            if "fixmedinsCode" in example:
+                assert (sender, example["msgid"], "key" in example) == ("123456789012", "123456789012202509230000000001", False)
 
 
 def test_delete_answers_each_index_with_itself(client: TestClient) -> None:

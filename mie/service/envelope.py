@@ -36,7 +36,7 @@ class Envelope:
     msgid: str
     inf_time: str
     institution_code: str
-    key: str
+    key: str | None  # optional only on the queries (§2.6-§2.8, ERRATA E-QUERY-KEY)
     input: Any
     body_sha256: str
     notes: list[str] = field(default_factory=list)
@@ -67,7 +67,7 @@ def read_envelope(transaction: Transaction, body: Any) -> Envelope:
         msgid=value["msgid"],
         inf_time=value["infTime"],
         institution_code=value[institution_field(schema)],
-        key=value["key"],
+        key=value.get("key"),
         input=value["input"],
         body_sha256=body_digest(body),
         notes=outcome.notes,

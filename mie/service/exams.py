@@ -72,7 +72,7 @@ def _save_record(repository: Repository, institution: str, envelope: Envelope, r
         "hi_img_indx": index_text,
         "institution_code": institution,
         "psn_cert_type": value["psnCertType"],
-        "certno": value["certno"],
+        "certno": value["certno"].upper(),  # as the index's part 2 has it: §2.6 finds 003x and 003X alike
         "exam_date": value["examDate"],
         "study_uid": value["studyUid"],
         "msgid": envelope.msgid,

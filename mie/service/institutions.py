@@ -1,9 +1,10 @@
-"""Institutions (infCode) and their keys: registration and authentication."""
+"""Institutions (infCode) and their keys: registration and authentication; the networks queries may come from."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import os
 import threading
 
@@ -73,12 +74,40 @@ def list_institutions(database: Database) -> list[Institution]:
         return list(session.exec(select(Institution).order_by(Institution.code)))
 
 
-def authenticate(repository: Repository, code: str, key: str) -> str:
+def authenticate(repository: Repository, code: str, key: str | None) -> str:
     """The institution's code, if `key` is its key; otherwise the message is refused (2001)."""
     key_hash = repository.institution_key_hash(code)
-    if key_hash is None or not _verified_keys.matches(key, key_hash):
+    if key is None or key_hash is None or not _verified_keys.matches(key, key_hash):
         raise MieError(ResponseCode.unauthorized)
     return code
+
+
+class UnknownInstitution(ValueError):
+    pass
+
+
+def network_of(text: str) -> str:
+    """A network as the allow-list keeps it: an address is its own /32 (or /128); host bits are cleared."""
+    return ipaddress.ip_network(text.strip(), strict=False).compressed
+
+
+def allow_sources(database: Database, code: str, networks: list[str], remove: bool = False) -> list[str]:
+    """Add (or remove) networks from which the institution may query (§2.6-§2.8) without a key; returns the
+    allow-list afterwards. ValueError for a text that is not an address or network (nothing is changed)."""
+    normalised = [network_of(text) for text in networks]
+    with database.unit_of_work() as repository:
+        if repository.institution_key_hash(code) is None:
+            raise UnknownInstitution(f"机构 {code} 未登记")
+        if remove:
+            repository.remove_institution_sources(code, normalised)
+        else:
+            repository.add_institution_sources(code, normalised)
+        return repository.institution_sources(code)
+
+
+def institution_sources(database: Database, code: str) -> list[str]:
+    with database.unit_of_work() as repository:
+        return repository.institution_sources(code)
 
 
 def institutions_by_ae_title(database: Database) -> dict[str, str]:

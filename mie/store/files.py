@@ -110,6 +110,11 @@ class FileStore:
     def path(self, relative: Path) -> Path:
         return self.root / relative
 
+    def open_stored(self, relative: Path) -> BinaryIO:
+        """A stored file, open for reading (FileNotFoundError if it is gone). An open file stays readable to
+        the end even if a deletion removes its name meanwhile."""
+        return (self.root / relative).open("rb")
+
     def secret(self, name: str, size: int = 32) -> bytes:
         """A random secret kept in `<data>/secrets/<name>` (mode 0600), made on first use. Every process that
         shares the data directory reads the same one; two making it at once both end with the winner's."""

@@ -23,6 +23,7 @@ from mie.store.tables import (
     ExamRecordHistory,
     Instance,
     Institution,
+    InstitutionSource,
     Message,
     Report,
     SetlInfo,
@@ -31,6 +32,7 @@ from mie.store.tables import (
 )
 
 _institution = Institution.__table__  # type: ignore[attr-defined]
+_source = InstitutionSource.__table__  # type: ignore[attr-defined]
 _message = Message.__table__  # type: ignore[attr-defined]
 _exam = ExamRecord.__table__  # type: ignore[attr-defined]
 _history = ExamRecordHistory.__table__  # type: ignore[attr-defined]
@@ -63,6 +65,39 @@ def accession_list(accession_numbers: str) -> list[str]:
 class StoredInstance:
     sop_instance_uid: str
     hi_img_indx: str
+    md5: str
+    path: str
+
+
+@dataclass(frozen=True)
+class IndexedExam:
+    """An exam record as §2.6 answers it: the record, and who stored it."""
+
+    hi_img_indx: str
+    institution_code: str
+    institution_name: str | None
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ListedInstance:
+    """An instance of an exam as §2.7 lists it."""
+
+    sop_instance_uid: str
+    study_uid: str
+    series_uid: str
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class InstanceFile:
+    """An instance as §2.8 fetches it: which exam, study and series it is of, and its file."""
+
+    sop_instance_uid: str
+    hi_img_indx: str
+    study_uid: str
+    series_uid: str
+    size: int
     md5: str
     path: str
 
@@ -133,6 +168,30 @@ _REPORT_VERSION = select(func.max(_report.c.version)).where(
 )
 
 
+# Retrieval (§2.6-§2.8). The person's exams are found through ix_exam_record_person (psn_cert_type, certno,
+# exam_date): both bounds are always given (the caller fills an open end), so the statement is one range scan.
+_PERSON_EXAMS = (
+    select(_exam.c.hi_img_indx, _exam.c.institution_code, _institution.c.name, _exam.c.record)
+    .select_from(_exam.outerjoin(_institution, _institution.c.code == _exam.c.institution_code))
+    .where(
+        _exam.c.psn_cert_type == bindparam("cert_type"),
+        _exam.c.certno == bindparam("certno"),
+        _exam.c.exam_date >= bindparam("begin"),
+        _exam.c.exam_date <= bindparam("end"),
+    )
+    .order_by(_exam.c.exam_date.desc(), _exam.c.hi_img_indx)
+)
+_INSTANCES_OF_EXAM = (
+    select(_instance.c.sop_instance_uid, _instance.c.study_uid, _instance.c.series_uid, _instance.c.received_at)
+    .where(_instance.c.hi_img_indx == bindparam("indx"))
+    .order_by(_instance.c.received_at, _instance.c.sop_instance_uid)
+)
+_INSTANCE_FILE = select(
+    *[_instance.c[name] for name in ("sop_instance_uid", "hi_img_indx", "study_uid", "series_uid", "size", "md5", "path")]
+).where(_instance.c.sop_instance_uid == bindparam("uid"))
+_SOURCES = select(_source.c.network).where(_source.c.institution_code == bindparam("code")).order_by(_source.c.network)
+
+
 class _Direct:
     """A Core statement compiled once per dialect and run on the DBAPI cursor directly.
 
@@ -197,6 +256,21 @@ class Repository:
     # institutions ---------------------------------------------------------------------------------------------
     def institution_key_hash(self, code: str) -> str | None:
         return self.connection.execute(_KEY_HASH, {"code": code}).scalar()
+
+    def institution_sources(self, code: str) -> list[str]:
+        """The networks (CIDR) the institution's queries may come from without a key."""
+        return list(self.connection.execute(_SOURCES, {"code": code}).scalars())
+
+    def add_institution_sources(self, code: str, networks: Sequence[str]) -> None:
+        known = set(self.institution_sources(code))
+        fresh = [network for network in dict.fromkeys(networks) if network not in known]
+        rows = [{"institution_code": code, "network": network, "added_at": utcnow()} for network in fresh]
+        if rows:
+            self.connection.execute(insert(_source), rows)
+
+    def remove_institution_sources(self, code: str, networks: Sequence[str]) -> None:
+        if networks:
+            self.connection.execute(delete(_source).where(_source.c.institution_code == code, _source.c.network.in_(networks)))
 
     # messages (msgid replay) ------------------------------------------------------------------------------------
     def message(self, institution_code: str, msgid: str) -> StoredMessage | None:
@@ -327,6 +401,21 @@ class Repository:
 
     def all_report_paths(self) -> set[str]:
         return set(self.connection.execute(select(_report.c.path)).scalars())
+
+    # retrieval (§2.6-§2.8): reads only -----------------------------------------------------------------------------
+    def exams_of_person(self, cert_type: str, certno: str, begin: str, end: str) -> list[IndexedExam]:
+        """The current exam records of one person with begin <= examDate <= end (yyyy-MM-dd, compared as text),
+        the most recent first, then by index."""
+        rows = self.connection.execute(_PERSON_EXAMS, {"cert_type": cert_type, "certno": certno, "begin": begin, "end": end})
+        return [IndexedExam(*row) for row in rows]
+
+    def instances_of_exam(self, hi_img_indx: str) -> list[ListedInstance]:
+        """The exam's stored instances in the order they were received (then by SOP Instance UID)."""
+        return [ListedInstance(*row) for row in self.connection.execute(_INSTANCES_OF_EXAM, {"indx": hi_img_indx})]
+
+    def instance_file(self, sop_instance_uid: str) -> InstanceFile | None:
+        row = self.connection.execute(_INSTANCE_FILE, {"uid": sop_instance_uid}).first()
+        return InstanceFile(*row) if row else None
 
     # audit ------------------------------------------------------------------------------------------------------------
     def audit(self, institution_code: str, action: str, hi_img_indx: str | None, detail: str | None) -> None:

@@ -35,6 +35,18 @@ class Institution(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class InstitutionSource(SQLModel, table=True):
+    """A network an institution's queries (§2.6-§2.8) may come from without a key (`mie institution allow`).
+
+    A table of its own, so that the allow-list needed no change to `institution`."""
+
+    __tablename__ = "institution_source"
+
+    institution_code: str = Field(primary_key=True, max_length=30, foreign_key="institution.code")
+    network: str = Field(primary_key=True, max_length=50)  # CIDR as ipaddress writes it: 10.1.2.0/24, 10.1.2.3/32
+    added_at: datetime = Field(default_factory=utcnow)
+
+
 class Message(SQLModel, table=True):
     """Each accepted message (msgid) with its answer: a replay gets the same answer and writes nothing."""
 

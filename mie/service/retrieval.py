@@ -1,0 +1,330 @@
+"""Retrieval (调阅): §2.6 queryExamRpotImgIndxListFHospital, §2.7 and §2.8 queryImgCaheFIndex.
+
+Other institutions find a person's exams stored here (§2.6), list an exam's instances (§2.7) and fetch each
+one (§2.8). Queries only read: nothing is stored for them but their audit event, and their msgid is not
+remembered (a query sent twice is answered twice, with fresh links). Who may ask is `access.admit`'s
+decision; every call that reaches a transaction, refused or not, is recorded in the audit.
+
+§2.8's answer is a stream (`ImageStream`): the envelope's JSON up to fileContent, then the stored file read
+and base64-encoded piece by piece, then the end of the JSON. Every refusal is decided before it is built, and
+the file is already open then, so a deletion meanwhile cannot cut the answer short.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import logging
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from generated.models import ResponseCode
+from mie.contract import index as hi_img_indx
+from mie.contract.spec import component, transaction
+from mie.contract.validation import FieldError, Outcome, component_validator, mask
+from mie.service.access import QueryRefused, admit
+from mie.service.answers import Answer, MieError, entry
+from mie.service.audit import Access, AccessEvent, AuditLog, masked_certno
+from mie.service.envelope import Envelope, read_envelope
+from mie.service.links import LinkSigner, Page, page_url
+from mie.service.messages import with_notes
+from mie.store.database import Database
+from mie.store.files import FileStore
+from mie.store.repository import IndexedExam, ListedInstance
+
+if TYPE_CHECKING:
+    from mie.runtime import Runtime
+
+log = logging.getLogger("mie.retrieval")
+
+QUERY_INDEX = "queryExamRpotImgIndxListFHospital"
+QUERY_IMAGES = "queryImgCaheFIndex"
+LIST_SERVICE, FETCH_SERVICE = "queryImgCaheFileSn", "queryImgCahe"
+_INPUT_SCHEMAS = {LIST_SERVICE: "QueryImgCaheFileSnInput", FETCH_SERVICE: "QueryImgCaheInput"}
+# Read in multiples of 3 bytes: each piece then encodes to whole base64 quanta and the pieces simply concatenate.
+READ_CHUNK = 3 * 256 * 1024
+_LAST_DAY = "9999-12-31"  # the open end of a date range: examDate compares as text
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """What the retrieval transactions use of a running processor."""
+
+    database: Database
+    store: FileStore
+    links: LinkSigner
+    audit: AuditLog
+    public_url: str  # where other institutions reach this processor (--public-url)
+    require_key: bool  # strict mode (--require-query-key)
+
+    @classmethod
+    def of(cls, runtime: Runtime) -> Retrieval:
+        settings = runtime.settings
+        return cls(
+            runtime.database,
+            runtime.store,
+            runtime.links,
+            runtime.audit,
+            settings.effective_public_url,
+            settings.require_query_key,
+        )
+
+
+# --- audit ---------------------------------------------------------------------------------------------------------
+
+
+def _refusal_detail(refusal: MieError) -> str:
+    if isinstance(refusal, QueryRefused):
+        return refusal.reason
+    fields = ", ".join(dict.fromkeys(error.code for error in refusal.errors))
+    return entry(refusal.code).name + (f": {fields}" if fields else "")
+
+
+def _audited(retrieval: Retrieval, event: AccessEvent, work: Callable[[], Answer | ImageStream]) -> Answer | ImageStream:
+    """Run a transaction and record its event; a stream records its own when it ends."""
+    try:
+        result = work()
+    except MieError as refusal:
+        event.outcome, event.detail = "refused", _refusal_detail(refusal)
+        retrieval.audit.record(event)
+        raise
+    if isinstance(result, Answer):
+        retrieval.audit.record(event)
+    return result
+
+
+def _claimed_institution(body: Any) -> str:
+    """The sender a body names, for the audit of a message too broken to have an envelope."""
+    if isinstance(body, dict):
+        for name in ("fixmedinsCode", "infCode"):
+            if isinstance(body.get(name), str):
+                return body[name][:30]
+    return ""
+
+
+def _success(data: Any, notes: list[str]) -> Answer:
+    code = ResponseCode.success
+    return Answer(
+        http_status=entry(code).http_status,
+        body={"code": code.value, "type": "success", "message": with_notes(entry(code).name, notes), "data": data},
+    )
+
+
+def _input_error(schema_name: str, code: str, rule: str, detail: str) -> FieldError:
+    schema = component(schema_name)["properties"][code]
+    return FieldError(f"input.{code}", code, schema["title"], f"#{schema['x-seq']}", rule, detail)
+
+
+# --- §2.6 queryExamRpotImgIndxListFHospital ---------------------------------------------------------------------------
+
+
+def query_index(retrieval: Retrieval, body: Any, source_address: str | None) -> Answer:
+    """§2.6: the person's exam records stored here, as ResDTO, the most recent first."""
+    event = AccessEvent(Access.query_index, _claimed_institution(body), source_address)
+
+    def work() -> Answer:
+        envelope = read_envelope(transaction(QUERY_INDEX), body)
+        event.institution_code = envelope.institution_code
+        outcome = component_validator("QueryExamRpotImgIndxListInput").validate(envelope.input, "input")
+        value: dict[str, Any] = outcome.value if isinstance(outcome.value, dict) else {}
+        if isinstance(value.get("psnCertType"), str) and isinstance(value.get("certno"), str):
+            event.psn_cert_type, event.certno = value["psnCertType"], value["certno"]
+        begin, end = value.get("begntime") or "", value.get("endtime") or _LAST_DAY
+        if not outcome.errors and begin > end:
+            outcome.errors.append(
+                _input_error("QueryExamRpotImgIndxListInput", "begntime", "range", f"检查开始时间 {begin} 晚于检查结束时间 {end}")
+            )
+        with retrieval.database.unit_of_work() as repository:
+            caller = admit(repository, envelope, source_address, retrieval.require_key)
+            if outcome.errors:
+                raise MieError(ResponseCode.envelope_invalid, errors=outcome.errors)
+            exams = repository.exams_of_person(value["psnCertType"], value["certno"].upper(), begin, end)
+        name = (value.get("psnName") or "").strip()
+        if name:  # a cross-check: an exam of someone by another name is not this person's
+            exams = [exam for exam in exams if str(exam.record.get("psnName", "")).strip() == name]
+        data = [_res_dto(retrieval, exam, caller.institution_code) for exam in exams]
+        event.items = len(data)
+        return _success(data, outcome.notes)
+
+    result = _audited(retrieval, event, work)
+    assert isinstance(result, Answer)
+    return result
+
+
+@functools.cache
+def _download_path() -> str:
+    return transaction(QUERY_IMAGES).path
+
+
+def _res_dto(retrieval: Retrieval, exam: IndexedExam, institution_code: str) -> dict[str, Any]:
+    """One ResDTO: the record's own fields, certno masked, and links bound to this exam and the querying institution."""
+    record, public_url = exam.record, retrieval.public_url
+
+    def link(page: Page) -> str:
+        return page_url(public_url, page, retrieval.links.issue(page, exam.hi_img_indx, institution_code))
+
+    return {
+        "hiImgIndx": exam.hi_img_indx,
+        "psnName": record["psnName"],
+        "psnCertType": record["psnCertType"],
+        "certno": masked_certno(record["certno"]),
+        "fixmedinsCode": record["fixmedinsCode"],
+        # optional in §2.1, never empty in ResDTO: the name the institution was registered with stands in
+        "fixmedinsName": record.get("fixmedinsName") or exam.institution_name or "",
+        "examDate": record["examDate"],
+        "examPart": record["examPart"],
+        "examRpotLinkUrl": link(Page.report),
+        "imgInfoLinkUrl": link(Page.image),
+        "imgDldLink": f"{public_url}{_download_path()}",
+    }
+
+
+# --- §2.7 queryImgCaheFileSn and §2.8 queryImgCahe --------------------------------------------------------------------
+
+
+@dataclass
+class ImageStream:
+    """§2.8's answer, to be sent as it is read: `prefix`, the file in base64, `suffix` (see the module doc)."""
+
+    prefix: bytes
+    file: BinaryIO
+    size: int
+    suffix: bytes
+    on_end: Callable[[int], None]  # told how many bytes of the file were sent, once the stream ends or is dropped
+
+    @property
+    def content_length(self) -> int:
+        return len(self.prefix) + 4 * ((self.size + 2) // 3) + len(self.suffix)
+
+    def chunks(self) -> Iterator[bytes]:
+        sent = 0
+        try:
+            yield self.prefix
+            while sent < self.size:
+                piece = self.file.read(min(READ_CHUNK, self.size - sent))
+                if not piece:
+                    raise OSError(f"stored file ended after {sent} of {self.size} bytes")
+                while len(piece) % 3 and sent + len(piece) < self.size:  # a short read: complete the quanta
+                    more = self.file.read(3 - len(piece) % 3)
+                    if not more:
+                        break
+                    piece += more
+                sent += len(piece)
+                yield base64.b64encode(piece)
+            yield self.suffix
+        finally:
+            self.file.close()
+            self.on_end(sent)
+
+
+def query_images(retrieval: Retrieval, body: Any, source_address: str | None) -> Answer | ImageStream:
+    """§2.7 (serviceName queryImgCaheFileSn) or §2.8 (queryImgCahe) on the one URL."""
+    service = body.get("input", {}).get("serviceName") if isinstance(body, dict) and isinstance(body.get("input"), dict) else None
+    action = Access.fetch_image if service == FETCH_SERVICE else Access.list_images
+    event = AccessEvent(action, _claimed_institution(body), source_address)
+
+    def work() -> Answer | ImageStream:
+        envelope = read_envelope(transaction(QUERY_IMAGES), body)
+        event.institution_code = envelope.institution_code
+        outcome = _images_input(envelope)
+        value: dict[str, Any] = outcome.value if isinstance(outcome.value, dict) else {}
+        index_text = value.get("hiImgIndx")
+        if isinstance(index_text, str) and not any(error.code == "hiImgIndx" for error in outcome.errors):
+            event.hi_img_indx = index_text
+            person = hi_img_indx.parse(index_text)
+            event.psn_cert_type, event.certno = person.psn_cert_type, person.certno
+        with retrieval.database.unit_of_work() as repository:
+            admit(repository, envelope, source_address, retrieval.require_key)
+            if outcome.errors:
+                raise MieError(ResponseCode.envelope_invalid, errors=outcome.errors)
+            assert isinstance(index_text, str)
+            if repository.exam_owner(index_text) is None:
+                raise MieError(ResponseCode.exam_not_found, f"索引 {mask(index_text)} 不在本前置机 (未上传或已删除)")
+            if service == LIST_SERVICE:
+                instances = repository.instances_of_exam(index_text)
+            else:
+                wanted = value["imgFileSn"]
+                stored = repository.instance_file(wanted["instUuid"])
+                if (
+                    stored is None
+                    or stored.hi_img_indx != index_text
+                    or stored.study_uid != wanted["examUuid"]
+                    or stored.series_uid != wanted["snUuid"]
+                ):
+                    detail = f"实例 {wanted['instUuid']} 不是该索引存储的实例, 或检查/序列 UID 不符"
+                    raise MieError(ResponseCode.instance_not_found, detail)
+        if service == LIST_SERVICE:
+            listed = [_file_sn(instance) for instance in in_series_order(instances)]
+            event.items = len(listed)
+            return _success(_img_cahe_result(index_text, img_file_sn_list=listed), outcome.notes)
+        return _image_stream(retrieval, event, index_text, stored.path, stored.size, outcome.notes)
+
+    return _audited(retrieval, event, work)
+
+
+def _images_input(envelope: Envelope) -> Outcome:
+    """The input of §2.7 or §2.8, validated by the table its serviceName names."""
+    raw = envelope.input
+    service = raw.get("serviceName") if isinstance(raw, dict) else None
+    schema_name = _INPUT_SCHEMAS.get(service) if isinstance(service, str) else None
+    if schema_name is None:
+        outcome = Outcome(value=raw)
+        detail = "必填项缺失" if service is None else f"'{service}' 应为 {LIST_SERVICE} (§2.7) 或 {FETCH_SERVICE} (§2.8)"
+        rule = "required" if service is None else "enum"
+        outcome.errors.append(_input_error(_INPUT_SCHEMAS[LIST_SERVICE], "serviceName", rule, detail))
+        return outcome
+    return component_validator(schema_name).validate(raw, "input")
+
+
+def in_series_order(instances: list[ListedInstance]) -> list[ListedInstance]:
+    """Series in the order their first instance arrived, each series' instances in the order they arrived
+    (`instances` comes in received order, ties broken by SOP Instance UID). The instance table keeps no
+    InstanceNumber; a PACS sends a series in its own order, which this keeps."""
+    series: dict[str, list[ListedInstance]] = {}
+    for instance in instances:
+        series.setdefault(instance.series_uid, []).append(instance)
+    return [instance for members in series.values() for instance in members]
+
+
+def _file_sn(instance: ListedInstance) -> dict[str, str]:
+    return {"examUuid": instance.study_uid, "snUuid": instance.series_uid, "instUuid": instance.sop_instance_uid}
+
+
+def _img_cahe_result(index_text: str, img_file_sn_list: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    """ImgCaheResult in the order of the document's examples (areaCode and imgDldLink are always null here)."""
+    return {"areaCode": None, "imgDldLink": None, "hiImgIndx": index_text, "imgFileSnList": img_file_sn_list, "fileContent": None}
+
+
+def _image_stream(
+    retrieval: Retrieval, event: AccessEvent, index_text: str, relative: str, size: int, notes: list[str]
+) -> ImageStream:
+    try:
+        stored = retrieval.store.open_stored(Path(relative))
+    except FileNotFoundError:  # deleted between the row's read and now
+        raise MieError(ResponseCode.instance_not_found, "实例已被删除") from None
+    actual = os.fstat(stored.fileno()).st_size
+    if actual != size:
+        stored.close()
+        log.error("stored instance %s is %d bytes, its row says %d", relative, actual, size)
+        raise MieError(ResponseCode.internal_error, "存储的文件与记录不符")
+    # The envelope up to fileContent, which comes last (as in the document's example), then its closing.
+    body = _success(_img_cahe_result(index_text), notes).body
+    del body["data"]["fileContent"]
+    head = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    assert head.endswith(b"}}")
+    prefix, suffix = head[:-2] + b',"fileContent":"', b'"}}'
+
+    def on_end(sent: int) -> None:
+        event.items, event.bytes_sent = (1 if sent == size else 0), sent
+        if sent != size:
+            event.detail = f"interrupted after {sent} of {size} bytes"
+        try:
+            retrieval.audit.record(event)
+        except Exception:  # the answer has gone out; a failed audit write must not look like a failed fetch
+            log.exception("audit of a fetch could not be written")
+
+    return ImageStream(prefix, stored, size, suffix, on_end)

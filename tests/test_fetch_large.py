@@ -1,0 +1,155 @@
+"""§2.8 streams: a 512 MiB instance comes back from a real `mie serve` while the server's peak memory grows by
+less than 64 MiB, and the decoded fileContent is the stored file (MD5).
+
+The instance is made directly (file and rows), not pushed through an upload: what is measured is the fetch.
+Its file is sparse apart from a real DICOM header at the start and a distinct marker every 64 MiB, so it costs
+no disk, and a piece sent twice, dropped or out of order changes the MD5. SQLite only: the database holds one
+row for this; the stream is the same on PostgreSQL (tests/test_retrieval.py fetches on both).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mie.config import Settings
+from mie.runtime import Runtime
+from mie.service import exams, images
+from mie.service.ingest import Header, relative_path
+from mie.service.institutions import add_institution
+from mie.store.database import default_database_url
+from tests.conftest import INSTITUTION, KEY, exam_message, img_info_message
+from tests.dicom_files import make_instance, md5, part10_bytes
+from tests.retrieval_helpers import QUERIER, QUERIER_KEY, QUERY_IMAGES, fetch_query, person_record
+from tests.test_cli import free_port
+from tests.test_crash import start_server
+
+SIZE = 512 * 1024 * 1024
+GROWTH_LIMIT = 64 * 1024 * 1024
+MARKER_EVERY = 64 * 1024 * 1024
+
+
+def peak_rss(pid: int) -> int:
+    """VmHWM: the process's peak resident set so far, in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM in /proc status")
+
+
+def store_instance(runtime: Runtime, record: dict[str, object], data: bytes | None, size: int) -> tuple[dict[str, str], str]:
+    """An instance of `record`'s study, file and row: `data` itself, or a sparse `size`-byte file headed by a real
+    DICOM header, with markers. Returns its FileSnDTO and MD5."""
+    ds = make_instance(str(record["studyUid"]))
+    header = part10_bytes(ds)
+    target = relative_path(
+        Header(ds.SOPInstanceUID, ds.SOPClassUID, ds.StudyInstanceUID, ds.SeriesInstanceUID, "1.2.840.10008.1.2.1", "", "")
+    )
+    path = runtime.store.path(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as out:
+        if data is not None:
+            out.write(data)
+        else:
+            out.write(header)
+            for offset in range(MARKER_EVERY, size, MARKER_EVERY):
+                out.seek(offset)
+                out.write(hashlib.sha256(str(offset).encode()).digest() * 128)  # 4 KiB, different each time
+            out.truncate(size)
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as stored:
+        while chunk := stored.read(8 * 1024 * 1024):
+            digest.update(chunk)
+    with runtime.database.unit_of_work() as repository:
+        repository.add_instance(
+            {
+                "sop_instance_uid": ds.SOPInstanceUID,
+                "hi_img_indx": record["hiImgIndx"],
+                "study_uid": ds.StudyInstanceUID,
+                "series_uid": ds.SeriesInstanceUID,
+                "sop_class_uid": ds.SOPClassUID,
+                "transfer_syntax_uid": "1.2.840.10008.1.2.1",
+                "size": path.stat().st_size,
+                "md5": digest.hexdigest(),
+                "path": target.as_posix(),
+                "source": "http",
+                "institution_code": INSTITUTION,
+                "calling_ae": None,
+            }
+        )
+    file_sn = {"examUuid": ds.StudyInstanceUID, "snUuid": ds.SeriesInstanceUID, "instUuid": ds.SOPInstanceUID}
+    return file_sn, digest.hexdigest()
+
+
+def streamed_fetch(base: str, message: dict[str, object]) -> tuple[dict[str, object], str, int]:
+    """Fetch and decode as it arrives (the client holds no more than a piece either): the envelope without
+    fileContent, the MD5 of the decoded content, and its length."""
+    marker = b'"fileContent":"'
+    head, pending, digest, length, started = b"", b"", hashlib.md5(usedforsecurity=False), 0, False
+    with httpx.stream("POST", base + QUERY_IMAGES, json=message, timeout=120) as answer:
+        assert answer.status_code == 200
+        declared = int(answer.headers["content-length"])
+        received = 0
+        for chunk in answer.iter_raw():
+            received += len(chunk)
+            if not started:
+                head += chunk
+                if marker not in head:
+                    continue
+                head, _, chunk = head.partition(marker)
+                started = True
+            pending += chunk
+            usable = max(0, len(pending) - 3) // 4 * 4  # keep back what may be the closing '"}}'
+            if usable:
+                piece = base64.b64decode(pending[:usable], validate=True)
+                digest.update(piece)
+                length += len(piece)
+                pending = pending[usable:]
+    assert received == declared and pending.endswith(b'"}}')
+    rest = base64.b64decode(pending[:-3], validate=True)
+    digest.update(rest)
+    envelope = json.loads(head + marker + b'"}}')
+    return envelope, digest.hexdigest(), length + len(rest)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the server's peak memory from /proc")
+def test_a_512_mib_instance_streams_in_bounded_memory(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    runtime = Runtime.open(Settings(data_dir=data_dir))
+    add_institution(runtime.database, INSTITUTION, KEY)
+    add_institution(runtime.database, QUERIER, QUERIER_KEY)
+    record = person_record("110101197804050041", psnName="John Doe", examDate="2024-04-04")
+    assert exams.save_exam_records(runtime.database, exam_message(record)).body["code"] == 0
+    assert images.save_img_info(runtime.database, img_info_message(record, total=2)).body["code"] == 0
+    small = part10_bytes(make_instance(str(record["studyUid"])))
+    small_sn, small_md5 = store_instance(runtime, record, small, len(small))
+    large_sn, large_md5 = store_instance(runtime, record, None, SIZE)
+    runtime.database.dispose()
+
+    port = free_port()
+    server = start_server(data_dir, default_database_url(data_dir), port, 0)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with_key = {**fetch_query(str(record["hiImgIndx"]), small_sn), "key": QUERIER_KEY}
+        envelope, digest, _ = streamed_fetch(base, with_key)  # warm: the code path loaded, pools filled
+        assert envelope["code"] == 0 and digest == small_md5 == md5(small)
+        before = peak_rss(server.pid)
+        envelope, digest, length = streamed_fetch(base, {**with_key, "input": {**with_key["input"], "imgFileSn": large_sn}})
+        after = peak_rss(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert envelope["code"] == 0 and envelope["data"]["hiImgIndx"] == record["hiImgIndx"]  # type: ignore[index]
+    assert (length, digest) == (SIZE, large_md5)
+    print(f"server peak RSS {before / 2**20:.1f} -> {after / 2**20:.1f} MiB while streaming {SIZE / 2**20:.0f} MiB")
+    assert after - before < GROWTH_LIMIT, f"peak RSS grew by {(after - before) / 2**20:.1f} MiB while streaming"
+
+    runtime = Runtime.open(Settings(data_dir=data_dir), recover=False)
+    fetched = [e for e in runtime.audit.events() if e["action"] == "fetch-image"]
+    assert [e["bytes_sent"] for e in fetched] == [len(small), SIZE]
+    runtime.database.dispose()
