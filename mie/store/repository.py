@@ -68,6 +68,29 @@ class StoredInstance:
 
 
 @dataclass(frozen=True)
+class StoredReport:
+    id: int
+    hi_img_indx: str
+    rpot_no: str
+    version: int
+    size: int
+    md5: str
+    path: str
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class ExamInstance:
+    sop_instance_uid: str
+    study_uid: str
+    series_uid: str
+    sop_class_uid: str
+    transfer_syntax_uid: str
+    md5: str
+    path: str
+
+
+@dataclass(frozen=True)
 class StoredMessage:
     infno: str
     body_sha256: str
@@ -130,6 +153,26 @@ _INSTANCE_PATHS_OF_EXAM = select(_instance.c.path).where(_instance.c.hi_img_indx
 _REPORT_PATHS_OF_EXAM = select(_report.c.path).where(_report.c.hi_img_indx == bindparam("indx"))
 _REPORT_VERSION = select(func.max(_report.c.version)).where(
     _report.c.hi_img_indx == bindparam("indx"), _report.c.rpot_no == bindparam("rpot_no")
+)
+
+_REPORT_COLUMNS = [
+    _report.c[name] for name in ("id", "hi_img_indx", "rpot_no", "version", "size", "md5", "path", "received_at")
+]
+_REPORTS_OF_EXAM = (
+    select(*_REPORT_COLUMNS)
+    .where(_report.c.hi_img_indx == bindparam("indx"))
+    .order_by(_report.c.rpot_no, _report.c.version.desc())
+)
+_REPORT_FILE = select(*_REPORT_COLUMNS).where(_report.c.id == bindparam("id"))
+_INSTANCES_OF_EXAM = (
+    select(
+        *[
+            _instance.c[name]
+            for name in ("sop_instance_uid", "study_uid", "series_uid", "sop_class_uid", "transfer_syntax_uid", "md5", "path")
+        ]
+    )
+    .where(_instance.c.hi_img_indx == bindparam("indx"))
+    .order_by(_instance.c.study_uid, _instance.c.series_uid, _instance.c.received_at)
 )
 
 
@@ -366,3 +409,18 @@ class Repository:
         if limit is not None:
             query = query.limit(limit)
         return [dict(row._mapping) for row in self.connection.execute(query)]
+
+    # the report and image pages (read only) --------------------------------------------------------------------------
+    def reports_of_exam(self, hi_img_indx: str) -> list[StoredReport]:
+        """The exam's report files: by report number, the newest version first."""
+        rows = self.connection.execute(_REPORTS_OF_EXAM, {"indx": hi_img_indx})
+        return [StoredReport(*row) for row in rows]
+
+    def report_file(self, report_id: int) -> StoredReport | None:
+        row = self.connection.execute(_REPORT_FILE, {"id": report_id}).first()
+        return StoredReport(*row) if row else None
+
+    def instances_of_exam(self, hi_img_indx: str) -> list[ExamInstance]:
+        """The exam's stored instances, by series and arrival (the page orders them by their headers)."""
+        rows = self.connection.execute(_INSTANCES_OF_EXAM, {"indx": hi_img_indx})
+        return [ExamInstance(*row) for row in rows]
