@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import pydicom
+from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 
 from tests.conftest import INSTITUTION, KEY, SAVE_EXAM, exam_message, exam_record, new_msgid
@@ -114,3 +115,20 @@ def store_ct_series(client: Poster, exam: StoredExamData, count: int = 3, others
     exam.sop_uids = [str(ds.SOPInstanceUID) for ds in slices]
     exam.series_uid = str(slices[0].SeriesInstanceUID)
     return exam
+
+
+def instance_of(name: str, study_uid: str) -> bytes:
+    """pydicom's test file `name` as a new instance (new SOP and series UIDs) of `study_uid`, Part 10 bytes."""
+    path = get_testdata_file(name)
+    assert path is not None, f"pydicom's test file {name} is missing"
+    ds = pydicom.dcmread(path)
+    if 0xFFFCFFFC in ds:
+        del ds[0xFFFCFFFC]
+    if ds.file_meta.TransferSyntaxUID.is_compressed and "PixelData" in ds:
+        ds["PixelData"].VR = "OB"
+    ds.StudyInstanceUID = study_uid
+    ds.SeriesInstanceUID = generate_uid()
+    ds.SOPInstanceUID = generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    ds.AccessionNumber = ACCESSION
+    return part10_bytes(ds)

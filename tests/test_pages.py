@@ -18,8 +18,9 @@ from mie.contract.spec import component
 from mie.runtime import Runtime
 from mie.service.audit import Access
 from mie.service.links import Page, page_url
+from mie.service.pages import IMAGE_SECTIONS, REPORT_SECTIONS
 from tests.conftest import DELETE_EXAM, OTHER_INSTITUTION, delete_message
-from tests.page_data import StoredExamData, pdf, store_ct_series, store_exam, store_report
+from tests.page_data import StoredExamData, instance_of, pdf, store_ct_series, store_exam, store_instance, store_report
 
 FINDINGS = "双肺纹理清晰，未见明显实质性病变。\n心影大小形态正常。"
 CONCLUSION = "胸部CT平扫未见明显异常"
@@ -183,3 +184,34 @@ def test_views_and_refusals_are_audited_with_the_client_address(
     client.get("/mie/report/" + html.unescape(pdf_link.group(1)))
     last = events(runtime)[-1]
     assert last["bytes_sent"] == len(pdf("audited")) and last["action"] == Access.view_report.value
+
+
+def test_a_multiframe_instance_is_a_slice_per_frame_and_objects_without_pixels_are_counted(
+    client: TestClient, runtime: Runtime, exam: StoredExamData
+) -> None:
+    study = exam.record["studyUid"]
+    store_instance(client, exam, instance_of("SC_rgb_rle_2frame.dcm", study), total=2)
+    store_instance(client, exam, instance_of("test-SR.dcm", study), total=2)
+    address = link(runtime, Page.image, exam)
+    page = client.get(address).text
+    data = re.search(r'<script type="application/json" id="series-data">(.*?)</script>', page, re.S)
+    assert data is not None
+    series = json.loads(data.group(1))
+    frames = next(view for view in series if view["slices"])
+    assert [frame for _sop, frame in frames["slices"]] == [0, 1]
+    assert next(view for view in series if not view["slices"])["not_shown"] == 1
+    assert "另有 1 个非图像对象" in page
+    token, sop = token_of(address), frames["slices"][0][0]
+    first = client.get("/mie/image/render", params={"t": token, "sop": sop, "frame": 0})
+    second = client.get("/mie/image/render", params={"t": token, "sop": sop, "frame": 1})
+    assert first.status_code == second.status_code == 200 and first.content != second.content
+    beyond = client.get("/mie/image/render", params={"t": token, "sop": sop, "frame": 2})
+    assert beyond.status_code == 422 and "该影像无法显示" in beyond.text
+    assert client.get("/mie/image/render", params={"t": token, "sop": sop, "frame": "-1"}).status_code == 400
+
+
+def test_every_field_the_pages_show_is_in_the_spec() -> None:
+    properties = component("ExamRpotImgInfo")["properties"]
+    for sections in (REPORT_SECTIONS, IMAGE_SECTIONS):
+        for _title, codes in sections:
+            assert set(codes) <= set(properties), set(codes) - set(properties)

@@ -122,6 +122,7 @@ async def image_view(request: Request) -> Response:
             "uid": view.series_uid,
             "label": " ".join(part for part in (view.number and f"#{view.number}", view.modality, view.description) if part),
             "modality": view.modality,
+            "not_shown": view.not_shown,
             "slices": [[piece.sop_instance_uid, piece.frame] for piece in view.slices],
         }
         for view in page.series
