@@ -241,7 +241,7 @@ def _heading(record: dict[str, Any]) -> str:
 def report_page(runtime: Runtime, token: str, client: str | None) -> ReportPage:
     grant, exam = _open(runtime, token, Page.report, Access.view_report, client, "报告页")
     with runtime.database.unit_of_work() as repository:
-        stored = repository.reports_of_exam(grant.hi_img_indx)
+        stored = repository.page_reports(grant.hi_img_indx)
     reports = _newest_first(stored)
     runtime.audit.record(_event(Access.view_report, grant, exam, client, items=len(reports), detail="报告页"))
     return ReportPage(token, _heading(exam.record), _sections(exam.record, REPORT_SECTIONS), reports, grant.expires_at)
@@ -264,7 +264,7 @@ def report_pdf(runtime: Runtime, token: str, report_id: int, client: str | None)
     """The stored PDF of report `report_id` (path and size), if it is of the exam the token grants."""
     grant, exam = _open(runtime, token, Page.report, Access.view_report, client, "报告 PDF")
     with runtime.database.unit_of_work() as repository:
-        report = repository.report_file(report_id)
+        report = repository.page_report(report_id)
     if report is None or report.hi_img_indx != grant.hi_img_indx:
         _refuse(runtime, Access.view_report, grant, exam, client, 404, "该报告不属于此检查")
     path = runtime.store.path(Path(report.path))
@@ -322,7 +322,7 @@ def _header(path: Path, md5: str) -> _Header:
 def image_page(runtime: Runtime, token: str, client: str | None) -> ImagePage:
     grant, exam = _open(runtime, token, Page.image, Access.view_image, client, "影像页")
     with runtime.database.unit_of_work() as repository:
-        instances = repository.instances_of_exam(grant.hi_img_indx)
+        instances = repository.page_instances(grant.hi_img_indx)
     series: dict[str, SeriesView] = {}
     ordered: dict[str, list[tuple[int, str, int]]] = {}
     for instance in instances:

@@ -158,13 +158,13 @@ _REPORT_VERSION = select(func.max(_report.c.version)).where(
 _REPORT_COLUMNS = [
     _report.c[name] for name in ("id", "hi_img_indx", "rpot_no", "version", "size", "md5", "path", "received_at")
 ]
-_REPORTS_OF_EXAM = (
+_PAGE_REPORTS = (
     select(*_REPORT_COLUMNS)
     .where(_report.c.hi_img_indx == bindparam("indx"))
     .order_by(_report.c.rpot_no, _report.c.version.desc())
 )
-_REPORT_FILE = select(*_REPORT_COLUMNS).where(_report.c.id == bindparam("id"))
-_INSTANCES_OF_EXAM = (
+_PAGE_REPORT = select(*_REPORT_COLUMNS).where(_report.c.id == bindparam("id"))
+_PAGE_INSTANCES = (
     select(
         *[
             _instance.c[name]
@@ -411,16 +411,16 @@ class Repository:
         return [dict(row._mapping) for row in self.connection.execute(query)]
 
     # the report and image pages (read only) --------------------------------------------------------------------------
-    def reports_of_exam(self, hi_img_indx: str) -> list[StoredReport]:
+    def page_reports(self, hi_img_indx: str) -> list[StoredReport]:
         """The exam's report files: by report number, the newest version first."""
-        rows = self.connection.execute(_REPORTS_OF_EXAM, {"indx": hi_img_indx})
+        rows = self.connection.execute(_PAGE_REPORTS, {"indx": hi_img_indx})
         return [StoredReport(*row) for row in rows]
 
-    def report_file(self, report_id: int) -> StoredReport | None:
-        row = self.connection.execute(_REPORT_FILE, {"id": report_id}).first()
+    def page_report(self, report_id: int) -> StoredReport | None:
+        row = self.connection.execute(_PAGE_REPORT, {"id": report_id}).first()
         return StoredReport(*row) if row else None
 
-    def instances_of_exam(self, hi_img_indx: str) -> list[ExamInstance]:
+    def page_instances(self, hi_img_indx: str) -> list[ExamInstance]:
         """The exam's stored instances, by series and arrival (the page orders them by their headers)."""
-        rows = self.connection.execute(_INSTANCES_OF_EXAM, {"indx": hi_img_indx})
+        rows = self.connection.execute(_PAGE_INSTANCES, {"indx": hi_img_indx})
         return [ExamInstance(*row) for row in rows]
