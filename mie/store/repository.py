@@ -90,6 +90,18 @@ class ListedInstance:
 
 
 @dataclass(frozen=True)
+class StoredReport:
+    id: int
+    hi_img_indx: str
+    rpot_no: str
+    version: int
+    size: int
+    md5: str
+    path: str
+    received_at: datetime
+
+
+@dataclass(frozen=True)
 class InstanceFile:
     """An instance as §2.8 fetches it: which exam, study and series it is of, and its file."""
 
@@ -98,6 +110,17 @@ class InstanceFile:
     study_uid: str
     series_uid: str
     size: int
+    md5: str
+    path: str
+
+
+@dataclass(frozen=True)
+class ExamInstance:
+    sop_instance_uid: str
+    study_uid: str
+    series_uid: str
+    sop_class_uid: str
+    transfer_syntax_uid: str
     md5: str
     path: str
 
@@ -165,6 +188,26 @@ _INSTANCE_PATHS_OF_EXAM = select(_instance.c.path).where(_instance.c.hi_img_indx
 _REPORT_PATHS_OF_EXAM = select(_report.c.path).where(_report.c.hi_img_indx == bindparam("indx"))
 _REPORT_VERSION = select(func.max(_report.c.version)).where(
     _report.c.hi_img_indx == bindparam("indx"), _report.c.rpot_no == bindparam("rpot_no")
+)
+
+_REPORT_COLUMNS = [
+    _report.c[name] for name in ("id", "hi_img_indx", "rpot_no", "version", "size", "md5", "path", "received_at")
+]
+_PAGE_REPORTS = (
+    select(*_REPORT_COLUMNS)
+    .where(_report.c.hi_img_indx == bindparam("indx"))
+    .order_by(_report.c.rpot_no, _report.c.version.desc())
+)
+_PAGE_REPORT = select(*_REPORT_COLUMNS).where(_report.c.id == bindparam("id"))
+_PAGE_INSTANCES = (
+    select(
+        *[
+            _instance.c[name]
+            for name in ("sop_instance_uid", "study_uid", "series_uid", "sop_class_uid", "transfer_syntax_uid", "md5", "path")
+        ]
+    )
+    .where(_instance.c.hi_img_indx == bindparam("indx"))
+    .order_by(_instance.c.study_uid, _instance.c.series_uid, _instance.c.received_at)
 )
 
 
@@ -455,3 +498,18 @@ class Repository:
         if limit is not None:
             query = query.limit(limit)
         return [dict(row._mapping) for row in self.connection.execute(query)]
+
+    # the report and image pages (read only) --------------------------------------------------------------------------
+    def page_reports(self, hi_img_indx: str) -> list[StoredReport]:
+        """The exam's report files: by report number, the newest version first."""
+        rows = self.connection.execute(_PAGE_REPORTS, {"indx": hi_img_indx})
+        return [StoredReport(*row) for row in rows]
+
+    def page_report(self, report_id: int) -> StoredReport | None:
+        row = self.connection.execute(_PAGE_REPORT, {"id": report_id}).first()
+        return StoredReport(*row) if row else None
+
+    def page_instances(self, hi_img_indx: str) -> list[ExamInstance]:
+        """The exam's stored instances, by series and arrival (the page orders them by their headers)."""
+        rows = self.connection.execute(_PAGE_INSTANCES, {"indx": hi_img_indx})
+        return [ExamInstance(*row) for row in rows]

@@ -20,6 +20,7 @@ from generated.models import ResponseCode
 from mie.contract.spec import load_spec
 from mie.runtime import Runtime, set_runtime
 from mie.service.answers import Answer, MieError, entry
+from mie.web import pages
 from mie.web.validators import EnvelopeJSONValidator, HeadersLeftToTheTransaction, StreamingMultipartValidator
 
 log = logging.getLogger("mie.http")
@@ -102,6 +103,9 @@ def create_app(runtime: Runtime) -> AsyncApp:
         strict_validation=False,
         validate_responses=False,
     )
+    # The pages §2.6's links open: HTML for a browser, outside the spec's transactions (mie/web/pages.py).
+    for path, handler in pages.ROUTES:
+        app.add_url_rule(path, endpoint=handler.__name__, view_func=handler, methods=["GET"])
     app.add_error_handler(MieError, _refused)
     for status in (400, 404, 405, 413, 415, 501):
         app.add_error_handler(status, _http_problem)

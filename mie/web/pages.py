@@ -1,0 +1,148 @@
+"""HTTP entry points of the report and image pages (§2.6's examRpotLinkUrl and imgInfoLinkUrl) and what they load.
+
+Thin: read the query, call `mie.service.pages`, answer HTML (Jinja2, autoescaped), a PDF streamed from its
+file, or a PNG. These are pages for a browser, not transactions: a refusal is a page in Chinese, never the
+JSON envelope, never a stack trace. Nothing is loaded from outside this processor (the medical-insurance
+network has no internet): styles and scripts are inline, the PDF and the images are served here.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, Response
+
+from mie.runtime import current
+from mie.service import pages
+from mie.service.pages import PageRefused
+
+log = logging.getLogger("mie.pages")
+
+MAX_FRAME = 100_000
+# Inline styles and scripts only, everything else from this processor; the PDF may be framed by our own page.
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; frame-ancestors 'self'; base-uri 'none'; form-action 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",  # the token is in the address
+}
+_NO_STORE = {"Cache-Control": "no-store"}
+# Rendered images: the URL holds the token, the instance and the window, so the same URL is the same picture;
+# private (patient data, no shared proxy may keep it) and short (the token expires).
+_IMAGE_CACHE = {"Cache-Control": "private, max-age=600"}
+
+
+@functools.cache
+def _templates() -> Environment:
+    environment = Environment(loader=PackageLoader("mie.web", "templates"), autoescape=select_autoescape(["html"]))
+    environment.filters["timestamp"] = lambda seconds: datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return environment
+
+
+def _html(template: str, status: int = 200, **values: object) -> HTMLResponse:
+    body = _templates().get_template(template).render(**values)
+    return HTMLResponse(body, status_code=status, headers={**_SECURITY_HEADERS, **_NO_STORE})
+
+
+def _refusal(refused: PageRefused) -> HTMLResponse:
+    return _html("refused.html", status=refused.status, reason=refused.reason)
+
+
+def _client(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    """A refusal becomes its page; anything unexpected a plain page too, logged, never a trace to the browser."""
+
+    @functools.wraps(handler)
+    async def guarded(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except PageRefused as refused:
+            return _refusal(refused)
+        except Exception:
+            log.exception("page %s failed", request.url.path)
+            return _refusal(PageRefused(500, "服务器内部错误, 请稍后再试"))
+
+    return guarded
+
+
+def _token(request: Request) -> str:
+    token = request.query_params.get("t")
+    if not token:
+        raise PageRefused(403, "链接不完整: 缺少访问令牌")
+    return token
+
+
+def _integer(request: Request, name: str, default: int | None = None, top: int | None = None) -> int:
+    text = request.query_params.get(name)
+    if text is None and default is not None:
+        return default
+    if text is None or not text.isdigit() or (top is not None and int(text) > top):
+        raise PageRefused(400, f"参数 {name} 无效")
+    return int(text)
+
+
+@_guarded
+async def report_view(request: Request) -> Response:
+    runtime = current()
+    page = await run_in_threadpool(pages.report_page, runtime, _token(request), _client(request))
+    return _html("report.html", page=page, shown=page.reports[0] if page.reports else None)
+
+
+@_guarded
+async def report_pdf(request: Request) -> Response:
+    runtime = current()
+    report_id = _integer(request, "id")
+    path, _size = await run_in_threadpool(pages.report_pdf, runtime, _token(request), report_id, _client(request))
+    if not path.is_file():  # FileResponse would fail only once the answer has begun
+        raise PageRefused(404, "报告文件不存在")
+    return FileResponse(
+        path,
+        media_type="application/pdf",
+        filename=f"report-{report_id}.pdf",
+        content_disposition_type="inline",
+        headers={**_NO_STORE, "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@_guarded
+async def image_view(request: Request) -> Response:
+    runtime = current()
+    page = await run_in_threadpool(pages.image_page, runtime, _token(request), _client(request))
+    series = [
+        {
+            "uid": view.series_uid,
+            "label": " ".join(part for part in (view.number and f"#{view.number}", view.modality, view.description) if part),
+            "modality": view.modality,
+            "not_shown": view.not_shown,
+            "slices": [[piece.sop_instance_uid, piece.frame] for piece in view.slices],
+        }
+        for view in page.series
+    ]
+    return _html("image.html", page=page, series=series)
+
+
+@_guarded
+async def image_render(request: Request) -> Response:
+    runtime = current()
+    sop = request.query_params.get("sop") or ""
+    frame = _integer(request, "frame", default=0, top=MAX_FRAME)
+    preset = request.query_params.get("preset") or "auto"
+    png = await run_in_threadpool(pages.image_png, runtime, _token(request), sop, frame, preset, _client(request))
+    return Response(png, media_type="image/png", headers={**_IMAGE_CACHE, "X-Content-Type-Options": "nosniff"})
+
+
+ROUTES: tuple[tuple[str, Callable[[Request], Awaitable[Response]]], ...] = (
+    ("/mie/report/view", report_view),
+    ("/mie/report/pdf", report_pdf),
+    ("/mie/image/view", image_view),
+    ("/mie/image/render", image_render),
+)

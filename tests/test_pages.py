@@ -1,0 +1,217 @@
+"""The report and image pages §2.6's links open: what they show, what they refuse, what they audit."""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import re
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+from starlette.testclient import TestClient
+
+from mie.contract.spec import component
+from mie.runtime import Runtime
+from mie.service.audit import Access
+from mie.service.links import Page, page_url
+from mie.service.pages import IMAGE_SECTIONS, REPORT_SECTIONS
+from tests.conftest import DELETE_EXAM, OTHER_INSTITUTION, delete_message
+from tests.page_data import StoredExamData, instance_of, pdf, store_ct_series, store_exam, store_instance, store_report
+
+FINDINGS = "双肺纹理清晰，未见明显实质性病变。\n心影大小形态正常。"
+CONCLUSION = "胸部CT平扫未见明显异常"
+
+
+def link(runtime: Runtime, page: Page, exam: StoredExamData, **kwargs: Any) -> str:
+    """The page's path and query, as a §2.6 answer would link it for the other institution."""
+    token = runtime.links.issue(page, exam.record["hiImgIndx"], OTHER_INSTITUTION, **kwargs)
+    return page_url("", page, token)
+
+
+def token_of(address: str) -> str:
+    return address.split("?t=", 1)[1]
+
+
+def events(runtime: Runtime) -> list[dict[str, Any]]:
+    return runtime.audit.events()
+
+
+@pytest.fixture
+def exam(client: TestClient) -> StoredExamData:
+    return store_exam(client, imgDscr=FINDINGS, diagRslt=CONCLUSION, rpotDrName="李医生", chkDrName="王主任")
+
+
+def test_the_report_page_shows_the_record_in_the_specs_words(client: TestClient, runtime: Runtime, exam: StoredExamData) -> None:
+    answer = client.get(link(runtime, Page.report, exam))
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
+    page = answer.text
+    properties = component("ExamRpotImgInfo")["properties"]
+    for code in ("imgDscr", "diagRslt", "rpotDrName", "chkDrName", "examDate", "fixmedinsName", "imgExamItem"):
+        assert f"<dt>{properties[code]['title']}</dt>" in page, code
+    assert html.escape(FINDINGS) in page and CONCLUSION in page and "李医生" in page and "王主任" in page
+    # the identity number masked as the document's §2.6 example does, never in full, not even in the index
+    certno = exam.record["certno"]
+    assert f"{certno[:6]}*****{certno[-4:]}" in page and certno not in page
+    assert 'id="no-report"' in page  # no PDF yet
+    assert "http://" not in page.replace("http://www.w3.org", "") and "https://" not in page  # nothing from outside
+
+
+def test_report_pdfs_inline_newest_first_and_earlier_reachable(
+    client: TestClient, runtime: Runtime, exam: StoredExamData
+) -> None:
+    first, second, other = pdf("version one"), pdf("version two"), pdf("another report")
+    store_report(client, exam, first)
+    store_report(client, exam, second)
+    store_report(client, exam, other, rpot_no="R999")
+    page = client.get(link(runtime, Page.report, exam)).text
+    sources = re.findall(r'href="(pdf\?t=[^"]+)"', page)
+    frame = re.search(r'<iframe[^>]* src="(pdf\?t=[^"]+)"', page)
+    assert frame is not None and len(sources) == 3
+    labels = re.findall(r"报告编号 (\S+) 第 (\d) 版", page)
+    assert labels == [("R999", "1"), ("R123456", "2"), ("R123456", "1")]  # newest of each first, then earlier
+    assert html.unescape(frame.group(1)) == html.unescape(sources[0])
+    bodies = []
+    for source in sources:
+        answer = client.get("/mie/report/" + html.unescape(source))
+        assert answer.status_code == 200
+        assert answer.headers["content-type"] == "application/pdf"
+        assert answer.headers["content-disposition"].startswith("inline")
+        bodies.append(answer.content)
+    assert bodies == [other, second, first]
+
+
+def test_the_image_page_lists_the_series_in_order_and_renders_each_slice(
+    client: TestClient, runtime: Runtime, exam: StoredExamData
+) -> None:
+    store_ct_series(client, exam, count=3, others=("rle", "jpeg2000", "jpeg-lossless"))
+    page = client.get(link(runtime, Page.image, exam)).text
+    data = re.search(r'<script type="application/json" id="series-data">(.*?)</script>', page, re.S)
+    assert data is not None
+    series = json.loads(data.group(1))
+    assert len(series) == 4
+    ct = next(view for view in series if view["uid"] == exam.series_uid)
+    assert [sop for sop, _frame in ct["slices"]] == exam.sop_uids  # InstanceNumber order, whatever the arrival
+    assert "肺窗" in page and "骨窗" in page and "软组织" in page and "脑窗" in page
+    token = token_of(link(runtime, Page.image, exam))
+    pictures = set()
+    for view in series:
+        for sop, frame in view["slices"]:
+            for preset in ("auto", "lung") if view["modality"] == "CT" else ("auto",):
+                answer = client.get("/mie/image/render", params={"t": token, "sop": sop, "frame": frame, "preset": preset})
+                assert answer.status_code == 200 and answer.headers["content-type"] == "image/png"
+                assert "private" in answer.headers["cache-control"]
+                image = np.asarray(Image.open(io.BytesIO(answer.content)))
+                assert image.std() > 5
+                pictures.add(image.tobytes())
+    assert len(pictures) == 3 * 2 + 3
+
+
+def test_a_sub_resource_of_another_exam_is_refused(client: TestClient, runtime: Runtime, exam: StoredExamData) -> None:
+    other = store_ct_series(client, store_exam(client), count=1)
+    store_report(client, other, pdf("not yours"))
+    token = token_of(link(runtime, Page.image, exam))
+    answer = client.get("/mie/image/render", params={"t": token, "sop": other.sop_uids[0]})
+    assert answer.status_code == 404 and "不属于此检查" in answer.text
+    report_token = token_of(link(runtime, Page.report, exam))
+    other_page = client.get(link(runtime, Page.report, other)).text
+    report_id = re.search(r"id=(\d+)", html.unescape(other_page))
+    assert report_id is not None
+    answer = client.get("/mie/report/pdf", params={"t": report_token, "id": report_id.group(1)})
+    assert answer.status_code == 404 and "不属于此检查" in answer.text
+    # a report link does not open images, nor an image link reports
+    assert client.get("/mie/image/render", params={"t": report_token, "sop": other.sop_uids[0]}).status_code == 403
+    assert client.get("/mie/report/view", params={"t": token}).status_code == 403
+
+
+@pytest.mark.parametrize("page", [Page.report, Page.image])
+def test_altered_expired_and_deleted_links_get_a_page_in_chinese(
+    client: TestClient, runtime: Runtime, exam: StoredExamData, page: Page
+) -> None:
+    good = link(runtime, page, exam)
+    position = len(good) - 10
+    altered = good[:position] + ("A" if good[position] != "A" else "B") + good[position + 1 :]
+    expired = link(runtime, page, exam, now=time.time() - runtime.links.ttl_seconds - 1)
+    for address, status, reason in (
+        (altered, 403, "链接无效或已被修改"),
+        (expired, 410, "链接已过期"),
+        (f"/mie/{page.value}/view", 403, "缺少访问令牌"),
+        (f"/mie/{page.value}/view?t=%3Cscript%3E", 403, "链接无效或已被修改"),
+    ):
+        answer = client.get(address)
+        assert answer.status_code == status, address
+        assert answer.headers["content-type"].startswith("text/html")
+        assert reason in answer.text and "Traceback" not in answer.text and "<script>" not in answer.text
+    assert client.get(good).status_code == 200
+    assert client.post(DELETE_EXAM, json=delete_message(exam.record["hiImgIndx"])).json()["code"] == 0
+    answer = client.get(good)
+    assert answer.status_code == 410 and "该检查已删除" in answer.text
+
+
+def test_text_from_the_record_is_escaped(client: TestClient, runtime: Runtime) -> None:
+    exam = store_exam(client, imgDscr='<script>alert("x")</script>', diagRslt="<img src=x onerror=alert(1)>")
+    page = client.get(link(runtime, Page.report, exam)).text
+    assert "<script>alert" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
+
+
+def test_views_and_refusals_are_audited_with_the_client_address(
+    client: TestClient, runtime: Runtime, exam: StoredExamData
+) -> None:
+    store_report(client, exam, pdf("audited"))
+    client.get(link(runtime, Page.report, exam))
+    client.get(link(runtime, Page.image, exam))
+    client.get(link(runtime, Page.image, exam, now=time.time() - runtime.links.ttl_seconds - 1))
+    client.get("/mie/report/view?t=broken")
+    recorded = events(runtime)
+    assert [(event["action"], event["outcome"]) for event in recorded] == [
+        (Access.view_report.value, "ok"),
+        (Access.view_image.value, "ok"),
+        (Access.view_image.value, "refused"),
+        (Access.view_report.value, "refused"),
+    ]
+    view = recorded[0]
+    assert view["institution_code"] == OTHER_INSTITUTION and view["source_address"] == "testclient"
+    assert view["items"] == 1 and view["person_masked"].endswith(exam.record["certno"][-4:])
+    assert exam.record["certno"] not in str(recorded)
+    assert recorded[2]["institution_code"] == OTHER_INSTITUTION and "过期" in recorded[2]["detail"]
+    assert recorded[3]["institution_code"] == "-"
+    pdf_link = re.search(r'src="(pdf\?t=[^"]+)"', client.get(link(runtime, Page.report, exam)).text)
+    assert pdf_link is not None
+    client.get("/mie/report/" + html.unescape(pdf_link.group(1)))
+    last = events(runtime)[-1]
+    assert last["bytes_sent"] == len(pdf("audited")) and last["action"] == Access.view_report.value
+
+
+def test_a_multiframe_instance_is_a_slice_per_frame_and_objects_without_pixels_are_counted(
+    client: TestClient, runtime: Runtime, exam: StoredExamData
+) -> None:
+    study = exam.record["studyUid"]
+    store_instance(client, exam, instance_of("SC_rgb_rle_2frame.dcm", study), total=2)
+    store_instance(client, exam, instance_of("test-SR.dcm", study), total=2)
+    address = link(runtime, Page.image, exam)
+    page = client.get(address).text
+    data = re.search(r'<script type="application/json" id="series-data">(.*?)</script>', page, re.S)
+    assert data is not None
+    series = json.loads(data.group(1))
+    frames = next(view for view in series if view["slices"])
+    assert [frame for _sop, frame in frames["slices"]] == [0, 1]
+    assert next(view for view in series if not view["slices"])["not_shown"] == 1
+    assert "另有 1 个非图像对象" in page
+    token, sop = token_of(address), frames["slices"][0][0]
+    first = client.get("/mie/image/render", params={"t": token, "sop": sop, "frame": 0})
+    second = client.get("/mie/image/render", params={"t": token, "sop": sop, "frame": 1})
+    assert first.status_code == second.status_code == 200 and first.content != second.content
+    beyond = client.get("/mie/image/render", params={"t": token, "sop": sop, "frame": 2})
+    assert beyond.status_code == 422 and "该影像无法显示" in beyond.text
+    assert client.get("/mie/image/render", params={"t": token, "sop": sop, "frame": "-1"}).status_code == 400
+
+
+def test_every_field_the_pages_show_is_in_the_spec() -> None:
+    properties = component("ExamRpotImgInfo")["properties"]
+    for sections in (REPORT_SECTIONS, IMAGE_SECTIONS):
+        for _title, codes in sections:
+            assert set(codes) <= set(properties), set(codes) - set(properties)
