@@ -1,3 +1,3 @@
 """Generated from spec/openapi.yaml by `mie generate`: never edit by hand."""
 
-SPEC_SHA256 = "55ffb52c26bbd7c48a8d9ce5057efa9f0e25383d169c71f0cfbc0f21364c7230"
+SPEC_SHA256 = "b53ee54b437e46273f70848e0355447d8c0b4947b807f1538a99a6304b601d13"

@@ -1,7 +1,8 @@
 """`mie`: the command line. Thin: it parses options and calls the same services as HTTP.
 
-Exit codes (stable, for CI): 0 success; 1 the check found problems (stale generated/, invalid payload,
-invalid spec); 2 wrong usage.
+Exit codes (stable, for CI): 0 success; 1 the check found problems (stale generated/, invalid spec, a
+finding of severity error in `mie validate`: warnings and information alone exit 0); 2 wrong usage, or an
+input that cannot be read (a missing file, a glob matching nothing).
 """
 
 from __future__ import annotations
@@ -165,17 +166,45 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from mie.toolkit.validate import validate_payload
+    from mie.toolkit import validate as toolkit
 
-    text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
-    report = validate_payload(text, args.transaction)
+    try:
+        if args.inputs == ["-"]:
+            reports = [toolkit.validate_text(sys.stdin.read(), args.transaction, "-")]
+        else:
+            paths = toolkit.expand_inputs(args.inputs)
+            reports = []
+            progress = _Progress(len(paths)) if sys.stderr.isatty() and len(paths) >= _PROGRESS_FROM else None
+            for done, path in enumerate(paths, 1):
+                reports.append(toolkit.validate_file(path, args.transaction))
+                if progress:
+                    progress.show(done)
+    except toolkit.UnreadableInput as error:
+        print(f"mie: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.junit:
+        Path(args.junit).write_bytes(toolkit.render_junit(reports))
     if args.json:
-        print(json.dumps(report, ensure_ascii=False, indent=2))
+        print(json.dumps(toolkit.render_json(reports), ensure_ascii=False, indent=2))
     else:
-        print(report["summary"])
-        for problem in report["problems"]:
-            print(f"  {problem['where']}: {problem['message']}")
-    return EXIT_OK if report["valid"] else EXIT_PROBLEMS
+        print(toolkit.render_text(reports, quiet_valid=len(reports) > 1 and args.quiet))
+    return EXIT_OK if all(report.valid for report in reports) else EXIT_PROBLEMS
+
+
+_PROGRESS_FROM = 200  # files; fewer are done before a progress line would help
+
+
+class _Progress:
+    """A progress line on a terminal's stderr, redrawn at most every 1% of the batch."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.step = max(1, total // 100)
+
+    def show(self, done: int) -> None:
+        if done % self.step == 0 or done == self.total:
+            end = "\n" if done == self.total else ""
+            print(f"\rmie validate: {done}/{self.total} 个文件", end=end, file=sys.stderr, flush=True)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -215,10 +244,22 @@ def parser() -> argparse.ArgumentParser:
     lint.add_argument("spec", nargs="?", help="another spec file to check")
     lint.set_defaults(run=cmd_lint)
 
-    validate = commands.add_parser("validate", help="validate a request payload offline, in the spec's terms")
-    validate.add_argument("file", help="JSON file with the request body ('-' for standard input)")
-    validate.add_argument("--transaction", "-t", help="infno (default: the payload's own infno)")
-    validate.add_argument("--json", action="store_true", help="machine-readable report")
+    validate = commands.add_parser(
+        "validate",
+        help="validate requests offline, in the spec's terms",
+        description="Validate requests offline as the processor would. Exit codes: 0 no finding of severity error "
+        "(warnings and information allowed); 1 at least one error; 2 wrong usage or an unreadable input.",
+    )
+    validate.add_argument(
+        "inputs",
+        nargs="+",
+        help="request bodies (JSON), multipart captures ({headers, form, file}), directories (every *.json) or globs; "
+        "'-' for standard input",
+    )
+    validate.add_argument("--transaction", "-t", help="infno, an alias or a section such as 2.3 (default: its own infno)")
+    validate.add_argument("--json", action="store_true", help="machine-readable report on standard output")
+    validate.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report to FILE")
+    validate.add_argument("--quiet", "-q", action="store_true", help="list only inputs with findings (and the totals)")
     validate.set_defaults(run=cmd_validate)
     return root
 
