@@ -207,6 +207,23 @@ class _Progress:
             print(f"\rmie validate: {done}/{self.total} 个文件", end=end, file=sys.stderr, flush=True)
 
 
+def cmd_spec_diff(args: argparse.Namespace) -> int:
+    from mie.toolkit import specdiff
+
+    try:
+        result = specdiff.diff_files(Path(args.old), Path(args.new))
+    except specdiff.SpecUnreadable as error:
+        print(f"mie: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(specdiff.render_text(result))
+    sides = {"any": (specdiff.SENDERS, specdiff.RECEIVERS), "senders": (specdiff.SENDERS,), "receivers": (specdiff.RECEIVERS,)}
+    failing = any(result.breaks(side) for side in sides.get(args.fail_on, ()))
+    return EXIT_PROBLEMS if failing else EXIT_OK
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="mie", description="贵州医保影像云 V1.4: contract, reference processor, toolkit")
     commands = root.add_subparsers(dest="command", required=True)
@@ -261,6 +278,27 @@ def parser() -> argparse.ArgumentParser:
     validate.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report to FILE")
     validate.add_argument("--quiet", "-q", action="store_true", help="list only inputs with findings (and the totals)")
     validate.set_defaults(run=cmd_validate)
+
+    spec = commands.add_parser("spec", help="the contract itself: compare revisions")
+    spec_commands = spec.add_subparsers(dest="spec_command", required=True)
+    diff = spec_commands.add_parser(
+        "diff",
+        help="what changed between two revisions of spec/openapi.yaml, classified",
+        description="Fields, lengths, types, formats, dictionary codes and transactions that changed, by transaction, "
+        "field code, Chinese name and 序号; each breaking for senders (a request valid under OLD is refused under NEW), "
+        "for receivers (a request valid under NEW is refused by a receiver on OLD), or compatible. "
+        "Exit codes: 0 nothing breaking (per --fail-on); 1 breaking changes; 2 wrong usage or an unreadable spec.",
+    )
+    diff.add_argument("old", help="the earlier spec (an openapi.yaml)")
+    diff.add_argument("new", help="the later spec")
+    diff.add_argument("--json", action="store_true", help="machine-readable report")
+    diff.add_argument(
+        "--fail-on",
+        choices=["any", "senders", "receivers", "none"],
+        default="any",
+        help="which breaking changes exit 1 (default: any)",
+    )
+    diff.set_defaults(run=cmd_spec_diff)
     return root
 
 
