@@ -61,6 +61,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 "MIE_DATA_DIR": str(settings.data_dir),
                 "MIE_DATABASE_URL": settings.effective_database_url,
                 "MIE_MAX_BODY_BYTES": str(settings.max_body_bytes),
+                "MIE_STRICT": "1" if settings.strict else "",
             }
         )
         uvicorn.run(
@@ -166,8 +167,10 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from mie.contract.validation import set_strict
     from mie.toolkit import validate as toolkit
 
+    set_strict(args.strict)
     try:
         if args.inputs == ["-"]:
             reports = [toolkit.validate_text(sys.stdin.read(), args.transaction, "-")]
@@ -265,7 +268,7 @@ def parser() -> argparse.ArgumentParser:
         "validate",
         help="validate requests offline, in the spec's terms",
         description="Validate requests offline as the processor would. Exit codes: 0 no finding of severity error "
-        "(warnings and information allowed); 1 at least one error; 2 wrong usage or an unreadable input.",
+        "(warnings and information allowed, unless --strict); 1 at least one error; 2 wrong usage or an unreadable input.",
     )
     validate.add_argument(
         "inputs",
@@ -277,6 +280,7 @@ def parser() -> argparse.ArgumentParser:
     validate.add_argument("--json", action="store_true", help="machine-readable report on standard output")
     validate.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report to FILE")
     validate.add_argument("--quiet", "-q", action="store_true", help="list only inputs with findings (and the totals)")
+    validate.add_argument("--strict", action="store_true", help="warnings are errors, as under `mie serve --strict`")
     validate.set_defaults(run=cmd_validate)
 
     spec = commands.add_parser("spec", help="the contract itself: compare revisions")

@@ -21,6 +21,7 @@ class Settings:
     dicom_port: int = 11112
     dicom_workers: int = 1
     ae_title: str = "MIE"
+    strict: bool = False  # warnings (spec/ERRATA.md, Severities) refused as errors
 
     @property
     def effective_database_url(self) -> str:
@@ -58,6 +59,13 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=int(_env("MAX_FILE_BYTES", str(1024 * 1024 * 1024)) or 0),
         help="largest uploaded DICOM or PDF file accepted (MIE_MAX_FILE_BYTES; default 1 GiB)",
+    )
+    parser.add_argument(
+        "--strict",
+        action=argparse.BooleanOptionalAction,
+        default=(_env("STRICT", "") or "").lower() in ("1", "true", "yes"),
+        help="refuse what the spec makes a warning (spec/ERRATA.md, Severities) instead of saving it and naming "
+        "it in the answer (MIE_STRICT=1)",
     )
 
 
@@ -101,4 +109,5 @@ def settings_from(args: argparse.Namespace) -> Settings:
         dicom_port=getattr(args, "dicom_port", 11112),
         ae_title=getattr(args, "ae_title", "MIE"),
         dicom_workers=getattr(args, "dicom_workers", 1),
+        strict=getattr(args, "strict", False),
     )

@@ -233,3 +233,24 @@ def test_warnings_alone_exit_0_and_are_reported(capsys: pytest.CaptureFixture[st
     body["msgid"] = "H371464507202503010102030001"
     code, out, _ = run(capsys, str(write(tmp_path / "warned.json", body)))
     assert code == 0 and "[警告] $.msgid: msgid(发送方报文 ID,#2)" in out and "1 个警告" in out
+
+
+def test_strict_makes_warnings_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """E-SEVERITY"""
+    body = document_example()
+    body["input"][0]["examPart"] = "B999ZZZZZ"
+    warned = write(tmp_path / "warned.json", body)
+    assert run(capsys, str(warned))[0] == 0
+    code, out, _ = run(capsys, str(warned), "--strict")
+    assert code == 1 and "[错误] $.input[0].examPart" in out and "[--strict: 警告即错误]" in out
+    assert run(capsys, str(warned))[0] == 0  # the next run is not strict
+
+
+def test_serve_takes_strict_from_its_option_or_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mie.cli import parser
+    from mie.config import settings_from
+
+    assert settings_from(parser().parse_args(["serve", "--strict"])).strict
+    assert not settings_from(parser().parse_args(["serve"])).strict
+    monkeypatch.setenv("MIE_STRICT", "1")
+    assert settings_from(parser().parse_args(["serve"])).strict

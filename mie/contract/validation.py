@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -22,6 +22,19 @@ _MISSING = object()
 
 ERROR, WARNING, INFORMATION = "error", "warning", "information"
 SEVERITY_NAMES = {ERROR: "错误", WARNING: "警告", INFORMATION: "提示"}
+
+# `--strict` (mie serve, mie validate): warnings become errors. Process-wide, like the loaded spec itself:
+# one process serves one contract with one strictness.
+_strict = False
+
+
+def set_strict(strict: bool) -> None:
+    global _strict
+    _strict = strict
+
+
+def is_strict() -> bool:
+    return _strict
 
 
 @dataclass(frozen=True)
@@ -70,7 +83,11 @@ class Outcome:
         return not self.errors
 
     def advise(self, finding: FieldError) -> None:
-        """Record a finding below error: kept apart from the errors, and named among the notes."""
+        """Record a finding below error: kept apart from the errors, and named among the notes (under
+        `--strict` a warning is an error instead)."""
+        if _strict and finding.severity == WARNING:
+            self.errors.append(replace(finding, severity=ERROR, detail=f"{finding.detail} [--strict: 警告即错误]"))
+            return
         self.advisories.append(finding)
         self.notes.append(advisory_note(finding))
 
