@@ -1,8 +1,9 @@
 """`mie`: the command line. Thin: it parses options and calls the same services as HTTP.
 
 Exit codes (stable, for CI): 0 success; 1 the check found problems (stale generated/, invalid spec, a
-finding of severity error in `mie validate`: warnings and information alone exit 0); 2 wrong usage, or an
-input that cannot be read (a missing file, a glob matching nothing).
+finding of severity error in `mie validate`: warnings and information alone exit 0 unless --strict; breaking
+changes in `mie spec diff`); 2 wrong usage, or an input that cannot be read (a missing file, a glob matching
+nothing, a file that is not a spec).
 """
 
 from __future__ import annotations

@@ -254,3 +254,25 @@ def test_serve_takes_strict_from_its_option_or_environment(monkeypatch: pytest.M
     assert not settings_from(parser().parse_args(["serve"])).strict
     monkeypatch.setenv("MIE_STRICT", "1")
     assert settings_from(parser().parse_args(["serve"])).strict
+
+
+def test_progress_on_a_terminal_for_large_batches(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import io
+
+    import mie.cli
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    for number in range(4):
+        write(tmp_path / f"{number}.json", document_example())
+    monkeypatch.setattr(mie.cli, "_PROGRESS_FROM", 3)
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    monkeypatch.setattr("sys.stdout", io.StringIO())
+    assert main(["validate", str(tmp_path)]) == 0
+    assert terminal.getvalue().endswith("\rmie validate: 4/4 个文件\n")
+    piped = io.StringIO()  # not a terminal: nothing but findings
+    monkeypatch.setattr("sys.stderr", piped)
+    assert main(["validate", str(tmp_path)]) == 0 and piped.getvalue() == ""

@@ -27,6 +27,7 @@ from mie.contract.spec import Transaction, load_spec, resolve_refs, resolved_spe
 from mie.contract.validation import ERROR, INFORMATION, SEVERITY_NAMES, WARNING, FieldError, Outcome, Validator, advisory_note
 
 CAPTURE_KEYS = frozenset({"headers", "form"})
+_RANK = {ERROR: 0, WARNING: 1, INFORMATION: 2}
 
 
 class UnreadableInput(Exception):
@@ -396,7 +397,8 @@ def validate_document(body: Any, infno: str | None = None, source: str = "-", ba
     if multipart and not transaction.envelope_in_headers:
         report.findings.append(Finding(ERROR, "$", f"{transaction.infno} 是 JSON 交易: 应给出请求报文本身", "capture"))
         return report
-    report.findings = _check_capture(transaction, body, base_dir) if multipart else _check_json(transaction, body)
+    findings = _check_capture(transaction, body, base_dir) if multipart else _check_json(transaction, body)
+    report.findings = sorted(findings, key=lambda finding: _RANK[finding.severity])  # errors first, else in order
     return report
 
 
