@@ -1,3 +1,3 @@
 """Generated from spec/openapi.yaml by `mie generate`: never edit by hand."""
 
-SPEC_SHA256 = "5a04c06bbc1c97791526fdd00768469d8813ca96bf5f9cbc7fe36c44626e20d4"
+SPEC_SHA256 = "84f1ad843ec2fb08d81a84f1c9311b3cdada795c206278607828077e2bdcf998"

@@ -1,7 +1,9 @@
 """`mie`: the command line. Thin: it parses options and calls the same services as HTTP.
 
-Exit codes (stable, for CI): 0 success; 1 the check found problems (stale generated/, invalid payload,
-invalid spec); 2 wrong usage.
+Exit codes (stable, for CI): 0 success; 1 the check found problems (stale generated/, invalid spec, a
+finding of severity error in `mie validate`: warnings and information alone exit 0 unless --strict; breaking
+changes in `mie spec diff`); 2 wrong usage, or an input that cannot be read (a missing file, a glob matching
+nothing, a file that is not a spec).
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 "MIE_PUBLIC_URL": settings.effective_public_url,
                 "MIE_LINK_TTL": str(settings.link_ttl_seconds),
                 "MIE_REQUIRE_QUERY_KEY": "1" if settings.require_query_key else "0",
+                "MIE_STRICT": "1" if settings.strict else "",
             }
         )
         uvicorn.run(
@@ -232,17 +235,64 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from mie.toolkit.validate import validate_payload
+    from mie.contract.validation import set_strict
+    from mie.toolkit import validate as toolkit
 
-    text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
-    report = validate_payload(text, args.transaction)
+    set_strict(args.strict)
+    try:
+        if args.inputs == ["-"]:
+            reports = [toolkit.validate_text(sys.stdin.read(), args.transaction, "-")]
+        else:
+            paths = toolkit.expand_inputs(args.inputs)
+            reports = []
+            progress = _Progress(len(paths)) if sys.stderr.isatty() and len(paths) >= _PROGRESS_FROM else None
+            for done, path in enumerate(paths, 1):
+                reports.append(toolkit.validate_file(path, args.transaction))
+                if progress:
+                    progress.show(done)
+    except toolkit.UnreadableInput as error:
+        print(f"mie: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.junit:
+        Path(args.junit).write_bytes(toolkit.render_junit(reports))
     if args.json:
-        print(json.dumps(report, ensure_ascii=False, indent=2))
+        print(json.dumps(toolkit.render_json(reports), ensure_ascii=False, indent=2))
     else:
-        print(report["summary"])
-        for problem in report["problems"]:
-            print(f"  {problem['where']}: {problem['message']}")
-    return EXIT_OK if report["valid"] else EXIT_PROBLEMS
+        print(toolkit.render_text(reports, quiet_valid=len(reports) > 1 and args.quiet))
+    return EXIT_OK if all(report.valid for report in reports) else EXIT_PROBLEMS
+
+
+_PROGRESS_FROM = 200  # files; fewer are done before a progress line would help
+
+
+class _Progress:
+    """A progress line on a terminal's stderr, redrawn at most every 1% of the batch."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.step = max(1, total // 100)
+
+    def show(self, done: int) -> None:
+        if done % self.step == 0 or done == self.total:
+            end = "\n" if done == self.total else ""
+            print(f"\rmie validate: {done}/{self.total} 个文件", end=end, file=sys.stderr, flush=True)
+
+
+def cmd_spec_diff(args: argparse.Namespace) -> int:
+    from mie.toolkit import specdiff
+
+    try:
+        result = specdiff.diff_files(Path(args.old), Path(args.new))
+    except specdiff.SpecUnreadable as error:
+        print(f"mie: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(specdiff.render_text(result))
+    sides = {"any": (specdiff.SENDERS, specdiff.RECEIVERS), "senders": (specdiff.SENDERS,), "receivers": (specdiff.RECEIVERS,)}
+    failing = any(result.breaks(side) for side in sides.get(args.fail_on, ()))
+    return EXIT_PROBLEMS if failing else EXIT_OK
 
 
 def parser() -> argparse.ArgumentParser:
@@ -302,11 +352,45 @@ def parser() -> argparse.ArgumentParser:
     lint.add_argument("spec", nargs="?", help="another spec file to check")
     lint.set_defaults(run=cmd_lint)
 
-    validate = commands.add_parser("validate", help="validate a request payload offline, in the spec's terms")
-    validate.add_argument("file", help="JSON file with the request body ('-' for standard input)")
-    validate.add_argument("--transaction", "-t", help="infno (default: the payload's own infno)")
-    validate.add_argument("--json", action="store_true", help="machine-readable report")
+    validate = commands.add_parser(
+        "validate",
+        help="validate requests offline, in the spec's terms",
+        description="Validate requests offline as the processor would. Exit codes: 0 no finding of severity error "
+        "(warnings and information allowed, unless --strict); 1 at least one error; 2 wrong usage or an unreadable input.",
+    )
+    validate.add_argument(
+        "inputs",
+        nargs="+",
+        help="request bodies (JSON), multipart captures ({headers, form, file}), directories (every *.json) or globs; "
+        "'-' for standard input",
+    )
+    validate.add_argument("--transaction", "-t", help="infno, an alias or a section such as 2.3 (default: its own infno)")
+    validate.add_argument("--json", action="store_true", help="machine-readable report on standard output")
+    validate.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report to FILE")
+    validate.add_argument("--quiet", "-q", action="store_true", help="list only inputs with findings (and the totals)")
+    validate.add_argument("--strict", action="store_true", help="warnings are errors, as under `mie serve --strict`")
     validate.set_defaults(run=cmd_validate)
+
+    spec = commands.add_parser("spec", help="the contract itself: compare revisions")
+    spec_commands = spec.add_subparsers(dest="spec_command", required=True)
+    diff = spec_commands.add_parser(
+        "diff",
+        help="what changed between two revisions of spec/openapi.yaml, classified",
+        description="Fields, lengths, types, formats, dictionary codes and transactions that changed, by transaction, "
+        "field code, Chinese name and 序号; each breaking for senders (a request valid under OLD is refused under NEW), "
+        "for receivers (a request valid under NEW is refused by a receiver on OLD), or compatible. "
+        "Exit codes: 0 nothing breaking (per --fail-on); 1 breaking changes; 2 wrong usage or an unreadable spec.",
+    )
+    diff.add_argument("old", help="the earlier spec (an openapi.yaml)")
+    diff.add_argument("new", help="the later spec")
+    diff.add_argument("--json", action="store_true", help="machine-readable report")
+    diff.add_argument(
+        "--fail-on",
+        choices=["any", "senders", "receivers", "none"],
+        default="any",
+        help="which breaking changes exit 1 (default: any)",
+    )
+    diff.set_defaults(run=cmd_spec_diff)
     return root
 
 

@@ -26,6 +26,7 @@ class Settings:
     public_url: str | None = None
     link_ttl_seconds: int = DEFAULT_LINK_TTL_SECONDS
     require_query_key: bool = False
+    strict: bool = False  # warnings (spec/ERRATA.md, Severities) refused as errors
 
     @property
     def effective_database_url(self) -> str:
@@ -69,6 +70,13 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
         default=int(_env("MAX_FILE_BYTES", str(1024 * 1024 * 1024)) or 0),
         help="largest uploaded DICOM or PDF file accepted (MIE_MAX_FILE_BYTES; default 1 GiB)",
     )
+    parser.add_argument(
+        "--strict",
+        action=argparse.BooleanOptionalAction,
+        default=(_env("STRICT", "") or "").lower() in ("1", "true", "yes"),
+        help="refuse what the spec makes a warning (spec/ERRATA.md, Severities) instead of saving it and naming "
+        "it in the answer (MIE_STRICT=1)",
+    )
     add_retrieval_options(parser)
 
 
@@ -89,7 +97,7 @@ def add_retrieval_options(parser: argparse.ArgumentParser) -> None:
         "--require-query-key",
         action=argparse.BooleanOptionalAction,
         default=(_env("REQUIRE_QUERY_KEY", "") or "").lower() in ("1", "true", "yes"),
-        help="strict mode: §2.6-§2.8 must carry the institution's key, the source address is not enough "
+        help="§2.6-§2.8 must always carry the institution's key, the source address is not enough "
         "(MIE_REQUIRE_QUERY_KEY)",
     )
 
@@ -137,4 +145,5 @@ def settings_from(args: argparse.Namespace) -> Settings:
         public_url=getattr(args, "public_url", None),
         link_ttl_seconds=getattr(args, "link_ttl", DEFAULT_LINK_TTL_SECONDS),
         require_query_key=getattr(args, "require_query_key", False),
+        strict=getattr(args, "strict", False),
     )

@@ -33,6 +33,9 @@ class Runtime:
 
     @classmethod
     def open(cls, settings: Settings, recover: bool = True) -> Runtime:
+        from mie.contract.validation import set_strict
+
+        set_strict(settings.strict)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         database = Database(settings.effective_database_url)
         database.create_all()

@@ -78,7 +78,7 @@ def test_validate_reports_in_the_spec_terms_with_exit_codes(tmp_path: Path) -> N
     result = mie("validate", "-", "--json", stdin=json.dumps(broken, ensure_ascii=False))
     assert result.returncode == 1
     report = json.loads(result.stdout)
-    messages = [problem["message"] for problem in report["problems"]]
+    messages = [finding["message"] for finding in report["reports"][0]["findings"]]
     assert "psnName(人员姓名,#2): 必填项缺失" in messages
     assert "examPart(检查部位代码,#13): 'XYZ' 不在字典 examPart 中" in messages
 

@@ -422,3 +422,64 @@ def test_delete_answers_each_index_with_itself(client: TestClient) -> None:
     message = delete_message(first["hiImgIndx"], second["hiImgIndx"])
     data = client.post(DELETE_EXAM, json=message).json()["data"]
     assert [(d["hiImgIndx"], d["succFlag"]) for d in data] == [(first["hiImgIndx"], "1"), (second["hiImgIndx"], "-1")]
+
+
+# --- severities -----------------------------------------------------------------------------------------------
+
+
+def test_severities_error_warning_information_and_only_errors_refuse() -> None:
+    """E-SEVERITY"""
+    from mie.toolkit.validate import validate_document
+
+    body = document_example()
+    body["input"][0]["rpotNo"] = "R1,R2"
+    body["input"][0]["examPart"] = "B999ZZZZZ"
+    body["input"][0]["setlInfoList"][0]["examPart"] = "XYZ"
+    severities = {f.where: f.severity for f in validate_document(body).findings if f.rule != "note"}
+    assert severities == {
+        "$.input[0].rpotNo": "information",
+        "$.input[0].examPart": "warning",
+        "$.input[0].setlInfoList[0].examPart": "error",
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [("B999ZZZZZ", True), ("B020ZYZZZ B999ZZZZZ", True), ("B999ZZZZ", False), ("b999zzzzz", False), ("00000000A", False)],
+)
+def test_an_unlisted_well_formed_examPart_is_a_warning(client: TestClient, value: str, ok: bool) -> None:
+    """E-EXAMPART-UNLISTED"""
+    result = saved(client, exam_record(examPart=value))
+    assert (result["succFlag"] == "1") is ok
+    if ok:
+        assert "警告: examPart(检查部位代码,#13): 'B999ZZZZZ' 不在字典 examPart 中 (符合 WS/T 364.8" in result["message"]
+    else:
+        assert result["message"].startswith("examPart(检查部位代码,#13):")
+    settlement = exam_record()
+    settlement["setlInfoList"][0]["examPart"] = "B999ZZZZZ"
+    assert "警告: setlInfoList[0].examPart(检查部位代码,SetlInfoDTO#4)" in saved(client, settlement)["message"]
+
+
+def test_a_msgid_with_another_length_of_institution_code_is_a_warning(client: TestClient) -> None:
+    """E-MSGID-CODE"""
+    message = exam_message(exam_record())
+    message["msgid"] = "H371464507202503010102030001"  # the §2.6 answer's 10-character institution code
+    answer = client.post(SAVE_EXAM, json=message).json()
+    assert answer["code"] == 0 and "警告: msgid(发送方报文 ID,#2)" in answer["message"]
+    assert "交易机构编号部分不是 12 位" in answer["message"]
+    message["msgid"] = "H371464507202513010102030001"  # month 13: still an error
+    assert client.post(SAVE_EXAM, json=message).status_code == 400
+
+
+def test_several_report_numbers_are_information_in_2_1_and_a_warning_in_2_4(client: TestClient) -> None:
+    """E-RPOTNO-SEVERAL"""
+    result = saved(client, exam_record(rpotNo="R123456,R123457"))
+    assert result["succFlag"] == "1" and "提示: rpotNo(报告编号,#57): 多个报告编号" in result["message"]
+    form = component_validator_for("SaveRptFileForm").validate(
+        {**component("SaveRptFileForm")["example"], "rpotNo": "R1,R2", "examRpotPdf1": "<file>"}
+    )
+    assert form.ok and [(a.code, a.severity) for a in form.advisories] == [("rpotNo", "warning")]
+
+
+def component_validator_for(name: str) -> Validator:
+    return Validator(component(name))

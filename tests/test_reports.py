@@ -67,7 +67,9 @@ def files(runtime: Runtime) -> list[Path]:
 
 def test_a_pdf_is_stored_and_a_new_upload_keeps_the_earlier(client: TestClient, runtime: Runtime, exam: dict[str, Any]) -> None:
     body = upload(client, exam).json()
-    assert body == {"code": 0, "hiImgIndx": exam["hiImgIndx"], "hiImgIdx": exam["hiImgIndx"], "message": "成功"}
+    # The form sends the example's spellings hiImgIdx and studyUId: read as aliases, and said (as §2.1 says them)
+    message = "成功; 已按 hiImgIndx 读取字段 hiImgIdx; 已按 studyUid 读取字段 studyUId"
+    assert body == {"code": 0, "hiImgIndx": exam["hiImgIndx"], "hiImgIdx": exam["hiImgIndx"], "message": message}
     second = PDF.replace(b"Catalog", b"Catalog /Lang (zh-CN)")
     body = upload(client, exam, second).json()
     assert body["code"] == 0 and "第 2 版" in body["message"]
@@ -105,3 +107,23 @@ def test_deleting_the_exam_deletes_its_reports(client: TestClient, runtime: Runt
     message = delete_message(exam["hiImgIndx"])
     assert client.post("/mie/api/mie/deleteExamRpotImgIdxInfo", json=message).json()["code"] == 0
     assert reports(runtime) == [] and files(runtime) == []
+
+
+def test_several_report_numbers_are_saved_with_a_warning(client: TestClient, runtime: Runtime, exam: dict[str, Any]) -> None:
+    """E-RPOTNO-SEVERAL: §2.4 uploads one report's PDF; a comma-joined rpotNo is saved and named as a warning."""
+    body = upload(client, exam, rpotNo="R1,R2").json()
+    assert body["code"] == 0 and "警告: rpotNo(报告编号,#3): 含英文逗号" in body["message"]
+    assert [r.rpot_no for r in reports(runtime)] == ["R1,R2"]
+
+
+def test_strict_refuses_the_warning(client: TestClient, runtime: Runtime, exam: dict[str, Any]) -> None:
+    """E-SEVERITY: under --strict a warning is an error, and nothing is stored."""
+    from mie.contract.validation import set_strict
+
+    set_strict(True)
+    try:
+        body = upload(client, exam, rpotNo="R1,R2").json()
+    finally:
+        set_strict(False)
+    assert body["code"] != 0 and "rpotNo(报告编号,#3): 含英文逗号" in body["message"] and "--strict" in body["message"]
+    assert reports(runtime) == []

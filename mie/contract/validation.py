@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -19,6 +19,22 @@ from typing import Any
 from mie.contract.dictionaries import allowed_codes, separator_class
 
 _MISSING = object()
+
+ERROR, WARNING, INFORMATION = "error", "warning", "information"
+SEVERITY_NAMES = {ERROR: "错误", WARNING: "警告", INFORMATION: "提示"}
+
+# `--strict` (mie serve, mie validate): warnings become errors. Process-wide, like the loaded spec itself:
+# one process serves one contract with one strictness.
+_strict = False
+
+
+def set_strict(strict: bool) -> None:
+    global _strict
+    _strict = strict
+
+
+def is_strict() -> bool:
+    return _strict
 
 
 @dataclass(frozen=True)
@@ -31,6 +47,7 @@ class FieldError:
     seq: str  # its 序号, with the node it belongs to when nested: SetlInfoDTO#4
     rule: str  # which rule broke: required, maxLength, dictionary, format, ...
     detail: str  # what is wrong, in Chinese, the value masked when the field is sensitive
+    severity: str = ERROR  # error, warning or information (as in the HL7 FHIR validator); see `x-relax`, `x-advise`
 
     def __str__(self) -> str:
         return f"{self.path}({self.title},{self.seq}): {self.detail}"
@@ -42,8 +59,14 @@ class FieldError:
             "title": self.title,
             "seq": self.seq,
             "rule": self.rule,
+            "severity": self.severity,
             "message": str(self),
         }
+
+
+def advisory_note(finding: FieldError) -> str:
+    """How a warning or information finding is named in an answer's message (the record is still saved)."""
+    return f"{SEVERITY_NAMES[finding.severity]}: {finding}"
 
 
 @dataclass
@@ -53,10 +76,20 @@ class Outcome:
     value: Any
     errors: list[FieldError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    advisories: list[FieldError] = field(default_factory=list)  # warnings and information: the value is accepted
 
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    def advise(self, finding: FieldError) -> None:
+        """Record a finding below error: kept apart from the errors, and named among the notes (under
+        `--strict` a warning is an error instead)."""
+        if _strict and finding.severity == WARNING:
+            self.errors.append(replace(finding, severity=ERROR, detail=f"{finding.detail} [--strict: 警告即错误]"))
+            return
+        self.advisories.append(finding)
+        self.notes.append(advisory_note(finding))
 
 
 @dataclass(frozen=True)
@@ -66,8 +99,8 @@ class _Field:
     seq: str
     sensitive: bool
 
-    def error(self, path: str, rule: str, detail: str) -> FieldError:
-        return FieldError(path=path, code=self.code, title=self.title, seq=self.seq, rule=rule, detail=detail)
+    def error(self, path: str, rule: str, detail: str, severity: str = ERROR) -> FieldError:
+        return FieldError(path=path, code=self.code, title=self.title, seq=self.seq, rule=rule, detail=detail, severity=severity)
 
     def show(self, value: Any) -> str:
         text = value if isinstance(value, str) else repr(value)
@@ -131,6 +164,17 @@ def _compile_string(schema: Mapping[str, Any], info: _Field) -> Check:
     if parser is not None:
         pattern = None  # the parser names each broken part, which the whole pattern cannot
     split = re.compile(separator_class(separator)) if separator else None
+    # x-relax: a broken `rule` whose value (for a dictionary: each code) matches `match` is a finding of
+    # `severity`, not an error. x-advise: a value that does not match `pattern` is a finding of `severity`.
+    relaxed = {item["rule"]: (re.compile(item["match"]), item) for item in schema.get("x-relax", ())}
+    advice = [(re.compile(item["pattern"]), item) for item in schema.get("x-advise", ())]
+
+    def broken(outcome: Outcome, path: str, rule: str, detail: str, value: str) -> None:
+        relax = relaxed.get(rule)
+        if relax is not None and relax[0].match(value):
+            outcome.advise(info.error(path, rule, f"{detail} ({relax[1]['detail']})", relax[1]["severity"]))
+        else:
+            outcome.errors.append(info.error(path, rule, detail))
 
     def check(value: Any, path: str, outcome: Outcome) -> Any:
         if not isinstance(value, str):
@@ -152,7 +196,7 @@ def _compile_string(schema: Mapping[str, Any], info: _Field) -> Check:
                 except ValueError:
                     outcome.errors.append(info.error(path, "format", f"{info.show(value)} 不是有效的日期时间 ({date_format})"))
         elif pattern is not None and not pattern.match(value):
-            outcome.errors.append(info.error(path, "pattern", f"{info.show(value)} 不符合规则 {rule_name}"))
+            broken(outcome, path, "pattern", f"{info.show(value)} 不符合规则 {rule_name}", value)
         if parser is not None:
             problem = parser(value)
             if problem:
@@ -161,10 +205,13 @@ def _compile_string(schema: Mapping[str, Any], info: _Field) -> Check:
             parts = split.split(value) if split else [value]
             unknown = [part for part in parts if part not in codes]
             for part in unknown:
-                outcome.errors.append(info.error(path, "dictionary", f"{info.show(part)} 不在字典 {dictionary_name} 中"))
+                broken(outcome, path, "dictionary", f"{info.show(part)} 不在字典 {dictionary_name} 中", part)
         elif enum is not None and value not in enum:
             allowed = ", ".join(sorted(v for v in enum if v))
             outcome.errors.append(info.error(path, "enum", f"{info.show(value)} 不在取值范围 [{allowed}] 中"))
+        for advice_pattern, item in advice:
+            if not advice_pattern.match(value):
+                outcome.advise(info.error(path, item["rule"], item["detail"], item["severity"]))
         return value
 
     return check

@@ -96,6 +96,7 @@ def save_img_file(
             REFUSAL_CODES[refusal.kind], claim.hi_img_indx, f"{entry(REFUSAL_CODES[refusal.kind]).name}: {refusal.reason}"
         )
     message = "成功" + ("; 该实例此前已存储" if ingested.duplicate else "") + f"; {ingested.progress()}"
+    message = with_notes(message, upload.notes)
     answer = file_answer(ResponseCode.success, claim.hi_img_indx, message)
     with database.unit_of_work() as repository:
         remember_answer(repository, institution, envelope, answer)

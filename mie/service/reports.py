@@ -15,6 +15,7 @@ from generated.models import ResponseCode
 from mie.contract.validation import mask
 from mie.service.answers import Answer, entry
 from mie.service.envelope import remember_answer
+from mie.service.messages import with_notes
 from mie.service.uploads import file_answer, receive_upload
 from mie.store.database import Database
 from mie.store.files import FileStore, Spooled
@@ -74,9 +75,8 @@ def save_rpt_file(
             )
             store.commit(spooled, relative)
             placed = relative
-            answer = file_answer(
-                ResponseCode.success, index_text, "成功" + (f"; 第 {version} 版, 此前的版本已保留" if version > 1 else "")
-            )
+            message = "成功" + (f"; 第 {version} 版, 此前的版本已保留" if version > 1 else "")
+            answer = file_answer(ResponseCode.success, index_text, with_notes(message, upload.notes))
             remember_answer(repository, institution, envelope, answer)
     except BaseException:
         if placed is not None:

@@ -10,7 +10,7 @@ from typing import Any, BinaryIO
 
 from generated.models import ResponseCode
 from mie.contract.spec import load_spec, resolve_refs, transaction
-from mie.contract.validation import component_validator
+from mie.contract.validation import Outcome, component_validator
 from mie.service.answers import Answer, MieError, entry
 from mie.service.envelope import Envelope, body_digest, check_envelope, replayed_answer
 from mie.service.institutions import authenticate
@@ -26,6 +26,7 @@ class FileUpload:
     institution: str
     value: dict[str, Any]
     spooled: Spooled
+    notes: list[str]  # what the answer names beside its result: warnings, information, aliases read
 
 
 @functools.cache
@@ -44,7 +45,8 @@ def read_header_envelope(infno: str, headers: Mapping[str, str], form: Mapping[s
     for field in schema["properties"].values():
         names.update({alias.lower(): alias for alias in field.get("x-aliases", ())})
     present = {names[key.lower()]: value for key, value in headers.items() if key.lower() in names}
-    value = check_envelope(schema, present).value
+    outcome = check_envelope(schema, present)
+    value = outcome.value
     return Envelope(
         infno=value["infno"],
         msgid=value["msgid"],
@@ -53,17 +55,18 @@ def read_header_envelope(infno: str, headers: Mapping[str, str], form: Mapping[s
         key=value["key"],
         input=None,
         body_sha256=body_digest({"headers": value, "form": dict(form)}),
+        notes=outcome.notes,
     )
 
 
-def check_form(schema_name: str, form: Mapping[str, Any], file_field: str, has_file: bool) -> dict[str, Any]:
+def check_form(schema_name: str, form: Mapping[str, Any], file_field: str, has_file: bool) -> Outcome:
     fields = dict(form)
     if has_file:
         fields[file_field] = "<file>"  # the file itself is checked by the transaction, not as text
     outcome = component_validator(schema_name).validate(fields)
     if outcome.errors:
         raise MieError(ResponseCode.envelope_invalid, errors=outcome.errors)
-    return outcome.value
+    return outcome
 
 
 def file_answer(code: ResponseCode, index_text: str | None, message: str) -> Answer:
@@ -90,10 +93,10 @@ def receive_upload(
         previous = replayed_answer(repository, institution, envelope)
     if previous is not None:
         return previous
-    value = check_form(form_schema, form, file_field, stream is not None)
+    checked = check_form(form_schema, form, file_field, stream is not None)
     assert stream is not None  # the form check refuses a missing file part
     try:
         spooled = store.spool_stream(stream, limit=max_file_bytes)
     except FileTooLarge as error:
         raise MieError(ResponseCode.payload_too_large, str(error)) from None
-    return FileUpload(envelope, institution, value, spooled)
+    return FileUpload(envelope, institution, checked.value, spooled, [*envelope.notes, *checked.notes])

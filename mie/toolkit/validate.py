@@ -1,65 +1,513 @@
-"""`mie validate`: check a request payload offline exactly as the processor would, in the spec's terms."""
+"""`mie validate`: check requests offline exactly as the processor would, in the spec's terms.
+
+Every transaction of the spec is covered. A JSON transaction (§2.1, §2.3, §2.5, §2.6, §2.7/§2.8) is given as its
+request body; a multipart one (§2.2, §2.4) as a JSON *capture* of its request headers and form fields, which
+may name the uploaded file beside it:
+
+    {"headers": {"infno": "saveImgFile", "msgid": "...", ...}, "form": {"hiImgIndx": "...", ...}, "file": "ct1.dcm"}
+
+The transaction is read from `infno` (or an alias the spec records in `x-aliases`) or given by the caller.
+Each finding has a severity as in the HL7 FHIR validator: error (the processor refuses it), warning (saved, and
+named in the answer: `x-relax` / `x-advise` in the spec, decided per rule in spec/ERRATA.md) and information
+(also what the processor says in its answer, such as fields it ignores).
+"""
 
 from __future__ import annotations
 
+import glob
+import hashlib
 import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
-from mie.contract.spec import Transaction, transactions
-from mie.contract.validation import FieldError, Validator
-from mie.service.answers import MieError
-from mie.service.envelope import check_envelope
-from mie.service.exams import check_exam_record
+from mie.contract.spec import Transaction, load_spec, resolve_refs, resolved_spec, transactions
+from mie.contract.validation import ERROR, INFORMATION, SEVERITY_NAMES, WARNING, FieldError, Outcome, Validator, advisory_note
+
+CAPTURE_KEYS = frozenset({"headers", "form"})
+_RANK = {ERROR: 0, WARNING: 1, INFORMATION: 2}
 
 
-def _transaction_for(infno: str | None) -> Transaction | None:
-    for candidate in transactions():
-        if infno == candidate.infno or infno in candidate.body_schema["properties"]["infno"].get("enum", []):
-            return candidate
+class UnreadableInput(Exception):
+    """An input that names nothing readable (a missing file, an empty glob, an I/O error): exit code 2."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: str
+    where: str  # JSON path in the input: $.input[0].setlInfoList[1].examPart
+    message: str  # in Chinese, naming the field by code, Chinese name and 序号 as FieldError prints it
+    rule: str = ""
+    code: str = ""
+    title: str = ""
+    seq: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "severity": self.severity,
+            "where": self.where,
+            "code": self.code,
+            "title": self.title,
+            "seq": self.seq,
+            "rule": self.rule,
+            "message": self.message,
+        }
+
+
+@dataclass
+class Report:
+    """What validating one input gave."""
+
+    source: str
+    transaction: str | None = None
+    section: str = ""
+    findings: list[Finding] = field(default_factory=list)
+
+    def count(self, severity: str) -> int:
+        return sum(1 for finding in self.findings if finding.severity == severity)
+
+    @property
+    def valid(self) -> bool:
+        return self.count(ERROR) == 0
+
+    def summary(self) -> str:
+        name = f"{self.transaction} (§{self.section})" if self.transaction else "交易未知"
+        if not self.findings:
+            return f"{name}: 符合规范"
+        severities = [severity for severity in (ERROR, WARNING, INFORMATION) if self.count(severity)]
+        counts = ", ".join(f"{self.count(severity)} 个{SEVERITY_NAMES[severity]}" for severity in severities)
+        return f"{name}: {'符合规范' if self.valid else '不符合规范'} ({counts})"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.source,
+            "transaction": self.transaction,
+            "section": self.section,
+            "valid": self.valid,
+            "summary": self.summary(),
+            "findings": [finding.as_dict() for finding in self.findings],
+        }
+
+
+# --- the spec's transactions ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Kind:
+    transaction: Transaction
+    names: frozenset[str]  # infno values it takes: x-infno, x-infno-aliases, the enum of its infno field
+
+
+def _infno_schema(transaction: Transaction) -> dict[str, Any]:
+    if transaction.envelope_in_headers:
+        return _header_schema(transaction)["properties"]["infno"]
+    return transaction.body_schema["properties"]["infno"]
+
+
+_kinds_cache: list[_Kind] = []
+
+
+def _kinds() -> list[_Kind]:
+    if not _kinds_cache:
+        spec = resolved_spec()
+        for candidate in transactions():
+            operation = spec["paths"][candidate.path]["post"]
+            names = {candidate.infno, *operation.get("x-infno-aliases", ()), *_infno_schema(candidate).get("enum", ())}
+            _kinds_cache.append(_Kind(candidate, frozenset(names)))
+    return _kinds_cache
+
+
+def find_transaction(name: str, multipart: bool | None = None) -> Transaction | None:
+    """The transaction an infno (an alias, or a section number such as 2.3) names; a multipart capture or a
+    JSON body narrows it (saveImgFile is §2.2's infno and an alias §2.3 accepts)."""
+    kinds = [k for k in _kinds() if multipart is None or k.transaction.envelope_in_headers == multipart]
+    for kind in kinds:
+        if name == kind.transaction.infno:
+            return kind.transaction
+    for kind in kinds:
+        if name in kind.names or name.lstrip("§") in kind.transaction.section.split("/"):
+            return kind.transaction
     return None
 
 
-def _problem(where: str, error: FieldError) -> dict[str, Any]:
-    return {"where": where, **error.as_dict()}
+def _infno_names(transaction: Transaction) -> list[str]:
+    return ["infno", *_infno_schema(transaction).get("x-aliases", ())]
 
 
-def _check_records(transaction: Transaction, records: Any) -> list[dict[str, Any]]:
-    problems: list[dict[str, Any]] = []
+_header_schemas: dict[str, dict[str, Any]] = {}
+
+
+def _header_schema(transaction: Transaction) -> dict[str, Any]:
+    """The envelope a multipart transaction carries in request headers, as one object schema (as the processor
+    reads it: every header required once aliases are folded)."""
+    schema = _header_schemas.get(transaction.path)
+    if schema is None:
+        operation = load_spec()["paths"][transaction.path]["post"]
+        parameters = resolve_refs(operation.get("parameters", []), load_spec())
+        properties = {p["name"]: p["schema"] for p in parameters if p["in"] == "header"}
+        schema = {"type": "object", "required": list(properties), "properties": properties}
+        _header_schemas[transaction.path] = schema
+    return schema
+
+
+_validators: dict[int, tuple[Mapping[str, Any], Validator]] = {}
+
+
+def _validator(schema: Mapping[str, Any]) -> Validator:
+    cached = _validators.get(id(schema))
+    if cached is None or cached[0] is not schema:
+        cached = (schema, Validator(schema))
+        _validators[id(schema)] = cached
+    return cached[1]
+
+
+# --- findings ---------------------------------------------------------------------------------------------------
+
+
+def _join(base: str, path: str) -> str:
+    if not path or path == "$":
+        return base
+    if path.startswith("$"):
+        path = path[1:].lstrip(".")
+    return f"{base}{path}" if path.startswith("[") else f"{base}.{path}"
+
+
+def _from_error(base: str, error: FieldError) -> Finding:
+    return Finding(error.severity, _join(base, error.path), str(error), error.rule, error.code, error.title, error.seq)
+
+
+def _from_outcome(base: str, outcome: Outcome) -> list[Finding]:
+    findings = [_from_error(base, error) for error in outcome.errors]
+    findings += [_from_error(base, advisory) for advisory in outcome.advisories]
+    said = {advisory_note(advisory) for advisory in outcome.advisories}
+    findings += [Finding(INFORMATION, base, note, "note") for note in outcome.notes if note not in said]
+    return findings
+
+
+# --- one input --------------------------------------------------------------------------------------------------
+
+
+def _record_schema(schema: Mapping[str, Any], value: Any) -> Mapping[str, Any] | None:
+    """The branch of a oneOf a value takes: by the discriminator, else by JSON type (§2.5's index or object)."""
+    if "allOf" in schema and len(schema["allOf"]) == 1 and "properties" not in schema:
+        return schema["allOf"][0]
+    branches = schema.get("oneOf")
+    if not branches:
+        return schema
+    discriminator = schema.get("discriminator")
+    if discriminator and isinstance(value, dict):
+        chosen = value.get(discriminator["propertyName"])
+        for branch in branches:
+            if chosen in (branch.get("properties", {}).get(discriminator["propertyName"], {}).get("enum") or ()):
+                return branch
+        return None
+    for branch in branches:
+        if isinstance(value, dict) == (branch.get("type") == "object" or "properties" in branch):
+            return branch
+    return None
+
+
+def _check_record(transaction: Transaction, schema: Mapping[str, Any], value: Any, where: str) -> list[Finding]:
     if transaction.infno == "saveExamRpotImgInfo":
-        for position, record in enumerate(records):
-            problems += [_problem(f"input[{position}]", e) for e in check_exam_record(record).errors]
-        return problems
-    items = transaction.body_schema["properties"]["input"].get("items")
-    if isinstance(records, list) and isinstance(items, dict) and "properties" in items:
-        validator = Validator(items)
-        for position, record in enumerate(records):
-            problems += [_problem(f"input[{position}]", e) for e in validator.validate(record).errors]
-    return problems
+        # The processor's own record check: the spec's fields, then the index against the record (§1.2).
+        from mie.service.exams import check_exam_record
+
+        return _from_outcome(where, check_exam_record(value))
+    branch = _record_schema(schema, value)
+    if branch is None:
+        discriminator = schema.get("discriminator", {}).get("propertyName")
+        if discriminator:
+            names = [n for b in schema["oneOf"] for n in b.get("properties", {}).get(discriminator, {}).get("enum", [])]
+            chosen = value.get(discriminator) if isinstance(value, dict) else None
+            detail = f"{discriminator}: {chosen!r} 不在取值范围 [{', '.join(names)}] 中"
+            return [Finding(ERROR, _join(where, discriminator), detail, "enum", discriminator)]
+        return [Finding(ERROR, where, f"类型应为对象或字符串, 实为 {type(value).__name__}", "type")]
+    if branch.get("type") == "object" or "properties" in branch:
+        return _from_outcome(where, _validator(branch).validate(value))
+    # A bare value (§2.5's index as the document's example sends it) stands for the one required field of the
+    # object form beside it, and is checked as that field, as the processor does.
+    for sibling in schema.get("oneOf", ()):
+        required = sibling.get("required") or []
+        if "properties" in sibling and len(required) == 1:
+            outcome = _validator(_bare(sibling, required[0])).validate({required[0]: value})
+            return [
+                replace(finding, where=where) if finding.where == _join(where, required[0]) else finding
+                for finding in _from_outcome(where, outcome)
+            ]
+    return _from_outcome(where, _validator({"type": "object", "properties": {}}).validate({}))
 
 
-def validate_payload(text: str, infno: str | None = None) -> dict[str, Any]:
-    """A report: {valid, transaction, summary, problems[{where, path, code, title, seq, rule, message}]}."""
+_bare_schemas: dict[tuple[int, str], tuple[Mapping[str, Any], dict[str, Any]]] = {}
+
+
+def _bare(sibling: Mapping[str, Any], name: str) -> dict[str, Any]:
+    cached = _bare_schemas.get((id(sibling), name))
+    if cached is None or cached[0] is not sibling:
+        wrapper = {"type": "object", "required": [name], "properties": {name: sibling["properties"][name]}}
+        cached = (sibling, wrapper)
+        _bare_schemas[(id(sibling), name)] = cached
+    return cached[1]
+
+
+def _check_json(transaction: Transaction, body: Any) -> list[Finding]:
+    schema = transaction.body_schema
+    outcome = _validator(schema).validate(body)
+    findings = _from_outcome("$", outcome)
+    value = outcome.value
+    if outcome.errors or not isinstance(value, dict):
+        return findings  # the processor refuses the whole message: its records are not looked at
+    input_schema = schema["properties"]["input"]
+    records = value.get("input")
+    if isinstance(records, list):
+        item_schema = input_schema.get("items", {})
+        for position, record in enumerate(records):
+            findings += _check_record(transaction, item_schema, record, f"$.input[{position}]")
+    else:
+        findings += _check_record(transaction, input_schema, records, "$.input")
+    return findings
+
+
+def _file_field(form_schema: Mapping[str, Any]) -> str | None:
+    for name, prop in form_schema.get("properties", {}).items():
+        if prop.get("format") == "binary":
+            return name
+    return None
+
+
+def _file_media(transaction: Transaction, file_field: str) -> str | None:
+    content = load_spec()["paths"][transaction.path]["post"]["requestBody"]["content"][transaction.content_type]
+    return content.get("encoding", {}).get(file_field, {}).get("contentType")
+
+
+def _check_capture(transaction: Transaction, capture: dict[str, Any], base_dir: Path | None) -> list[Finding]:
+    findings: list[Finding] = []
+    headers, form = capture.get("headers"), capture.get("form")
+    if not isinstance(headers, dict) or not isinstance(form, dict):
+        return [Finding(ERROR, "$", "抓取文件应为 {\"headers\": {...}, \"form\": {...}, \"file\": \"文件名\"}", "capture")]
+    header_schema = _header_schema(transaction)
+    names = {name.lower(): name for name in header_schema["properties"]}
+    for prop in header_schema["properties"].values():
+        names.update({alias.lower(): alias for alias in prop.get("x-aliases", ())})
+    present = {names.get(key.lower(), key): value for key, value in headers.items() if key.lower() in names}
+    outcome = _validator(header_schema).validate(present)
+    findings += _from_outcome("$.headers", outcome)
+    form_schema = transaction.body_schema
+    file_field = _file_field(form_schema)
+    fields = dict(form)
+    file_name = capture.get("file")
+    if file_field and file_name is not None:
+        fields[file_field] = "<file>"  # the file itself is checked below, not as text
+    form_outcome = _validator(form_schema).validate(fields)
+    findings += _from_outcome("$.form", form_outcome)
+    if file_field and isinstance(file_name, str):
+        path = Path(file_name) if base_dir is None else base_dir / file_name
+        findings += _check_file(transaction, form_schema, file_field, form_outcome.value, path)
+    return findings
+
+
+def _field_finding(form_schema: Mapping[str, Any], code: str, rule: str, detail: str) -> Finding:
+    """A finding about a form field, named as FieldError names it: code(Chinese name,#序号)."""
+    prop = form_schema["properties"][code]
+    error = FieldError(code, code, str(prop.get("title", code)), f"#{prop.get('x-seq', '')}", rule, detail)
+    return _from_error("$.form", error)
+
+
+def _check_file(
+    transaction: Transaction, form_schema: Mapping[str, Any], file_field: str, form: Any, path: Path
+) -> list[Finding]:
+    """What the processor checks of the file itself: its MD5 against fileMd5, and its type."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise UnreadableInput(f"{path}: 无法读取 ({error.strerror or error})") from None
+    findings: list[Finding] = []
+    md5 = hashlib.md5(data).hexdigest()  # noqa: S324 - the interface's own integrity check, not security
+    sent = form.get("fileMd5") if isinstance(form, dict) else None
+    if isinstance(sent, str) and sent.lower() != md5:
+        findings.append(_field_finding(form_schema, "fileMd5", "md5", f"与文件 {path.name} 的 MD5 {md5} 不一致"))
+    media = _file_media(transaction, file_field)
+    if media == "application/dicom":
+        if data[128:132] != b"DICM":
+            detail = f"{path.name} 不是 DICOM 文件 (PS3.10: 第 128 字节起应为 DICM)"
+            findings.append(_field_finding(form_schema, file_field, "fileType", detail))
+        else:
+            findings += _dicom_against_form(data, form, form_schema, file_field, path)
+    if media == "application/pdf" and not (data[:5] == b"%PDF-" and b"%%EOF" in data[-2048:]):
+        findings.append(_field_finding(form_schema, file_field, "fileType", f"{path.name} 不是 PDF 文件"))
+    return findings
+
+
+def _dicom_against_form(data: bytes, form: Any, form_schema: Mapping[str, Any], file_field: str, path: Path) -> list[Finding]:
+    """The processor refuses an instance of another study, or whose AccessionNumber the form does not list."""
+    from io import BytesIO
+
+    import pydicom
+
+    try:
+        dataset = pydicom.dcmread(BytesIO(data), stop_before_pixels=True, specific_tags=["StudyInstanceUID", "AccessionNumber"])
+    except Exception as error:  # noqa: BLE001 - any failure to read is the finding
+        return [_field_finding(form_schema, file_field, "fileType", f"{path.name} 无法解析: {error}")]
+    findings = []
+    if isinstance(form, dict):
+        study = str(dataset.get("StudyInstanceUID", ""))
+        if form.get("studyUid") and study != form["studyUid"]:
+            detail = f"与文件 {path.name} 的 StudyInstanceUID {study} 不一致"
+            findings.append(_field_finding(form_schema, "studyUid", "fileMismatch", detail))
+        accession = str(dataset.get("AccessionNumber", ""))
+        listed = [part.strip() for part in str(form.get("accessionNumber", "")).split(",")]
+        if form.get("accessionNumber") and accession not in listed:
+            detail = f"不含文件 {path.name} 的 AccessionNumber '{accession}'"
+            findings.append(_field_finding(form_schema, "accessionNumber", "fileMismatch", detail))
+    return findings
+
+
+def _named_infno(body: dict[str, Any], multipart: bool) -> Any:
+    source = body.get("headers") if multipart else body
+    if not isinstance(source, dict):
+        return None
+    lowered = {str(key).lower(): value for key, value in source.items()} if multipart else source
+    for kind in _kinds():
+        if kind.transaction.envelope_in_headers != multipart:
+            continue
+        for name in _infno_names(kind.transaction):
+            value = lowered.get(name.lower() if multipart else name)
+            if value is not None:
+                return value
+    return None
+
+
+def validate_document(body: Any, infno: str | None = None, source: str = "-", base_dir: Path | None = None) -> Report:
+    """Validate one parsed request body (or multipart capture)."""
+    multipart = isinstance(body, dict) and CAPTURE_KEYS <= body.keys()
+    named = infno if infno is not None else (_named_infno(body, multipart) if isinstance(body, dict) else None)
+    transaction = None
+    if isinstance(named, str):  # a transaction of the input's shape first; another one is told what to give
+        transaction = find_transaction(named, multipart) or find_transaction(named)
+    if transaction is None:
+        where = "$.headers.infno" if multipart else "$.infno"
+        detail = "缺少交易编号 infno" if named is None else f"未知的交易编号 {named!r}"
+        return Report(source, findings=[Finding(ERROR, where, f"{detail}; 用 --transaction 指定", "transaction", "infno")])
+    report = Report(source, transaction.infno, transaction.section)
+    if transaction.envelope_in_headers and not multipart:
+        detail = f"{transaction.infno} 是 multipart 交易: 应给出 {{\"headers\": ..., \"form\": ..., \"file\": ...}}"
+        report.findings.append(Finding(ERROR, "$", detail, "capture"))
+        return report
+    if multipart and not transaction.envelope_in_headers:
+        report.findings.append(Finding(ERROR, "$", f"{transaction.infno} 是 JSON 交易: 应给出请求报文本身", "capture"))
+        return report
+    findings = _check_capture(transaction, body, base_dir) if multipart else _check_json(transaction, body)
+    report.findings = sorted(findings, key=lambda finding: _RANK[finding.severity])  # errors first, else in order
+    return report
+
+
+def validate_text(text: str, infno: str | None = None, source: str = "-", base_dir: Path | None = None) -> Report:
     try:
         body = json.loads(text)
     except json.JSONDecodeError as error:
         message = f"不是有效的 JSON: 第 {error.lineno} 行第 {error.colno} 列: {error.msg}"
-        return {"valid": False, "transaction": None, "summary": message, "problems": [{"where": "$", "message": message}]}
-    if infno is None and isinstance(body, dict):
-        infno = body.get("infno") or body.get("info")
-    transaction = _transaction_for(infno)
-    if transaction is None:
-        message = f"未知的交易编号 {infno!r}; 用 --transaction 指定"
-        return {"valid": False, "transaction": infno, "summary": message, "problems": [{"where": "infno", "message": message}]}
-    problems: list[dict[str, Any]] = []
+        return Report(source, findings=[Finding(ERROR, "$", message, "json")])
+    except ValueError as error:  # e.g. an integer of more digits than Python parses
+        return Report(source, findings=[Finding(ERROR, "$", f"不是有效的 JSON: {error}", "json")])
+    return validate_document(body, infno, source, base_dir)
+
+
+def validate_file(path: Path, infno: str | None = None) -> Report:
     try:
-        value = check_envelope(transaction.body_schema, body).value
-    except MieError as error:
-        problems = [_problem("envelope", e) for e in error.errors] or [{"where": "envelope", "message": error.message}]
+        raw = path.read_bytes()
+    except OSError as error:
+        raise UnreadableInput(f"{path}: 无法读取 ({error.strerror or error})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        return Report(str(path), findings=[Finding(ERROR, "$", f"不是有效的 UTF-8 (第 {error.start} 字节)", "json")])
+    return validate_text(text, infno, str(path), path.parent)
+
+
+def expand_inputs(patterns: Iterable[str]) -> list[Path]:
+    """Files, directories (every *.json under them) and globs, in the order given, each once."""
+    found: dict[Path, None] = {}
+    for pattern in patterns:
+        if glob.has_magic(pattern):
+            matches = sorted(Path(p) for p in glob.glob(pattern, recursive=True))
+            if not matches:
+                raise UnreadableInput(f"{pattern}: 没有匹配的文件")
+            for match in matches:
+                found.update(dict.fromkeys(_files_under(match)))
+            continue
+        path = Path(pattern)
+        if not path.exists():
+            raise UnreadableInput(f"{pattern}: 文件或目录不存在")
+        found.update(dict.fromkeys(_files_under(path)))
+    return list(found)
+
+
+def _files_under(path: Path) -> Iterator[Path]:
+    if path.is_dir():
+        yield from sorted(p for p in path.rglob("*.json") if p.is_file())
     else:
-        problems = _check_records(transaction, value["input"])
-    summary = (
-        f"{transaction.infno} (§{transaction.section}): 符合规范"
-        if not problems
-        else f"{transaction.infno} (§{transaction.section}): {len(problems)} 处不符合规范"
+        yield path
+
+
+# --- reports ----------------------------------------------------------------------------------------------------
+
+
+def render_text(reports: list[Report], quiet_valid: bool = False) -> str:
+    lines: list[str] = []
+    for report in reports:
+        if quiet_valid and not report.findings:
+            continue
+        lines.append(f"{report.source}: {report.summary()}")
+        for finding in report.findings:
+            lines.append(f"  [{SEVERITY_NAMES[finding.severity]}] {finding.where}: {finding.message}")
+    lines.append(totals(reports))
+    return "\n".join(lines)
+
+
+def totals(reports: list[Report]) -> str:
+    bad = sum(1 for report in reports if not report.valid)
+    counts = {s: sum(report.count(s) for report in reports) for s in (ERROR, WARNING, INFORMATION)}
+    return (
+        f"共 {len(reports)} 个文件: {len(reports) - bad} 个符合规范, {bad} 个不符合"
+        f" ({counts[ERROR]} 个错误, {counts[WARNING]} 个警告, {counts[INFORMATION]} 个提示)"
     )
-    return {"valid": not problems, "transaction": transaction.infno, "summary": summary, "problems": problems}
+
+
+def render_json(reports: list[Report]) -> dict[str, Any]:
+    return {
+        "valid": all(report.valid for report in reports),
+        "files": len(reports),
+        "invalid": sum(1 for report in reports if not report.valid),
+        "errors": sum(report.count(ERROR) for report in reports),
+        "warnings": sum(report.count(WARNING) for report in reports),
+        "information": sum(report.count(INFORMATION) for report in reports),
+        "reports": [report.as_dict() for report in reports],
+    }
+
+
+def render_junit(reports: list[Report]) -> bytes:
+    """JUnit XML: one test case per input, a failure per input with errors; warnings and information in its output."""
+    suite = ElementTree.Element(
+        "testsuite",
+        name="mie validate",
+        tests=str(len(reports)),
+        failures=str(sum(1 for report in reports if not report.valid)),
+        errors="0",
+        skipped="0",
+    )
+    for report in reports:
+        case = ElementTree.SubElement(
+            suite, "testcase", classname=f"mie.validate.{report.transaction or 'unknown'}", name=report.source
+        )
+        errors = [f for f in report.findings if f.severity == ERROR]
+        if errors:
+            failure = ElementTree.SubElement(case, "failure", message=f"{errors[0].where}: {errors[0].message}", type="error")
+            failure.text = "\n".join(f"{f.where}: {f.message}" for f in errors)
+        others = [f for f in report.findings if f.severity != ERROR]
+        if others:
+            output = ElementTree.SubElement(case, "system-out")
+            output.text = "\n".join(f"[{SEVERITY_NAMES[f.severity]}] {f.where}: {f.message}" for f in others)
+    suites = ElementTree.Element("testsuites", name="mie validate")
+    suites.append(suite)
+    return ElementTree.tostring(suites, encoding="utf-8", xml_declaration=True)
