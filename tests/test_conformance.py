@@ -53,7 +53,19 @@ def test_mie_serve_is_clean(tmp_path: Path, database_url: str) -> None:
     server, base = serve(tmp_path, database_url)
     junit, report = tmp_path / "conformance.xml", tmp_path / "conformance.json"
     try:
-        command = [*MIE, "conformance", base, "--institution", INSTITUTION, "--key", KEY, "--seed", SEED, "--max-examples", EXAMPLES]
+        command = [
+            *MIE,
+            "conformance",
+            base,
+            "--institution",
+            INSTITUTION,
+            "--key",
+            KEY,
+            "--seed",
+            SEED,
+            "--max-examples",
+            EXAMPLES,
+        ]
         result = subprocess.run(
             [*command, "--junit", str(junit), "--json", str(report)], capture_output=True, text=True, timeout=300, check=False
         )
@@ -81,7 +93,9 @@ def test_mie_serve_is_clean(tmp_path: Path, database_url: str) -> None:
 
 def test_a_run_that_cannot_start_exits_2(tmp_path: Path) -> None:
     closed = f"http://127.0.0.1:{free_port()}"
-    result = subprocess.run([*MIE, "conformance", closed, "--institution", INSTITUTION, "--key", KEY], capture_output=True, text=True)
+    result = subprocess.run(
+        [*MIE, "conformance", closed, "--institution", INSTITUTION, "--key", KEY], capture_output=True, text=True
+    )
     assert result.returncode == EXIT_NOT_STARTED and "does not answer" in result.stderr
     result = subprocess.run([*MIE, "conformance", closed, "--institution", INSTITUTION], capture_output=True, text=True)
     assert result.returncode == EXIT_NOT_STARTED
@@ -134,7 +148,9 @@ def proxy(upstream: str, fault: Fault, rewrite: Callable[[str, Any], Any] | None
     return Starlette(routes=[Route("/{path:path}", forward, methods=["GET", "POST", "PUT", "DELETE", "PATCH"])])
 
 
-def check_against(upstream: str, fault: Fault, transactions: list[str], rewrite: Callable[[str, Any], Any] | None = None) -> Report:
+def check_against(
+    upstream: str, fault: Fault, transactions: list[str], rewrite: Callable[[str, Any], Any] | None = None
+) -> Report:
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(proxy(upstream, fault, rewrite), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -143,7 +159,9 @@ def check_against(upstream: str, fault: Fault, transactions: list[str], rewrite:
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
     try:
-        options = Options(f"http://127.0.0.1:{port}", [Institution(INSTITUTION, KEY)], transactions=transactions, max_examples=1, seed=7)
+        options = Options(
+            f"http://127.0.0.1:{port}", [Institution(INSTITUTION, KEY)], transactions=transactions, max_examples=1, seed=7
+        )
         return run(options)
     finally:
         server.should_exit = True
