@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from mie.contract.spec import component
 from mie.toolkit.conformance import EXIT_NOT_STARTED, Institution, Options, Report, run
-from tests.conftest import INSTITUTION, KEY, POSTGRES_URL, own_postgres_schema
+from tests.conftest import INSTITUTION, KEY, OTHER_INSTITUTION, OTHER_KEY, POSTGRES_URL, own_postgres_schema
 from tests.test_cli import free_port
 from tests.test_crash import start_server
 
@@ -34,8 +34,9 @@ SEED, EXAMPLES = "7", "2"
 
 def serve(tmp_path: Path, database_url: str) -> tuple[subprocess.Popen[str], str]:
     data_dir = tmp_path / "data"
-    add = [*MIE, "institution", "add", INSTITUTION, "--key", KEY, "--data-dir", str(data_dir), "--database-url", database_url]
-    subprocess.run(add, check=True, capture_output=True)
+    for code, key in ((INSTITUTION, KEY), (OTHER_INSTITUTION, OTHER_KEY)):
+        add = [*MIE, "institution", "add", code, "--key", key, "--data-dir", str(data_dir), "--database-url", database_url]
+        subprocess.run(add, check=True, capture_output=True)
     port = free_port()
     return start_server(data_dir, database_url, port, 0), f"http://127.0.0.1:{port}"
 
@@ -53,19 +54,8 @@ def test_mie_serve_is_clean(tmp_path: Path, database_url: str) -> None:
     server, base = serve(tmp_path, database_url)
     junit, report = tmp_path / "conformance.xml", tmp_path / "conformance.json"
     try:
-        command = [
-            *MIE,
-            "conformance",
-            base,
-            "--institution",
-            INSTITUTION,
-            "--key",
-            KEY,
-            "--seed",
-            SEED,
-            "--max-examples",
-            EXAMPLES,
-        ]
+        command = [*MIE, "conformance", base, "--institution", INSTITUTION, "--key", KEY, "--institution", OTHER_INSTITUTION]
+        command += ["--key", OTHER_KEY, "--seed", SEED, "--max-examples", EXAMPLES]
         result = subprocess.run(
             [*command, "--junit", str(junit), "--json", str(report)], capture_output=True, text=True, timeout=300, check=False
         )
@@ -80,6 +70,7 @@ def test_mie_serve_is_clean(tmp_path: Path, database_url: str) -> None:
     tests = summary["transactions"]
     assert {"saveExamRpotImgInfo", "saveImgFile", "saveImgInfo", "saveRptFile", "deleteExamRpotImgIdxInfo"} <= set(tests)
     assert tests["saveImgFile"]["tests"]["chain 4 upload"] == 1 and tests["saveExamRpotImgInfo"]["tests"]["replay"] == 3
+    assert tests["deleteExamRpotImgIdxInfo"]["tests"]["chain 3c another institution deletes"] == 1
     assert any(name.startswith("field input[0].examPart") for name in tests["saveExamRpotImgInfo"]["tests"])
 
     root = ElementTree.parse(junit).getroot()  # a real XML parser reads what CI's JUnit readers read

@@ -670,13 +670,14 @@ class Runner:
     def fuzz(self) -> None:
         from schemathesis import GenerationMode
 
-        if self.options.duration:
-            self._deadline = time.monotonic() + self.options.duration
-        examples = self.options.max_examples if not self.options.duration else 10**6
+        # --duration is shared out evenly over the operations and both modes, so none is starved by a slow one.
+        share = self.options.duration / (2 * len(self.operations)) if self.options.duration and self.operations else None
+        examples = self.options.max_examples if share is None else 10**6
         institutions = itertools.cycle(self.options.institutions)
         for operation in self.operations:
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
                 test = f"fuzz {mode.value}"
+                self._deadline = time.monotonic() + share if share is not None else None
                 before = self.report.tests.get((operation.name, test), 0)
 
                 one = self._fuzz_test(operation, test, mode, examples, institutions)
@@ -693,6 +694,8 @@ class Runner:
         from hypothesis import HealthCheck, Phase, given, settings
         from hypothesis import seed as hypothesis_seed
 
+        positive = mode.value == "positive"
+
         # Only the generate phase: a finding is recorded, never raised, so hypothesis neither shrinks nor replays.
         @hypothesis_seed(self.options.seed)
         @settings(
@@ -703,7 +706,12 @@ class Runner:
             if self._deadline is not None and time.monotonic() > self._deadline:
                 raise _Stop
             body, headers = self.with_envelope(operation, case.body, dict(case.headers or {}), next(institutions))
-            self.send(operation, test, body, headers, case=case)
+            status, answer, case = self.send(operation, test, body, headers, case=case)
+            if positive and operation.per_record and 400 <= status < 500:
+                # A schema-valid message with an envelope that can pass is taken; its records are answered one by one.
+                code = answer.get("code") if isinstance(answer, dict) else None
+                refused = f"a schema-valid message was refused: HTTP {status}, code {code}"
+                self._find(operation, test, "positive data refused", refused, None, status, case)
 
         return one
 
@@ -928,6 +936,8 @@ class Runner:
         study_uid = str(record.get("studyUid") or "1.2.826.0.1.3680043.8.498.1")
         accession = str(record.get("accessionNumber") or "1").split(",")[0]
         registered = self._register(index, study_uid, accession)
+        if len(self.options.institutions) > 1:
+            self._others_cannot_write(index, study_uid, accession)
         sop = self._upload(index, study_uid, accession) if registered else None
         if sop is not None:
             self._fetch(index, *sop)
@@ -940,6 +950,28 @@ class Runner:
             return
         self._query_finds(record, expect=False, step="chain 8 query no longer finds it")
         self.progress("chain: done")
+
+    def _others_cannot_write(self, index: str, study_uid: str, accession: str) -> None:
+        """Another registered institution can neither register images for nor delete an exam it did not save."""
+        other = self.options.institutions[1]
+        attempts = [
+            ("saveImgInfo", "chain 3b another institution registers", [self._image_record(index, study_uid, accession)]),
+            ("deleteExamRpotImgIdxInfo", "chain 3c another institution deletes", [index]),
+        ]
+        for infno, step, records in attempts:
+            operation = self._is_selected(infno)
+            if operation is None:
+                continue
+            message, headers = self.with_envelope(operation, {**(operation.example or {}), "input": records}, None, other)
+            status, answer, case = self.send(operation, step, message, headers)
+            data = answer.get("data") if isinstance(answer, dict) else None
+            taken = (
+                status == 200
+                and isinstance(data, list)
+                and any(isinstance(r, dict) and str(r.get("succFlag")) == "1" for r in data)
+            )
+            if taken:
+                self._chain_failure(operation, step, f"{other.code} changed an exam saved by another institution", status, case)
 
     def _query_finds(self, record: dict[str, Any], expect: bool, step: str) -> None:
         query = self._is_selected("queryExamRpotImgIndxListFHospital")
@@ -969,14 +1001,15 @@ class Runner:
                 query, step, f"index {'not ' if expect else ''}found: HTTP {status} code {answer.get('code')}", status, case
             )
 
+    @staticmethod
+    def _image_record(index: str, study_uid: str, accession: str) -> dict[str, str]:
+        return {"hiImgIndx": index, "studyUid": study_uid, "accessionNumber": accession, "imageTotalNum": "1"}
+
     def _register(self, index: str, study_uid: str, accession: str) -> bool:
         register = self._is_selected("saveImgInfo")
         if register is None:
             return False
-        body = {
-            **(register.example or {}),
-            "input": [{"hiImgIndx": index, "studyUid": study_uid, "accessionNumber": accession, "imageTotalNum": "1"}],
-        }
+        body = {**(register.example or {}), "input": [self._image_record(index, study_uid, accession)]}
         message, headers = self.with_envelope(register, body, None, self.options.institutions[0])
         status, answer, case = self.send(register, "chain 3 register", message, headers)
         if self._not_implemented(register, status, answer):
