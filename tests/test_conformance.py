@@ -234,3 +234,16 @@ def test_an_answer_outside_the_envelope_is_found(upstream: str) -> None:
     found = findings(report, "envelope", "deleteExamRpotImgIdxInfo")
     assert report.exit_code() == 1 and found
     assert "not an object" in found[0].message
+
+
+def test_one_seed_sends_the_same_cases(upstream: str) -> None:
+    def run_with(seed: int) -> dict[str, str]:
+        options = Options(upstream, [Institution(INSTITUTION, KEY)], transactions=["saveImgInfo"], max_examples=3, seed=seed)
+        report = run(options)
+        assert report.clean, report.summary()
+        return report.fingerprints
+
+    first = run_with(11)
+    assert set(first) == {"saveImgInfo fuzz positive", "saveImgInfo fuzz negative"}
+    assert run_with(11) == first
+    assert run_with(12) != first

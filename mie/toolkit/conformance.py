@@ -29,7 +29,7 @@ import json
 import random
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -106,6 +106,7 @@ class Report:
     not_implemented: dict[str, str] = field(default_factory=dict)  # transaction -> what the server said
     tests: dict[tuple[str, str], int] = field(default_factory=dict)  # (transaction, test) -> cases sent
     sections: dict[str, str] = field(default_factory=dict)
+    fingerprints: dict[str, str] = field(default_factory=dict)  # "transaction test" -> digest of the generated cases
     elapsed: float = 0.0
 
     @property
@@ -137,6 +138,7 @@ class Report:
             "cases_per_second": round(self.cases / self.elapsed, 1) if self.elapsed else None,
             "transactions": per_transaction,
             "not_implemented": self.not_implemented,
+            "fingerprints": self.fingerprints,
             "findings": [asdict(finding) for finding in self.findings],
         }
 
@@ -433,6 +435,7 @@ class Runner:
         self.session = requests.Session()
         self._sequence = itertools.count(1)
         self._deadline: float | None = None
+        self._digests: dict[str, Any] = {}
         self.operations = self._selected()
 
     # options
@@ -556,8 +559,8 @@ class Runner:
         self.progress(f"  finding: {operation.name} {test} {check}: {message[:160]}")
 
     def _check_envelope(self, operation: Operation, test: str, response: Any, field: FieldRef | None, case: Any) -> Any:
-        """Every answer is a JSON object of the declared response's properties, with a `code` of the catalogue, a
-        `message`, and the HTTP status the catalogue gives that code. Returns the parsed answer."""
+        """Every answer is a JSON object with a `code` of the catalogue, a `type` and a `message`, and the HTTP status
+        the catalogue gives that code. Returns the parsed answer."""
         status = response.status_code
 
         def find(message: str) -> None:
@@ -705,6 +708,7 @@ class Runner:
         def one(case: Any) -> None:
             if self._deadline is not None and time.monotonic() > self._deadline:
                 raise _Stop
+            self._fingerprint(operation, test, case.body, case.headers)
             body, headers = self.with_envelope(operation, case.body, dict(case.headers or {}), next(institutions))
             status, answer, case = self.send(operation, test, body, headers, case=case)
             if positive and operation.per_record and 400 <= status < 500:
@@ -714,6 +718,19 @@ class Runner:
                 self._find(operation, test, "positive data refused", refused, None, status, case)
 
         return one
+
+    def _fingerprint(self, operation: Operation, test: str, body: Any, headers: Any) -> None:
+        """A digest of the generated cases (the envelope left out: msgid and infTime are fresh on every run), so that
+        two runs with one seed can be shown to have sent the same cases."""
+        envelope = {"infno", "msgid", "infTime", "infCode", "fixmedinsCode", "key"}
+
+        def strip(value: Any) -> Any:
+            return {k: v for k, v in dict(value).items() if k not in envelope} if isinstance(value, dict | Mapping) else value
+
+        text = json.dumps([strip(body), strip(headers or {})], sort_keys=True, default=repr, ensure_ascii=False)
+        digest = self._digests.setdefault(f"{operation.name} {test}", hashlib.sha256())
+        digest.update(text.encode("utf-8", "surrogatepass"))
+        self.report.fingerprints[f"{operation.name} {test}"] = digest.hexdigest()[:16]
 
     def _setup(self) -> dict[str, Any] | None:
         """A saved exam for the phases that need one (§2.3's record refers to an exam already saved)."""
