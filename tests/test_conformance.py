@@ -140,7 +140,11 @@ def proxy(upstream: str, fault: Fault, rewrite: Callable[[str, Any], Any] | None
 
 
 def check_against(
-    upstream: str, fault: Fault, transactions: list[str], rewrite: Callable[[str, Any], Any] | None = None
+    upstream: str,
+    fault: Fault,
+    transactions: list[str],
+    rewrite: Callable[[str, Any], Any] | None = None,
+    institutions: tuple[Institution, ...] = (Institution(INSTITUTION, KEY),),
 ) -> Report:
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(proxy(upstream, fault, rewrite), host="127.0.0.1", port=port, log_level="warning"))
@@ -150,9 +154,7 @@ def check_against(
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
     try:
-        options = Options(
-            f"http://127.0.0.1:{port}", [Institution(INSTITUTION, KEY)], transactions=transactions, max_examples=1, seed=7
-        )
+        options = Options(f"http://127.0.0.1:{port}", list(institutions), transactions=transactions, max_examples=1, seed=7)
         return run(options)
     finally:
         server.should_exit = True
@@ -247,3 +249,16 @@ def test_one_seed_sends_the_same_cases(upstream: str) -> None:
     assert set(first) == {"saveImgInfo fuzz positive", "saveImgInfo fuzz negative"}
     assert run_with(11) == first
     assert run_with(12) != first
+
+
+def test_a_write_to_another_institutions_exam_is_found(upstream: str) -> None:
+    def as_the_owner(path: str, sent: Any) -> Any:  # the stand-in lets anyone delete: it deletes as the exam's owner
+        if path.endswith("deleteExamRpotImgIdxInfo") and isinstance(sent, dict) and sent.get("infCode") == OTHER_INSTITUTION:
+            sent.update(infCode=INSTITUTION, key=KEY)
+        return sent
+
+    both = (Institution(INSTITUTION, KEY), Institution(OTHER_INSTITUTION, OTHER_KEY))
+    transactions = ["saveExamRpotImgInfo", "saveImgInfo", "deleteExamRpotImgIdxInfo"]
+    report = check_against(upstream, lambda *_: None, transactions, rewrite=as_the_owner, institutions=both)
+    found = findings(report, "chain", "deleteExamRpotImgIdxInfo")
+    assert report.exit_code() == 1 and "chain 3c another institution deletes" in {f.test for f in found}

@@ -520,6 +520,7 @@ class Runner:
             case.headers = _case_insensitive(headers or {})
         key = (operation.name, test)
         self.report.tests[key] = self.report.tests.get(key, 0) + 1
+        self.report.sections[operation.name] = operation.section
         try:
             response = case.call(base_url=self.url, session=self.session, timeout=self.options.timeout)
         except requests.RequestException as error:
