@@ -295,6 +295,38 @@ def cmd_spec_diff(args: argparse.Namespace) -> int:
     return EXIT_PROBLEMS if failing else EXIT_OK
 
 
+def cmd_conformance(args: argparse.Namespace) -> int:
+    from mie.toolkit import conformance
+
+    if len(args.institution) != len(args.key) or not args.institution:
+        print("mie: give --institution CODE --key KEY, one --key after each --institution", file=sys.stderr)
+        return EXIT_USAGE
+    if args.max_examples < 1 or (args.duration is not None and args.duration <= 0):
+        print("mie: --max-examples and --duration must be positive", file=sys.stderr)
+        return EXIT_USAGE
+    options = conformance.Options(
+        url=args.url,
+        institutions=[conformance.Institution(code, key) for code, key in zip(args.institution, args.key, strict=True)],
+        spec=Path(args.spec) if args.spec else conformance.DEFAULT_SPEC,
+        transactions=[name.strip() for name in args.transactions.split(",") if name.strip()] if args.transactions else None,
+        max_examples=args.max_examples,
+        duration=args.duration,
+        seed=args.seed,
+    )
+    progress = (lambda line: print(line, file=sys.stderr, flush=True)) if sys.stderr.isatty() or args.progress else None
+    try:
+        report = conformance.run(options, progress)
+    except conformance.NotStarted as error:
+        print(f"mie: conformance run not started: {error}", file=sys.stderr)
+        return conformance.EXIT_NOT_STARTED
+    print(report.summary())
+    if args.json:
+        Path(args.json).write_text(json.dumps(report.to_json(), ensure_ascii=False, indent=2), encoding="utf-8")
+    if args.junit:
+        report.write_junit(Path(args.junit))
+    return report.exit_code()
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="mie", description="贵州医保影像云 V1.4: contract, reference processor, toolkit")
     commands = root.add_subparsers(dest="command", required=True)
@@ -391,6 +423,27 @@ def parser() -> argparse.ArgumentParser:
         help="which breaking changes exit 1 (default: any)",
     )
     diff.set_defaults(run=cmd_spec_diff)
+
+    conformance = commands.add_parser(
+        "conformance",
+        help="check a server that claims to implement the spec (exit 0 clean, 1 findings, 2 could not start)",
+    )
+    conformance.add_argument("url", help="the server's base URL, e.g. http://127.0.0.1:8080")
+    conformance.add_argument("--spec", help="the contract to hold it to (default: the bundled spec/openapi.yaml)")
+    conformance.add_argument(
+        "--institution", action="append", default=[], metavar="CODE", help="a registered institution (repeatable)"
+    )
+    conformance.add_argument("--key", action="append", default=[], metavar="KEY", help="its key, after each --institution")
+    conformance.add_argument("--transactions", help="comma-separated infno (or URL names) to check; default all")
+    conformance.add_argument("--max-examples", type=int, default=20, help="generated cases per transaction and mode (default 20)")
+    conformance.add_argument("--duration", type=float, help="seconds of generated cases in all, instead of --max-examples")
+    conformance.add_argument("--seed", type=int, default=0, help="generation seed: the same seed, the same cases (default 0)")
+    conformance.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
+    conformance.add_argument("--json", metavar="FILE", help="write a JSON report")
+    conformance.add_argument(
+        "--progress", action="store_true", help="progress lines on standard error even when it is no terminal"
+    )
+    conformance.set_defaults(run=cmd_conformance)
     return root
 
 

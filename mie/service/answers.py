@@ -77,6 +77,20 @@ class MieError(Exception):
         )
 
 
+@functools.cache
+def _index_max_length() -> int | None:
+    return component("RecordResult")["properties"]["hiImgIndx"].get("maxLength")
+
+
+def fitting_index(index: str | None) -> str | None:
+    """The index as sent, to echo in an answer, or None when it is not one the answer's schema can carry
+    (longer than its maxLength: the message names the broken field anyway)."""
+    limit = _index_max_length()
+    if not isinstance(index, str) or (limit is not None and len(index) > limit):
+        return None
+    return index
+
+
 @dataclass
 class RecordResult:
     """One record's answer (§2.1 output): succFlag 1 saved, -1 refused."""
@@ -88,7 +102,7 @@ class RecordResult:
 
     def as_dict(self) -> dict[str, Any]:
         result: dict[str, Any] = {
-            "hiImgIndx": self.hi_img_indx,
+            "hiImgIndx": fitting_index(self.hi_img_indx),
             "succFlag": "1" if self.saved else "-1",
             "message": self.message,
         }

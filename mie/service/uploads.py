@@ -11,7 +11,7 @@ from typing import Any, BinaryIO
 from generated.models import ResponseCode
 from mie.contract.spec import load_spec, resolve_refs, transaction
 from mie.contract.validation import Outcome, component_validator
-from mie.service.answers import Answer, MieError, entry
+from mie.service.answers import Answer, MieError, entry, fitting_index
 from mie.service.envelope import Envelope, body_digest, check_envelope, replayed_answer
 from mie.service.institutions import authenticate
 from mie.store.database import Database
@@ -70,8 +70,12 @@ def check_form(schema_name: str, form: Mapping[str, Any], file_field: str, has_f
 
 
 def file_answer(code: ResponseCode, index_text: str | None, message: str) -> Answer:
-    """§2.2/§2.4's flat answer; the index under both its names (ERRATA E-INDEX-NAME)."""
-    body = {"code": code.value, "hiImgIndx": index_text, "hiImgIdx": index_text, "message": message}
+    """§2.2/§2.4's flat answer; the index under both its names (ERRATA E-INDEX-NAME). A refusal is also the spec's
+    error envelope (its 4xx answers are ErrorResponse: `type` and `data` besides the flat fields)."""
+    index = fitting_index(index_text)
+    body: dict[str, Any] = {"code": code.value, "hiImgIndx": index, "hiImgIdx": index, "message": message}
+    if code is not ResponseCode.success:
+        body = {"code": code.value, "type": "error", "message": message, "data": None, "hiImgIndx": index, "hiImgIdx": index}
     return Answer(http_status=entry(code).http_status, body=body)
 
 

@@ -1,0 +1,1133 @@
+"""`mie conformance URL`: does a server that claims to implement the spec keep it?
+
+Everything is read from the spec given (`--spec`, the bundled one by default): operations, envelopes, fields
+with their code, Chinese name (`title`) and 序号 (`x-seq`), the rules each field breaks, the response code
+catalogue. Four phases, each request a schemathesis `Case` so that its checks and its curl line apply:
+
+1. fuzz: schemathesis (used as a library, seeded) generates positive and negative requests per operation;
+   the envelope is then made one that can pass (a registered institution, its key, a fresh msgid, the current
+   infTime) so that positive cases reach the business logic;
+2. fields: every field of the envelope and of a record broken one way at a time (missing, one too long,
+   outside its dictionary or enumeration, wrong format, wrong decimal) on a valid base message: it must be
+   refused, and a refused record must be named in its own answer by the field's code;
+3. replay: the same message twice gets the same answer; a changed body under the same msgid is refused;
+4. chain: §2.1 save → §2.6 finds it → §2.3 register → §2.2 upload → §2.7 lists it → §2.8 the same MD5 →
+   §2.5 delete → §2.6 no longer finds it. A step the server answers "not implemented" is reported as such.
+
+Every answer is checked by schemathesis (no server error, status code, content type, response schema) and by
+the interface's own rules: the envelope, and one answer per record, in order, with a succFlag of its enum.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import io
+import itertools
+import json
+import random
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+import requests
+
+from mie.contract.spec import REPO_ROOT, load_yaml, resolve_refs
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_NOT_STARTED = 0, 1, 2
+DEFAULT_SPEC = REPO_ROOT / "spec" / "openapi.yaml"
+_INDEX_ALIASES = ("hiImgIndx", "hiImgIdx", "hilmgIdx", "hiImglndx")
+
+
+class NotStarted(Exception):
+    """The run could not start: bad options, an unreadable spec, an unreachable server (exit code 2)."""
+
+
+@dataclass(frozen=True)
+class Institution:
+    code: str
+    key: str
+
+
+@dataclass
+class Options:
+    url: str
+    institutions: list[Institution]
+    spec: Path = DEFAULT_SPEC
+    transactions: list[str] | None = None  # infno or the URL's last segment; None: all
+    max_examples: int = 20  # generated cases per operation and generation mode
+    duration: float | None = None  # seconds of fuzzing in all, instead of a bound on cases
+    seed: int = 0
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class FieldRef:
+    """A field as the spec names it: code, Chinese name, 序号, and the rule a case broke."""
+
+    path: str
+    code: str
+    title: str
+    seq: str
+    rule: str
+
+    def named(self) -> str:
+        return f"{self.path}({self.title},{self.seq})"
+
+
+@dataclass
+class Finding:
+    transaction: str
+    section: str
+    test: str  # the test case it belongs to (JUnit testcase name)
+    check: str
+    message: str
+    field: FieldRef | None = None
+    status: int | None = None
+    curl: str = ""
+
+    def headline(self) -> str:
+        where = f" {self.field.named()} [{self.field.rule}]" if self.field else ""
+        return f"{self.check}{where}: {self.message}"
+
+
+@dataclass
+class Report:
+    url: str
+    spec: str
+    seed: int
+    findings: list[Finding] = field(default_factory=list)
+    not_implemented: dict[str, str] = field(default_factory=dict)  # transaction -> what the server said
+    tests: dict[tuple[str, str], int] = field(default_factory=dict)  # (transaction, test) -> cases sent
+    sections: dict[str, str] = field(default_factory=dict)
+    fingerprints: dict[str, str] = field(default_factory=dict)  # "transaction test" -> digest of the generated cases
+    elapsed: float = 0.0
+
+    @property
+    def cases(self) -> int:
+        return sum(self.tests.values())
+
+    @property
+    def clean(self) -> bool:
+        return not self.findings
+
+    def exit_code(self) -> int:
+        return EXIT_CLEAN if self.clean else EXIT_FINDINGS
+
+    def to_json(self) -> dict[str, Any]:
+        per_transaction: dict[str, dict[str, Any]] = {}
+        for (transaction, test), cases in self.tests.items():
+            entry = per_transaction.setdefault(
+                transaction, {"section": self.sections.get(transaction, ""), "cases": 0, "tests": {}}
+            )
+            entry["cases"] += cases
+            entry["tests"][test] = cases
+        return {
+            "url": self.url,
+            "spec": self.spec,
+            "seed": self.seed,
+            "clean": self.clean,
+            "cases": self.cases,
+            "seconds": round(self.elapsed, 3),
+            "cases_per_second": round(self.cases / self.elapsed, 1) if self.elapsed else None,
+            "transactions": per_transaction,
+            "not_implemented": self.not_implemented,
+            "fingerprints": self.fingerprints,
+            "findings": [asdict(finding) for finding in self.findings],
+        }
+
+    def summary(self) -> str:
+        rate = f" ({self.cases / self.elapsed:.1f} cases/s)" if self.elapsed else ""
+        lines = [
+            f"mie conformance: {self.url}, spec {self.spec}, seed {self.seed}: {self.cases} cases in {self.elapsed:.1f} s{rate}"
+        ]
+        transactions = sorted(
+            {transaction for transaction, _ in self.tests}, key=lambda name: (self.sections.get(name, ""), name)
+        )
+        for transaction in transactions:
+            cases = sum(count for (name, _), count in self.tests.items() if name == transaction)
+            found = [finding for finding in self.findings if finding.transaction == transaction]
+            state = f"{len(found)} finding(s)" if found else "clean"
+            if transaction in self.not_implemented:
+                state += f"; not implemented: {self.not_implemented[transaction]}"
+            lines.append(f"§{self.sections.get(transaction, '?')} {transaction}: {cases} cases, {state}")
+            by_field: dict[str, list[Finding]] = {}
+            for finding in found:
+                by_field.setdefault(finding.field.named() if finding.field else "(message)", []).append(finding)
+            for where, group in sorted(by_field.items()):
+                lines.append(f"  {where}")
+                for finding in group:
+                    rule = f" [{finding.field.rule}]" if finding.field else ""
+                    status = f" HTTP {finding.status}" if finding.status is not None else ""
+                    lines.append(f"    {finding.test} / {finding.check}{rule}{status}: {finding.message}")
+                    if finding.curl:
+                        lines.append("      " + finding.curl.replace("\n", "\n      "))
+        lines.append(
+            "mie conformance: clean"
+            if self.clean
+            else f"mie conformance: {len(self.findings)} finding(s): the server does not conform"
+        )
+        return "\n".join(lines)
+
+    def write_junit(self, path: Path) -> None:
+        suites = ElementTree.Element("testsuites", name="mie conformance", tests=str(len(self.tests)))
+        failures_total = 0
+        for transaction in sorted({name for name, _ in self.tests}):
+            tests = [(test, cases) for (name, test), cases in self.tests.items() if name == transaction]
+            suite = ElementTree.SubElement(suites, "testsuite", name=f"§{self.sections.get(transaction, '?')} {transaction}")
+            failures = 0
+            skipped = 0
+            for test, cases in tests:
+                case = ElementTree.SubElement(suite, "testcase", classname=transaction, name=test)
+                ElementTree.SubElement(case, "properties")
+                case[0].append(ElementTree.Element("property", name="cases", value=str(cases)))
+                found = [finding for finding in self.findings if finding.transaction == transaction and finding.test == test]
+                if found:
+                    failures += 1
+                    text = "\n\n".join(f"{finding.headline()}\n{finding.curl}" for finding in found)
+                    failure = ElementTree.SubElement(case, "failure", message=found[0].message[:500], type=found[0].check)
+                    failure.text = text
+                elif test.startswith("chain") and transaction in self.not_implemented:
+                    skipped += 1
+                    ElementTree.SubElement(case, "skipped", message="not implemented: " + self.not_implemented[transaction])
+            suite.set("tests", str(len(tests)))
+            suite.set("failures", str(failures))
+            suite.set("skipped", str(skipped))
+            suite.set("errors", "0")
+            failures_total += failures
+        suites.set("failures", str(failures_total))
+        suites.set("time", f"{self.elapsed:.3f}")
+        ElementTree.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
+
+
+# --- the spec, read once per run ---------------------------------------------------------------------------
+
+
+@dataclass
+class Operation:
+    """One POST of the spec, with what the runner needs to build messages for it."""
+
+    path: str
+    name: str  # the URL's last segment: the transaction as the server routes it
+    infno: str
+    section: str
+    multipart: bool
+    request: dict[str, Any]  # the resolved request-body schema
+    example: dict[str, Any] | None
+    per_record: bool  # answers one RecordResult per input record
+    code_field: str  # infCode or fixmedinsCode: where the institution goes
+    header_params: dict[str, dict[str, Any]]  # multipart: envelope headers by name
+    st: Any = None  # the schemathesis APIOperation
+
+
+@dataclass
+class Contract:
+    raw: dict[str, Any]
+    resolved: dict[str, Any]
+    operations: list[Operation]
+    codes: dict[str, int]  # ResponseCode x-enum-varnames -> code
+    http_status: dict[int, int]  # code -> its HTTP status
+    succ_flags: list[str]
+
+    def by_infno(self, infno: str) -> list[Operation]:
+        return [operation for operation in self.operations if operation.infno == infno and operation.name == infno] or [
+            operation for operation in self.operations if operation.infno == infno
+        ]
+
+
+def load_contract(path: Path) -> Contract:
+    try:
+        raw = load_yaml(path)
+    except (OSError, ValueError) as error:
+        raise NotStarted(f"cannot read the spec {path}: {error}") from error
+    if not isinstance(raw, dict) or "paths" not in raw:
+        raise NotStarted(f"{path} is not an OpenAPI document")
+    resolved = resolve_refs(raw, raw)
+    operations: list[Operation] = []
+    for path_name, item in resolved["paths"].items():
+        post = item.get("post") or {}
+        if "x-infno" not in post:
+            continue
+        content_type, media = next(iter(post["requestBody"]["content"].items()))
+        request = merged(media["schema"])
+        properties = request.get("properties", {})
+        ok = post.get("responses", {}).get("200", {}).get("content", {}).get("application/json", {}).get("schema", {})
+        data = merged(ok.get("properties", {}).get("data", {}))
+        per_record = merged(data.get("items", {})).get("properties", {}).get("succFlag") is not None
+        examples = media.get("examples")
+        example = media.get("example") or (next(iter(examples.values()))["value"] if examples else None)
+        operations.append(
+            Operation(
+                path=path_name,
+                name=path_name.rstrip("/").rsplit("/", 1)[-1],
+                infno=post["x-infno"],
+                section=str(post.get("x-section", "")),
+                multipart=content_type.startswith("multipart/"),
+                request=request,
+                example=copy.deepcopy(example) if isinstance(example, dict) else None,
+                per_record=per_record,
+                code_field="infCode" if "infCode" in properties else "fixmedinsCode",
+                header_params={p["name"]: p for p in post.get("parameters", []) if p.get("in") == "header"},
+            )
+        )
+    response_code = resolved["components"]["schemas"]["ResponseCode"]
+    codes = dict(zip(response_code.get("x-enum-varnames", []), response_code["enum"], strict=False))
+    http_status = dict(zip(response_code["enum"], response_code.get("x-http-status", []), strict=False))
+    record_result = resolved["components"]["schemas"].get("RecordResult", {})
+    succ_flags = [str(flag) for flag in record_result.get("properties", {}).get("succFlag", {}).get("enum", ["-1", "0", "1"])]
+    return Contract(raw, resolved, operations, codes, http_status, succ_flags)
+
+
+def merged(schema: Any) -> dict[str, Any]:
+    """A schema with its allOf parts folded in (the spec writes `allOf: [$ref]` beside a field's own keywords)."""
+    if not isinstance(schema, dict):
+        return {}
+    if "allOf" not in schema:
+        return schema
+    result: dict[str, Any] = {}
+    for part in schema["allOf"]:
+        result.update(merged(part))
+    result.update({key: value for key, value in schema.items() if key != "allOf"})
+    return result
+
+
+# --- breaking one field one way (the rules of the project's spec-derived tests) ---------------------------
+
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class Breakage:
+    where: tuple[str | int, ...]
+    field: FieldRef
+    value: Any
+
+    def apply(self, message: dict[str, Any]) -> dict[str, Any]:
+        broken = copy.deepcopy(message)
+        target: Any = broken
+        for part in self.where[:-1]:
+            target = target[part]
+        if self.value is _MISSING:
+            target.pop(self.where[-1], None)
+        else:
+            target[self.where[-1]] = self.value
+        return broken
+
+
+def _outside(schema: dict[str, Any]) -> str | None:
+    """A short value that is not among a field's codes (enum) and does not match its pattern."""
+    allowed = {str(value) for value in schema.get("enum", [])}
+    pattern = re.compile(schema["pattern"]) if "pattern" in schema else None
+    length = max(1, min(int(schema.get("maxLength", 3)), 3))
+    for letter in "QXYZ":
+        candidate = letter * length
+        if candidate not in allowed and not (pattern and pattern.search(candidate)):
+            return candidate
+    return None
+
+
+def breakages(schema: dict[str, Any], prefix: tuple[str | int, ...] = (), node: str | None = None) -> Iterator[Breakage]:
+    """Every single-rule breakage of every field of an object schema, nested objects and lists included."""
+    required = set(schema.get("required") or ())
+    for code, raw in (schema.get("properties") or {}).items():
+        spec = merged(raw)
+        if "x-seq" not in spec:
+            continue  # not a field of the document's tables
+        seq = f"{node}#{spec['x-seq']}" if node else f"#{spec['x-seq']}"
+        where = (*prefix, code)
+        dotted = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in where).lstrip(".")
+
+        def make(
+            rule: str,
+            value: Any,
+            where: tuple[str | int, ...] = where,
+            dotted: str = dotted,
+            spec: dict[str, Any] = spec,
+            seq: str = seq,
+            code: str = code,
+        ) -> Breakage:
+            return Breakage(where, FieldRef(dotted, code, str(spec.get("title", code)), seq, rule), value)
+
+        if code in required:
+            yield make("required", _MISSING)
+        items = merged(spec.get("items"))
+        if spec.get("type") == "array" and "properties" in items:
+            yield from breakages(items, (*where, 0), items.get("x-node"))
+            continue
+        if spec.get("type") == "object" and "properties" in spec:
+            yield from breakages(spec, where, spec.get("x-node"))
+            continue
+        if spec.get("format") == "binary" or spec.get("type") == "array":
+            continue
+        if "maxLength" in spec:
+            yield make("maxLength", "A" * (int(spec["maxLength"]) + 1))
+        if "x-dictionary" in spec or ("enum" in spec and spec.get("type") == "string"):
+            outside = _outside(spec)
+            if outside is not None:
+                yield make("dictionary" if "x-dictionary" in spec else "enum", outside)
+        elif "pattern" in spec and "x-format" not in spec and not re.search(spec["pattern"], "*"):
+            yield make("pattern", "*")
+        if "x-format" in spec:
+            yield make("format", "2023/04/02")
+            yield make("format", "2023-02-30" if spec["x-format"] == "yyyy-MM-dd" else "2023-02-30 10:00:00")
+        if "x-decimal" in spec:
+            scale = int(spec["x-decimal"].get("scale", 0))
+            yield make("decimal", "1." + "1" * (scale + 1) if scale else "1.5")
+            yield make("decimal", "9" * (int(spec["x-decimal"]["precision"]) + 1))
+
+
+# --- DICOM for the chain ----------------------------------------------------------------------------------
+
+
+def make_dicom(study_uid: str, accession: str) -> tuple[bytes, str, str]:
+    """A small Secondary Capture instance of `study_uid` with `accession`: (Part 10 bytes, series UID, SOP UID)."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = SecondaryCaptureImageStorage
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.StudyInstanceUID = study_uid
+    ds.SeriesInstanceUID = generate_uid()
+    ds.AccessionNumber = accession
+    ds.PatientID = "CONFORMANCE"
+    ds.Modality = "OT"
+    ds.InstanceNumber = 1
+    ds.Rows = ds.Columns = 8
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated = ds.BitsStored = 8
+    ds.HighBit = 7
+    ds.PixelRepresentation = 0
+    ds.PixelData = bytes(range(64))
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue(), str(ds.SeriesInstanceUID), str(ds.SOPInstanceUID)
+
+
+# --- the runner -------------------------------------------------------------------------------------------
+
+
+class _Stop(Exception):
+    """The --duration budget is spent (raised inside hypothesis' loop, caught outside it)."""
+
+
+class Runner:
+    def __init__(self, options: Options, progress: Callable[[str], None] | None = None) -> None:
+        if not options.institutions:
+            raise NotStarted("at least one --institution CODE --key KEY is needed: a server answers nobody else")
+        self.options = options
+        self.url = options.url.rstrip("/")
+        self.progress = progress or (lambda _line: None)
+        self.contract = load_contract(options.spec)
+        self.report = Report(self.url, str(options.spec), options.seed)
+        self.random = random.Random(options.seed)
+        self.session = requests.Session()
+        self._sequence = itertools.count(1)
+        self._deadline: float | None = None
+        self._digests: dict[str, Any] = {}
+        self.operations = self._selected()
+
+    # options
+
+    def _selected(self) -> list[Operation]:
+        wanted = set(self.options.transactions or [])
+        known = {name for operation in self.contract.operations for name in (operation.infno, operation.name)}
+        unknown = wanted - known
+        if unknown:
+            raise NotStarted(f"--transactions: not in the spec: {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
+        selected = [op for op in self.contract.operations if not wanted or op.infno in wanted or op.name in wanted]
+        for operation in selected:
+            self.report.sections[operation.name] = operation.section
+        return selected
+
+    def _is_selected(self, infno: str) -> Operation | None:
+        for operation in self.contract.by_infno(infno):
+            if operation in self.operations:
+                return operation
+        return None
+
+    # envelopes
+
+    def msgid(self, institution: Institution) -> str:
+        """A fresh msgid: the institution's code (12 characters), yyyyMMddHHmmss, a 4-digit sequence number."""
+        prefix = re.sub(r"[^0-9A-Z]", "0", institution.code.upper())[:12].ljust(12, "0")
+        return f"{prefix}{datetime.now():%Y%m%d%H%M%S}{next(self._sequence) % 10000:04d}"
+
+    def envelope(self, operation: Operation, institution: Institution) -> dict[str, str]:
+        return {
+            "infno": operation.infno,
+            "msgid": self.msgid(institution),
+            "infTime": f"{datetime.now():%Y-%m-%d %H:%M:%S}",
+            operation.code_field: institution.code,
+            "key": institution.key,
+        }
+
+    def with_envelope(
+        self, operation: Operation, body: Any, headers: dict[str, Any] | None, institution: Institution
+    ) -> tuple[Any, dict[str, Any]]:
+        envelope = self.envelope(operation, institution)
+        headers = dict(headers or {})
+        if operation.multipart:
+            for name in operation.header_params:
+                headers.pop(name, None)
+            headers.update(
+                {
+                    "infno": envelope["infno"],
+                    "msgid": envelope["msgid"],
+                    "infTime": envelope["infTime"],
+                    "infCode": institution.code,
+                    "key": institution.key,
+                }
+            )
+            return body, headers
+        if isinstance(body, dict):
+            body = {**body, **envelope}
+            for alias in ("infCode", "fixmedinsCode"):
+                if alias != operation.code_field:
+                    body.pop(alias, None)
+        return body, headers
+
+    # sending and checking
+
+    def send(
+        self,
+        operation: Operation,
+        test: str,
+        body: Any,
+        headers: dict[str, Any] | None = None,
+        case: Any = None,
+        field: FieldRef | None = None,
+    ) -> tuple[int, Any, Any]:
+        """Send one case and run every check on its answer: (HTTP status, parsed JSON or None, the case)."""
+        from schemathesis.core.failures import Failure, FailureGroup
+
+        if case is None:
+            media = "multipart/form-data" if operation.multipart else "application/json"
+            case = operation.st.Case(body=body, headers=headers or {}, media_type=media)
+        else:
+            case.body = body
+            case.headers = _case_insensitive(headers or {})
+        key = (operation.name, test)
+        self.report.tests[key] = self.report.tests.get(key, 0) + 1
+        self.report.sections[operation.name] = operation.section
+        try:
+            response = case.call(base_url=self.url, session=self.session, timeout=self.options.timeout)
+        except requests.RequestException as error:
+            self._find(operation, test, "connection", f"no answer: {type(error).__name__}: {error}", field, None, case)
+            return 0, None, case
+        checks = _schemathesis_checks()
+        if self._not_implemented(operation, response.status_code, _json_or_none(response.content)):
+            checks = checks[1:]  # 501 is the spec's own answer for a transaction not implemented yet, not a server error
+        try:
+            case.validate_response(response, checks=checks)
+        except FailureGroup as group:
+            for failure in group.exceptions:
+                self._find(
+                    operation,
+                    test,
+                    failure.title,
+                    _first_line(failure.message) or failure.title,
+                    field,
+                    response.status_code,
+                    case,
+                )
+        except Failure as failure:
+            self._find(operation, test, failure.title, _first_line(failure.message), field, response.status_code, case)
+        answer = self._check_envelope(operation, test, response, field, case)
+        if answer is not None and operation.per_record and isinstance(body, dict):
+            self._check_records(operation, test, body, response.status_code, answer, field, case)
+        return response.status_code, answer, case
+
+    def _find(
+        self, operation: Operation, test: str, check: str, message: str, field: FieldRef | None, status: int | None, case: Any
+    ) -> None:
+        try:
+            curl = case.as_curl_command(base_url=self.url) if case is not None else ""
+        except Exception:  # noqa: BLE001 - a curl line is a courtesy; a body it cannot render must not stop the run
+            curl = ""
+        self.report.findings.append(Finding(operation.name, operation.section, test, check, message, field, status, curl))
+        self.progress(f"  finding: {operation.name} {test} {check}: {message[:160]}")
+
+    def _check_envelope(self, operation: Operation, test: str, response: Any, field: FieldRef | None, case: Any) -> Any:
+        """Every answer is a JSON object with a `code` of the catalogue, a `type` and a `message`, and the HTTP status
+        the catalogue gives that code. Returns the parsed answer."""
+        status = response.status_code
+
+        def find(message: str) -> None:
+            self._find(operation, test, "envelope", message, field, status, case)
+
+        try:
+            answer = json.loads(response.content)
+        except ValueError:
+            find(f"the answer is not JSON: {response.content[:120]!r}")
+            return None
+        if not isinstance(answer, dict):
+            find(f"the answer is not an object {{code,type,message,data}} but {type(answer).__name__}")
+            return None
+        # The flat §2.2/§2.4 answer (code, hiImgIndx, message) is the one declared for their 200; every other
+        # answer is {code, type, message, data}. Properties beyond the declared ones are left to the schema check.
+        required = ("code", "message") if operation.multipart and status == 200 else ("code", "type", "message")
+        missing = [name for name in required if name not in answer]
+        if missing:
+            find(f"the answer is outside the envelope: no {', '.join(missing)}")
+        code = answer.get("code")
+        if "code" in answer and (not isinstance(code, int) or isinstance(code, bool) or code not in self.contract.http_status):
+            find(f"code {code!r} is not in the ResponseCode catalogue")
+        elif code in self.contract.http_status and self.contract.http_status[code] != status:
+            find(f"code {code} goes with HTTP {self.contract.http_status[code]} in the catalogue, answered with HTTP {status}")
+        if (
+            "type" in answer
+            and code is not None
+            and answer["type"] != ("success" if code == self.contract.codes.get("success", 0) else "error")
+            and code not in (self.contract.codes.get("some_records_refused"), self.contract.codes.get("all_records_refused"))
+        ):
+            find(f"type {answer['type']!r} does not go with code {code}")
+        return answer
+
+    def _check_records(
+        self,
+        operation: Operation,
+        test: str,
+        body: dict[str, Any],
+        status: int,
+        answer: dict[str, Any],
+        field: FieldRef | None,
+        case: Any,
+    ) -> None:
+        """§2.1/§2.3/§2.5: a message taken in answers each input record, in order, with a succFlag of its enumeration."""
+        records = body.get("input")
+        if status != 200 or not isinstance(records, list):
+            return
+
+        def find(message: str) -> None:
+            self._find(operation, test, "per-record answers", message, field, status, case)
+
+        data = answer.get("data")
+        if not isinstance(data, list) or len(data) != len(records):
+            find(f"{len(records)} record(s) sent, {len(data) if isinstance(data, list) else 'no'} answer(s) in data")
+            return
+        flags = []
+        for number, (record, result) in enumerate(zip(records, data, strict=True)):
+            if not isinstance(result, dict):
+                find(f"data[{number}] is not an object")
+                continue
+            flag = str(result.get("succFlag"))
+            flags.append(flag)
+            if flag not in self.contract.succ_flags:
+                find(f"data[{number}].succFlag {result.get('succFlag')!r} is not one of {self.contract.succ_flags}")
+            sent = record if isinstance(record, str) else (record.get("hiImgIndx") if isinstance(record, dict) else None)
+            answered = next((result[name] for name in _INDEX_ALIASES if result.get(name)), None)
+            if isinstance(sent, str) and answered is not None and answered != sent and "*" not in str(answered):
+                find(f"data[{number}] answers index {answered!r}, record {number} sent {sent!r}: out of order")
+        success = self.contract.codes.get("success", 0)
+        if flags and all(flag == "1" for flag in flags) != (answer.get("code") == success):
+            find(f"code {answer.get('code')} with succFlags {flags}")
+
+    # phases
+
+    def run(self) -> Report:
+        started = time.monotonic()
+        self._probe()
+        self._load_schemathesis()
+        base = self._setup()
+        try:
+            self.fuzz()
+            self.fields(base)
+            self.replay()
+            self.chain()
+        finally:
+            self._teardown(base)
+            self.report.elapsed = time.monotonic() - started
+        return self.report
+
+    def _probe(self) -> None:
+        try:
+            self.session.get(self.url + "/", timeout=min(self.options.timeout, 10))
+        except requests.RequestException as error:
+            raise NotStarted(f"{self.url} does not answer: {error}") from error
+
+    def _load_schemathesis(self) -> None:
+        import schemathesis
+
+        try:
+            schema = schemathesis.openapi.from_path(str(self.options.spec))
+        except Exception as error:  # noqa: BLE001 - any loader error means the run cannot start
+            raise NotStarted(f"schemathesis cannot load {self.options.spec}: {error}") from error
+        by_path = {}
+        for result in schema.get_all_operations():
+            operation = result.ok()
+            by_path[operation.path] = operation
+        for operation in self.contract.operations:
+            operation.st = by_path[operation.path]
+
+    def fuzz(self) -> None:
+        from schemathesis import GenerationMode
+
+        # --duration is shared out evenly over the operations and both modes, so none is starved by a slow one.
+        share = self.options.duration / (2 * len(self.operations)) if self.options.duration and self.operations else None
+        examples = self.options.max_examples if share is None else 10**6
+        institutions = itertools.cycle(self.options.institutions)
+        for operation in self.operations:
+            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+                test = f"fuzz {mode.value}"
+                self._deadline = time.monotonic() + share if share is not None else None
+                before = self.report.tests.get((operation.name, test), 0)
+
+                one = self._fuzz_test(operation, test, mode, examples, institutions)
+                try:
+                    one()
+                except _Stop:
+                    pass
+                sent = self.report.tests.get((operation.name, test), 0) - before
+                self.progress(f"{operation.name}: {test}: {sent} cases")
+
+    def _fuzz_test(
+        self, operation: Operation, test: str, mode: Any, examples: int, institutions: Iterator[Institution]
+    ) -> Callable[[], None]:
+        from hypothesis import HealthCheck, Phase, given, settings
+        from hypothesis import seed as hypothesis_seed
+
+        positive = mode.value == "positive"
+
+        # Only the generate phase: a finding is recorded, never raised, so hypothesis neither shrinks nor replays.
+        @hypothesis_seed(self.options.seed)
+        @settings(
+            max_examples=examples, database=None, deadline=None, phases=[Phase.generate], suppress_health_check=list(HealthCheck)
+        )
+        @given(operation.st.as_strategy(generation_mode=mode))
+        def one(case: Any) -> None:
+            if self._deadline is not None and time.monotonic() > self._deadline:
+                raise _Stop
+            self._fingerprint(operation, test, case.body, case.headers)
+            body, headers = self.with_envelope(operation, case.body, dict(case.headers or {}), next(institutions))
+            status, answer, case = self.send(operation, test, body, headers, case=case)
+            if positive and operation.per_record and 400 <= status < 500:
+                # A schema-valid message with an envelope that can pass is taken; its records are answered one by one.
+                code = answer.get("code") if isinstance(answer, dict) else None
+                refused = f"a schema-valid message was refused: HTTP {status}, code {code}"
+                self._find(operation, test, "positive data refused", refused, None, status, case)
+
+        return one
+
+    def _fingerprint(self, operation: Operation, test: str, body: Any, headers: Any) -> None:
+        """A digest of the generated cases (the envelope left out: msgid and infTime are fresh on every run), so that
+        two runs with one seed can be shown to have sent the same cases."""
+        envelope = {"infno", "msgid", "infTime", "infCode", "fixmedinsCode", "key"}
+
+        def strip(value: Any) -> Any:
+            return {k: v for k, v in dict(value).items() if k not in envelope} if isinstance(value, dict | Mapping) else value
+
+        text = json.dumps([strip(body), strip(headers or {})], sort_keys=True, default=repr, ensure_ascii=False)
+        digest = self._digests.setdefault(f"{operation.name} {test}", hashlib.sha256())
+        digest.update(text.encode("utf-8", "surrogatepass"))
+        self.report.fingerprints[f"{operation.name} {test}"] = digest.hexdigest()[:16]
+
+    def _setup(self) -> dict[str, Any] | None:
+        """A saved exam for the phases that need one (§2.3's record refers to an exam already saved)."""
+        save = self._is_selected("saveExamRpotImgInfo") or self._operation("saveExamRpotImgInfo")
+        if save is None or save.example is None:
+            return None
+        record = self.fresh_record(save)
+        message, headers = self.with_envelope(save, {**save.example, "input": [record]}, None, self.options.institutions[0])
+        status, answer, _ = self.send(save, "setup", message, headers)
+        if status != 200 or not isinstance(answer, dict) or answer.get("code") != self.contract.codes.get("success", 0):
+            self._note(
+                save,
+                "setup",
+                f"the spec's example (fresh index) was not saved: HTTP {status} {json.dumps(answer, ensure_ascii=False)[:300]}",
+            )
+            return None
+        return record
+
+    def _teardown(self, base: dict[str, Any] | None) -> None:
+        delete = self._operation("deleteExamRpotImgIdxInfo")
+        if base is None or delete is None:
+            return
+        message, headers = self.with_envelope(delete, {"input": [base["hiImgIndx"]]}, None, self.options.institutions[0])
+        self.send(delete, "setup", message, headers)
+
+    def _operation(self, infno: str) -> Operation | None:
+        found = self.contract.by_infno(infno)
+        return found[0] if found else None
+
+    def _note(self, operation: Operation, test: str, message: str) -> None:
+        self._find(operation, test, "setup", message, None, None, None)
+
+    def fresh_record(self, save: Operation) -> dict[str, Any]:
+        """The spec's §2.1 example record under a new index (a new exam time), its examDate following the index."""
+        assert save.example is not None
+        record = copy.deepcopy(save.example["input"][0])
+        when = datetime(2020, 1, 1) + timedelta(seconds=self.random.randrange(5 * 365 * 86400))
+        parts = str(record["hiImgIndx"]).split("-")
+        parts[2] = f"{when:%Y%m%d%H%M%S}"
+        record["hiImgIndx"] = "-".join(parts)
+        if "examDate" in record:
+            record["examDate"] = f"{when:%Y-%m-%d}"
+        return record
+
+    def fields(self, base: dict[str, Any] | None) -> None:
+        """Each field broken one way on an otherwise valid message: refused, and a refused record names the field."""
+        for operation in self.operations:
+            if operation.multipart:
+                continue  # the multipart forms are covered by fuzzing and the chain
+            message = self._base_message(operation, base)
+            if message is None:
+                continue
+            sent = 0
+            envelope_schema = {
+                **operation.request,
+                "properties": {k: v for k, v in operation.request.get("properties", {}).items() if k != "input"},
+            }
+            cases = [(b, False) for b in breakages(envelope_schema)]
+            input_schema = merged(operation.request.get("properties", {}).get("input"))
+            items = merged(input_schema.get("items"))
+            if operation.per_record and "properties" in items:
+                cases += [(b, True) for b in breakages(items, ("input", 0))]
+            elif operation.per_record and items:
+                item_schema = {
+                    "properties": {
+                        "item": {**items, "x-seq": input_schema.get("x-seq", "?"), "title": input_schema.get("title", "input")}
+                    }
+                }
+                cases += [
+                    (Breakage(("input", 0), replace_path(b.field, "input[0]"), b.value), True)
+                    for b in breakages(item_schema)
+                    if b.field.rule != "required"
+                ]
+            for breakage, in_record in cases:
+                fresh, headers = self.with_envelope(operation, message, None, self.options.institutions[0])
+                broken = breakage.apply(fresh)
+                status, answer, case = self.send(
+                    operation, f"field {breakage.field.path} {breakage.field.rule}", broken, headers, field=breakage.field
+                )
+                sent += 1
+                self._expect_refusal(operation, breakage, in_record, status, answer, case)
+            self.progress(f"{operation.name}: fields: {sent} cases")
+
+    def _base_message(self, operation: Operation, base: dict[str, Any] | None) -> dict[str, Any] | None:
+        if operation.example is None:
+            return None
+        message = copy.deepcopy(operation.example)
+        records = message.get("input")
+        if operation.infno == "saveExamRpotImgInfo" and base is not None:
+            message["input"] = [base]
+        elif isinstance(records, list) and records and base is not None:
+            first = records[0]
+            message["input"] = [{**first, "hiImgIndx": base["hiImgIndx"]} if isinstance(first, dict) else base["hiImgIndx"]]
+        elif isinstance(records, list) and records:
+            message["input"] = records[:1]
+        return message
+
+    def _expect_refusal(
+        self, operation: Operation, breakage: Breakage, in_record: bool, status: int, answer: Any, case: Any
+    ) -> None:
+        if status == 0 or status >= 500 or not isinstance(answer, dict):
+            return  # already a finding (no answer, server error, outside the envelope)
+        test = f"field {breakage.field.path} {breakage.field.rule}"
+        not_implemented = self.contract.codes.get("not_implemented")
+        if status == 501 or answer.get("code") == not_implemented:
+            return
+        if status >= 400 and answer.get("code") != self.contract.codes.get("success", 0):
+            return  # the message refused as a whole
+        if not in_record:
+            self._find(
+                operation,
+                test,
+                "negative data accepted",
+                f"{breakage.field.named()} broken ({breakage.field.rule}) and the message was taken: code {answer.get('code')}",
+                breakage.field,
+                status,
+                case,
+            )
+            return
+        data = answer.get("data")
+        result = data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else {}
+        if str(result.get("succFlag")) == "1":
+            self._find(
+                operation,
+                test,
+                "negative data accepted",
+                f"{breakage.field.named()} broken ({breakage.field.rule}), value {_short(breakage.value)}, "
+                "and the record was saved (succFlag 1)",
+                breakage.field,
+                status,
+                case,
+            )
+        elif breakage.field.code not in json.dumps(result, ensure_ascii=False):
+            self._find(
+                operation,
+                test,
+                "refusal names the field",
+                f"the record was refused but its answer does not name {breakage.field.code}: {str(result.get('message'))[:200]}",
+                breakage.field,
+                status,
+                case,
+            )
+
+    def replay(self) -> None:
+        """The same message twice: the first answer again. The same msgid with another body: refused."""
+        conflict = self.contract.codes.get("msgid_conflict")
+        for operation in self.operations:
+            if operation.multipart or not operation.per_record or operation.name != operation.infno:
+                continue
+            message = self._base_message(operation, None)
+            if operation.infno == "saveExamRpotImgInfo" and operation.example is not None:
+                message = {**operation.example, "input": [self.fresh_record(operation)]}
+            if message is None:
+                continue
+            fresh, headers = self.with_envelope(operation, message, None, self.options.institutions[0])
+            first_status, first, _ = self.send(operation, "replay", fresh, headers)
+            again_status, again, case = self.send(operation, "replay", fresh, headers)
+            if (first_status, first) != (again_status, again):
+                self._find(
+                    operation,
+                    "replay",
+                    "replay answered differently",
+                    f"first HTTP {first_status} {_short(first)}; replay HTTP {again_status} {_short(again)}",
+                    None,
+                    again_status,
+                    case,
+                )
+            changed = {**fresh, "input": fresh["input"] + fresh["input"]}
+            status, answer, case = self.send(operation, "replay", changed, headers)
+            code = answer.get("code") if isinstance(answer, dict) else None
+            if (
+                status < 400
+                or code in (None, self.contract.codes.get("success", 0))
+                or (conflict is not None and code != conflict)
+            ):
+                self._find(
+                    operation,
+                    "replay",
+                    "changed body under a used msgid",
+                    f"expected a refusal (code {conflict}); got HTTP {status} code {code}",
+                    None,
+                    status,
+                    case,
+                )
+            if operation.infno == "saveExamRpotImgInfo":
+                self._teardown(fresh["input"][0])
+            self.progress(f"{operation.name}: replay: 3 cases")
+
+    # the chain
+
+    def _not_implemented(self, operation: Operation, status: int, answer: Any) -> bool:
+        code = answer.get("code") if isinstance(answer, dict) else None
+        if status == 501 or (code is not None and code == self.contract.codes.get("not_implemented")):
+            self.report.not_implemented[operation.name] = f"HTTP {status}, code {code}"
+            return True
+        return False
+
+    def _chain_failure(self, operation: Operation, step: str, message: str, status: int | None, case: Any) -> None:
+        self._find(operation, step, "chain", message, None, status, case)
+
+    def chain(self) -> None:
+        save, delete = self._is_selected("saveExamRpotImgInfo"), self._is_selected("deleteExamRpotImgIdxInfo")
+        if save is None or delete is None or save.example is None:
+            return
+        institution = self.options.institutions[0]
+        record = self.fresh_record(save)
+        index = record["hiImgIndx"]
+        message, headers = self.with_envelope(save, {**save.example, "input": [record]}, None, institution)
+        status, answer, case = self.send(save, "chain 1 save", message, headers)
+        if status != 200 or not isinstance(answer, dict) or answer.get("code") != self.contract.codes.get("success", 0):
+            self._chain_failure(
+                save,
+                "chain 1 save",
+                f"the spec's example (fresh index) was not saved: HTTP {status} {_short(answer)}",
+                status,
+                case,
+            )
+            return
+        self._query_finds(record, expect=True, step="chain 2 query finds it")
+        study_uid = str(record.get("studyUid") or "1.2.826.0.1.3680043.8.498.1")
+        accession = str(record.get("accessionNumber") or "1").split(",")[0]
+        registered = self._register(index, study_uid, accession)
+        if len(self.options.institutions) > 1:
+            self._others_cannot_write(index, study_uid, accession)
+        sop = self._upload(index, study_uid, accession) if registered else None
+        if sop is not None:
+            self._fetch(index, *sop)
+        message, headers = self.with_envelope(delete, {"input": [index]}, None, institution)
+        status, answer, case = self.send(delete, "chain 7 delete", message, headers)
+        if status != 200 or not isinstance(answer, dict) or answer.get("code") != self.contract.codes.get("success", 0):
+            self._chain_failure(
+                delete, "chain 7 delete", f"the saved exam was not deleted: HTTP {status} {_short(answer)}", status, case
+            )
+            return
+        self._query_finds(record, expect=False, step="chain 8 query no longer finds it")
+        self.progress("chain: done")
+
+    def _others_cannot_write(self, index: str, study_uid: str, accession: str) -> None:
+        """Another registered institution can neither register images for nor delete an exam it did not save."""
+        other = self.options.institutions[1]
+        attempts = [
+            ("saveImgInfo", "chain 3b another institution registers", [self._image_record(index, study_uid, accession)]),
+            ("deleteExamRpotImgIdxInfo", "chain 3c another institution deletes", [index]),
+        ]
+        for infno, step, records in attempts:
+            operation = self._is_selected(infno)
+            if operation is None:
+                continue
+            message, headers = self.with_envelope(operation, {**(operation.example or {}), "input": records}, None, other)
+            status, answer, case = self.send(operation, step, message, headers)
+            data = answer.get("data") if isinstance(answer, dict) else None
+            taken = (
+                status == 200
+                and isinstance(data, list)
+                and any(isinstance(r, dict) and str(r.get("succFlag")) == "1" for r in data)
+            )
+            if taken:
+                self._chain_failure(operation, step, f"{other.code} changed an exam saved by another institution", status, case)
+
+    def _query_finds(self, record: dict[str, Any], expect: bool, step: str) -> None:
+        query = self._is_selected("queryExamRpotImgIndxListFHospital")
+        if query is None:
+            return
+        exam_day = date.fromisoformat(str(record.get("examDate"))) if record.get("examDate") else date.today()
+        example_input = (query.example or {}).get("input", {})
+        wanted = {name: record[name] for name in ("psnName", "psnCertType", "certno") if name in record}
+        body = {
+            **(query.example or {}),
+            "input": {
+                **example_input,
+                **wanted,
+                "begntime": f"{exam_day - timedelta(days=1):%Y-%m-%d}",
+                "endtime": f"{exam_day + timedelta(days=1):%Y-%m-%d}",
+            },
+        }
+        message, headers = self.with_envelope(query, body, None, self.options.institutions[0])
+        status, answer, case = self.send(query, step, message, headers)
+        if self._not_implemented(query, status, answer) or not isinstance(answer, dict):
+            return
+        found = [
+            item for item in (answer.get("data") or []) if isinstance(item, dict) and item.get("hiImgIndx") == record["hiImgIndx"]
+        ]
+        if status != 200 or bool(found) != expect:
+            self._chain_failure(
+                query, step, f"index {'not ' if expect else ''}found: HTTP {status} code {answer.get('code')}", status, case
+            )
+
+    @staticmethod
+    def _image_record(index: str, study_uid: str, accession: str) -> dict[str, str]:
+        return {"hiImgIndx": index, "studyUid": study_uid, "accessionNumber": accession, "imageTotalNum": "1"}
+
+    def _register(self, index: str, study_uid: str, accession: str) -> bool:
+        register = self._is_selected("saveImgInfo")
+        if register is None:
+            return False
+        body = {**(register.example or {}), "input": [self._image_record(index, study_uid, accession)]}
+        message, headers = self.with_envelope(register, body, None, self.options.institutions[0])
+        status, answer, case = self.send(register, "chain 3 register", message, headers)
+        if self._not_implemented(register, status, answer):
+            return False
+        if status != 200 or not isinstance(answer, dict) or answer.get("code") != self.contract.codes.get("success", 0):
+            self._chain_failure(
+                register, "chain 3 register", f"the study was not registered: HTTP {status} {_short(answer)}", status, case
+            )
+            return False
+        return True
+
+    def _upload(self, index: str, study_uid: str, accession: str) -> tuple[str, str, str, str] | None:
+        upload = self._is_selected("saveImgFile")
+        if upload is None:
+            return None
+        data, series_uid, sop_uid = make_dicom(study_uid, accession)
+        md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        form = {
+            "hiImgIndx": index,
+            "studyUid": study_uid,
+            "accessionNumber": accession,
+            "fileMd5": md5.upper(),
+            "imageTotalNum": "1",
+            "dicom": data,
+        }
+        body, headers = self.with_envelope(upload, form, None, self.options.institutions[0])
+        status, answer, case = self.send(upload, "chain 4 upload", body, headers)
+        if self._not_implemented(upload, status, answer):
+            return None
+        if status != 200 or not isinstance(answer, dict) or answer.get("code") != self.contract.codes.get("success", 0):
+            self._chain_failure(
+                upload, "chain 4 upload", f"the DICOM file was not taken: HTTP {status} {_short(answer)}", status, case
+            )
+            return None
+        return study_uid, series_uid, sop_uid, md5
+
+    def _fetch(self, index: str, study_uid: str, series_uid: str, sop_uid: str, md5: str) -> None:
+        fetch = self._is_selected("queryImgCaheFIndex")
+        if fetch is None:
+            return
+        body = {**(fetch.example or {}), "input": {"hiImgIndx": index, "serviceName": "queryImgCaheFileSn"}}
+        message, headers = self.with_envelope(fetch, body, None, self.options.institutions[0])
+        status, answer, case = self.send(fetch, "chain 5 list", message, headers)
+        if self._not_implemented(fetch, status, answer) or not isinstance(answer, dict):
+            return
+        data = answer.get("data") if isinstance(answer.get("data"), dict) else {}
+        listed = [item for item in (data.get("imgFileSnList") or []) if isinstance(item, dict)]
+        wanted = {"examUuid": study_uid, "snUuid": series_uid, "instUuid": sop_uid}
+        if status != 200 or not any(all(item.get(k) == v for k, v in wanted.items()) for item in listed):
+            self._chain_failure(
+                fetch, "chain 5 list", f"the uploaded instance is not listed: HTTP {status} {_short(answer)}", status, case
+            )
+            return
+        body = {**(fetch.example or {}), "input": {"hiImgIndx": index, "serviceName": "queryImgCahe", "imgFileSn": wanted}}
+        message, headers = self.with_envelope(fetch, body, None, self.options.institutions[0])
+        status, answer, case = self.send(fetch, "chain 6 fetch", message, headers)
+        if self._not_implemented(fetch, status, answer) or not isinstance(answer, dict):
+            return
+        content = (answer.get("data") or {}).get("fileContent") if isinstance(answer.get("data"), dict) else None
+        try:
+            got = hashlib.md5(base64.b64decode(content or "", validate=True), usedforsecurity=False).hexdigest()
+        except ValueError:
+            got = "(not Base64)"
+        if status != 200 or got != md5:
+            self._chain_failure(fetch, "chain 6 fetch", f"fileContent's MD5 is {got}, the uploaded file's {md5}", status, case)
+
+
+def replace_path(ref: FieldRef, path: str) -> FieldRef:
+    return FieldRef(path, ref.code if ref.code != "item" else "input", ref.title, ref.seq, ref.rule)
+
+
+def _schemathesis_checks() -> list[Any]:
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance, status_code_conformance
+
+    return [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+def _case_insensitive(headers: dict[str, Any]) -> Any:
+    from requests.structures import CaseInsensitiveDict
+
+    return CaseInsensitiveDict(headers)
+
+
+def _json_or_none(content: bytes) -> Any:
+    try:
+        return json.loads(content)
+    except ValueError:
+        return None
+
+
+def _first_line(message: str) -> str:
+    return next((line.strip() for line in (message or "").splitlines() if line.strip()), "")
+
+
+def _short(value: Any, limit: int = 300) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def run(options: Options, progress: Callable[[str], None] | None = None) -> Report:
+    """One conformance run; raises NotStarted when it cannot start."""
+    return Runner(options, progress).run()

@@ -1,0 +1,264 @@
+"""`mie conformance`: clean against a real `mie serve` (SQLite and PostgreSQL), and failing, with the right
+finding, against stand-in servers that each break one rule of the spec (a proxy in front of `mie serve`)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+import httpx
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from mie.contract.spec import component
+from mie.toolkit.conformance import EXIT_NOT_STARTED, Institution, Options, Report, run
+from tests.conftest import INSTITUTION, KEY, OTHER_INSTITUTION, OTHER_KEY, POSTGRES_URL, own_postgres_schema
+from tests.test_cli import free_port
+from tests.test_crash import start_server
+
+MIE = [sys.executable, "-m", "mie.cli"]
+# Small and fixed: the same cases on every run, a bounded time in CI.
+SEED, EXAMPLES = "7", "2"
+
+
+def serve(tmp_path: Path, database_url: str) -> tuple[subprocess.Popen[str], str]:
+    data_dir = tmp_path / "data"
+    for code, key in ((INSTITUTION, KEY), (OTHER_INSTITUTION, OTHER_KEY)):
+        add = [*MIE, "institution", "add", code, "--key", key, "--data-dir", str(data_dir), "--database-url", database_url]
+        subprocess.run(add, check=True, capture_output=True)
+    port = free_port()
+    return start_server(data_dir, database_url, port, 0), f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'conformance.sqlite3'}"
+        return
+    with own_postgres_schema("mie_conformance") as schema:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+
+
+def test_mie_serve_is_clean(tmp_path: Path, database_url: str) -> None:
+    server, base = serve(tmp_path, database_url)
+    junit, report = tmp_path / "conformance.xml", tmp_path / "conformance.json"
+    try:
+        command = [*MIE, "conformance", base, "--institution", INSTITUTION, "--key", KEY, "--institution", OTHER_INSTITUTION]
+        command += ["--key", OTHER_KEY, "--seed", SEED, "--max-examples", EXAMPLES]
+        result = subprocess.run(
+            [*command, "--junit", str(junit), "--json", str(report)], capture_output=True, text=True, timeout=300, check=False
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "mie conformance: clean" in result.stdout
+    summary = json.loads(report.read_text(encoding="utf-8"))
+    assert summary["clean"] and summary["cases"] > 100
+    # Every transaction of the spec was exercised, the chain included (§2.6-§2.8 answer 501 on this branch).
+    tests = summary["transactions"]
+    assert {"saveExamRpotImgInfo", "saveImgFile", "saveImgInfo", "saveRptFile", "deleteExamRpotImgIdxInfo"} <= set(tests)
+    assert tests["saveImgFile"]["tests"]["chain 4 upload"] == 1 and tests["saveExamRpotImgInfo"]["tests"]["replay"] == 3
+    assert tests["deleteExamRpotImgIdxInfo"]["tests"]["chain 3c another institution deletes"] == 1
+    assert any(name.startswith("field input[0].examPart") for name in tests["saveExamRpotImgInfo"]["tests"])
+
+    root = ElementTree.parse(junit).getroot()  # a real XML parser reads what CI's JUnit readers read
+    assert root.tag == "testsuites" and root.get("failures") == "0"
+    suites = {suite.get("name"): suite for suite in root.iter("testsuite")}
+    assert "§2.1 saveExamRpotImgInfo" in suites
+    assert all(suite.get("failures") == "0" for suite in suites.values())
+    names = {case.get("name") for case in suites["§2.1 saveExamRpotImgInfo"].iter("testcase")}
+    assert {"fuzz positive", "fuzz negative", "replay", "chain 1 save"} <= names
+
+
+def test_a_run_that_cannot_start_exits_2(tmp_path: Path) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"
+    result = subprocess.run(
+        [*MIE, "conformance", closed, "--institution", INSTITUTION, "--key", KEY], capture_output=True, text=True
+    )
+    assert result.returncode == EXIT_NOT_STARTED and "does not answer" in result.stderr
+    result = subprocess.run([*MIE, "conformance", closed, "--institution", INSTITUTION], capture_output=True, text=True)
+    assert result.returncode == EXIT_NOT_STARTED
+    result = subprocess.run(
+        [*MIE, "conformance", closed, "--institution", INSTITUTION, "--key", KEY, "--transactions", "noSuchTransaction"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == EXIT_NOT_STARTED and "noSuchTransaction" in result.stderr
+
+
+# --- stand-in servers: `mie serve` behind a proxy that breaks one rule -------------------------------------
+
+Fault = Callable[[str, Any, int, Any], tuple[int, Any] | None]  # (path, request JSON, status, answer JSON) -> new answer
+
+
+@pytest.fixture(scope="module")
+def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp_path = tmp_path_factory.mktemp("upstream")
+    server, base = serve(tmp_path, f"sqlite:///{tmp_path / 'upstream.sqlite3'}")
+    yield base
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def proxy(upstream: str, fault: Fault, rewrite: Callable[[str, Any], Any] | None = None) -> Starlette:
+    client = httpx.AsyncClient(base_url=upstream, timeout=30)
+
+    async def forward(request: Request) -> Response:
+        body = await request.body()
+        sent: Any = None
+        if request.headers.get("content-type", "").startswith("application/json"):
+            try:
+                sent = json.loads(body)
+            except ValueError:
+                sent = None
+            if rewrite is not None and sent is not None:
+                sent = rewrite(request.url.path, sent)
+                body = json.dumps(sent, ensure_ascii=False).encode()
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
+        answer = await client.request(request.method, request.url.path, content=body, headers=headers)
+        try:
+            parsed = answer.json()
+        except ValueError:
+            return Response(answer.content, answer.status_code, media_type=answer.headers.get("content-type"))
+        changed = fault(request.url.path, sent, answer.status_code, parsed)
+        status, parsed = changed if changed is not None else (answer.status_code, parsed)
+        return Response(json.dumps(parsed, ensure_ascii=False), status, media_type="application/json")
+
+    return Starlette(routes=[Route("/{path:path}", forward, methods=["GET", "POST", "PUT", "DELETE", "PATCH"])])
+
+
+def check_against(
+    upstream: str,
+    fault: Fault,
+    transactions: list[str],
+    rewrite: Callable[[str, Any], Any] | None = None,
+    institutions: tuple[Institution, ...] = (Institution(INSTITUTION, KEY),),
+) -> Report:
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(proxy(upstream, fault, rewrite), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        options = Options(f"http://127.0.0.1:{port}", list(institutions), transactions=transactions, max_examples=1, seed=7)
+        return run(options)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def findings(report: Report, check: str, transaction: str) -> list[Any]:
+    return [finding for finding in report.findings if finding.check == check and finding.transaction == transaction]
+
+
+def test_a_server_error_on_one_fields_bad_value_is_found(upstream: str) -> None:
+    genders = set(component("ExamRpotImgInfo")["properties"]["gend"]["enum"])
+
+    def fault(path: str, sent: Any, status: int, answer: Any) -> tuple[int, Any] | None:
+        records = sent.get("input") if isinstance(sent, dict) else None
+        if path.endswith("saveExamRpotImgInfo") and isinstance(records, list):
+            if any(isinstance(r, dict) and "gend" in r and r["gend"] not in genders for r in records):
+                return 500, {"code": 5000, "type": "error", "message": "前置机内部错误", "data": None}
+        return None
+
+    report = check_against(upstream, fault, ["saveExamRpotImgInfo"])
+    assert report.exit_code() == 1
+    found = [f for f in findings(report, "Server error", "saveExamRpotImgInfo") if f.field is not None]
+    assert found and {f.field.code for f in found} == {"gend"}
+    assert found[0].field.title == "性别" and found[0].field.seq == "#5" and found[0].status == 500
+    assert "curl -X POST" in found[0].curl and "saveExamRpotImgInfo" in found[0].curl
+    assert "input[0].gend(性别,#5)" in report.summary()
+
+
+def test_a_missing_per_record_answer_is_found(upstream: str) -> None:
+    def fault(path: str, sent: Any, status: int, answer: Any) -> tuple[int, Any] | None:
+        if path.endswith("saveImgInfo") and isinstance(answer, dict) and isinstance(answer.get("data"), list) and answer["data"]:
+            return status, {**answer, "data": answer["data"][:-1]}
+        return None
+
+    report = check_against(upstream, fault, ["saveImgInfo"])
+    found = findings(report, "per-record answers", "saveImgInfo")
+    assert report.exit_code() == 1 and found
+    assert "1 record(s) sent, 0 answer(s)" in found[0].message
+
+
+def test_an_ignored_max_length_is_found(upstream: str) -> None:
+    limit = component("ExamRpotImgInfo")["properties"]["psnName"]["maxLength"]
+
+    def truncate(path: str, sent: Any) -> Any:  # the stand-in cuts a too-long name instead of refusing it
+        if path.endswith("saveExamRpotImgInfo") and isinstance(sent, dict) and isinstance(sent.get("input"), list):
+            for record in sent["input"]:
+                if isinstance(record, dict) and isinstance(record.get("psnName"), str):
+                    record["psnName"] = record["psnName"][:limit]
+        return sent
+
+    report = check_against(upstream, lambda *_: None, ["saveExamRpotImgInfo"], rewrite=truncate)
+    found = findings(report, "negative data accepted", "saveExamRpotImgInfo")
+    assert report.exit_code() == 1
+    assert [(f.field.code, f.field.rule, f.field.title) for f in found if f.field] == [("psnName", "maxLength", "人员姓名")]
+
+
+def test_a_replay_answered_differently_is_found(upstream: str) -> None:
+    answered = iter(range(10**6))
+
+    def fault(path: str, sent: Any, status: int, answer: Any) -> tuple[int, Any] | None:
+        if path.endswith("saveExamRpotImgInfo") and isinstance(answer, dict):
+            return status, {**answer, "message": f"{answer.get('message')} ({next(answered)})"}
+        return None
+
+    report = check_against(upstream, fault, ["saveExamRpotImgInfo"])
+    assert report.exit_code() == 1
+    assert findings(report, "replay answered differently", "saveExamRpotImgInfo")
+    assert {f.check for f in report.findings} == {"replay answered differently"}
+
+
+def test_an_answer_outside_the_envelope_is_found(upstream: str) -> None:
+    def fault(path: str, sent: Any, status: int, answer: Any) -> tuple[int, Any] | None:
+        if path.endswith("deleteExamRpotImgIdxInfo") and isinstance(answer, dict) and isinstance(answer.get("data"), list):
+            return status, answer["data"]  # the records' answers, without {code, type, message}
+        return None
+
+    report = check_against(upstream, fault, ["deleteExamRpotImgIdxInfo"])
+    found = findings(report, "envelope", "deleteExamRpotImgIdxInfo")
+    assert report.exit_code() == 1 and found
+    assert "not an object" in found[0].message
+
+
+def test_one_seed_sends_the_same_cases(upstream: str) -> None:
+    def run_with(seed: int) -> dict[str, str]:
+        options = Options(upstream, [Institution(INSTITUTION, KEY)], transactions=["saveImgInfo"], max_examples=3, seed=seed)
+        report = run(options)
+        assert report.clean, report.summary()
+        return report.fingerprints
+
+    first = run_with(11)
+    assert set(first) == {"saveImgInfo fuzz positive", "saveImgInfo fuzz negative"}
+    assert run_with(11) == first
+    assert run_with(12) != first
+
+
+def test_a_write_to_another_institutions_exam_is_found(upstream: str) -> None:
+    def as_the_owner(path: str, sent: Any) -> Any:  # the stand-in lets anyone delete: it deletes as the exam's owner
+        if path.endswith("deleteExamRpotImgIdxInfo") and isinstance(sent, dict) and sent.get("infCode") == OTHER_INSTITUTION:
+            sent.update(infCode=INSTITUTION, key=KEY)
+        return sent
+
+    both = (Institution(INSTITUTION, KEY), Institution(OTHER_INSTITUTION, OTHER_KEY))
+    transactions = ["saveExamRpotImgInfo", "saveImgInfo", "deleteExamRpotImgIdxInfo"]
+    report = check_against(upstream, lambda *_: None, transactions, rewrite=as_the_owner, institutions=both)
+    found = findings(report, "chain", "deleteExamRpotImgIdxInfo")
+    assert report.exit_code() == 1 and "chain 3c another institution deletes" in {f.test for f in found}
