@@ -143,3 +143,18 @@ def test_cli_text_json_and_exit_codes(capsys: pytest.CaptureFixture[str], tmp_pa
     with pytest.raises(SystemExit) as usage:
         main(["spec", "diff", str(V14)])
     assert usage.value.code == 2
+
+
+def test_severities_relaxed_or_withdrawn(tmp_path: Path) -> None:
+    spec = copy.deepcopy(load_yaml(V14))
+    schemas = spec["components"]["schemas"]
+    del schemas["SaveImgInfoRequest"]["properties"]["msgid"]["x-relax"]  # E-MSGID-CODE withdrawn from §2.3
+    del schemas["ExamRpotImgInfo"]["properties"]["rpotNo"]["x-advise"]  # an information no longer given
+    stricter = written(tmp_path, spec)
+    assert found(V14, stricter) == {
+        ("/mie/api/mie/saveImgInfo", "relaxation-removed", "msgid", True, False),
+        ("/mie/api/mie/saveExamRpotImgInfo", "advice-removed", "input[].rpotNo", False, False),
+    }
+    relaxed = [c for c in diff_files(stricter, V14).changes if c.kind == "rule-relaxed"]
+    assert [(c.path, c.breaks) for c in relaxed] == [("msgid", (RECEIVERS,))]
+    assert relaxed[0].detail.startswith("msgid(发送方报文 ID,#2): 规则 pattern 对 ^[0-9A-Z]{1,32}")
