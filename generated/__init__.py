@@ -1,3 +1,3 @@
 """Generated from spec/openapi.yaml by `mie generate`: never edit by hand."""
 
-SPEC_SHA256 = "0301557350e8c27dcf1edc4c9ca24a6bd71c133fac917a702239ec894d179baa"
+SPEC_SHA256 = "a9f69de53e7e2d0f965c15494801cc087ed2c98c95941f04e631ada6211a0c48"

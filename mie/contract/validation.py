@@ -4,6 +4,10 @@ A schema of spec/openapi.yaml is compiled once into plain Python checks. Every e
 its code, its Chinese name (`title`) and its 序号 (`x-seq`), and says which rule broke, for example
 ``examPart(检查部位代码,#13): 'XYZ' 不在字典 examPart 中``. All errors of a record are collected, not only the
 first. Aliases the errata accept (`x-aliases`) are folded into the canonical name before checking.
+
+Each finding has a severity (error, warning, information, as in the HL7 FHIR validator). Errors refuse; the
+spec marks the rules that only warn or inform (`x-relax`, `x-advise`, decided in spec/ERRATA.md), and those
+findings are kept apart (`Outcome.advisories`) and named among the notes an answer carries.
 """
 
 from __future__ import annotations
@@ -31,10 +35,6 @@ _strict = False
 def set_strict(strict: bool) -> None:
     global _strict
     _strict = strict
-
-
-def is_strict() -> bool:
-    return _strict
 
 
 @dataclass(frozen=True)
