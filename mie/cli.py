@@ -280,7 +280,7 @@ def parser() -> argparse.ArgumentParser:
     validate.add_argument("--transaction", "-t", help="infno, an alias or a section such as 2.3 (default: its own infno)")
     validate.add_argument("--json", action="store_true", help="machine-readable report on standard output")
     validate.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report to FILE")
-    validate.add_argument("--quiet", "-q", action="store_true", help="list only inputs with findings (and the totals)")
+    validate.add_argument("--quiet", "-q", action="store_true", help="list only inputs with errors or warnings (and the totals)")
     validate.add_argument("--strict", action="store_true", help="warnings are errors, as under `mie serve --strict`")
     validate.set_defaults(run=cmd_validate)
 

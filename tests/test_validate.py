@@ -183,6 +183,8 @@ def test_a_batch_reports_each_bad_file_and_exits_1(capsys: pytest.CaptureFixture
     assert "[错误] $.input[0].examPart: examPart(检查部位代码,#13): 'XYZ' 不在字典 examPart 中" in out
     assert f"{batch / 'sub' / 'bad-json.json'}: 交易未知" in out and "不是有效的 JSON: 第 1 行第 2 列" in out
     assert "共 5 个文件: 3 个符合规范, 2 个不符合" in out
+    code, out, _ = run(capsys, str(batch), "-q")  # the good files carry information only: not listed
+    assert code == 1 and "good0.json" not in out and "bad-part.json" in out and "共 5 个文件" in out
 
     code, out, _ = run(capsys, str(batch / "good*.json"), "--json")
     report = json.loads(out)

@@ -518,8 +518,8 @@ def _files_under(path: Path) -> Iterator[Path]:
 def render_text(reports: list[Report], quiet_valid: bool = False) -> str:
     lines: list[str] = []
     for report in reports:
-        if quiet_valid and not report.findings:
-            continue
+        if quiet_valid and not (report.count(ERROR) or report.count(WARNING)):
+            continue  # information alone is not worth a line in a large batch
         lines.append(f"{report.source}: {report.summary()}")
         for finding in report.findings:
             lines.append(f"  [{SEVERITY_NAMES[finding.severity]}] {finding.where}: {finding.message}")
