@@ -1,3 +1,3 @@
 """Generated from spec/openapi.yaml by `mie generate`: never edit by hand."""
 
-SPEC_SHA256 = "84f1ad843ec2fb08d81a84f1c9311b3cdada795c206278607828077e2bdcf998"
+SPEC_SHA256 = "e3993a72ccccee5ac4ba05ae94280f295ac4d1948b8171a777ed0aa0a398ab3a"

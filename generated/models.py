@@ -1592,6 +1592,17 @@ class Rule(StrEnum):
     index = "index"
     ownership = "ownership"
     range = "range"
+    several_reports = "severalReports"
+
+
+class Severity(StrEnum):
+    """
+    严重程度 (同 HL7 FHIR 校验器): error 拒绝; warning 保存并在应答中说明; information 仅说明。见 ERRATA 的 Severities 一节 (--strict 时 warning 即 error)
+    """
+
+    error = "error"
+    warning = "warning"
+    information = "information"
 
 
 class FieldError(BaseModel):
@@ -1619,6 +1630,10 @@ class FieldError(BaseModel):
     序号, 嵌套节点带节点标识, 如 SetlInfoDTO#4
     """
     rule: Rule
+    severity: Severity | None = None
+    """
+    严重程度 (同 HL7 FHIR 校验器): error 拒绝; warning 保存并在应答中说明; information 仅说明。见 ERRATA 的 Severities 一节 (--strict 时 warning 即 error)
+    """
     message: str
     """
     如 examPart(检查部位代码,#13): 'XYZ' 不在字典 examPart 中

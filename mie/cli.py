@@ -235,6 +235,14 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    if args.spec:
+        # Read before anything loads the contract: the spec is loaded once per process, from MIE_SPEC_DIR.
+        spec = Path(args.spec)
+        directory = spec.parent if spec.is_file() else spec
+        if not (directory / "openapi.yaml").is_file():
+            print(f"mie: {args.spec}: 没有 openapi.yaml (应为规范目录, 含 openapi.yaml 与 dictionaries/)", file=sys.stderr)
+            return EXIT_USAGE
+        os.environ["MIE_SPEC_DIR"] = str(directory)
     from mie.contract.validation import set_strict
     from mie.toolkit import validate as toolkit
 
@@ -399,8 +407,12 @@ def parser() -> argparse.ArgumentParser:
     validate.add_argument("--transaction", "-t", help="infno, an alias or a section such as 2.3 (default: its own infno)")
     validate.add_argument("--json", action="store_true", help="machine-readable report on standard output")
     validate.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report to FILE")
-    validate.add_argument("--quiet", "-q", action="store_true", help="list only inputs with findings (and the totals)")
+    validate.add_argument("--quiet", "-q", action="store_true", help="list only inputs with errors or warnings (and the totals)")
     validate.add_argument("--strict", action="store_true", help="warnings are errors, as under `mie serve --strict`")
+    validate.add_argument(
+        "--spec",
+        help="another revision of the contract: a spec directory (openapi.yaml and dictionaries/), as MIE_SPEC_DIR",
+    )
     validate.set_defaults(run=cmd_validate)
 
     spec = commands.add_parser("spec", help="the contract itself: compare revisions")

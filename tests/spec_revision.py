@@ -89,5 +89,17 @@ def write_v15(path: Path) -> Path:
     return path
 
 
+def write_v15_dir(directory: Path) -> Path:
+    """A spec directory of the draft, as `mie generate` would leave it: openapi.yaml and its dictionaries."""
+    write_v15(directory / "openapi.yaml")
+    (directory / "dictionaries").mkdir(exist_ok=True)
+    for source in (SPEC / "dictionaries").glob("*.yaml"):
+        text = source.read_text(encoding="utf-8")
+        if source.stem == "examPart":
+            text += f'  - code: "{NEW_EXAM_PART.code}"\n    name: {NEW_EXAM_PART.name}\n'
+        (directory / "dictionaries" / source.name).write_text(text, encoding="utf-8")
+    return directory
+
+
 if __name__ == "__main__":
     print(write_v15(Path(sys.argv[1] if len(sys.argv) > 1 else "tests/data/openapi-v1.5.yaml")))

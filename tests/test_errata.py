@@ -483,3 +483,26 @@ def test_several_report_numbers_are_information_in_2_1_and_a_warning_in_2_4(clie
 
 def component_validator_for(name: str) -> Validator:
     return Validator(component(name))
+
+
+def test_sdryChkDate_absent_without_a_second_review_is_a_warning(client: TestClient) -> None:
+    """E-SDRYCHKDATE-NONE"""
+    record = exam_record()
+    for field in ("sdryChkDate", "sdryChkMedinsCode", "sdryChkDrCode", "sdryChkDrName"):
+        del record[field]
+    result = saved(client, record)
+    assert result["succFlag"] == "1" and "警告: sdryChkDate(二审日期,#69): 必填项缺失 (二审医疗机构" in result["message"]
+    record = exam_record(sdryChkDrName="")  # "" is absent (E-EMPTY); the others still name a second review
+    del record["sdryChkDate"]
+    assert saved(client, record)["message"].startswith("sdryChkDate(二审日期,#69): 必填项缺失")
+
+
+@pytest.mark.parametrize(("code", "ok"), [("116", True), ("999", True), ("11", False), ("1160", False)])
+def test_an_unlisted_three_digit_psnCertType_is_a_warning(client: TestClient, code: str, ok: bool) -> None:
+    """E-PSNCERTTYPE-UNLISTED"""
+    record = exam_record(psnCertType=code)
+    record["hiImgIndx"] = code + record["hiImgIndx"][3:]  # the index's part 1 is the certificate type
+    result = saved(client, record)
+    assert (result["succFlag"] == "1") is ok
+    if ok:
+        assert f"警告: psnCertType(人员证件类型,#3): '{code}' 不在字典 psnCertType 中 (GA/T 2000.156" in result["message"]

@@ -127,3 +127,7 @@ def test_strict_refuses_the_warning(client: TestClient, runtime: Runtime, exam: 
         set_strict(False)
     assert body["code"] != 0 and "rpotNo(报告编号,#3): 含英文逗号" in body["message"] and "--strict" in body["message"]
     assert reports(runtime) == []
+    from generated.models import FieldError
+
+    errors = [FieldError.model_validate(item) for item in body["data"]]  # the spec's FieldError, rule and severity
+    assert [(e.code, e.rule.value, e.severity and e.severity.value) for e in errors] == [("rpotNo", "severalReports", "error")]

@@ -143,3 +143,51 @@ def test_cli_text_json_and_exit_codes(capsys: pytest.CaptureFixture[str], tmp_pa
     with pytest.raises(SystemExit) as usage:
         main(["spec", "diff", str(V14)])
     assert usage.value.code == 2
+
+
+def test_severities_relaxed_or_withdrawn(tmp_path: Path) -> None:
+    spec = copy.deepcopy(load_yaml(V14))
+    schemas = spec["components"]["schemas"]
+    del schemas["SaveImgInfoRequest"]["properties"]["msgid"]["x-relax"]  # E-MSGID-CODE withdrawn from §2.3
+    del schemas["ExamRpotImgInfo"]["properties"]["rpotNo"]["x-advise"]  # an information no longer given
+    stricter = written(tmp_path, spec)
+    assert found(V14, stricter) == {
+        ("/mie/api/mie/saveImgInfo", "relaxation-removed", "msgid", True, False),
+        ("/mie/api/mie/saveExamRpotImgInfo", "advice-removed", "input[].rpotNo", False, False),
+    }
+    relaxed = [c for c in diff_files(stricter, V14).changes if c.kind == "rule-relaxed"]
+    assert [(c.path, c.breaks) for c in relaxed] == [("msgid", (RECEIVERS,))]
+    assert relaxed[0].detail.startswith("msgid(发送方报文 ID,#2): 规则 pattern 对 ^[0-9A-Z]{1,32}")
+
+
+def test_mie_validate_follows_a_revised_spec_with_no_code_change(tmp_path: Path) -> None:
+    """The draft as a spec directory: validation follows it (run as a process: one contract per process)."""
+    from tests.conftest import document_example
+    from tests.spec_revision import write_v15_dir
+    from tests.test_cli import mie
+
+    draft = write_v15_dir(tmp_path / "spec-v1.5")
+    img_info = document_example("/mie/api/mie/saveImgInfo")
+    (tmp_path / "without.json").write_text(json.dumps(img_info, ensure_ascii=False), encoding="utf-8")
+    img_info["input"][0]["modality"] = "CT"
+    (tmp_path / "with.json").write_text(json.dumps(img_info, ensure_ascii=False), encoding="utf-8")
+    exam = document_example()
+    exam["input"][0]["examPart"] = NEW_EXAM_PART.code
+    (tmp_path / "exam.json").write_text(json.dumps(exam, ensure_ascii=False), encoding="utf-8")
+
+    files = [str(tmp_path / name) for name in ("without.json", "with.json", "exam.json")]
+    under_v15 = mie("validate", "--spec", str(draft), "--json", *files)
+    reports = {Path(r["file"]).name: r for r in json.loads(under_v15.stdout)["reports"]}
+    assert under_v15.returncode == 1
+    assert [f["where"] for f in reports["without.json"]["findings"]] == ["$.input[0].modality"]  # now required
+    assert reports["with.json"]["findings"] == []
+    exam_findings = reports["exam.json"]["findings"]
+    assert {f["severity"] for f in exam_findings} == {"information"}  # the new code is a code now
+    assert "已按 chfCompl 读取字段 chfcomp" in [f["message"] for f in exam_findings]  # the renamed field's old name
+
+    under_v14 = mie("validate", "--json", str(tmp_path / "exam.json"), str(tmp_path / "with.json"))
+    reports = {Path(r["file"]).name: r for r in json.loads(under_v14.stdout)["reports"]}
+    assert under_v14.returncode == 0
+    assert "warning" in [f["severity"] for f in reports["exam.json"]["findings"]]  # unlisted in V1.4 (E-EXAMPART-UNLISTED)
+    assert "已忽略接口规范中没有的字段 modality" in reports["with.json"]["findings"][0]["message"]
+    assert mie("validate", "--spec", str(tmp_path), str(tmp_path / "with.json")).returncode == 2  # no openapi.yaml there

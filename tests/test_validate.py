@@ -183,6 +183,8 @@ def test_a_batch_reports_each_bad_file_and_exits_1(capsys: pytest.CaptureFixture
     assert "[错误] $.input[0].examPart: examPart(检查部位代码,#13): 'XYZ' 不在字典 examPart 中" in out
     assert f"{batch / 'sub' / 'bad-json.json'}: 交易未知" in out and "不是有效的 JSON: 第 1 行第 2 列" in out
     assert "共 5 个文件: 3 个符合规范, 2 个不符合" in out
+    code, out, _ = run(capsys, str(batch), "-q")  # the good files carry information only: not listed
+    assert code == 1 and "good0.json" not in out and "bad-part.json" in out and "共 5 个文件" in out
 
     code, out, _ = run(capsys, str(batch / "good*.json"), "--json")
     report = json.loads(out)
@@ -276,3 +278,45 @@ def test_progress_on_a_terminal_for_large_batches(monkeypatch: pytest.MonkeyPatc
     piped = io.StringIO()  # not a terminal: nothing but findings
     monkeypatch.setattr("sys.stderr", piped)
     assert main(["validate", str(tmp_path)]) == 0 and piped.getvalue() == ""
+
+
+def raw_request(path: str, headers: dict[str, str], **content: Any) -> bytes:
+    """A request as captured on the wire, built by httpx as a client would send it."""
+    import httpx
+
+    request = httpx.Request("POST", f"http://127.0.0.1:8080{path}", headers=headers, **content)
+    head = "".join(f"{name}: {value}\r\n" for name, value in request.headers.items())
+    return f"POST {path} HTTP/1.1\r\n{head}\r\n".encode() + request.read()
+
+
+def test_raw_multipart_and_json_requests(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    study = EXAM_RECORD["studyUid"]
+    data = part10_bytes(make_instance(study))
+    example = capture("saveImgFile", fileMd5=md5(data))
+    form = {name: value for name, value in example["form"].items() if name != "dicom"}
+    headers = {name: str(value) for name, value in example["headers"].items()}
+    raw = raw_request("/mie/api/mie/saveImgFile", headers, data=form, files={"dicom": ("ct1.dcm", data, "application/dicom")})
+    (tmp_path / "upload.http").write_bytes(raw)
+    code, out, _ = run(capsys, str(tmp_path / "upload.http"))
+    assert code == 0 and "saveImgFile (§2.2): 符合规范" in out
+    without = {name: value for name, value in headers.items() if name != "infno"}
+    unnamed = raw_request("/mie/api/mie/saveImgFile", without, data=form, files={"dicom": ("a", data)})
+    (tmp_path / "no-infno.http").write_bytes(unnamed)
+    code, out, _ = run(capsys, str(tmp_path / "no-infno.http"))  # known by its URL, refused as the processor would
+    assert code == 1 and "saveImgFile (§2.2)" in out and "[错误] $.headers.infno: infno(交易编号,#1): 必填项缺失" in out
+
+    broken = raw_request(
+        "/mie/api/mie/saveImgFile", headers, data={**form, "fileMd5": "0" * 32}, files={"dicom": ("ct1.dcm", b"x" * 200)}
+    )
+    (tmp_path / "broken.http").write_bytes(broken)
+    code, out, _ = run(capsys, str(tmp_path / "broken.http"))
+    assert code == 1 and "[错误] $.form.fileMd5: fileMd5(文件 Md5 值,#4): 与文件 ct1.dcm 的 MD5" in out
+    assert "[错误] $.form.dicom: dicom(影像 dicom 文件,#5): ct1.dcm 不是 DICOM 文件" in out
+
+    query = document_example("/mie/api/mie/queryExamRpotImgIndxListFHospital")
+    del query["input"]["certno"]
+    (tmp_path / "query.http").write_bytes(raw_request("/mie/api/mie/queryExamRpotImgIndxListFHospital", {}, json=query))
+    (tmp_path / "no-infno.http").unlink()
+    code, out, _ = run(capsys, str(tmp_path / "*.http"), "--json")
+    wheres = {Path(r["file"]).name: [f["where"] for f in r["findings"]] for r in json.loads(out)["reports"]}
+    assert code == 1 and wheres["query.http"] == ["$.input.certno"] and wheres["upload.http"] == []

@@ -4,6 +4,10 @@ A schema of spec/openapi.yaml is compiled once into plain Python checks. Every e
 its code, its Chinese name (`title`) and its 序号 (`x-seq`), and says which rule broke, for example
 ``examPart(检查部位代码,#13): 'XYZ' 不在字典 examPart 中``. All errors of a record are collected, not only the
 first. Aliases the errata accept (`x-aliases`) are folded into the canonical name before checking.
+
+Each finding has a severity (error, warning, information, as in the HL7 FHIR validator). Errors refuse; the
+spec marks the rules that only warn or inform (`x-relax`, `x-advise`, decided in spec/ERRATA.md), and those
+findings are kept apart (`Outcome.advisories`) and named among the notes an answer carries.
 """
 
 from __future__ import annotations
@@ -31,10 +35,6 @@ _strict = False
 def set_strict(strict: bool) -> None:
     global _strict
     _strict = strict
-
-
-def is_strict() -> bool:
-    return _strict
 
 
 @dataclass(frozen=True)
@@ -166,7 +166,7 @@ def _compile_string(schema: Mapping[str, Any], info: _Field) -> Check:
     split = re.compile(separator_class(separator)) if separator else None
     # x-relax: a broken `rule` whose value (for a dictionary: each code) matches `match` is a finding of
     # `severity`, not an error. x-advise: a value that does not match `pattern` is a finding of `severity`.
-    relaxed = {item["rule"]: (re.compile(item["match"]), item) for item in schema.get("x-relax", ())}
+    relaxed = {item["rule"]: (re.compile(item["match"]), item) for item in schema.get("x-relax", ()) if "match" in item}
     advice = [(re.compile(item["pattern"]), item) for item in schema.get("x-advise", ())]
 
     def broken(outcome: Outcome, path: str, rule: str, detail: str, value: str) -> None:
@@ -274,11 +274,17 @@ def _compile_object(schema: Mapping[str, Any], info: _Field | None, node: str | 
     node = schema.get("x-node", node)
     fields: list[tuple[str, _Field, Check, bool]] = []
     aliases: dict[str, str] = {}
+    # x-relax rule `required` with `when-absent`: a required field missing while those fields are absent too
+    # (an exam without a second review has no second-review date) is a finding of `severity`, not an error.
+    optional_when: dict[str, Mapping[str, Any]] = {}
     for code, child in properties.items():
         child_info = _describe(child, code, node)
         fields.append((code, child_info, compile_schema(child, code, node, top=False), code in required))
         for alias in child.get("x-aliases", ()):
             aliases[alias] = code
+        for relax in child.get("x-relax", ()):
+            if relax["rule"] == "required" and "when-absent" in relax:
+                optional_when[code] = relax
     additional = schema.get("additionalProperties", True)
     known = set(properties)
 
@@ -316,7 +322,14 @@ def _compile_object(schema: Mapping[str, Any], info: _Field | None, node: str | 
             if _is_absent(present) or (is_required and present == ""):
                 if is_required:
                     detail = "必填项缺失" if present is _MISSING else "必填项为空"
-                    outcome.errors.append(child_info.error(prefix + code, "required", detail))
+                    relax = optional_when.get(code)
+                    if relax is not None and all(
+                        _is_absent(folded.get(other, _MISSING)) or folded.get(other) == "" for other in relax["when-absent"]
+                    ):
+                        detail = f"{detail} ({relax['detail']})"
+                        outcome.advise(child_info.error(prefix + code, "required", detail, relax["severity"]))
+                    else:
+                        outcome.errors.append(child_info.error(prefix + code, "required", detail))
                 continue
             result[code] = child_check(present, prefix + code, outcome)
         unknown = [name for name in folded if name not in known]

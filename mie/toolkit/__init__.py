@@ -1,1 +1,1 @@
-"""The vendor toolkit: offline validation (and, later, conformance runs and spec diffs)."""
+"""The vendor toolkit: offline validation of requests (`validate`) and comparing spec revisions (`specdiff`)."""

@@ -13,7 +13,9 @@ Every change is classified, for the two sides of this interface:
 - **breaking for receivers** (a processor or platform that accepts requests and is still on OLD): a request
   valid under NEW is refused by it (a longer length, a new code, a field no longer required, a new transaction);
 - **compatible**: neither (a new optional field where unknown fields are ignored, a new Chinese name, a rename
-  whose old name stays an alias of an optional field).
+  whose old name stays an alias of an optional field, a new information or warning that refuses nothing).
+
+A rule relaxed to a warning (`x-relax`) accepts more, so it breaks receivers; a relaxation withdrawn breaks senders.
 
 A change can break both sides (a type or a format changed). Answers are not compared.
 """
@@ -31,6 +33,7 @@ import yaml
 from mie.contract.spec import resolve_refs
 
 SENDERS, RECEIVERS = "senders", "receivers"
+_SEVERITY_NAMES = {"error": "错误", "warning": "警告", "information": "提示"}
 CLASS_NAMES = {
     (): "兼容",
     (SENDERS,): "发送方不兼容",
@@ -62,6 +65,8 @@ class FieldInfo:
     dictionary: str | None
     aliases: frozenset[str]
     decimal: tuple[int, int] | None
+    relaxed: frozenset[tuple[str, str, str]] = frozenset()  # x-relax: (rule, for which values, severity)
+    advice: frozenset[tuple[str, str, str]] = frozenset()  # x-advise: (rule, pattern, severity)
 
     def name(self) -> str:
         return f"{self.path}({self.title},{self.seq})" if self.seq else f"{self.path}({self.title})"
@@ -247,6 +252,12 @@ def _codes(schema: Mapping[str, Any]) -> frozenset[str] | None:
     return None
 
 
+def _relaxed_for(relax: Mapping[str, Any]) -> str:
+    if "match" in relax:
+        return f"对 {relax['match']} 的值"
+    return f"在 {', '.join(relax.get('when-absent', ()))} 都缺失时"
+
+
 def _describe(
     schema: Mapping[str, Any], path: str, code: str, required: bool, open_parent: bool, node: str | None
 ) -> FieldInfo:
@@ -272,6 +283,8 @@ def _describe(
         dictionary=schema.get("x-dictionary"),
         aliases=frozenset(schema.get("x-aliases") or ()),
         decimal=(int(decimal["precision"]), int(decimal.get("scale", 0))) if decimal else None,
+        relaxed=frozenset((item["rule"], _relaxed_for(item), item["severity"]) for item in schema.get("x-relax", ())),
+        advice=frozenset((item["rule"], item["pattern"], item["severity"]) for item in schema.get("x-advise", ())),
     )
 
 
@@ -423,6 +436,17 @@ def _attribute_changes(old: FieldInfo, new: FieldInfo, change: Any, ignore_alias
     if new_aliases - old_aliases:
         more = sorted(new_aliases - old_aliases)
         change("aliases-added", new, f"新增别名 {', '.join(more)}", (), None, more)
+    # A relaxed rule (spec/ERRATA.md, Severities) lets through, as a warning, what the rule alone refuses.
+    for rule, values, severity in sorted(new.relaxed - old.relaxed):
+        change("rule-relaxed", new, f"规则 {rule} {values}放宽为{_SEVERITY_NAMES.get(severity, severity)}", (RECEIVERS,),
+               None, [rule, values, severity])
+    for rule, values, severity in sorted(old.relaxed - new.relaxed):
+        change("relaxation-removed", new, f"规则 {rule} {values}不再放宽", (SENDERS,), [rule, values, severity], None)
+    for rule, pattern, severity in sorted(new.advice ^ old.advice):
+        added = (rule, pattern, severity) in new.advice
+        change("advice-added" if added else "advice-removed", new,
+               f"{'新增' if added else '删除'}{_SEVERITY_NAMES.get(severity, severity)} {rule} ({pattern})", (),
+               None if added else [rule, pattern, severity], [rule, pattern, severity] if added else None)
     if old.title != new.title:
         change("title-changed", new, f"中文名称 {old.title} → {new.title}", (), old.title, new.title)
     if old.seq != new.seq:

@@ -6,6 +6,8 @@ may name the uploaded file beside it:
 
     {"headers": {"infno": "saveImgFile", "msgid": "...", ...}, "form": {"hiImgIndx": "...", ...}, "file": "ct1.dcm"}
 
+or as the raw HTTP request captured on the wire (any file starting with `POST `), JSON or multipart with its file.
+
 The transaction is read from `infno` (or an alias the spec records in `x-aliases`) or given by the caller.
 Each finding has a severity as in the HL7 FHIR validator: error (the processor refuses it), warning (saved, and
 named in the answer: `x-relax` / `x-advise` in the spec, decided per rule in spec/ERRATA.md) and information
@@ -236,7 +238,7 @@ def _check_record(transaction: Transaction, schema: Mapping[str, Any], value: An
                 replace(finding, where=where) if finding.where == _join(where, required[0]) else finding
                 for finding in _from_outcome(where, outcome)
             ]
-    return _from_outcome(where, _validator({"type": "object", "properties": {}}).validate({}))
+    return []  # a bare value with no object form beside it: its schema has no rule this validator reads
 
 
 _bare_schemas: dict[tuple[int, str], tuple[Mapping[str, Any], dict[str, Any]]] = {}
@@ -302,8 +304,14 @@ def _check_capture(transaction: Transaction, capture: dict[str, Any], base_dir: 
     form_outcome = _validator(form_schema).validate(fields)
     findings += _from_outcome("$.form", form_outcome)
     if file_field and isinstance(file_name, str):
-        path = Path(file_name) if base_dir is None else base_dir / file_name
-        findings += _check_file(transaction, form_schema, file_field, form_outcome.value, path)
+        data = capture.get("file_bytes")
+        if not isinstance(data, bytes):
+            path = Path(file_name) if base_dir is None else base_dir / file_name
+            try:
+                data = path.read_bytes()
+            except OSError as error:
+                raise UnreadableInput(f"{path}: 无法读取 ({error.strerror or error})") from None
+        findings += _check_file(transaction, form_schema, file_field, form_outcome.value, Path(file_name).name, data)
     return findings
 
 
@@ -315,31 +323,27 @@ def _field_finding(form_schema: Mapping[str, Any], code: str, rule: str, detail:
 
 
 def _check_file(
-    transaction: Transaction, form_schema: Mapping[str, Any], file_field: str, form: Any, path: Path
+    transaction: Transaction, form_schema: Mapping[str, Any], file_field: str, form: Any, name: str, data: bytes
 ) -> list[Finding]:
     """What the processor checks of the file itself: its MD5 against fileMd5, and its type."""
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise UnreadableInput(f"{path}: 无法读取 ({error.strerror or error})") from None
     findings: list[Finding] = []
     md5 = hashlib.md5(data).hexdigest()  # noqa: S324 - the interface's own integrity check, not security
     sent = form.get("fileMd5") if isinstance(form, dict) else None
     if isinstance(sent, str) and sent.lower() != md5:
-        findings.append(_field_finding(form_schema, "fileMd5", "md5", f"与文件 {path.name} 的 MD5 {md5} 不一致"))
+        findings.append(_field_finding(form_schema, "fileMd5", "md5", f"与文件 {name} 的 MD5 {md5} 不一致"))
     media = _file_media(transaction, file_field)
     if media == "application/dicom":
         if data[128:132] != b"DICM":
-            detail = f"{path.name} 不是 DICOM 文件 (PS3.10: 第 128 字节起应为 DICM)"
+            detail = f"{name} 不是 DICOM 文件 (PS3.10: 第 128 字节起应为 DICM)"
             findings.append(_field_finding(form_schema, file_field, "fileType", detail))
         else:
-            findings += _dicom_against_form(data, form, form_schema, file_field, path)
+            findings += _dicom_against_form(data, form, form_schema, file_field, name)
     if media == "application/pdf" and not (data[:5] == b"%PDF-" and b"%%EOF" in data[-2048:]):
-        findings.append(_field_finding(form_schema, file_field, "fileType", f"{path.name} 不是 PDF 文件"))
+        findings.append(_field_finding(form_schema, file_field, "fileType", f"{name} 不是 PDF 文件"))
     return findings
 
 
-def _dicom_against_form(data: bytes, form: Any, form_schema: Mapping[str, Any], file_field: str, path: Path) -> list[Finding]:
+def _dicom_against_form(data: bytes, form: Any, form_schema: Mapping[str, Any], file_field: str, name: str) -> list[Finding]:
     """The processor refuses an instance of another study, or whose AccessionNumber the form does not list."""
     from io import BytesIO
 
@@ -348,17 +352,17 @@ def _dicom_against_form(data: bytes, form: Any, form_schema: Mapping[str, Any], 
     try:
         dataset = pydicom.dcmread(BytesIO(data), stop_before_pixels=True, specific_tags=["StudyInstanceUID", "AccessionNumber"])
     except Exception as error:  # noqa: BLE001 - any failure to read is the finding
-        return [_field_finding(form_schema, file_field, "fileType", f"{path.name} 无法解析: {error}")]
+        return [_field_finding(form_schema, file_field, "fileType", f"{name} 无法解析: {error}")]
     findings = []
     if isinstance(form, dict):
         study = str(dataset.get("StudyInstanceUID", ""))
         if form.get("studyUid") and study != form["studyUid"]:
-            detail = f"与文件 {path.name} 的 StudyInstanceUID {study} 不一致"
+            detail = f"与文件 {name} 的 StudyInstanceUID {study} 不一致"
             findings.append(_field_finding(form_schema, "studyUid", "fileMismatch", detail))
         accession = str(dataset.get("AccessionNumber", ""))
         listed = [part.strip() for part in str(form.get("accessionNumber", "")).split(",")]
         if form.get("accessionNumber") and accession not in listed:
-            detail = f"不含文件 {path.name} 的 AccessionNumber '{accession}'"
+            detail = f"不含文件 {name} 的 AccessionNumber '{accession}'"
             findings.append(_field_finding(form_schema, "accessionNumber", "fileMismatch", detail))
     return findings
 
@@ -418,11 +422,69 @@ def validate_file(path: Path, infno: str | None = None) -> Report:
         raw = path.read_bytes()
     except OSError as error:
         raise UnreadableInput(f"{path}: 无法读取 ({error.strerror or error})") from None
+    if raw.startswith(b"POST "):
+        return validate_raw_request(raw, infno, str(path))
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         return Report(str(path), findings=[Finding(ERROR, "$", f"不是有效的 UTF-8 (第 {error.start} 字节)", "json")])
     return validate_text(text, infno, str(path), path.parent)
+
+
+def validate_raw_request(raw: bytes, infno: str | None = None, source: str = "-") -> Report:
+    """A raw HTTP request as captured on the wire (request line, headers, body): a JSON transaction's body, or
+    §2.2/§2.4's multipart form with its file; the transaction from its infno header, or else its URL."""
+    head, separator, body = raw.partition(b"\r\n\r\n")
+    if not separator:
+        head, separator, body = raw.partition(b"\n\n")
+    lines = head.decode("latin-1").splitlines()
+    target = lines[0].split()[1] if len(lines[0].split()) > 1 else ""
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip()] = value.strip()
+    lowered = {name.lower(): value for name, value in headers.items()}
+    route = target.split("?", 1)[0]
+    if "://" in route:
+        route = "/" + route.split("://", 1)[1].partition("/")[2]
+    if infno is None and not lowered.get("infno") and not lowered.get("info"):
+        for kind in _kinds():
+            if route.rstrip("/").endswith("/" + kind.transaction.path.rsplit("/", 1)[-1]):
+                infno = kind.transaction.infno
+    content_type = lowered.get("content-type", "")
+    if not content_type.startswith("multipart/"):
+        try:
+            text = body.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            return Report(source, findings=[Finding(ERROR, "$", f"请求体不是有效的 UTF-8 (第 {error.start} 字节)", "json")])
+        return validate_text(text, infno, source)
+    form, files = _multipart_form(content_type, body)
+    capture: dict[str, Any] = {"headers": headers, "form": form}
+    if files:
+        (field_name, (file_name, data)), *_ = files.items()
+        capture.update(file=file_name or field_name, file_bytes=data)
+    return validate_document(capture, infno, source)
+
+
+def _multipart_form(content_type: str, body: bytes) -> tuple[dict[str, str], dict[str, tuple[str, bytes]]]:
+    """The text fields and the file parts of a multipart/form-data body (RFC 7578)."""
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
+    form: dict[str, str] = {}
+    files: dict[str, tuple[str, bytes]] = {}
+    for part in message.iter_parts() if message.is_multipart() else ():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            continue
+        payload = part.get_payload(decode=True) or b""
+        filename = part.get_filename()
+        if filename is not None:
+            files[name] = (filename, payload)
+        else:
+            form[name] = payload.decode(part.get_content_charset() or "utf-8", errors="replace")
+    return form, files
 
 
 def expand_inputs(patterns: Iterable[str]) -> list[Path]:
@@ -456,8 +518,8 @@ def _files_under(path: Path) -> Iterator[Path]:
 def render_text(reports: list[Report], quiet_valid: bool = False) -> str:
     lines: list[str] = []
     for report in reports:
-        if quiet_valid and not report.findings:
-            continue
+        if quiet_valid and not (report.count(ERROR) or report.count(WARNING)):
+            continue  # information alone is not worth a line in a large batch
         lines.append(f"{report.source}: {report.summary()}")
         for finding in report.findings:
             lines.append(f"  [{SEVERITY_NAMES[finding.severity]}] {finding.where}: {finding.message}")
