@@ -362,3 +362,25 @@ def test_a_deleted_exam_disappears_from_2_6_to_2_8_at_once(
     assert found(querier, begntime=None, endtime=None) == []
     assert querier.post(QUERY_IMAGES, json=list_query(record["hiImgIndx"])).json()["code"] == 3008
     assert querier.post(QUERY_IMAGES, json=fetch_query(record["hiImgIndx"], listed[0])).json()["code"] == 3008
+
+
+
+def test_the_reads_of_a_query_do_not_wait_for_a_writer(client: TestClient, runtime: Runtime) -> None:
+    """Database.reading (what the queries read through) reads a snapshot: on SQLite it neither waits for nor takes
+    the writers' turn, so a query's reads never queue behind uploads (only its audit event does)."""
+    import threading
+
+    record = person_record(CERTNO, psnName="John Doe", examDate="2024-01-01")
+    save(client, record)
+    seen: list[int] = []
+
+    def read() -> None:
+        with runtime.database.reading() as repository:
+            seen.append(len(repository.exams_of_person("111", CERTNO, "", "9999-12-31")))
+
+    with runtime.database.unit_of_work() as writer:  # holds its turn (and, on SQLite, the write lock)
+        writer.exam_owner(record["hiImgIndx"])
+        reader = threading.Thread(target=read)
+        reader.start()
+        reader.join(timeout=30)
+        assert not reader.is_alive() and seen == [1]

@@ -138,7 +138,7 @@ def query_index(retrieval: Retrieval, body: Any, source_address: str | None) -> 
             outcome.errors.append(
                 _input_error("QueryExamRpotImgIndxListInput", "begntime", "range", f"检查开始时间 {begin} 晚于检查结束时间 {end}")
             )
-        with retrieval.database.unit_of_work() as repository:
+        with retrieval.database.reading() as repository:
             caller = admit(repository, envelope, source_address, retrieval.require_key)
             if outcome.errors:
                 raise MieError(ResponseCode.envelope_invalid, errors=outcome.errors)
@@ -237,7 +237,7 @@ def query_images(retrieval: Retrieval, body: Any, source_address: str | None) ->
             event.hi_img_indx = index_text
             person = hi_img_indx.parse(index_text)
             event.psn_cert_type, event.certno = person.psn_cert_type, person.certno
-        with retrieval.database.unit_of_work() as repository:
+        with retrieval.database.reading() as repository:
             admit(repository, envelope, source_address, retrieval.require_key)
             if outcome.errors:
                 raise MieError(ResponseCode.envelope_invalid, errors=outcome.errors)
