@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 from typing import Any
 
@@ -384,3 +385,28 @@ def test_the_reads_of_a_query_do_not_wait_for_a_writer(client: TestClient, runti
         reader.start()
         reader.join(timeout=30)
         assert not reader.is_alive() and seen == [1]
+
+
+def test_the_document_spellings_of_the_index_are_read(querier: TestClient, exam_with_images: Any) -> None:
+    """§2.7's table prints hilmgIdx, §2.8's hiImglndx (ERRATA E-INDEX-NAME): read as hiImgIndx, and said."""
+    record, files = exam_with_images
+    listing = list_query(record["hiImgIndx"])
+    listing["input"]["hilmgIdx"] = listing["input"].pop("hiImgIndx")
+    answer = querier.post(QUERY_IMAGES, json=listing).json()
+    assert answer["code"] == 0 and len(answer["data"]["imgFileSnList"]) == 3 and "hilmgIdx" in answer["message"]
+    fetch = fetch_query(record["hiImgIndx"], answer["data"]["imgFileSnList"][0])
+    fetch["input"]["hiImglndx"] = fetch["input"].pop("hiImgIndx")
+    fetched = querier.post(QUERY_IMAGES, json=fetch).json()
+    assert md5(file_content(fetched)) == md5(files[0]) and "hiImglndx" in fetched["message"]
+
+
+def test_an_empty_stored_file_is_an_empty_fileContent() -> None:
+    from mie.service.retrieval import ImageStream
+
+    ended: list[int] = []
+    stream = ImageStream(b'{"data":{"fileContent":"', io.BytesIO(b""), 0, b'"}}', ended.append)
+    assert b"".join(stream.chunks()) == b'{"data":{"fileContent":""}}' and ended == [0]
+    data = bytes(range(256)) * 5000  # not a multiple of 3, several pieces
+    stream = ImageStream(b"[", io.BytesIO(data), len(data), b"]", ended.append)
+    body = b"".join(stream.chunks())
+    assert len(body) == stream.content_length and base64.b64decode(body[1:-1]) == data and ended[-1] == len(data)

@@ -201,9 +201,10 @@ class ImageStream:
         return len(self.prefix) + 4 * ((self.size + 2) // 3) + len(self.suffix)
 
     def chunks(self) -> Iterator[bytes]:
-        sent = 0
+        """The answer in pieces of about 1 MiB; the prefix rides with the first and the suffix with the last
+        (each piece is a hop to a worker thread and back: a small instance is one)."""
+        sent, head = 0, self.prefix
         try:
-            yield self.prefix
             while sent < self.size:
                 piece = self.file.read(min(READ_CHUNK, self.size - sent))
                 if not piece:
@@ -214,8 +215,11 @@ class ImageStream:
                         break
                     piece += more
                 sent += len(piece)
-                yield base64.b64encode(piece)
-            yield self.suffix
+                encoded = base64.b64encode(piece)
+                yield head + encoded + (self.suffix if sent >= self.size else b"")
+                head = b""
+            if head:  # an empty file
+                yield head + self.suffix
         finally:
             self.file.close()
             self.on_end(sent)
