@@ -410,3 +410,10 @@ def test_an_empty_stored_file_is_an_empty_fileContent() -> None:
     stream = ImageStream(b"[", io.BytesIO(data), len(data), b"]", ended.append)
     body = b"".join(stream.chunks())
     assert len(body) == stream.content_length and base64.b64decode(body[1:-1]) == data and ended[-1] == len(data)
+
+
+def test_a_short_identity_number_is_masked_too(client: TestClient, querier: TestClient) -> None:
+    """A passport number (GA/T 2000.156 414) is too short for the 6 + 4 of the document's example: the general mask."""
+    save(client, person_record("E12345678", psn_cert_type="414", psnName="John Doe", examDate="2024-01-01"))
+    [item] = found(querier, psnCertType="414", certno="e12345678", begntime=None, endtime=None)
+    assert item["certno"] == "E1*****78" and "2345" not in item["certno"]
