@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from generated.models import ResponseCode
 from mie.contract import index as hi_img_indx
-from mie.contract.spec import component, transaction
+from mie.contract.spec import component, load_spec, transaction
 from mie.contract.validation import FieldError, Outcome, component_validator, mask
 from mie.service.access import QueryRefused, admit
 from mie.service.answers import Answer, MieError, entry
@@ -43,8 +43,19 @@ log = logging.getLogger("mie.retrieval")
 
 QUERY_INDEX = "queryExamRpotImgIndxListFHospital"
 QUERY_IMAGES = "queryImgCaheFIndex"
-LIST_SERVICE, FETCH_SERVICE = "queryImgCaheFileSn", "queryImgCahe"
-_INPUT_SCHEMAS = {LIST_SERVICE: "QueryImgCaheFileSnInput", FETCH_SERVICE: "QueryImgCaheInput"}
+
+
+def _input_schemas() -> dict[str, str]:
+    """serviceName -> the schema of §2.7's or §2.8's input, as the spec's discriminator maps them."""
+    envelope = load_spec()["components"]["schemas"]["QueryImgCaheFIndexRequest"]
+    mapping = envelope["properties"]["input"]["discriminator"]["mapping"]
+    return {service: reference.rsplit("/", 1)[-1] for service, reference in mapping.items()}
+
+
+_INPUT_SCHEMAS = _input_schemas()
+_SERVICE_OF = {schema: service for service, schema in _INPUT_SCHEMAS.items()}
+LIST_SERVICE = _SERVICE_OF["QueryImgCaheFileSnInput"]  # §2.7: queryImgCaheFileSn
+FETCH_SERVICE = _SERVICE_OF["QueryImgCaheInput"]  # §2.8: queryImgCahe
 # Read in multiples of 3 bytes: each piece then encodes to whole base64 quanta and the pieces simply concatenate.
 READ_CHUNK = 3 * 256 * 1024
 _LAST_DAY = "9999-12-31"  # the open end of a date range: examDate compares as text
