@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from connexion import request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
 from handlers.common import reply
@@ -27,8 +29,19 @@ def query_img_cahe_f_index(body: Any) -> tuple[dict[str, Any], int] | StreamingR
     if isinstance(answer, retrieval.ImageStream):
         # §2.8: sent as it is read and encoded; the length is known before the first byte.
         return StreamingResponse(
-            answer.chunks(),
+            _pieces(answer.chunks()),
             media_type="application/json; charset=utf-8",
             headers={"Content-Length": str(answer.content_length)},
         )
     return reply(answer)
+
+
+async def _pieces(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """Each piece read and encoded on a worker thread. When the client goes away, Starlette cancels the stream
+    here (after the piece in hand: a worker thread is not interrupted); closing the generator then, rather than
+    whenever it is garbage-collected, lets go of the file and writes the fetch's audit event at once."""
+    try:
+        while (piece := await run_in_threadpool(next, chunks, None)) is not None:
+            yield piece
+    finally:
+        chunks.close()

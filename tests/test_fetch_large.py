@@ -12,6 +12,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
+import time
 from pathlib import Path
 
 import httpx
@@ -141,6 +143,16 @@ def test_a_512_mib_instance_streams_in_bounded_memory(tmp_path: Path) -> None:
         before = peak_rss(server.pid)
         envelope, digest, length = streamed_fetch(base, {**with_key, "input": {**with_key["input"], "imgFileSn": large_sn}})
         after = peak_rss(server.pid)
+        # a client that goes away mid-stream: the server lets go of the file, and the audit says how far it got
+        large_fetch = {**with_key, "input": {**with_key["input"], "imgFileSn": large_sn}}
+        with httpx.stream("POST", base + QUERY_IMAGES, json=large_fetch, timeout=120) as answer:
+            for received, _chunk in enumerate(answer.iter_raw()):
+                if received == 8:
+                    break
+        deadline = time.monotonic() + 30
+        while len(fetch_events(data_dir)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        open_files = [os.readlink(fd) for fd in Path(f"/proc/{server.pid}/fd").iterdir()]
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -149,7 +161,15 @@ def test_a_512_mib_instance_streams_in_bounded_memory(tmp_path: Path) -> None:
     print(f"server peak RSS {before / 2**20:.1f} -> {after / 2**20:.1f} MiB while streaming {SIZE / 2**20:.0f} MiB")
     assert after - before < GROWTH_LIMIT, f"peak RSS grew by {(after - before) / 2**20:.1f} MiB while streaming"
 
+    fetched = fetch_events(data_dir)
+    assert [e["bytes_sent"] for e in fetched[:2]] == [len(small), SIZE]
+    assert 0 < fetched[2]["bytes_sent"] < SIZE and "interrupted" in fetched[2]["detail"]
+    assert not [name for name in open_files if name.endswith(".dcm")]
+
+
+def fetch_events(data_dir: Path) -> list[dict[str, object]]:
     runtime = Runtime.open(Settings(data_dir=data_dir), recover=False)
-    fetched = [e for e in runtime.audit.events() if e["action"] == "fetch-image"]
-    assert [e["bytes_sent"] for e in fetched] == [len(small), SIZE]
-    runtime.database.dispose()
+    try:
+        return [e for e in runtime.audit.events() if e["action"] == "fetch-image"]
+    finally:
+        runtime.database.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 from typing import Any
 
@@ -362,3 +363,57 @@ def test_a_deleted_exam_disappears_from_2_6_to_2_8_at_once(
     assert found(querier, begntime=None, endtime=None) == []
     assert querier.post(QUERY_IMAGES, json=list_query(record["hiImgIndx"])).json()["code"] == 3008
     assert querier.post(QUERY_IMAGES, json=fetch_query(record["hiImgIndx"], listed[0])).json()["code"] == 3008
+
+
+
+def test_the_reads_of_a_query_do_not_wait_for_a_writer(client: TestClient, runtime: Runtime) -> None:
+    """Database.reading (what the queries read through) reads a snapshot: on SQLite it neither waits for nor takes
+    the writers' turn, so a query's reads never queue behind uploads (only its audit event does)."""
+    import threading
+
+    record = person_record(CERTNO, psnName="John Doe", examDate="2024-01-01")
+    save(client, record)
+    seen: list[int] = []
+
+    def read() -> None:
+        with runtime.database.reading() as repository:
+            seen.append(len(repository.exams_of_person("111", CERTNO, "", "9999-12-31")))
+
+    with runtime.database.unit_of_work() as writer:  # holds its turn (and, on SQLite, the write lock)
+        writer.exam_owner(record["hiImgIndx"])
+        reader = threading.Thread(target=read)
+        reader.start()
+        reader.join(timeout=30)
+        assert not reader.is_alive() and seen == [1]
+
+
+def test_the_document_spellings_of_the_index_are_read(querier: TestClient, exam_with_images: Any) -> None:
+    """§2.7's table prints hilmgIdx, §2.8's hiImglndx (ERRATA E-INDEX-NAME): read as hiImgIndx, and said."""
+    record, files = exam_with_images
+    listing = list_query(record["hiImgIndx"])
+    listing["input"]["hilmgIdx"] = listing["input"].pop("hiImgIndx")
+    answer = querier.post(QUERY_IMAGES, json=listing).json()
+    assert answer["code"] == 0 and len(answer["data"]["imgFileSnList"]) == 3 and "hilmgIdx" in answer["message"]
+    fetch = fetch_query(record["hiImgIndx"], answer["data"]["imgFileSnList"][0])
+    fetch["input"]["hiImglndx"] = fetch["input"].pop("hiImgIndx")
+    fetched = querier.post(QUERY_IMAGES, json=fetch).json()
+    assert md5(file_content(fetched)) == md5(files[0]) and "hiImglndx" in fetched["message"]
+
+
+def test_an_empty_stored_file_is_an_empty_fileContent() -> None:
+    from mie.service.retrieval import ImageStream
+
+    ended: list[int] = []
+    stream = ImageStream(b'{"data":{"fileContent":"', io.BytesIO(b""), 0, b'"}}', ended.append)
+    assert b"".join(stream.chunks()) == b'{"data":{"fileContent":""}}' and ended == [0]
+    data = bytes(range(256)) * 5000  # not a multiple of 3, several pieces
+    stream = ImageStream(b"[", io.BytesIO(data), len(data), b"]", ended.append)
+    body = b"".join(stream.chunks())
+    assert len(body) == stream.content_length and base64.b64decode(body[1:-1]) == data and ended[-1] == len(data)
+
+
+def test_a_short_identity_number_is_masked_too(client: TestClient, querier: TestClient) -> None:
+    """A passport number (GA/T 2000.156 414) is too short for the 6 + 4 of the document's example: the general mask."""
+    save(client, person_record("E12345678", psn_cert_type="414", psnName="John Doe", examDate="2024-01-01"))
+    [item] = found(querier, psnCertType="414", certno="e12345678", begntime=None, endtime=None)
+    assert item["certno"] == "E1*****78" and "2345" not in item["certno"]

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from generated.models import ResponseCode
 from mie.contract import index as hi_img_indx
-from mie.contract.spec import component, transaction
+from mie.contract.spec import component, load_spec, transaction
 from mie.contract.validation import FieldError, Outcome, component_validator, mask
 from mie.service.access import QueryRefused, admit
 from mie.service.answers import Answer, MieError, entry
@@ -43,8 +43,19 @@ log = logging.getLogger("mie.retrieval")
 
 QUERY_INDEX = "queryExamRpotImgIndxListFHospital"
 QUERY_IMAGES = "queryImgCaheFIndex"
-LIST_SERVICE, FETCH_SERVICE = "queryImgCaheFileSn", "queryImgCahe"
-_INPUT_SCHEMAS = {LIST_SERVICE: "QueryImgCaheFileSnInput", FETCH_SERVICE: "QueryImgCaheInput"}
+
+
+def _input_schemas() -> dict[str, str]:
+    """serviceName -> the schema of §2.7's or §2.8's input, as the spec's discriminator maps them."""
+    envelope = load_spec()["components"]["schemas"]["QueryImgCaheFIndexRequest"]
+    mapping = envelope["properties"]["input"]["discriminator"]["mapping"]
+    return {service: reference.rsplit("/", 1)[-1] for service, reference in mapping.items()}
+
+
+_INPUT_SCHEMAS = _input_schemas()
+_SERVICE_OF = {schema: service for service, schema in _INPUT_SCHEMAS.items()}
+LIST_SERVICE = _SERVICE_OF["QueryImgCaheFileSnInput"]  # §2.7: queryImgCaheFileSn
+FETCH_SERVICE = _SERVICE_OF["QueryImgCaheInput"]  # §2.8: queryImgCahe
 # Read in multiples of 3 bytes: each piece then encodes to whole base64 quanta and the pieces simply concatenate.
 READ_CHUNK = 3 * 256 * 1024
 _LAST_DAY = "9999-12-31"  # the open end of a date range: examDate compares as text
@@ -138,7 +149,7 @@ def query_index(retrieval: Retrieval, body: Any, source_address: str | None) -> 
             outcome.errors.append(
                 _input_error("QueryExamRpotImgIndxListInput", "begntime", "range", f"检查开始时间 {begin} 晚于检查结束时间 {end}")
             )
-        with retrieval.database.unit_of_work() as repository:
+        with retrieval.database.reading() as repository:
             caller = admit(repository, envelope, source_address, retrieval.require_key)
             if outcome.errors:
                 raise MieError(ResponseCode.envelope_invalid, errors=outcome.errors)
@@ -201,9 +212,10 @@ class ImageStream:
         return len(self.prefix) + 4 * ((self.size + 2) // 3) + len(self.suffix)
 
     def chunks(self) -> Iterator[bytes]:
-        sent = 0
+        """The answer in pieces of about 1 MiB; the prefix rides with the first and the suffix with the last
+        (each piece is a hop to a worker thread and back: a small instance is one)."""
+        sent, head = 0, self.prefix
         try:
-            yield self.prefix
             while sent < self.size:
                 piece = self.file.read(min(READ_CHUNK, self.size - sent))
                 if not piece:
@@ -214,8 +226,11 @@ class ImageStream:
                         break
                     piece += more
                 sent += len(piece)
-                yield base64.b64encode(piece)
-            yield self.suffix
+                encoded = base64.b64encode(piece)
+                yield head + encoded + (self.suffix if sent >= self.size else b"")
+                head = b""
+            if head:  # an empty file
+                yield head + self.suffix
         finally:
             self.file.close()
             self.on_end(sent)
@@ -237,7 +252,7 @@ def query_images(retrieval: Retrieval, body: Any, source_address: str | None) ->
             event.hi_img_indx = index_text
             person = hi_img_indx.parse(index_text)
             event.psn_cert_type, event.certno = person.psn_cert_type, person.certno
-        with retrieval.database.unit_of_work() as repository:
+        with retrieval.database.reading() as repository:
             admit(repository, envelope, source_address, retrieval.require_key)
             if outcome.errors:
                 raise MieError(ResponseCode.envelope_invalid, errors=outcome.errors)

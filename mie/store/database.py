@@ -44,11 +44,15 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+_READ_ONLY = "mie_read_only"  # an execution option: the transaction only reads (Database.reading)
+
+
 def _sqlite_begin_immediate(connection) -> None:  # type: ignore[no-untyped-def]
     # Every unit of work reads, then writes. A deferred SQLite transaction that read before another writer
     # committed cannot write at all (SQLITE_BUSY_SNAPSHOT, which busy_timeout does not wait out); taking the
     # write lock at BEGIN makes concurrent writers (threads, uvicorn workers) wait their turn instead.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # A transaction that only reads needs no lock: in WAL mode it reads a snapshot while a writer writes.
+    connection.exec_driver_sql("BEGIN" if connection.get_execution_options().get(_READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 class _WriterTurn:
@@ -292,6 +296,15 @@ class Database:
                 yield Repository(pooled)
         else:
             with self._writer_turn, connection.begin():
+                yield Repository(connection)
+
+    @contextmanager
+    def reading(self) -> Iterator[Repository]:
+        """A unit of work that only reads (the queries of §2.6-§2.8): one consistent snapshot, without waiting
+        for the writers' turn on SQLite, nor holding it; so it must not write."""
+        with self.engine.connect() as connection:
+            connection.execution_options(**{_READ_ONLY: True})
+            with connection.begin():
                 yield Repository(connection)
 
     def dispose(self) -> None:

@@ -70,6 +70,25 @@ class StoredInstance:
 
 
 @dataclass(frozen=True)
+class StoredMessage:
+    infno: str
+    body_sha256: str
+    http_status: int
+    answer: dict[str, Any]
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredExam:
+    hi_img_indx: str
+    institution_code: str
+    version: int
+    msgid: str
+    record: dict[str, Any]
+    received_at: datetime
+
+
+@dataclass(frozen=True)
 class IndexedExam:
     """An exam record as §2.6 answers it: the record, and who stored it."""
 
@@ -123,25 +142,6 @@ class ExamInstance:
     transfer_syntax_uid: str
     md5: str
     path: str
-
-
-@dataclass(frozen=True)
-class StoredMessage:
-    infno: str
-    body_sha256: str
-    http_status: int
-    answer: dict[str, Any]
-    received_at: datetime
-
-
-@dataclass(frozen=True)
-class StoredExam:
-    hi_img_indx: str
-    institution_code: str
-    version: int
-    msgid: str
-    record: dict[str, Any]
-    received_at: datetime
 
 
 # Statements are built once: building one per call (values(), where()) costs more than running it here.
