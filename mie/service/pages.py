@@ -15,6 +15,7 @@ import functools
 import logging
 import re
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -256,7 +257,9 @@ def _newest_first(reports: list[StoredReport]) -> list[ReportFile]:
 
 
 def _report_file(report: StoredReport, current: bool) -> ReportFile:
-    received = f"{report.received_at:%Y-%m-%d %H:%M:%S}"
+    # Stored in UTC (SQLite gives it back naive); shown in the processor's local time, the doctors' time.
+    at = report.received_at if report.received_at.tzinfo else report.received_at.replace(tzinfo=UTC)
+    received = f"{at.astimezone():%Y-%m-%d %H:%M:%S}"
     return ReportFile(report.id, report.rpot_no, report.version, report.size, received, current)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
@@ -41,7 +41,8 @@ _IMAGE_CACHE = {"Cache-Control": "private, max-age=600"}
 @functools.cache
 def _templates() -> Environment:
     environment = Environment(loader=PackageLoader("mie.web", "templates"), autoescape=select_autoescape(["html"]))
-    environment.filters["timestamp"] = lambda seconds: datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    # the processor's local time: the doctors' (UTC+8 in the province)
+    environment.filters["timestamp"] = lambda seconds: datetime.fromtimestamp(seconds).strftime("%Y-%m-%d %H:%M")
     return environment
 
 
