@@ -149,6 +149,9 @@ def test_altered_expired_and_deleted_links_get_a_page_in_chinese(
     assert client.post(DELETE_EXAM, json=delete_message(exam.record["hiImgIndx"])).json()["code"] == 0
     answer = client.get(good)
     assert answer.status_code == 410 and "该检查已删除" in answer.text
+    # the audit still says whose exam was asked for, from the index the link names
+    person = (exam.record["psnCertType"], exam.record["certno"])
+    assert [event["outcome"] for event in runtime.audit.events(person=person)][-1] == "refused"
 
 
 def test_text_from_the_record_is_escaped(client: TestClient, runtime: Runtime) -> None:
