@@ -218,3 +218,17 @@ def test_every_field_the_pages_show_is_in_the_spec() -> None:
     for sections in (REPORT_SECTIONS, IMAGE_SECTIONS):
         for _title, codes in sections:
             assert set(codes) <= set(properties), set(codes) - set(properties)
+
+
+def test_an_instance_the_decoders_cannot_read_is_said_so_not_a_crash(
+    client: TestClient, runtime: Runtime, exam: StoredExamData
+) -> None:
+    """pydicom's JPEG-lossy.dcm is a 12-bit JPEG that libjpeg refuses (pydicom's own tests decode it only with GDCM)."""
+    store_instance(client, exam, instance_of("JPEG-lossy.dcm", exam.record["studyUid"]), total=1)
+    address = link(runtime, Page.image, exam)
+    data = re.search(r'id="series-data">(.*?)</script>', client.get(address).text, re.S)
+    assert data is not None
+    [view] = json.loads(data.group(1))
+    answer = client.get("/mie/image/render", params={"t": token_of(address), "sop": view["slices"][0][0]})
+    assert answer.status_code == 422 and "该影像无法显示" in answer.text and "Traceback" not in answer.text
+    assert runtime.audit.events()[-1]["outcome"] == "refused"
