@@ -122,6 +122,8 @@ def test_a_sub_resource_of_another_exam_is_refused(client: TestClient, runtime: 
     assert report_id is not None
     answer = client.get("/mie/report/pdf", params={"t": report_token, "id": report_id.group(1)})
     assert answer.status_code == 404 and "不属于此检查" in answer.text
+    for broken in ("99999999999999999999", "-1", "x"):
+        assert client.get("/mie/report/pdf", params={"t": report_token, "id": broken}).status_code == 400
     # a report link does not open images, nor an image link reports
     assert client.get("/mie/image/render", params={"t": report_token, "sop": other.sop_uids[0]}).status_code == 403
     assert client.get("/mie/report/view", params={"t": token}).status_code == 403

@@ -101,7 +101,7 @@ async def report_view(request: Request) -> Response:
 @_guarded
 async def report_pdf(request: Request) -> Response:
     runtime = current()
-    report_id = _integer(request, "id")
+    report_id = _integer(request, "id", top=2**31 - 1)  # an integer column on every database
     path, _size = await run_in_threadpool(pages.report_pdf, runtime, _token(request), report_id, _client(request))
     if not path.is_file():  # FileResponse would fail only once the answer has begun
         raise PageRefused(404, "报告文件不存在")
