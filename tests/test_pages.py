@@ -122,6 +122,8 @@ def test_a_sub_resource_of_another_exam_is_refused(client: TestClient, runtime: 
     assert report_id is not None
     answer = client.get("/mie/report/pdf", params={"t": report_token, "id": report_id.group(1)})
     assert answer.status_code == 404 and "不属于此检查" in answer.text
+    for broken in ("99999999999999999999", "-1", "x"):
+        assert client.get("/mie/report/pdf", params={"t": report_token, "id": broken}).status_code == 400
     # a report link does not open images, nor an image link reports
     assert client.get("/mie/image/render", params={"t": report_token, "sop": other.sop_uids[0]}).status_code == 403
     assert client.get("/mie/report/view", params={"t": token}).status_code == 403
@@ -149,6 +151,9 @@ def test_altered_expired_and_deleted_links_get_a_page_in_chinese(
     assert client.post(DELETE_EXAM, json=delete_message(exam.record["hiImgIndx"])).json()["code"] == 0
     answer = client.get(good)
     assert answer.status_code == 410 and "该检查已删除" in answer.text
+    # the audit still says whose exam was asked for, from the index the link names
+    person = (exam.record["psnCertType"], exam.record["certno"])
+    assert [event["outcome"] for event in runtime.audit.events(person=person)][-1] == "refused"
 
 
 def test_text_from_the_record_is_escaped(client: TestClient, runtime: Runtime) -> None:
@@ -215,3 +220,17 @@ def test_every_field_the_pages_show_is_in_the_spec() -> None:
     for sections in (REPORT_SECTIONS, IMAGE_SECTIONS):
         for _title, codes in sections:
             assert set(codes) <= set(properties), set(codes) - set(properties)
+
+
+def test_an_instance_the_decoders_cannot_read_is_said_so_not_a_crash(
+    client: TestClient, runtime: Runtime, exam: StoredExamData
+) -> None:
+    """pydicom's JPEG-lossy.dcm is a 12-bit JPEG that libjpeg refuses (pydicom's own tests decode it only with GDCM)."""
+    store_instance(client, exam, instance_of("JPEG-lossy.dcm", exam.record["studyUid"]), total=1)
+    address = link(runtime, Page.image, exam)
+    data = re.search(r'id="series-data">(.*?)</script>', client.get(address).text, re.S)
+    assert data is not None
+    [view] = json.loads(data.group(1))
+    answer = client.get("/mie/image/render", params={"t": token_of(address), "sop": view["slices"][0][0]})
+    assert answer.status_code == 422 and "该影像无法显示" in answer.text and "Traceback" not in answer.text
+    assert runtime.audit.events()[-1]["outcome"] == "refused"

@@ -15,12 +15,14 @@ import functools
 import logging
 import re
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 from typing import Any, NoReturn
 
 import pydicom
 from pydicom.errors import InvalidDicomError
 
+from mie.contract import index as hi_img_indx
 from mie.contract.dictionaries import dictionary
 from mie.contract.spec import component
 from mie.runtime import Runtime
@@ -149,13 +151,21 @@ class ImagePage:
 
 # --- grants -------------------------------------------------------------------------------------------------------
 def _event(action: Access, grant: PageGrant | None, exam: StoredExam | None, client: str | None, **values: Any) -> AccessEvent:
-    record = exam.record if exam else {}
+    person: tuple[str | None, str | None] = (None, None)
+    if exam is not None:
+        person = (exam.record.get("psnCertType"), exam.record.get("certno"))
+    elif grant is not None:  # the exam is gone: whose it was, the index itself says (its parts 1 and 2)
+        try:
+            parts = hi_img_indx.parse(grant.hi_img_indx)
+            person = (parts.psn_cert_type, parts.certno)
+        except hi_img_indx.IndexError_:
+            pass
     return AccessEvent(
         action=action,
         institution_code=grant.institution_code if grant else UNKNOWN_INSTITUTION,
         source_address=client,
-        psn_cert_type=record.get("psnCertType"),
-        certno=record.get("certno"),
+        psn_cert_type=person[0],
+        certno=person[1],
         hi_img_indx=grant.hi_img_indx if grant else None,
         **values,
     )
@@ -256,7 +266,9 @@ def _newest_first(reports: list[StoredReport]) -> list[ReportFile]:
 
 
 def _report_file(report: StoredReport, current: bool) -> ReportFile:
-    received = f"{report.received_at:%Y-%m-%d %H:%M:%S}"
+    # Stored in UTC (SQLite gives it back naive); shown in the processor's local time, the doctors' time.
+    at = report.received_at if report.received_at.tzinfo else report.received_at.replace(tzinfo=UTC)
+    received = f"{at.astimezone():%Y-%m-%d %H:%M:%S}"
     return ReportFile(report.id, report.rpot_no, report.version, report.size, received, current)
 
 

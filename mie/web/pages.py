@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
@@ -41,7 +41,8 @@ _IMAGE_CACHE = {"Cache-Control": "private, max-age=600"}
 @functools.cache
 def _templates() -> Environment:
     environment = Environment(loader=PackageLoader("mie.web", "templates"), autoescape=select_autoescape(["html"]))
-    environment.filters["timestamp"] = lambda seconds: datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    # the processor's local time: the doctors' (UTC+8 in the province)
+    environment.filters["timestamp"] = lambda seconds: datetime.fromtimestamp(seconds).strftime("%Y-%m-%d %H:%M")
     return environment
 
 
@@ -100,7 +101,7 @@ async def report_view(request: Request) -> Response:
 @_guarded
 async def report_pdf(request: Request) -> Response:
     runtime = current()
-    report_id = _integer(request, "id")
+    report_id = _integer(request, "id", top=2**31 - 1)  # an integer column on every database
     path, _size = await run_in_threadpool(pages.report_pdf, runtime, _token(request), report_id, _client(request))
     if not path.is_file():  # FileResponse would fail only once the answer has begun
         raise PageRefused(404, "报告文件不存在")
