@@ -269,3 +269,19 @@ def test_a_write_to_another_institutions_exam_is_found(upstream: str) -> None:
     report = check_against(upstream, lambda *_: None, transactions, rewrite=as_the_owner, institutions=both)
     found = findings(report, "chain", "deleteExamRpotImgIdxInfo")
     assert report.exit_code() == 1 and "chain 3c another institution deletes" in {f.test for f in found}
+
+
+def test_a_spec_of_ones_own_is_used(upstream: str, tmp_path: Path) -> None:
+    own = tmp_path / "vendor-openapi.yaml"
+    own.write_text((Path(__file__).resolve().parents[1] / "spec" / "openapi.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    options = Options(
+        upstream, [Institution(INSTITUTION, KEY)], spec=own, transactions=["deleteExamRpotImgIdxInfo"], max_examples=1
+    )
+    report = run(options)
+    assert report.clean and report.spec == str(own)
+    result = subprocess.run(
+        [*MIE, "conformance", upstream, "--institution", INSTITUTION, "--key", KEY, "--spec", str(tmp_path / "missing.yaml")],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == EXIT_NOT_STARTED and "missing.yaml" in result.stderr
