@@ -327,7 +327,10 @@ def cmd_conformance(args: argparse.Namespace) -> int:
     except conformance.NotStarted as error:
         print(f"mie: conformance run not started: {error}", file=sys.stderr)
         return conformance.EXIT_NOT_STARTED
-    print(report.summary())
+    try:
+        print(report.summary(), flush=True)
+    except BrokenPipeError:  # `mie conformance ... | head`: the reports below and the exit code still count
+        sys.stdout = open(os.devnull, "w")  # the closed pipe would fail again at the interpreter's final flush
     if args.json:
         Path(args.json).write_text(json.dumps(report.to_json(), ensure_ascii=False, indent=2), encoding="utf-8")
     if args.junit:

@@ -196,7 +196,7 @@ def test_a_missing_per_record_answer_is_found(upstream: str) -> None:
     assert "1 record(s) sent, 0 answer(s)" in found[0].message
 
 
-def test_an_ignored_max_length_is_found(upstream: str) -> None:
+def test_an_ignored_max_length_is_found(upstream: str, tmp_path: Path) -> None:
     limit = component("ExamRpotImgInfo")["properties"]["psnName"]["maxLength"]
 
     def truncate(path: str, sent: Any) -> Any:  # the stand-in cuts a too-long name instead of refusing it
@@ -210,6 +210,13 @@ def test_an_ignored_max_length_is_found(upstream: str) -> None:
     found = findings(report, "negative data accepted", "saveExamRpotImgInfo")
     assert report.exit_code() == 1
     assert [(f.field.code, f.field.rule, f.field.title) for f in found if f.field] == [("psnName", "maxLength", "人员姓名")]
+    junit = tmp_path / "conformance.xml"
+    report.write_junit(junit)
+    root = ElementTree.parse(junit).getroot()
+    failed = [case for case in root.iter("testcase") if case.find("failure") is not None]
+    assert int(root.get("failures", "0")) == len(failed) >= 1
+    assert [case.get("name") for case in failed] == ["field input[0].psnName maxLength"]
+    assert "input[0].psnName(人员姓名,#2) [maxLength]" in (failed[0].find("failure").text or "")
 
 
 def test_a_replay_answered_differently_is_found(upstream: str) -> None:
@@ -262,3 +269,19 @@ def test_a_write_to_another_institutions_exam_is_found(upstream: str) -> None:
     report = check_against(upstream, lambda *_: None, transactions, rewrite=as_the_owner, institutions=both)
     found = findings(report, "chain", "deleteExamRpotImgIdxInfo")
     assert report.exit_code() == 1 and "chain 3c another institution deletes" in {f.test for f in found}
+
+
+def test_a_spec_of_ones_own_is_used(upstream: str, tmp_path: Path) -> None:
+    own = tmp_path / "vendor-openapi.yaml"
+    own.write_text((Path(__file__).resolve().parents[1] / "spec" / "openapi.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    options = Options(
+        upstream, [Institution(INSTITUTION, KEY)], spec=own, transactions=["deleteExamRpotImgIdxInfo"], max_examples=1
+    )
+    report = run(options)
+    assert report.clean and report.spec == str(own)
+    result = subprocess.run(
+        [*MIE, "conformance", upstream, "--institution", INSTITUTION, "--key", KEY, "--spec", str(tmp_path / "missing.yaml")],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == EXIT_NOT_STARTED and "missing.yaml" in result.stderr

@@ -42,7 +42,6 @@ from mie.contract.spec import REPO_ROOT, load_yaml, resolve_refs
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_NOT_STARTED = 0, 1, 2
 DEFAULT_SPEC = REPO_ROOT / "spec" / "openapi.yaml"
-_INDEX_ALIASES = ("hiImgIndx", "hiImgIdx", "hilmgIdx", "hiImglndx")
 
 
 class NotStarted(Exception):
@@ -234,6 +233,7 @@ class Contract:
     codes: dict[str, int]  # ResponseCode x-enum-varnames -> code
     http_status: dict[int, int]  # code -> its HTTP status
     succ_flags: list[str]
+    index_names: list[str]  # the index of a record's answer under its name and its aliases (RecordResult.hiImgIndx)
 
     def by_infno(self, infno: str) -> list[Operation]:
         return [operation for operation in self.operations if operation.infno == infno and operation.name == infno] or [
@@ -280,8 +280,10 @@ def load_contract(path: Path) -> Contract:
     codes = dict(zip(response_code.get("x-enum-varnames", []), response_code["enum"], strict=False))
     http_status = dict(zip(response_code["enum"], response_code.get("x-http-status", []), strict=False))
     record_result = resolved["components"]["schemas"].get("RecordResult", {})
-    succ_flags = [str(flag) for flag in record_result.get("properties", {}).get("succFlag", {}).get("enum", ["-1", "0", "1"])]
-    return Contract(raw, resolved, operations, codes, http_status, succ_flags)
+    result_fields = record_result.get("properties", {})
+    succ_flags = [str(flag) for flag in result_fields.get("succFlag", {}).get("enum", ["-1", "0", "1"])]
+    index_names = ["hiImgIndx", *result_fields.get("hiImgIndx", {}).get("x-aliases", [])]
+    return Contract(raw, resolved, operations, codes, http_status, succ_flags, index_names)
 
 
 def merged(schema: Any) -> dict[str, Any]:
@@ -363,7 +365,7 @@ def breakages(schema: dict[str, Any], prefix: tuple[str | int, ...] = (), node: 
         if spec.get("type") == "object" and "properties" in spec:
             yield from breakages(spec, where, spec.get("x-node"))
             continue
-        if spec.get("format") == "binary" or spec.get("type") == "array":
+        if _is_file(spec) or spec.get("type") == "array":
             continue
         if "maxLength" in spec:
             yield make("maxLength", "A" * (int(spec["maxLength"]) + 1))
@@ -627,7 +629,7 @@ class Runner:
             if flag not in self.contract.succ_flags:
                 find(f"data[{number}].succFlag {result.get('succFlag')!r} is not one of {self.contract.succ_flags}")
             sent = record if isinstance(record, str) else (record.get("hiImgIndx") if isinstance(record, dict) else None)
-            answered = next((result[name] for name in _INDEX_ALIASES if result.get(name)), None)
+            answered = next((result[name] for name in self.contract.index_names if result.get(name)), None)
             if isinstance(sent, str) and answered is not None and answered != sent and "*" not in str(answered):
                 find(f"data[{number}] answers index {answered!r}, record {number} sent {sent!r}: out of order")
         success = self.contract.codes.get("success", 0)
@@ -780,7 +782,8 @@ class Runner:
         """Each field broken one way on an otherwise valid message: refused, and a refused record names the field."""
         for operation in self.operations:
             if operation.multipart:
-                continue  # the multipart forms are covered by fuzzing and the chain
+                self._multipart_fields(operation, base)
+                continue
             message = self._base_message(operation, base)
             if message is None:
                 continue
@@ -807,13 +810,71 @@ class Runner:
                 ]
             for breakage, in_record in cases:
                 fresh, headers = self.with_envelope(operation, message, None, self.options.institutions[0])
-                broken = breakage.apply(fresh)
-                status, answer, case = self.send(
-                    operation, f"field {breakage.field.path} {breakage.field.rule}", broken, headers, field=breakage.field
-                )
+                self._send_broken(operation, breakage, breakage.apply(fresh), headers, in_record)
                 sent += 1
-                self._expect_refusal(operation, breakage, in_record, status, answer, case)
             self.progress(f"{operation.name}: fields: {sent} cases")
+
+    def _multipart_fields(self, operation: Operation, base: dict[str, Any] | None) -> None:
+        """§2.2/§2.4: an upload that is taken, then each header and form field broken one way: each is refused."""
+        form = self._base_upload(operation, base)
+        if form is None:
+            return
+        institution = self.options.institutions[0]
+        body, headers = self.with_envelope(operation, form, None, institution)
+        status, answer, case = self.send(operation, "fields base upload", body, headers)
+        if self._not_implemented(operation, status, answer):
+            return
+        if status != 200 or not isinstance(answer, dict) or answer.get("code") != self.contract.codes.get("success", 0):
+            refused = f"a valid upload (the base of the field cases) was refused: HTTP {status} {_short(answer)}"
+            self._find(operation, "fields base upload", "positive data refused", refused, None, status, case)
+            return
+        header_schema = {
+            "required": [name for name, param in operation.header_params.items() if param.get("required")],
+            "properties": {name: param.get("schema", {}) for name, param in operation.header_params.items()},
+        }
+        sent = 0
+        for breakage in breakages(header_schema):
+            _, headers = self.with_envelope(operation, form, None, institution)
+            self._send_broken(operation, breakage, form, breakage.apply(headers), in_record=False)
+            sent += 1
+        for breakage in breakages(operation.request):
+            _, headers = self.with_envelope(operation, form, None, institution)
+            self._send_broken(operation, breakage, breakage.apply(form), headers, in_record=False)
+            sent += 1
+        self.progress(f"{operation.name}: fields: {sent} cases")
+
+    def _send_broken(self, operation: Operation, breakage: Breakage, body: Any, headers: dict[str, Any], in_record: bool) -> None:
+        test = f"field {breakage.field.path} {breakage.field.rule}"
+        status, answer, case = self.send(operation, test, body, headers, field=breakage.field)
+        self._expect_refusal(operation, breakage, in_record, status, answer, case)
+
+    def _base_upload(self, operation: Operation, base: dict[str, Any] | None) -> dict[str, Any] | None:
+        """A form the server should take: the base exam's index, and for §2.2 a DICOM file of its registered study."""
+        if base is None:
+            return None
+        properties = operation.request.get("properties", {})
+        file_field = next((name for name, spec in properties.items() if _is_file(merged(spec))), None)
+        if file_field is None:
+            return None
+        study_uid = str(base.get("studyUid") or "1.2.826.0.1.3680043.8.498.1")
+        accession = str(base.get("accessionNumber") or "1").split(",")[0]
+        if operation.infno == "saveImgFile":
+            if not self._register(base["hiImgIndx"], study_uid, accession, test="fields register"):
+                return None
+            data, _, _ = make_dicom(study_uid, accession)
+        else:
+            data = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+        values = {
+            "hiImgIndx": base["hiImgIndx"],
+            "studyUid": study_uid,
+            "accessionNumber": accession,
+            "rpotNo": str(base.get("rpotNo") or "1"),
+            "imageTotalNum": "1",
+            "fileMd5": hashlib.md5(data, usedforsecurity=False).hexdigest().upper(),
+        }
+        form: dict[str, Any] = {name: values[name] for name in properties if name in values}
+        form[file_field] = data
+        return form
 
     def _base_message(self, operation: Operation, base: dict[str, Any] | None) -> dict[str, Any] | None:
         if operation.example is None:
@@ -1023,19 +1084,18 @@ class Runner:
     def _image_record(index: str, study_uid: str, accession: str) -> dict[str, str]:
         return {"hiImgIndx": index, "studyUid": study_uid, "accessionNumber": accession, "imageTotalNum": "1"}
 
-    def _register(self, index: str, study_uid: str, accession: str) -> bool:
-        register = self._is_selected("saveImgInfo")
+    def _register(self, index: str, study_uid: str, accession: str, test: str = "chain 3 register") -> bool:
+        # The chain registers only when §2.3 is among the transactions checked; the field cases of §2.2 need it anyway.
+        register = self._is_selected("saveImgInfo") or (None if test.startswith("chain") else self._operation("saveImgInfo"))
         if register is None:
             return False
         body = {**(register.example or {}), "input": [self._image_record(index, study_uid, accession)]}
         message, headers = self.with_envelope(register, body, None, self.options.institutions[0])
-        status, answer, case = self.send(register, "chain 3 register", message, headers)
+        status, answer, case = self.send(register, test, message, headers)
         if self._not_implemented(register, status, answer):
             return False
         if status != 200 or not isinstance(answer, dict) or answer.get("code") != self.contract.codes.get("success", 0):
-            self._chain_failure(
-                register, "chain 3 register", f"the study was not registered: HTTP {status} {_short(answer)}", status, case
-            )
+            self._chain_failure(register, test, f"the study was not registered: HTTP {status} {_short(answer)}", status, case)
             return False
         return True
 
@@ -1093,6 +1153,10 @@ class Runner:
             got = "(not Base64)"
         if status != 200 or got != md5:
             self._chain_failure(fetch, "chain 6 fetch", f"fileContent's MD5 is {got}, the uploaded file's {md5}", status, case)
+
+
+def _is_file(schema: dict[str, Any]) -> bool:
+    return schema.get("format") == "binary" or schema.get("x-type") == "File"
 
 
 def replace_path(ref: FieldRef, path: str) -> FieldRef:
