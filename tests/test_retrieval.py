@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 from typing import Any
+from urllib.parse import urlsplit
 
 import pydicom
 import pytest
@@ -358,11 +359,20 @@ def test_a_deleted_exam_disappears_from_2_6_to_2_8_at_once(
 ) -> None:
     record, _ = exam_with_images
     listed = querier.post(QUERY_IMAGES, json=list_query(record["hiImgIndx"])).json()["data"]["imgFileSnList"]
-    assert [i["hiImgIndx"] for i in found(querier, begntime=None, endtime=None)] == [record["hiImgIndx"]]
+    [item] = found(querier, begntime=None, endtime=None)
+    assert item["hiImgIndx"] == record["hiImgIndx"]
+    # the links of the §2.6 answer open their pages (the path and token of each; the host is --public-url's)
+    pages = [urlsplit(item[name]) for name in ("examRpotLinkUrl", "imgInfoLinkUrl")]
+    opened = [querier.get(f"{page.path}?{page.query}") for page in pages]
+    assert [answer.status_code for answer in opened] == [200, 200]
+    assert record["diagRslt"] in opened[0].text and "text/html" in opened[1].headers["content-type"]
     assert client.post(DELETE_EXAM, json=delete_message(record["hiImgIndx"])).json()["code"] == 0
     assert found(querier, begntime=None, endtime=None) == []
     assert querier.post(QUERY_IMAGES, json=list_query(record["hiImgIndx"])).json()["code"] == 3008
     assert querier.post(QUERY_IMAGES, json=fetch_query(record["hiImgIndx"], listed[0])).json()["code"] == 3008
+    # and its links stop working
+    closed = [querier.get(f"{page.path}?{page.query}") for page in pages]
+    assert [answer.status_code for answer in closed] == [410, 410] and all("已删除" in a.text or "不存在" in a.text for a in closed)
 
 
 
