@@ -1,3 +1,3 @@
 """Generated from spec/openapi.yaml by `mie generate`: never edit by hand."""
 
-SPEC_SHA256 = "e3993a72ccccee5ac4ba05ae94280f295ac4d1948b8171a777ed0aa0a398ab3a"
+SPEC_SHA256 = "140f8d98b4eb524e2d276b7797abf1ec7bab6f3c3c561f6f71fca9122506e534"

@@ -428,3 +428,18 @@ def test_a_short_identity_number_is_masked_too(client: TestClient, querier: Test
     save(client, person_record("E12345678", psn_cert_type="414", psnName="John Doe", examDate="2024-01-01"))
     [item] = found(querier, psnCertType="414", certno="e12345678", begntime=None, endtime=None)
     assert item["certno"] == "E1*****78" and "2345" not in item["certno"]
+
+
+def test_queries_keep_the_severities_of_the_other_transactions(client: TestClient, querier: TestClient) -> None:
+    """E-MSGID-CODE and E-PSNCERTTYPE-UNLISTED hold for §2.6-§2.8 too: a 10-character institution code in the msgid
+    (as the document's own §2.6 answer shows one) and a well-formed certificate type outside the corroborated list
+    are answered, with a warning in the message, not refused."""
+    save(client, person_record("E12345678", psn_cert_type="414", psnName="John Doe", examDate="2024-01-01"))
+    query = index_query(psnCertType="998", certno="E12345678", begntime=None, endtime=None)
+    query["msgid"] = "H371464507" + query["msgid"][12:]
+    answer = querier.post(QUERY_INDEX, json=query).json()
+    assert answer["code"] == 0 and answer["data"] == [], answer
+    assert "12 位" in answer["message"] and "psnCertType" in answer["message"]
+    listing = list_query("111-110101197804050041-20241122143000-0000000000000-000000000")
+    listing["msgid"] = "H371464507" + listing["msgid"][12:]
+    assert querier.post(QUERY_IMAGES, json=listing).json()["code"] == 3008  # reached the business logic

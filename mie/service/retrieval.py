@@ -159,7 +159,7 @@ def query_index(retrieval: Retrieval, body: Any, source_address: str | None) -> 
             exams = [exam for exam in exams if str(exam.record.get("psnName", "")).strip() == name]
         data = [_res_dto(retrieval, exam, caller.institution_code) for exam in exams]
         event.items = len(data)
-        return _success(data, outcome.notes)
+        return _success(data, [*envelope.notes, *outcome.notes])
 
     result = _audited(retrieval, event, work)
     assert isinstance(result, Answer)
@@ -275,8 +275,8 @@ def query_images(retrieval: Retrieval, body: Any, source_address: str | None) ->
         if service == LIST_SERVICE:
             listed = [_file_sn(instance) for instance in in_series_order(instances)]
             event.items = len(listed)
-            return _success(_img_cahe_result(index_text, img_file_sn_list=listed), outcome.notes)
-        return _image_stream(retrieval, event, index_text, stored.path, stored.size, outcome.notes)
+            return _success(_img_cahe_result(index_text, img_file_sn_list=listed), [*envelope.notes, *outcome.notes])
+        return _image_stream(retrieval, event, index_text, stored.path, stored.size, [*envelope.notes, *outcome.notes])
 
     return _audited(retrieval, event, work)
 
