@@ -31,6 +31,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from mie.runtime import Runtime
     from mie.web.app import create_app
+    from mie.web.protocol import BoundedHttpToolsProtocol
 
     _configure_logging(args.log_level.upper())
     settings = settings_from(args)
@@ -69,6 +70,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             workers=args.workers,
             log_level=args.log_level,
             access_log=args.access_log,
+            http=BoundedHttpToolsProtocol,
         )
     else:
         uvicorn.run(
@@ -77,6 +79,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             port=settings.http_port,
             log_level=args.log_level,
             access_log=args.access_log,
+            http=BoundedHttpToolsProtocol,
         )
     if scp is not None:
         scp.stop()

@@ -172,6 +172,20 @@ def test_input_is_structure_and_a_string_is_refused(client: TestClient) -> None:
     assert answer.status_code == 400 and answer.json()["code"] == 1003 and "input(交易输入,#6)" in answer.json()["message"]
 
 
+def test_records_are_bounded_and_json_is_read_strictly(client: TestClient) -> None:
+    """E-INPUT-RECORDS, E-JSON-STRICT (the whole catalogue is tests/test_hostile_input.py)"""
+    message = exam_message(exam_record())
+    message["input"] = [exam_record() for _ in range(1001)]
+    answer = client.post(SAVE_EXAM, json=message)
+    assert answer.status_code == 400 and answer.json()["code"] == 1003 and "至多 1000 项" in answer.json()["message"]
+    text = json.dumps(exam_message(exam_record()), ensure_ascii=False)
+    answer = client.post(SAVE_EXAM, content=text.encode("gbk"), headers={"content-type": "application/json; charset=GBK"})
+    assert answer.json()["code"] == 0
+    twice = '{"key": "x", ' + text[1:]
+    answer = client.post(SAVE_EXAM, content=twice.encode(), headers={"content-type": "application/json"})
+    assert answer.json()["code"] == 1001 and "字段 key 在同一对象中出现了两次" in answer.json()["message"]
+
+
 def test_code_is_a_number(client: TestClient) -> None:
     """E-CODE-TYPE, E-RESPONSE-WRAPPER"""
     body = client.post(SAVE_EXAM, json=exam_message(exam_record())).json()
