@@ -1,3 +1,3 @@
 """Generated from spec/openapi.yaml by `mie generate`: never edit by hand."""
 
-SPEC_SHA256 = "ac6c9699ff92799fb35ccf4c01c9bc9f6c46f6b8f1ae637847a8a762c8de9380"
+SPEC_SHA256 = "0dd5a9830df057e77d1276e64b918115516164da6faa64f1868d78eaf37e098d"
