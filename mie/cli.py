@@ -16,7 +16,15 @@ import sys
 import time
 from pathlib import Path
 
-from mie.config import Settings, add_dicom_options, add_server_options, add_storage_options, settings_from
+from mie.config import (
+    RECOVERED_BY,
+    Settings,
+    add_dicom_options,
+    add_server_options,
+    add_storage_options,
+    settings_environment,
+    settings_from,
+)
 from mie.contract.spec import REPO_ROOT
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
@@ -55,14 +63,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             flush=True,
         )
     if args.workers > 1:
-        # Each worker process builds its own app from the same settings, passed down as MIE_ variables.
-        os.environ.update(
-            {
-                "MIE_DATA_DIR": str(settings.data_dir),
-                "MIE_DATABASE_URL": settings.effective_database_url,
-                "MIE_MAX_BODY_BYTES": str(settings.max_body_bytes),
-            }
-        )
+        # Each worker process builds its own app from the same settings, passed down as MIE_ variables; it does
+        # not recover again: this process did, above, before anything accepted (mie.web.asgi).
+        os.environ.update(settings_environment(settings))
+        os.environ[RECOVERED_BY] = str(os.getpid())
         uvicorn.run(
             "mie.web.asgi:app",
             host=settings.host,

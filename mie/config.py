@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from mie.store.database import default_database_url
@@ -102,3 +102,24 @@ def settings_from(args: argparse.Namespace) -> Settings:
         ae_title=getattr(args, "ae_title", "MIE"),
         dicom_workers=getattr(args, "dicom_workers", 1),
     )
+
+
+def settings_from_environment() -> Settings:
+    """The settings the MIE_ variables give (an option's default where its variable is unset)."""
+    parser = argparse.ArgumentParser()
+    add_server_options(parser)
+    add_storage_options(parser)
+    add_dicom_options(parser)
+    return settings_from(parser.parse_args([]))
+
+
+RECOVERED_BY = "MIE_RECOVERED_BY"
+"""Set by `mie serve --workers N` to its process id: its workers (its children) then skip start-up recovery."""
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """Every setting as the MIE_ variable its option reads (MIE_ + the field's name), for worker processes
+    that build their own processor: a setting left out here would silently fall back to its default there."""
+    values = {field.name: getattr(settings, field.name) for field in fields(Settings)}
+    values["database_url"] = settings.effective_database_url
+    return {f"MIE_{name.upper()}": str(value) for name, value in values.items()}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import socket
 import threading
 import time
@@ -398,3 +399,28 @@ def test_an_oversized_or_broken_request_head(server: tuple[str, int], runtime: R
     assert all(count == 0 for count in counts(runtime).values())
     status, _, body = exchange(server, http_request(SAVE_EXAM, json.dumps(exam_message(exam_record())).encode()))
     assert status == 200 and json.loads(body)["code"] == 0
+
+
+def _read_one_answer(connection: socket.socket) -> tuple[int, bytes]:
+    """One answer on a kept-alive connection (its Content-Length says where it ends)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += connection.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"content-length: (\d+)", head, re.IGNORECASE).group(1))  # type: ignore[union-attr]
+    while len(body) < length:
+        body += connection.recv(65536)
+    return int(head.split()[1]), body
+
+
+def test_large_bodies_on_one_connection_are_not_taken_for_a_head(server: tuple[str, int], runtime: Runtime) -> None:
+    """Only an incomplete head counts towards the head limit: bodies of 1 MB, one after another on a kept-alive
+    connection, each ending in the chunk the next one starts in or not, are all answered."""
+    with socket.create_connection(server, timeout=60) as connection:
+        for _ in range(3):
+            body = json.dumps(exam_message(exam_record())).encode() + b" " * 1_000_000  # JSON allows the padding
+            request = http_request(SAVE_EXAM, body, {"Connection": "keep-alive"})
+            connection.sendall(request)
+            status, answer = _read_one_answer(connection)
+            assert status == 200 and json.loads(answer)["code"] == 0, answer[:300]
+    assert counts(runtime)["exam_record"] == 3

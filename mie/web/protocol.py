@@ -37,14 +37,17 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = True
         self._head_bytes = 0
         self._refused = False
+        self._completed = False
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return None  # read and dropped until the client closes: closing first would reset the answer away
         if self._in_head and self._head_bytes > MAX_HEAD_BYTES:
             return self._refuse_head()
+        self._completed = False
         super().data_received(data)
-        if self._in_head:  # counted only while the head is incomplete: a body never counts
+        # Counted only while a head is incomplete and no message ended in this chunk: a body never counts.
+        if self._in_head and not self._completed:
             self._head_bytes += len(data)
             if self._head_bytes > MAX_HEAD_BYTES and not self.transport.is_closing():
                 self._refuse_head()
@@ -70,6 +73,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
+        self._completed = True
         self._in_head = True
         self._head_bytes = 0
 
