@@ -754,7 +754,14 @@ class ImgInfo(BaseModel):
     由国家局制定编码规则，医疗机构及检查检验机构编制索引号，实现每个影像检查结果的索引全国唯一。
     """
     study_uid: Annotated[
-        str, Field(alias="studyUid", max_length=512, min_length=1, title="检查唯一标识")
+        str,
+        Field(
+            alias="studyUid",
+            max_length=64,
+            min_length=1,
+            pattern="^(?:0|[1-9]\\d*)(?:\\.(?:0|[1-9]\\d*))*$",
+            title="检查唯一标识",
+        ),
     ]
     """
     Study 唯一号，影像检查的唯一标识 Tag=0020,000d,多份报告合并检查，传入实际关联图像 Study 唯一号
@@ -987,7 +994,7 @@ class FileSnDTO(BaseModel):
         str,
         Field(
             alias="examUuid",
-            max_length=100,
+            max_length=64,
             min_length=1,
             pattern="^(?:0|[1-9]\\d*)(?:\\.(?:0|[1-9]\\d*))*$",
             title="检查 UID",
@@ -997,7 +1004,7 @@ class FileSnDTO(BaseModel):
         str,
         Field(
             alias="snUuid",
-            max_length=100,
+            max_length=64,
             min_length=1,
             pattern="^(?:0|[1-9]\\d*)(?:\\.(?:0|[1-9]\\d*))*$",
             title="序列 UID",
@@ -1007,7 +1014,7 @@ class FileSnDTO(BaseModel):
         str,
         Field(
             alias="instUuid",
-            max_length=100,
+            max_length=64,
             min_length=1,
             pattern="^(?:0|[1-9]\\d*)(?:\\.(?:0|[1-9]\\d*))*$",
             title="实例 UID",
@@ -1153,7 +1160,14 @@ class SaveImgFileForm(BaseModel):
     由国家局制定编码规则，医疗机构及检查检验机构编制索引号，实现每个影像检查结果的索引全国唯一。
     """
     study_uid: Annotated[
-        str, Field(alias="studyUid", max_length=512, min_length=1, title="检查唯一标识")
+        str,
+        Field(
+            alias="studyUid",
+            max_length=64,
+            min_length=1,
+            pattern="^(?:0|[1-9]\\d*)(?:\\.(?:0|[1-9]\\d*))*$",
+            title="检查唯一标识",
+        ),
     ]
     """
     Study 唯一号，影像检查的唯一标识 Tag=0020,000d，多份报告合并检查，传入实际关联图像 Study 唯一号
@@ -1216,7 +1230,14 @@ class SaveRptFileForm(BaseModel):
     由国家局制定编码规则，医疗机构及检查检验机构编制索引号，实现每个影像检查结果的索引全国唯一。
     """
     study_uid: Annotated[
-        str, Field(alias="studyUid", max_length=512, min_length=1, title="检查唯一标识")
+        str,
+        Field(
+            alias="studyUid",
+            max_length=64,
+            min_length=1,
+            pattern="^(?:0|[1-9]\\d*)(?:\\.(?:0|[1-9]\\d*))*$",
+            title="检查唯一标识",
+        ),
     ]
     """
     Study 唯一号，影像检查的唯一标识 Tag=0020,000d，多份报告合并检查，传入实际关联图像 Study 唯一号

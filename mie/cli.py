@@ -18,7 +18,15 @@ import sys
 import time
 from pathlib import Path
 
-from mie.config import Settings, add_dicom_options, add_server_options, add_storage_options, settings_from
+from mie.config import (
+    RECOVERED_BY,
+    Settings,
+    add_dicom_options,
+    add_server_options,
+    add_storage_options,
+    settings_environment,
+    settings_from,
+)
 from mie.contract.spec import REPO_ROOT
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
@@ -33,6 +41,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from mie.runtime import Runtime
     from mie.web.app import create_app
+    from mie.web.protocol import BoundedHttpToolsProtocol
 
     _configure_logging(args.log_level.upper())
     settings = settings_from(args)
@@ -56,20 +65,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             flush=True,
         )
     if args.workers > 1:
-        # Each worker process builds its own app from the same settings, passed down as MIE_ variables.
-        os.environ.update(
-            {
-                "MIE_DATA_DIR": str(settings.data_dir),
-                "MIE_DATABASE_URL": settings.effective_database_url,
-                "MIE_MAX_BODY_BYTES": str(settings.max_body_bytes),
-                "MIE_MAX_FILE_BYTES": str(settings.max_file_bytes),
-                # what queries answer and who may ask: a worker without them would answer other links, or not be strict
-                "MIE_PUBLIC_URL": settings.effective_public_url,
-                "MIE_LINK_TTL": str(settings.link_ttl_seconds),
-                "MIE_REQUIRE_QUERY_KEY": "1" if settings.require_query_key else "0",
-                "MIE_STRICT": "1" if settings.strict else "",
-            }
-        )
+        # Each worker process builds its own app from the same settings, passed down as MIE_ variables; it does
+        # not recover again: this process did, above, before anything accepted (mie.web.asgi).
+        os.environ.update(settings_environment(settings))
+        os.environ[RECOVERED_BY] = str(os.getpid())
         uvicorn.run(
             "mie.web.asgi:app",
             host=settings.host,
@@ -77,6 +76,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             workers=args.workers,
             log_level=args.log_level,
             access_log=args.access_log,
+            http=BoundedHttpToolsProtocol,
         )
     else:
         uvicorn.run(
@@ -85,6 +85,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             port=settings.http_port,
             log_level=args.log_level,
             access_log=args.access_log,
+            http=BoundedHttpToolsProtocol,
         )
     if scp is not None:
         scp.stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from mie.store.database import default_database_url
@@ -90,8 +90,9 @@ def add_retrieval_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--link-ttl",
         type=int,
-        default=int(_env("LINK_TTL", str(DEFAULT_LINK_TTL_SECONDS)) or DEFAULT_LINK_TTL_SECONDS),
-        help=f"seconds the report and image links of a §2.6 answer stay valid (MIE_LINK_TTL; default {DEFAULT_LINK_TTL_SECONDS})",
+        default=int(_env("LINK_TTL_SECONDS", str(DEFAULT_LINK_TTL_SECONDS)) or DEFAULT_LINK_TTL_SECONDS),
+        help="seconds the report and image links of a §2.6 answer stay valid "
+        f"(MIE_LINK_TTL_SECONDS; default {DEFAULT_LINK_TTL_SECONDS})",
     )
     parser.add_argument(
         "--require-query-key",
@@ -147,3 +148,25 @@ def settings_from(args: argparse.Namespace) -> Settings:
         require_query_key=getattr(args, "require_query_key", False),
         strict=getattr(args, "strict", False),
     )
+
+
+def settings_from_environment() -> Settings:
+    """The settings the MIE_ variables give (an option's default where its variable is unset)."""
+    parser = argparse.ArgumentParser()
+    add_server_options(parser)
+    add_storage_options(parser)
+    add_dicom_options(parser)
+    return settings_from(parser.parse_args([]))
+
+
+RECOVERED_BY = "MIE_RECOVERED_BY"
+"""Set by `mie serve --workers N` to its process id: its workers (its children) then skip start-up recovery."""
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """Every setting as the MIE_ variable its option reads (MIE_ + the field's name), for worker processes
+    that build their own processor: a setting left out here would silently fall back to its default there."""
+    values = {field.name: getattr(settings, field.name) for field in fields(Settings)}
+    values["database_url"] = settings.effective_database_url
+    # None is "not set": the option's default applies, as it did here
+    return {f"MIE_{name.upper()}": str(value) for name, value in values.items() if value is not None}

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 def start_server(
-    data_dir: Path, database_url: str, http_port: int, dicom_port: int, dicom_workers: int = 1, log_level: str = "warning"
+    data_dir: Path,
+    database_url: str,
+    http_port: int,
+    dicom_port: int,
+    dicom_workers: int = 1,
+    log_level: str = "warning",
+    extra: Sequence[str] = (),
 ) -> subprocess.Popen[str]:
     env = {**os.environ, "MIE_DATA_DIR": str(data_dir), "MIE_DATABASE_URL": database_url, "MIE_DICOM_WORKERS": str(dicom_workers)}
     command = [
@@ -59,6 +65,7 @@ def start_server(
         "--log-level",
         log_level,
         "--no-access-log",
+        *extra,
     ]
     log = server_log(data_dir)
     with log.open("a") as output:  # a file, not a pipe: a pipe nobody reads would stall a chatty server
@@ -79,10 +86,15 @@ def server_log(data_dir: Path) -> Path:
 
 
 def serve_registered_study(
-    data_dir: Path, database_url: str, total: int, dicom_workers: int = 1, log_level: str = "warning"
+    data_dir: Path,
+    database_url: str,
+    total: int,
+    dicom_workers: int = 1,
+    log_level: str = "warning",
+    extra: Sequence[str] = (),
 ) -> tuple[subprocess.Popen[str], int, dict[str, Any]]:
-    """`mie serve` with the institution (and its AE title), an exam and its study registered: (server, DICOM port, record).
-    The caller stops the server."""
+    """`mie serve` (with `extra` options) with the institution (and its AE title), an exam and its study registered:
+    (server, DICOM port, record); the HTTP port is `server.args`' after --http-port. The caller stops the server."""
     subprocess.run(
         [
             sys.executable,
@@ -104,7 +116,7 @@ def serve_registered_study(
         capture_output=True,
     )
     http_port, dicom_port = free_port(), free_port()
-    server = start_server(data_dir, database_url, http_port, dicom_port, dicom_workers, log_level)
+    server = start_server(data_dir, database_url, http_port, dicom_port, dicom_workers, log_level, extra)
     try:
         record = exam_record()
         base = f"http://127.0.0.1:{http_port}/mie/api/mie"

@@ -27,6 +27,7 @@ from tests.conftest import (
     document_example,
     exam_message,
     exam_record,
+    img_info_message,
     new_msgid,
 )
 
@@ -164,12 +165,80 @@ def test_studyUid_takes_a_64_character_dicom_uid(client: TestClient) -> None:
     assert saved(client, exam_record(studyUid="1.2.03"))["succFlag"] == "-1"
 
 
+UID_FIELDS = [
+    ("ExamRpotImgInfo", "studyUid"),
+    ("ImgInfo", "studyUid"),
+    ("SaveImgFileForm", "studyUid"),
+    ("SaveRptFileForm", "studyUid"),
+    ("FileSnDTO", "examUuid"),
+    ("FileSnDTO", "snUuid"),
+    ("FileSnDTO", "instUuid"),
+]
+
+
+def test_every_uid_field_follows_one_rule() -> None:
+    """E-UID: every field whose name ends in Uid/Uuid is a DICOM UID of at most 64 characters."""
+    found = sorted(
+        (schema_name, name)
+        for schema_name, schema in load_spec()["components"]["schemas"].items()
+        for name in schema.get("properties", {})
+        if name.lower().endswith(("uid", "uuid"))
+    )
+    assert found == sorted(UID_FIELDS)
+    rules = {(component(c)["properties"][f]["maxLength"], component(c)["properties"][f]["pattern"]) for c, f in UID_FIELDS}
+    assert len(rules) == 1 and next(iter(rules))[0] == 64
+    assert component("ImgInfo")["properties"]["studyUid"]["x-length"] == "512"  # as printed
+
+
+@pytest.mark.parametrize(("schema_name", "field"), UID_FIELDS)
+@pytest.mark.parametrize(
+    ("uid", "ok"),
+    [
+        ("1.3.6.1.4.1.44316.6.102.1.20250704114423696.61158672119535771932", True),
+        ("1.3.6.1.4.1.44316.6.102.1.20250704114423696.611586721195357719321", False),  # 65 characters
+        ("1.2.03", False),
+        ("1.2.3.", False),
+        ("1.2.3\n", False),
+        ("1.2.a", False),
+        ("../../etc", False),
+    ],
+)
+def test_a_uid_field_takes_a_dicom_uid(schema_name: str, field: str, uid: str, ok: bool) -> None:
+    """E-UID"""
+    outcome = Validator(component(schema_name)).validate({field: uid})
+    assert (not any(error.code == field for error in outcome.errors)) is ok
+
+
+def test_a_uid_of_more_than_64_characters_is_refused_by_saveImgInfo(client: TestClient, runtime: Runtime) -> None:
+    """E-UID: §2.3 accepted 512 characters before; a study registered under such a UID could never be matched."""
+    record = exam_record()
+    assert saved(client, record)["succFlag"] == "1"
+    message = img_info_message(record)
+    message["input"][0]["studyUid"] = record["studyUid"] + ".1" * 40
+    body = client.post("/mie/api/mie/saveImgInfo", json=message).json()
+    assert body["code"] == 3002 and "maxLength" in json.dumps(body["data"], ensure_ascii=False)
+
+
 def test_input_is_structure_and_a_string_is_refused(client: TestClient) -> None:
     """E-INPUT-TYPE"""
     message = exam_message(exam_record())
     message["input"] = json.dumps(message["input"], ensure_ascii=False)
     answer = client.post(SAVE_EXAM, json=message)
     assert answer.status_code == 400 and answer.json()["code"] == 1003 and "input(交易输入,#6)" in answer.json()["message"]
+
+
+def test_records_are_bounded_and_json_is_read_strictly(client: TestClient) -> None:
+    """E-INPUT-RECORDS, E-JSON-STRICT (the whole catalogue is tests/test_hostile_input.py)"""
+    message = exam_message(exam_record())
+    message["input"] = [exam_record() for _ in range(1001)]
+    answer = client.post(SAVE_EXAM, json=message)
+    assert answer.status_code == 400 and answer.json()["code"] == 1003 and "至多 1000 项" in answer.json()["message"]
+    text = json.dumps(exam_message(exam_record()), ensure_ascii=False)
+    answer = client.post(SAVE_EXAM, content=text.encode("gbk"), headers={"content-type": "application/json; charset=GBK"})
+    assert answer.json()["code"] == 0
+    twice = '{"key": "x", ' + text[1:]
+    answer = client.post(SAVE_EXAM, content=twice.encode(), headers={"content-type": "application/json"})
+    assert answer.json()["code"] == 1001 and "字段 key 在同一对象中出现了两次" in answer.json()["message"]
 
 
 def test_code_is_a_number(client: TestClient) -> None:

@@ -147,7 +147,7 @@ def test_refusals_store_nothing(client: TestClient, runtime: Runtime, exam: dict
         data = b"%PDF-1.4 not an image" * 10
         form["fileMd5"] = md5(data)
     elif case == "study":
-        form["studyUid"] = exam["studyUid"] + ".9"
+        form["studyUid"] = "1.2.840.99999.1"  # a valid UID (at most 64 characters, E-UID), not the file's
     elif case == "accession":
         form["accessionNumber"] = "999,888"
     elif case == "unknown-index":

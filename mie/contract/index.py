@@ -84,7 +84,7 @@ def parse(index: str) -> HiImgIndx:
         raise IndexError_(index, [f"应由 {mandatory} 个部分(可带第 {len(parts)} 部分)以 '-' 连接, 实为 {len(pieces)} 个部分"])
     problems: list[str] = []
     for part, piece in zip(parts, pieces, strict=False):
-        if not part.pattern.match(piece):
+        if not part.pattern.fullmatch(piece):
             problems.append(f"第{part.number}部分 {part.title}({part.code}) '{piece}' 不符合: {part.rule}")
     exam_time = None
     if not problems:

@@ -101,3 +101,33 @@ def transaction(infno: str) -> Transaction:
 def component(name: str) -> dict[str, Any]:
     """A resolved schema of components/schemas."""
     return resolved_spec()["components"]["schemas"][name]
+
+
+def _field_schemas(node: Any, name: str) -> Iterator[dict[str, Any]]:
+    """Every schema the resolved spec gives a field called `name`: object properties and header parameters."""
+    if isinstance(node, dict):
+        properties = node.get("properties")
+        if isinstance(properties, dict) and isinstance(properties.get(name), dict):
+            yield properties[name]
+        if node.get("in") == "header" and node.get("name") == name and isinstance(node.get("schema"), dict):
+            yield node["schema"]
+        for value in node.values():
+            yield from _field_schemas(value, name)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _field_schemas(item, name)
+
+
+@functools.cache
+def max_length(*names: str) -> int:
+    """The longest maxLength the spec gives any of the fields `names`, wherever they appear (following allOf):
+    a database column that holds them must take every value some transaction accepts."""
+    lengths = []
+    for name in names:
+        for schema in _field_schemas(resolved_spec(), name):
+            for part in [schema, *schema.get("allOf", ())]:
+                if "maxLength" in part:
+                    lengths.append(part["maxLength"])
+    if not lengths:
+        raise KeyError(f"the spec gives no maxLength to {', '.join(names)}")
+    return max(lengths)

@@ -158,6 +158,8 @@ def _compile_string(schema: Mapping[str, Any], info: _Field) -> Check:
     enum = None if dictionary_name else (frozenset(schema["enum"]) if "enum" in schema else None)
     pattern = None
     if "pattern" in schema and not dictionary_name:
+        # fullmatch: ECMA-262's `$` (JSON Schema's) ends the text, Python's also matches before a final "\n",
+        # which would let "1.2.3\n" through as a UID (and into a file path).
         pattern = re.compile(schema["pattern"])
     rule_name = schema.get("x-pattern-name", schema.get("pattern"))
     parser = _PARSERS.get(schema.get("x-parser", ""))
@@ -188,14 +190,14 @@ def _compile_string(schema: Mapping[str, Any], info: _Field) -> Check:
         if min_length is not None and len(value) < min_length:
             outcome.errors.append(info.error(path, "minLength", f"长度 {len(value)} 小于最小长度 {min_length}"))
         if parse_date is not None:
-            if pattern is not None and not pattern.match(value):
+            if pattern is not None and not pattern.fullmatch(value):
                 outcome.errors.append(info.error(path, "format", f"{info.show(value)} 不符合格式 {date_format}"))
             else:
                 try:
                     parse_date(value)
                 except ValueError:
                     outcome.errors.append(info.error(path, "format", f"{info.show(value)} 不是有效的日期时间 ({date_format})"))
-        elif pattern is not None and not pattern.match(value):
+        elif pattern is not None and not pattern.fullmatch(value):
             broken(outcome, path, "pattern", f"{info.show(value)} 不符合规则 {rule_name}", value)
         if parser is not None:
             problem = parser(value)
@@ -242,7 +244,7 @@ def _compile_decimal(schema: Mapping[str, Any], info: _Field) -> Check:
             Decimal(text)
         except InvalidOperation:
             text = "?"
-        if not text_pattern.match(text):
+        if not text_pattern.fullmatch(text):
             outcome.errors.append(info.error(path, "decimal", f"{info.show(value)} 不符合数值格式 {shape}"))
         return value
 

@@ -16,7 +16,15 @@ from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
+from mie.contract.spec import max_length
+
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+
+
+def spec_field(*names: str, **options: Any) -> Any:
+    """A column holding the spec's field(s) `names`: as long as the longest maxLength the spec gives them, so no
+    value a transaction accepts can fail in PostgreSQL. `info["spec_fields"]` lets tests check every such column."""
+    return Field(max_length=max_length(*names), sa_column_kwargs={"info": {"spec_fields": names}}, **options)
 
 
 def utcnow() -> datetime:
@@ -28,7 +36,7 @@ class Institution(SQLModel, table=True):
 
     __tablename__ = "institution"
 
-    code: str = Field(primary_key=True, max_length=30)
+    code: str = spec_field("infCode", "fixmedinsCode", primary_key=True)
     name: str | None = Field(default=None, max_length=255)
     key_hash: str = Field(max_length=255)  # scrypt; the key itself is never stored
     ae_title: str | None = Field(default=None, max_length=16, unique=True)
@@ -52,9 +60,9 @@ class Message(SQLModel, table=True):
 
     __tablename__ = "message"
 
-    institution_code: str = Field(primary_key=True, max_length=30)
-    msgid: str = Field(primary_key=True, max_length=50)
-    infno: str = Field(max_length=50)
+    institution_code: str = spec_field("infCode", "fixmedinsCode", primary_key=True)
+    msgid: str = spec_field("msgid", primary_key=True)
+    infno: str = spec_field("infno")
     body_sha256: str = Field(max_length=64)
     http_status: int
     answer: dict[str, Any] = Field(sa_column=Column(JSONDocument, nullable=False))
@@ -67,14 +75,14 @@ class ExamRecord(SQLModel, table=True):
     __tablename__ = "exam_record"
     __table_args__ = (Index("ix_exam_record_person", "psn_cert_type", "certno", "exam_date"),)
 
-    hi_img_indx: str = Field(primary_key=True, max_length=100)
-    institution_code: str = Field(index=True, max_length=30)
-    psn_cert_type: str = Field(max_length=6)
-    certno: str = Field(max_length=50)
+    hi_img_indx: str = spec_field("hiImgIndx", primary_key=True)
+    institution_code: str = spec_field("infCode", "fixmedinsCode", index=True)
+    psn_cert_type: str = spec_field("psnCertType")
+    certno: str = spec_field("certno")
     exam_date: str = Field(max_length=10)  # yyyy-MM-dd, sorts as text
-    study_uid: str = Field(index=True, max_length=64)
+    study_uid: str = spec_field("studyUid", index=True)
     version: int = 1
-    msgid: str = Field(max_length=50)
+    msgid: str = spec_field("msgid")
     record: dict[str, Any] = Field(sa_column=Column(JSONDocument, nullable=False))
     received_at: datetime = Field(default_factory=utcnow)
 
@@ -86,10 +94,10 @@ class ExamRecordHistory(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("hi_img_indx", "version"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    hi_img_indx: str = Field(index=True, max_length=100)
+    hi_img_indx: str = spec_field("hiImgIndx", index=True)
     version: int
-    institution_code: str = Field(max_length=30)
-    msgid: str = Field(max_length=50)
+    institution_code: str = spec_field("infCode", "fixmedinsCode")
+    msgid: str = spec_field("msgid")
     record: dict[str, Any] = Field(sa_column=Column(JSONDocument, nullable=False))
     received_at: datetime
     replaced_at: datetime = Field(default_factory=utcnow)
@@ -101,11 +109,11 @@ class SetlInfo(SQLModel, table=True):
     __tablename__ = "setl_info"
 
     id: int | None = Field(default=None, primary_key=True)
-    hi_img_indx: str = Field(index=True, max_length=100, foreign_key="exam_record.hi_img_indx")
+    hi_img_indx: str = spec_field("hiImgIndx", index=True, foreign_key="exam_record.hi_img_indx")
     position: int
-    setl_id: str = Field(max_length=30)
-    med_list_codg: str = Field(max_length=50)
-    feedetl_sn: str = Field(max_length=30)
+    setl_id: str = spec_field("setlId")
+    med_list_codg: str = spec_field("medListCodg")
+    feedetl_sn: str = spec_field("feedetlSn")
     exam_part: str = Field(sa_column=Column(Text, nullable=False))
 
 
@@ -116,9 +124,9 @@ class AuditEvent(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utcnow, index=True)
-    institution_code: str = Field(max_length=30)
+    institution_code: str = spec_field("infCode", "fixmedinsCode")
     action: str = Field(max_length=50)
-    hi_img_indx: str | None = Field(default=None, max_length=100)
+    hi_img_indx: str | None = spec_field("hiImgIndx", default=None)
     detail: str | None = Field(default=None, sa_column=Column(Text))
 
 
@@ -154,9 +162,9 @@ class Study(SQLModel, table=True):
 
     __tablename__ = "study"
 
-    hi_img_indx: str = Field(primary_key=True, max_length=100, foreign_key="exam_record.hi_img_indx")
-    study_uid: str = Field(primary_key=True, max_length=64, index=True)
-    institution_code: str = Field(max_length=30)
+    hi_img_indx: str = spec_field("hiImgIndx", primary_key=True, foreign_key="exam_record.hi_img_indx")
+    study_uid: str = spec_field("studyUid", primary_key=True, index=True)
+    institution_code: str = spec_field("infCode", "fixmedinsCode")
     accession_numbers: str = Field(sa_column=Column(Text, nullable=False))  # as sent: comma-separated
     image_total_num: int
     received: int = 0  # instances stored for it: counted as they come, so completeness costs no scan
@@ -168,17 +176,17 @@ class Instance(SQLModel, table=True):
 
     __tablename__ = "instance"
 
-    sop_instance_uid: str = Field(primary_key=True, max_length=64)
-    hi_img_indx: str = Field(index=True, max_length=100)
-    study_uid: str = Field(index=True, max_length=64)
-    series_uid: str = Field(max_length=64)
+    sop_instance_uid: str = spec_field("instUuid", primary_key=True)
+    hi_img_indx: str = spec_field("hiImgIndx", index=True)
+    study_uid: str = spec_field("studyUid", index=True)
+    series_uid: str = spec_field("snUuid")
     sop_class_uid: str = Field(max_length=64)
     transfer_syntax_uid: str = Field(max_length=64)
     size: int
     md5: str = Field(max_length=32)
     path: str = Field(max_length=300)  # relative to the data directory
     source: str = Field(max_length=10)  # http or dicom
-    institution_code: str = Field(max_length=30)
+    institution_code: str = spec_field("infCode", "fixmedinsCode")
     calling_ae: str | None = Field(default=None, max_length=16)
     received_at: datetime = Field(default_factory=utcnow)
 
@@ -190,12 +198,12 @@ class Report(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("hi_img_indx", "rpot_no", "version"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    hi_img_indx: str = Field(index=True, max_length=100)
-    rpot_no: str = Field(max_length=50)
+    hi_img_indx: str = spec_field("hiImgIndx", index=True)
+    rpot_no: str = spec_field("rpotNo")
     version: int
-    study_uid: str = Field(max_length=512)
+    study_uid: str = spec_field("studyUid")
     size: int
     md5: str = Field(max_length=32)
     path: str = Field(max_length=300)  # relative to the data directory
-    institution_code: str = Field(max_length=30)
+    institution_code: str = spec_field("infCode", "fixmedinsCode")
     received_at: datetime = Field(default_factory=utcnow)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import json
 import math
+import re
 import sys
 import typing as t
 
@@ -182,6 +183,11 @@ def decode_body(raw: bytes, charset: str | None) -> tuple[str, str]:
                 f"不支持的字符集 charset={charset[:40]}; 请用 UTF-8, 或声明 charset=GBK / GB18030 (unsupported charset)",
             )
     encoding = encoding or "utf-8"
+    if encoding == "utf-8" and b"\x00" in raw[:4]:  # JSON text begins with ASCII: NULs there mean UTF-16/32
+        raise MieError(
+            ResponseCode.malformed_body,
+            "请求体像是没有 BOM 的 UTF-16/32; 请用 UTF-8 (not UTF-8: looks like UTF-16 or UTF-32 without a byte-order mark)",
+        )
     try:
         return raw.decode(encoding), encoding
     except UnicodeDecodeError as error:
@@ -244,7 +250,21 @@ def parse_json(text: str) -> t.Any:
         raise MieError(ResponseCode.malformed_body, f"数的位数超过 {limit} 位 (number longer than {limit} digits)") from None
     if _deeper_than(body, MAX_DEPTH):
         raise MieError(ResponseCode.malformed_body, f"嵌套超过 {MAX_DEPTH} 层 (nested too deeply)")
+    if _SURROGATE_ESCAPE.search(text) and _lone_surrogate(body):
+        raise MieError(ResponseCode.malformed_body, "字符串中有不成对的 \\u 代理项, 不是 Unicode 字符 (lone surrogate escape)")
     return body
+
+
+# "\ud800" alone is valid JSON but no character: PostgreSQL (and UTF-8) cannot store it.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _lone_surrogate(body: t.Any) -> bool:
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _deeper_than(value: t.Any, limit: int) -> bool:
