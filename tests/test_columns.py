@@ -51,3 +51,19 @@ def test_the_database_has_the_specs_lengths(database: Database) -> None:
             if fields:
                 assert getattr(created[column.name], "length", None) == max_length(*fields), f"{table.name}.{column.name}"
     assert max_length("studyUid") == 64 and max_length("hiImgIndx") == 100
+
+
+def test_the_file_stores_uid_rule_is_the_specs() -> None:
+    """E-UID: what may name a file on disk is what the spec accepts as a UID, and a trailing newline is neither."""
+    from mie.contract.spec import component
+    from mie.store.files import UID_PATTERN, UnsafeName, checked_uid
+
+    rule = component("FileSnDTO")["properties"]["instUuid"]
+    assert rule["pattern"].replace(r"\d", "[0-9]") == UID_PATTERN.pattern and rule["maxLength"] == 64
+    for bad in ("1.2.3\n", "1.2.03", "1." + "2" * 63, "../1.2"):
+        try:
+            checked_uid(bad)
+        except UnsafeName:
+            continue
+        raise AssertionError(f"{bad!r} taken as a UID")
+    assert checked_uid("1.2.840.10008.1.2") == "1.2.840.10008.1.2"

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-# PS3.5 §9.1: components of digits, no leading zero but a lone 0, separated by dots, at most 64 characters.
+# PS3.5 §9.1: components of digits, no leading zero but a lone 0, separated by dots, at most 64 characters
+# (the spec's UID rule, ERRATA E-UID; tests/test_columns.py checks the two agree).
 UID_PATTERN = re.compile(r"^(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*$")
 _CHUNK = 1024 * 1024
 
@@ -28,7 +29,8 @@ class UnsafeName(ValueError):
 
 
 def checked_uid(value: str) -> str:
-    if not isinstance(value, str) or len(value) > 64 or not UID_PATTERN.match(value):
+    # fullmatch: `$` alone also matches before a final newline, and "1.2.3\n" would become a directory name.
+    if not isinstance(value, str) or len(value) > 64 or not UID_PATTERN.fullmatch(value):
         raise UnsafeName(f"'{value}' 不是有效的 DICOM UID")
     return value
 

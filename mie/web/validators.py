@@ -1,9 +1,11 @@
 """connexion's JSON body validation, answering in the spec's terms.
 
 connexion's own validator stops at the first error, answers problem+json, and fails with a 500 on a body
-that is not UTF-8. This one reads the body within a size limit, refuses what is not JSON with the
-catalogue's code, and checks the envelope with the validator compiled from the spec, naming every
-broken field. The records of `input` are left to the transaction, which answers each on its own.
+that is not UTF-8, nested too deeply or holding a number of over 4,300 digits. This one reads the body within a
+size limit, decodes it (BOM, declared charset such as GBK, else UTF-8), parses it strictly (ERRATA
+E-JSON-STRICT), refuses what is not JSON with the catalogue's code, and checks the envelope with the validator
+compiled from the spec, naming every broken field. The records of `input` are left to the transaction, which
+answers each on its own. Multipart bodies are only bounded here (size, boundary, number of parts).
 """
 
 from __future__ import annotations
