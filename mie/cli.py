@@ -36,7 +36,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     _configure_logging(args.log_level.upper())
     settings = settings_from(args)
-    runtime = Runtime.open(settings)
+    runtime = Runtime.open(settings, upgrade=args.upgrade)
     print(f"mie: data directory {settings.data_dir.resolve()}", flush=True)
     print(f"mie: database {runtime.database.describe()}", flush=True)
     base = f"http://{settings.host}:{settings.http_port}"
@@ -68,6 +68,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 "MIE_LINK_TTL": str(settings.link_ttl_seconds),
                 "MIE_REQUIRE_QUERY_KEY": "1" if settings.require_query_key else "0",
                 "MIE_STRICT": "1" if settings.strict else "",
+                "MIE_MIGRATIONS": os.pathsep.join(str(path) for path in settings.migrations),
             }
         )
         uvicorn.run(
@@ -199,6 +200,36 @@ def cmd_audit(args: argparse.Namespace) -> int:
         print("\t".join("" if event[name] is None else str(event[name]) for name in columns))
     print(f"mie: {len(events)} access event(s)", file=sys.stderr)
     return EXIT_OK
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from mie.store.database import Database
+    from mie.store.schema import prepare, state
+
+    settings = settings_from(args)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = Database(settings.effective_database_url)
+    try:
+        before = prepare(database, upgrade=True, extra_locations=settings.migrations)
+        _after, words = state(database, settings.migrations)
+    finally:
+        database.dispose()
+    print(f"mie: {database.describe()} was {before.status}; now {words}")
+    return EXIT_OK
+
+
+def cmd_db_current(args: argparse.Namespace) -> int:
+    from mie.store.database import Database
+    from mie.store.schema import state
+
+    settings = settings_from(args)
+    database = Database(settings.effective_database_url)
+    try:
+        found, words = state(database, settings.migrations)
+    finally:
+        database.dispose()
+    print(f"mie: {database.describe()} {words}")
+    return EXIT_OK if found.status == "current" else EXIT_PROBLEMS
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -340,7 +371,26 @@ def parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--log-level", default=os.environ.get("MIE_LOG_LEVEL", "info"), help="log level (MIE_LOG_LEVEL)")
     serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True, help="log each request's path")
+    serve.add_argument(
+        "--upgrade", action="store_true", help="migrate a database that is behind this mie instead of refusing to start"
+    )
     serve.set_defaults(run=cmd_serve)
+
+    db = commands.add_parser(
+        "db",
+        help="the database's schema revision (Alembic migrations)",
+        description="A new database is created at the current revision by any command; one behind it is upgraded only "
+        "by `mie db upgrade` (or `mie serve --upgrade`): every other command refuses it and exits 1.",
+    )
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_commands.add_parser("upgrade", help="migrate the database to this mie's revision (back it up first)")
+    add_storage_options(upgrade)
+    upgrade.set_defaults(run=cmd_db_upgrade)
+    db_current = db_commands.add_parser(
+        "current", help="the database's revision and this mie's (exit 0 when they agree, 1 when not)"
+    )
+    add_storage_options(db_current)
+    db_current.set_defaults(run=cmd_db_current)
 
     institution = commands.add_parser("institution", help="institutions allowed to send, and their keys")
     institution_commands = institution.add_subparsers(dest="institution_command", required=True)
@@ -448,9 +498,14 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from mie.store.schema import SchemaError
+
     args = parser().parse_args(argv)
     try:
         return int(args.run(args))
+    except SchemaError as refusal:
+        print(f"mie: {refusal}", file=sys.stderr)
+        return EXIT_PROBLEMS
     except KeyboardInterrupt:
         return EXIT_OK
 
