@@ -2,8 +2,9 @@
 
 Exit codes (stable, for CI): 0 success; 1 the check found problems (stale generated/, invalid spec, a
 finding of severity error in `mie validate`: warnings and information alone exit 0 unless --strict; breaking
-changes in `mie spec diff`); 2 wrong usage, or an input that cannot be read (a missing file, a glob matching
-nothing, a file that is not a spec).
+changes in `mie spec diff`; a database whose schema revision is behind or ahead of this mie, see `mie db`);
+2 wrong usage, or an input that cannot be read (a missing file, a glob matching nothing, a file that is not a
+spec, a database that cannot be reached).
 """
 
 from __future__ import annotations
@@ -498,6 +499,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from sqlalchemy.exc import OperationalError
+
     from mie.store.schema import SchemaError
 
     args = parser().parse_args(argv)
@@ -506,6 +509,10 @@ def main(argv: list[str] | None = None) -> int:
     except SchemaError as refusal:
         print(f"mie: {refusal}", file=sys.stderr)
         return EXIT_PROBLEMS
+    except OperationalError as error:
+        # Only what the driver says first: no statement, no parameters, no traceback.
+        print(f"mie: the database cannot be reached: {str(error.orig or error).strip().splitlines()[0]}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_OK
 

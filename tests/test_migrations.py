@@ -234,3 +234,8 @@ def test_serve_upgrade_migrates_instead_of_refusing(tmp_path: Path) -> None:
         server.wait(timeout=30)
     assert mie("institution", "list", *storage, env=env).returncode == 0
     assert V15 in mie("db", "current", *storage, env=env).stdout
+
+
+def test_a_database_that_cannot_be_reached_exits_2_without_a_traceback(tmp_path: Path) -> None:
+    result = mie("db", "current", "--database-url", f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.sqlite3'}")
+    assert result.returncode == 2 and "cannot be reached" in result.stderr and "Traceback" not in result.stderr
