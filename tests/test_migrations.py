@@ -239,3 +239,42 @@ def test_serve_upgrade_migrates_instead_of_refusing(tmp_path: Path) -> None:
 def test_a_database_that_cannot_be_reached_exits_2_without_a_traceback(tmp_path: Path) -> None:
     result = mie("db", "current", "--database-url", f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.sqlite3'}")
     assert result.returncode == 2 and "cannot be reached" in result.stderr and "Traceback" not in result.stderr
+
+
+BROKEN_REVISION = '''"""fails half-way"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002_broken"
+down_revision = "0001_v1_4"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("study", sa.Column("half_done", sa.Integer(), nullable=True))
+    raise RuntimeError("a migration that fails half-way")
+
+
+def downgrade() -> None:
+    pass
+'''
+
+
+def test_a_migration_that_fails_changes_nothing(database_url: str, tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "0002_broken.py").write_text(BROKEN_REVISION, encoding="utf-8")
+    runtime = Runtime.open(Settings(data_dir=tmp_path / "data", database_url=database_url), recover=False)
+    try:
+        add_institution(runtime.database, INSTITUTION, KEY)
+        before = rows(runtime.database)
+        with pytest.raises(RuntimeError, match="half-way"):
+            prepare(runtime.database, upgrade=True, extra_locations=[broken])
+        found, _words = state(runtime.database, [broken])
+        assert found.status == "behind" and found.current == (BASELINE,)
+        with runtime.database.engine.connect() as connection:
+            assert "half_done" not in {column["name"] for column in inspect(connection).get_columns("study")}
+        assert rows(runtime.database) == before
+    finally:
+        runtime.database.dispose()
