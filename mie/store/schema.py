@@ -3,7 +3,8 @@
 What a processor does with the database it is given (`prepare`, called by `Runtime.open`):
 - empty (no mie table): created at the head revision, by running the migrations;
 - mie's tables but no `alembic_version` (made before migrations existed, or by `Database.create_all`): stamped as
-  the baseline revision, which is exactly that schema, then treated as below;
+  the baseline revision, which is exactly that schema (tables an earlier mie did not have yet are created first,
+  as create_all did), then treated as below;
 - at the head: used as it is;
 - behind the head: refused (`SchemaBehind`, naming `mie db upgrade`), unless upgrading was asked for
   (`mie serve --upgrade`, `mie db upgrade`);
@@ -145,6 +146,10 @@ def prepare(database: Database, upgrade: bool = False, extra_locations: Sequence
             _run(connection, script, "heads")
             return found
         if found.status == "unversioned":
+            # Made by a mie before migrations: what create_all made then, on every start, it makes here once.
+            baseline = script.get_revision(BASELINE)
+            assert baseline is not None
+            baseline.module.metadata().create_all(connection, checkfirst=True)
             _run(connection, script, BASELINE, stamp=True)
             behind = _state(connection, script)
             if behind.status == "current":

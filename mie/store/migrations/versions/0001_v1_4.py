@@ -1,9 +1,11 @@
 """V1.4 baseline
 
 The schema as `Database.create_all()` made it before migrations existed. A database made then has mie's
-tables and no alembic_version: it is stamped with this revision, not migrated. Written out here, not taken from
-mie/store/tables.py, so that this revision means the same whatever the tables become later;
-tests/test_migrations.py checks that it equals the tables as long as no later packaged revision exists.
+tables and no alembic_version: it is stamped with this revision, not migrated; tables it lacks (made by an
+earlier mie, before access_event say) are created first, as `create_all` did on every start (`metadata()`).
+Written out here, not taken from mie/store/tables.py, so that this revision means the same whatever the tables
+become later; tests/test_migrations.py checks that it equals the tables as long as no later packaged revision
+exists.
 
 Revision ID: 0001_v1_4
 Revises:
@@ -24,8 +26,17 @@ depends_on = None
 JSON_DOCUMENT = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
 
 
-def upgrade() -> None:
-    op.create_table(
+def metadata() -> sa.MetaData:
+    """The baseline's tables and indexes: created whole by `upgrade`, the missing ones only before stamping."""
+    found = sa.MetaData()
+
+    def table(name: str, *items: sa.SchemaItem) -> None:
+        sa.Table(name, found, *items)
+
+    def index(name: str, table_name: str, columns: list[str], unique: bool = False) -> None:
+        sa.Index(name, *(found.tables[table_name].c[column] for column in columns), unique=unique)
+
+    table(
         "access_event",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
@@ -41,10 +52,10 @@ def upgrade() -> None:
         sa.Column("detail", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index(op.f("ix_access_event_at"), "access_event", ["at"], unique=False)
-    op.create_index("ix_access_event_institution", "access_event", ["institution_code", "at"], unique=False)
-    op.create_index("ix_access_event_person", "access_event", ["person_digest", "at"], unique=False)
-    op.create_table(
+    index("ix_access_event_at", "access_event", ["at"])
+    index("ix_access_event_institution", "access_event", ["institution_code", "at"])
+    index("ix_access_event_person", "access_event", ["person_digest", "at"])
+    table(
         "audit_event",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
@@ -54,8 +65,8 @@ def upgrade() -> None:
         sa.Column("detail", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index(op.f("ix_audit_event_at"), "audit_event", ["at"], unique=False)
-    op.create_table(
+    index("ix_audit_event_at", "audit_event", ["at"])
+    table(
         "exam_record",
         sa.Column("hi_img_indx", sa.String(length=100), nullable=False),
         sa.Column("institution_code", sa.String(length=30), nullable=False),
@@ -69,10 +80,10 @@ def upgrade() -> None:
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("hi_img_indx"),
     )
-    op.create_index(op.f("ix_exam_record_institution_code"), "exam_record", ["institution_code"], unique=False)
-    op.create_index("ix_exam_record_person", "exam_record", ["psn_cert_type", "certno", "exam_date"], unique=False)
-    op.create_index(op.f("ix_exam_record_study_uid"), "exam_record", ["study_uid"], unique=False)
-    op.create_table(
+    index("ix_exam_record_institution_code", "exam_record", ["institution_code"])
+    index("ix_exam_record_person", "exam_record", ["psn_cert_type", "certno", "exam_date"])
+    index("ix_exam_record_study_uid", "exam_record", ["study_uid"])
+    table(
         "exam_record_history",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("hi_img_indx", sa.String(length=100), nullable=False),
@@ -85,8 +96,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("hi_img_indx", "version"),
     )
-    op.create_index(op.f("ix_exam_record_history_hi_img_indx"), "exam_record_history", ["hi_img_indx"], unique=False)
-    op.create_table(
+    index("ix_exam_record_history_hi_img_indx", "exam_record_history", ["hi_img_indx"])
+    table(
         "instance",
         sa.Column("sop_instance_uid", sa.String(length=64), nullable=False),
         sa.Column("hi_img_indx", sa.String(length=100), nullable=False),
@@ -103,9 +114,9 @@ def upgrade() -> None:
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("sop_instance_uid"),
     )
-    op.create_index(op.f("ix_instance_hi_img_indx"), "instance", ["hi_img_indx"], unique=False)
-    op.create_index(op.f("ix_instance_study_uid"), "instance", ["study_uid"], unique=False)
-    op.create_table(
+    index("ix_instance_hi_img_indx", "instance", ["hi_img_indx"])
+    index("ix_instance_study_uid", "instance", ["study_uid"])
+    table(
         "institution",
         sa.Column("code", sa.String(length=30), nullable=False),
         sa.Column("name", sa.String(length=255), nullable=True),
@@ -115,7 +126,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("code"),
         sa.UniqueConstraint("ae_title"),
     )
-    op.create_table(
+    table(
         "message",
         sa.Column("institution_code", sa.String(length=30), nullable=False),
         sa.Column("msgid", sa.String(length=50), nullable=False),
@@ -126,7 +137,7 @@ def upgrade() -> None:
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("institution_code", "msgid"),
     )
-    op.create_table(
+    table(
         "report",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("hi_img_indx", sa.String(length=100), nullable=False),
@@ -141,8 +152,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("hi_img_indx", "rpot_no", "version"),
     )
-    op.create_index(op.f("ix_report_hi_img_indx"), "report", ["hi_img_indx"], unique=False)
-    op.create_table(
+    index("ix_report_hi_img_indx", "report", ["hi_img_indx"])
+    table(
         "institution_source",
         sa.Column("institution_code", sa.String(length=30), nullable=False),
         sa.Column("network", sa.String(length=50), nullable=False),
@@ -153,7 +164,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("institution_code", "network"),
     )
-    op.create_table(
+    table(
         "setl_info",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("hi_img_indx", sa.String(length=100), nullable=False),
@@ -168,8 +179,8 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index(op.f("ix_setl_info_hi_img_indx"), "setl_info", ["hi_img_indx"], unique=False)
-    op.create_table(
+    index("ix_setl_info_hi_img_indx", "setl_info", ["hi_img_indx"])
+    table(
         "study",
         sa.Column("hi_img_indx", sa.String(length=100), nullable=False),
         sa.Column("study_uid", sa.String(length=64), nullable=False),
@@ -184,18 +195,13 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("hi_img_indx", "study_uid"),
     )
-    op.create_index(op.f("ix_study_study_uid"), "study", ["study_uid"], unique=False)
+    index("ix_study_study_uid", "study", ["study_uid"])
+    return found
+
+
+def upgrade() -> None:
+    metadata().create_all(op.get_bind(), checkfirst=False)
 
 
 def downgrade() -> None:
-    op.drop_table("study")
-    op.drop_table("setl_info")
-    op.drop_table("institution_source")
-    op.drop_table("report")
-    op.drop_table("message")
-    op.drop_table("institution")
-    op.drop_table("instance")
-    op.drop_table("exam_record_history")
-    op.drop_table("exam_record")
-    op.drop_table("audit_event")
-    op.drop_table("access_event")
+    metadata().drop_all(op.get_bind(), checkfirst=False)
