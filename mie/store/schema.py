@@ -16,14 +16,15 @@ extra version locations (`--migrations DIR`, MIE_MIGRATIONS); they chain onto th
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from alembic import command
 from alembic.config import Config
-from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
@@ -70,10 +71,21 @@ class SchemaState:
         return f"{self.status}: database at {current}; this mie expects {', '.join(name(head) for head in self.heads)}"
 
 
+def _config(extra_locations: Sequence[Path], connection: Connection | None = None) -> Config:
+    """Alembic's configuration, made here: the packaged revisions, and those of `extra_locations`."""
+    locations = [MIGRATIONS_DIR / "versions", *(Path(location).resolve() for location in extra_locations)]
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
+    # Options are interpolated by configparser: a '%' in a path is doubled.
+    config.set_main_option("version_locations", os.pathsep.join(str(path).replace("%", "%%") for path in locations))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
 def script_directory(extra_locations: Sequence[Path] = ()) -> ScriptDirectory:
-    """The packaged revisions, and those of `extra_locations` (directories of revision files)."""
-    locations = [str(MIGRATIONS_DIR / "versions"), *(str(Path(location).resolve()) for location in extra_locations)]
-    return ScriptDirectory(str(MIGRATIONS_DIR), version_locations=locations)
+    return ScriptDirectory.from_config(_config(extra_locations))
 
 
 def _mie_tables() -> set[str]:
@@ -107,19 +119,12 @@ def _migrating(database: Database) -> Iterator[Connection]:
         yield connection
 
 
-def _run(connection: Connection, script: ScriptDirectory, destination: str, stamp: bool = False) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-
-    def step(revision: object, _context: MigrationContext) -> list[object]:
-        if stamp:
-            return script._stamp_revs(destination, revision)  # type: ignore[arg-type]
-        return script._upgrade_revs(destination, revision)  # type: ignore[arg-type]
-
-    with EnvironmentContext(config, script, fn=step, destination_rev=destination) as environment:
-        environment.configure(connection=connection, target_metadata=SQLModel.metadata)
-        with environment.begin_transaction():
-            environment.run_migrations()
+def _run(connection: Connection, extra_locations: Sequence[Path], destination: str, stamp: bool = False) -> None:
+    config = _config(extra_locations, connection)
+    if stamp:
+        command.stamp(config, destination)
+    else:
+        command.upgrade(config, destination)
 
 
 def state(database: Database, extra_locations: Sequence[Path] = ()) -> tuple[SchemaState, str]:
@@ -143,14 +148,14 @@ def prepare(database: Database, upgrade: bool = False, extra_locations: Sequence
                 "(a newer mie has migrated it): run that version of mie, or restore the backup taken before it migrated"
             )
         if found.status == "empty":
-            _run(connection, script, "heads")
+            _run(connection, extra_locations, "heads")
             return found
         if found.status == "unversioned":
             # Made by a mie before migrations: what create_all made then, on every start, it makes here once.
             baseline = script.get_revision(BASELINE)
             assert baseline is not None
             baseline.module.metadata().create_all(connection, checkfirst=True)
-            _run(connection, script, BASELINE, stamp=True)
+            _run(connection, extra_locations, BASELINE, stamp=True)
             behind = _state(connection, script)
             if behind.status == "current":
                 return found
@@ -160,5 +165,5 @@ def prepare(database: Database, upgrade: bool = False, extra_locations: Sequence
                 f"the database {database.describe()} is behind this mie ({found.describe(script)}): "
                 "back it up and run `mie db upgrade` (or start with `mie serve --upgrade`)"
             )
-        _run(connection, script, "heads")
+        _run(connection, extra_locations, "heads")
         return found
