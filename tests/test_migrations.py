@@ -25,7 +25,7 @@ from mie.config import Settings
 from mie.runtime import Runtime
 from mie.service.institutions import add_institution
 from mie.store.database import Database
-from mie.store.schema import BASELINE, SchemaAhead, SchemaBehind, prepare, state
+from mie.store.schema import BASELINE, SchemaAhead, SchemaBehind, prepare, script_directory, state
 from mie.web.app import create_app
 from tests.conftest import (
     DELETE_EXAM,
@@ -103,6 +103,8 @@ def fill(runtime: Runtime) -> None:
 
 
 def test_the_baseline_is_the_schema_create_all_makes(database_url: str, tmp_path: Path) -> None:
+    """And, later, that the packaged revisions make mie/store/tables.py: a change of the tables without its revision
+    fails here."""
     migrated = Database(database_url)
     try:
         assert prepare(migrated).status == "empty"
@@ -110,10 +112,10 @@ def test_the_baseline_is_the_schema_create_all_makes(database_url: str, tmp_path
         with migrated.engine.connect() as connection:
             # What autogenerate would write next is nothing: the tables and the revisions agree.
             assert compare_metadata(MigrationContext.configure(connection), SQLModel.metadata) == []
-            if migrated.dialect == "sqlite":
+            if migrated.dialect == "sqlite" and script_directory().get_heads() == [BASELINE]:
                 ddl = "select name, sql from sqlite_master where tbl_name != 'alembic_version' order by name"
                 by_migration = connection.execute(text(ddl)).all()
-        if migrated.dialect == "sqlite":
+        if migrated.dialect == "sqlite" and script_directory().get_heads() == [BASELINE]:
             made = Database(f"sqlite:///{tmp_path / 'create_all.sqlite3'}")
             made.create_all()
             with made.engine.connect() as connection:
