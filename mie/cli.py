@@ -2,8 +2,9 @@
 
 Exit codes (stable, for CI): 0 success; 1 the check found problems (stale generated/, invalid spec, a
 finding of severity error in `mie validate`: warnings and information alone exit 0 unless --strict; breaking
-changes in `mie spec diff`); 2 wrong usage, or an input that cannot be read (a missing file, a glob matching
-nothing, a file that is not a spec).
+changes in `mie spec diff`; a database whose schema revision is behind or ahead of this mie, see `mie db`);
+2 wrong usage, or an input that cannot be read (a missing file, a glob matching nothing, a file that is not a
+spec, a database that cannot be reached).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     _configure_logging(args.log_level.upper())
     settings = settings_from(args)
-    runtime = Runtime.open(settings)
+    runtime = Runtime.open(settings, upgrade=args.upgrade)
     print(f"mie: data directory {settings.data_dir.resolve()}", flush=True)
     print(f"mie: database {runtime.database.describe()}", flush=True)
     base = f"http://{settings.host}:{settings.http_port}"
@@ -202,6 +203,36 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from mie.store.database import Database
+    from mie.store.schema import prepare, state
+
+    settings = settings_from(args)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = Database(settings.effective_database_url)
+    try:
+        before = prepare(database, upgrade=True, extra_locations=settings.migrations)
+        _after, words = state(database, settings.migrations)
+    finally:
+        database.dispose()
+    print(f"mie: {database.describe()} was {before.status}; now {words}")
+    return EXIT_OK
+
+
+def cmd_db_current(args: argparse.Namespace) -> int:
+    from mie.store.database import Database
+    from mie.store.schema import state
+
+    settings = settings_from(args)
+    database = Database(settings.effective_database_url)
+    try:
+        found, words = state(database, settings.migrations)
+    finally:
+        database.dispose()
+    print(f"mie: {database.describe()} {words}")
+    return EXIT_OK if found.status == "current" else EXIT_PROBLEMS
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from mie.contract.codegen import generate
 
@@ -352,7 +383,26 @@ def parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--log-level", default=os.environ.get("MIE_LOG_LEVEL", "info"), help="log level (MIE_LOG_LEVEL)")
     serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True, help="log each request's path")
+    serve.add_argument(
+        "--upgrade", action="store_true", help="migrate a database that is behind this mie instead of refusing to start"
+    )
     serve.set_defaults(run=cmd_serve)
+
+    db = commands.add_parser(
+        "db",
+        help="the database's schema revision (Alembic migrations)",
+        description="A new database is created at the current revision by any command; one behind it is upgraded only "
+        "by `mie db upgrade` (or `mie serve --upgrade`): every other command refuses it and exits 1.",
+    )
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_commands.add_parser("upgrade", help="migrate the database to this mie's revision (back it up first)")
+    add_storage_options(upgrade)
+    upgrade.set_defaults(run=cmd_db_upgrade)
+    db_current = db_commands.add_parser(
+        "current", help="the database's revision and this mie's (exit 0 when they agree, 1 when not)"
+    )
+    add_storage_options(db_current)
+    db_current.set_defaults(run=cmd_db_current)
 
     institution = commands.add_parser("institution", help="institutions allowed to send, and their keys")
     institution_commands = institution.add_subparsers(dest="institution_command", required=True)
@@ -464,9 +514,20 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from sqlalchemy.exc import OperationalError
+
+    from mie.store.schema import SchemaError
+
     args = parser().parse_args(argv)
     try:
         return int(args.run(args))
+    except SchemaError as refusal:
+        print(f"mie: {refusal}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    except OperationalError as error:
+        # Only what the driver says first: no statement, no parameters, no traceback.
+        print(f"mie: the database cannot be reached: {str(error.orig or error).strip().splitlines()[0]}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_OK
 

@@ -27,6 +27,7 @@ class Settings:
     link_ttl_seconds: int = DEFAULT_LINK_TTL_SECONDS
     require_query_key: bool = False
     strict: bool = False  # warnings (spec/ERRATA.md, Severities) refused as errors
+    migrations: tuple[Path, ...] = ()  # revisions beyond the packaged ones (mie.store.schema)
 
     @property
     def effective_database_url(self) -> str:
@@ -52,6 +53,15 @@ def add_storage_options(parser: argparse.ArgumentParser) -> None:
         "--database-url",
         default=_env("DATABASE_URL", None),
         help="SQLAlchemy URL, e.g. postgresql://user@host/db (MIE_DATABASE_URL; default SQLite in --data-dir)",
+    )
+    parser.add_argument(
+        "--migrations",
+        action="append",
+        type=Path,
+        default=[Path(part) for part in (_env("MIGRATIONS", "") or "").split(os.pathsep) if part],
+        metavar="DIR",
+        help="a directory of schema revisions beyond the packaged ones, e.g. a draft spec's (repeatable; "
+        "MIE_MIGRATIONS, separated by ':')",
     )
 
 
@@ -147,6 +157,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         link_ttl_seconds=getattr(args, "link_ttl", DEFAULT_LINK_TTL_SECONDS),
         require_query_key=getattr(args, "require_query_key", False),
         strict=getattr(args, "strict", False),
+        migrations=tuple(getattr(args, "migrations", None) or ()),
     )
 
 
@@ -168,5 +179,6 @@ def settings_environment(settings: Settings) -> dict[str, str]:
     that build their own processor: a setting left out here would silently fall back to its default there."""
     values = {field.name: getattr(settings, field.name) for field in fields(Settings)}
     values["database_url"] = settings.effective_database_url
+    values["migrations"] = os.pathsep.join(str(path) for path in settings.migrations) or None
     # None is "not set": the option's default applies, as it did here
     return {f"MIE_{name.upper()}": str(value) for name, value in values.items() if value is not None}

@@ -32,13 +32,20 @@ class Runtime:
         return AuditLog(self.database, self.store.secret("audit-person"))
 
     @classmethod
-    def open(cls, settings: Settings, recover: bool = True) -> Runtime:
+    def open(cls, settings: Settings, recover: bool = True, upgrade: bool = False) -> Runtime:
+        """The processor's runtime. A new database is created at the current schema revision; one behind it is
+        upgraded only when `upgrade` is given, else `mie.store.schema.SchemaBehind` is raised (see that module)."""
         from mie.contract.validation import set_strict
+        from mie.store.schema import prepare
 
         set_strict(settings.strict)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         database = Database(settings.effective_database_url)
-        database.create_all()
+        try:
+            prepare(database, upgrade=upgrade, extra_locations=settings.migrations)
+        except BaseException:
+            database.dispose()
+            raise
         runtime = cls(settings=settings, database=database, store=FileStore(settings.data_dir))
         if recover:
             runtime.recover()

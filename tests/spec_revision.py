@@ -2,12 +2,15 @@
 edit the spec and a dictionary file, then bundle the dictionaries as `mie generate` does.
 
 Tests build it from the current spec (so it follows every later edit of V1.4); to look at it:
-`python -m tests.spec_revision tests/data/openapi-v1.5.yaml` (the file is not kept in the repository).
+`python -m tests.spec_revision tests/data/openapi-v1.5.yaml` (the file is not kept in the repository), or
+`python -m tests.spec_revision --checkout DIR` for a checkout-like directory that `mie generate --root DIR` and
+`MIE_SPEC_DIR=DIR/spec mie serve` take (tests/test_spec_revision_end_to_end.py).
 """
 
 from __future__ import annotations
 
 import copy
+import shutil
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -77,6 +80,10 @@ def v15_spec() -> dict[str, Any]:
         "minLength": 1,
     }
     img_info["required"].append("modality")
+    # The editor keeps the transaction's example valid: a required field appears in it.
+    example = spec["paths"]["/mie/api/mie/saveImgInfo"]["post"]["requestBody"]["content"]["application/json"]["example"]
+    for record in example["input"]:
+        record["modality"] = "CT"
     dictionaries = read_dictionaries(SPEC / "dictionaries")
     exam_part = dictionaries["examPart"]
     dictionaries["examPart"] = replace(exam_part, codes=(*exam_part.codes, NEW_EXAM_PART))
@@ -96,10 +103,21 @@ def write_v15_dir(directory: Path) -> Path:
     for source in (SPEC / "dictionaries").glob("*.yaml"):
         text = source.read_text(encoding="utf-8")
         if source.stem == "examPart":
-            text += f'  - code: "{NEW_EXAM_PART.code}"\n    name: {NEW_EXAM_PART.name}\n'
+            text = text.rstrip("\n") + f'\n  - code: "{NEW_EXAM_PART.code}"\n    name: {NEW_EXAM_PART.name}\n'
         (directory / "dictionaries" / source.name).write_text(text, encoding="utf-8")
     return directory
 
 
+def write_v15_checkout(root: Path) -> Path:
+    """The draft as an editor leaves a checkout before `mie generate`: spec/ as `write_v15_dir` writes it, and the
+    checkout's pyproject.toml, whose [tool.datamodel-codegen] the generator reads. Returns `root`."""
+    write_v15_dir(root / "spec")
+    shutil.copy(REPO_ROOT / "pyproject.toml", root / "pyproject.toml")
+    return root
+
+
 if __name__ == "__main__":
-    print(write_v15(Path(sys.argv[1] if len(sys.argv) > 1 else "tests/data/openapi-v1.5.yaml")))
+    if sys.argv[1:2] == ["--checkout"]:
+        print(write_v15_checkout(Path(sys.argv[2])))
+    else:
+        print(write_v15(Path(sys.argv[1] if len(sys.argv) > 1 else "tests/data/openapi-v1.5.yaml")))

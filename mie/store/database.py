@@ -273,7 +273,14 @@ class Database:
         return self.engine.dialect.name
 
     def create_all(self) -> None:
+        """Today's tables, without a schema revision (tests' fresh databases; a processor uses `mie.store.schema.prepare`)."""
         SQLModel.metadata.create_all(self.engine)
+
+    @contextmanager
+    def exclusive(self) -> Iterator[Connection]:
+        """A connection in a transaction, in the writers' turn (on SQLite): for schema changes."""
+        with self._writer_turn, self.engine.begin() as connection:
+            yield connection
 
     @contextmanager
     def session(self) -> Iterator[Session]:

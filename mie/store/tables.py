@@ -3,7 +3,9 @@
 Storage choice (documented in spec/ERRATA.md, "Storage"): each exam record is kept whole, as the validated
 JSON the spec describes, beside a few indexed key columns that mie searches and joins on. A spec revision
 that adds or lengthens a field therefore needs no schema change at all; only a new *key* column (something
-mie must search by) needs a migration. The V1.2 revision's 影像详情表 and 影像详情历史表 are `exam_record`
+mie must search by) needs a migration. Any change here needs its revision in mie/store/migrations/versions/
+(README, "When the specification changes"); tests/test_migrations.py fails until the revisions make these tables.
+The V1.2 revision's 影像详情表 and 影像详情历史表 are `exam_record`
 and `exam_record_history`.
 """
 

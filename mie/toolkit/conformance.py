@@ -1034,13 +1034,14 @@ class Runner:
         """Another registered institution can neither register images for nor delete an exam it did not save."""
         other = self.options.institutions[1]
         attempts = [
-            ("saveImgInfo", "chain 3b another institution registers", [self._image_record(index, study_uid, accession)]),
+            ("saveImgInfo", "chain 3b another institution registers", None),
             ("deleteExamRpotImgIdxInfo", "chain 3c another institution deletes", [index]),
         ]
-        for infno, step, records in attempts:
+        for infno, step, given in attempts:
             operation = self._is_selected(infno)
             if operation is None:
                 continue
+            records = given if given is not None else [self._image_record(operation, index, study_uid, accession)]
             message, headers = self.with_envelope(operation, {**(operation.example or {}), "input": records}, None, other)
             status, answer, case = self.send(operation, step, message, headers)
             data = answer.get("data") if isinstance(answer, dict) else None
@@ -1081,15 +1082,18 @@ class Runner:
             )
 
     @staticmethod
-    def _image_record(index: str, study_uid: str, accession: str) -> dict[str, str]:
-        return {"hiImgIndx": index, "studyUid": study_uid, "accessionNumber": accession, "imageTotalNum": "1"}
+    def _image_record(register: Operation, index: str, study_uid: str, accession: str) -> dict[str, Any]:
+        """The spec's example §2.3 record for this exam: fields a revision adds to it (a new required one) come along."""
+        examples = (register.example or {}).get("input") or [{}]
+        base = examples[0] if isinstance(examples[0], dict) else {}
+        return {**base, "hiImgIndx": index, "studyUid": study_uid, "accessionNumber": accession, "imageTotalNum": "1"}
 
     def _register(self, index: str, study_uid: str, accession: str, test: str = "chain 3 register") -> bool:
         # The chain registers only when §2.3 is among the transactions checked; the field cases of §2.2 need it anyway.
         register = self._is_selected("saveImgInfo") or (None if test.startswith("chain") else self._operation("saveImgInfo"))
         if register is None:
             return False
-        body = {**(register.example or {}), "input": [self._image_record(index, study_uid, accession)]}
+        body = {**(register.example or {}), "input": [self._image_record(register, index, study_uid, accession)]}
         message, headers = self.with_envelope(register, body, None, self.options.institutions[0])
         status, answer, case = self.send(register, test, message, headers)
         if self._not_implemented(register, status, answer):

@@ -1,0 +1,288 @@
+"""Schema revisions (mie/store/schema.py): the baseline is the schema `create_all` makes; a database made and filled
+at V1.4 is upgraded to the V1.5 draft's revision (tests/migrations_v1_5) with every row kept; `mie serve` refuses a
+database behind it, naming `mie db upgrade`, and starts once it has run; a database ahead of the code is refused too.
+On SQLite and on PostgreSQL, each in a schema of its own (search_path, as `Database(url, schema=...)` sets it)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, select, text
+from sqlmodel import SQLModel
+from starlette.testclient import TestClient
+
+from mie.config import Settings
+from mie.runtime import Runtime
+from mie.service.institutions import add_institution
+from mie.store.database import Database
+from mie.store.schema import BASELINE, SchemaAhead, SchemaBehind, prepare, script_directory, state
+from mie.web.app import create_app
+from tests.conftest import (
+    DELETE_EXAM,
+    INSTITUTION,
+    KEY,
+    OTHER_INSTITUTION,
+    OTHER_KEY,
+    POSTGRES_URL,
+    SAVE_EXAM,
+    delete_message,
+    exam_message,
+    img_info_message,
+    own_postgres_schema,
+)
+from tests.dicom_files import make_instance, part10_bytes
+from tests.retrieval_helpers import (
+    ALLOWED,
+    QUERY_IMAGES,
+    QUERY_INDEX,
+    client_at,
+    index_query,
+    list_query,
+    person_record,
+    register_querier,
+)
+from tests.test_cli import free_port
+from tests.test_crash import server_log, start_server
+from tests.test_images_http import upload as upload_image
+from tests.test_reports import upload as upload_report
+
+V15_MIGRATIONS = Path(__file__).resolve().parent / "migrations_v1_5"
+V15 = "0002_v1_5_draft"
+MIE = [sys.executable, "-m", "mie.cli"]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
+        return
+    with own_postgres_schema("mie_migrations") as schema:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+
+
+def rows(database: Database, skip: frozenset[str] = frozenset()) -> dict[str, list[dict[str, Any]]]:
+    """Every row of every table mie knows (its V1.4 columns; but `skip`), in primary-key order."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    with database.engine.connect() as connection:
+        for table in SQLModel.metadata.sorted_tables:
+            if table.name in skip:
+                continue
+            query = select(table).order_by(*table.primary_key.columns)
+            found[table.name] = [dict(row._mapping) for row in connection.execute(query)]
+    return found
+
+
+def fill(runtime: Runtime) -> None:
+    """One of everything V1.4 stores, through HTTP: institutions and a query network, exam records (one replaced, one
+    deleted), a study, instances, reports, messages, access and audit events."""
+    add_institution(runtime.database, INSTITUTION, KEY, name="北京大学第一医院")
+    add_institution(runtime.database, OTHER_INSTITUTION, OTHER_KEY, name="另一家医院")
+    register_querier(runtime)
+    client = TestClient(create_app(runtime), raise_server_exceptions=False)
+    kept, replaced, deleted = person_record(), person_record(), person_record()
+    assert client.post(SAVE_EXAM, json=exam_message(kept, replaced, deleted)).json()["code"] == 0
+    assert client.post(SAVE_EXAM, json=exam_message({**replaced, "psnName": "另一个名字"})).json()["code"] == 0
+    assert client.post(DELETE_EXAM, json=delete_message(deleted["hiImgIndx"])).json()["code"] == 0
+    assert client.post("/mie/api/mie/saveImgInfo", json=img_info_message(kept, total=2)).json()["code"] == 0
+    for _ in range(2):
+        assert upload_image(client, kept, part10_bytes(make_instance(kept["studyUid"]))).json()["code"] == 0
+        assert upload_report(client, kept).json()["code"] == 0
+    querier = client_at(runtime, ALLOWED)
+    assert querier.post(QUERY_INDEX, json=index_query(certno=kept["certno"], begntime=None, endtime=None)).json()["code"] == 0
+    assert querier.post(QUERY_IMAGES, json=list_query(kept["hiImgIndx"])).json()["code"] == 0
+
+
+def test_the_baseline_is_the_schema_create_all_makes(database_url: str, tmp_path: Path) -> None:
+    """And, later, that the packaged revisions make mie/store/tables.py: a change of the tables without its revision
+    fails here."""
+    migrated = Database(database_url)
+    try:
+        assert prepare(migrated).status == "empty"
+        assert state(migrated)[0].status == "current"
+        with migrated.engine.connect() as connection:
+            # What autogenerate would write next is nothing: the tables and the revisions agree.
+            assert compare_metadata(MigrationContext.configure(connection), SQLModel.metadata) == []
+            if migrated.dialect == "sqlite" and script_directory().get_heads() == [BASELINE]:
+                ddl = "select name, sql from sqlite_master where tbl_name != 'alembic_version' order by name"
+                by_migration = connection.execute(text(ddl)).all()
+        if migrated.dialect == "sqlite" and script_directory().get_heads() == [BASELINE]:
+            made = Database(f"sqlite:///{tmp_path / 'create_all.sqlite3'}")
+            made.create_all()
+            with made.engine.connect() as connection:
+                assert connection.execute(text(ddl)).all() == by_migration  # the same CREATE statements, to the letter
+            made.dispose()
+    finally:
+        migrated.dispose()
+
+
+def test_the_tables_and_alembic_version_go_into_the_databases_own_schema() -> None:
+    with own_postgres_schema("mie_migrations") as schema:
+        database = Database(POSTGRES_URL, schema=schema)
+        prepare(database)
+        with database.engine.connect() as connection:
+            names = set(inspect(connection).get_table_names(schema=schema))
+            assert "alembic_version" not in inspect(connection).get_table_names(schema="public")
+        database.dispose()
+    assert names == {*SQLModel.metadata.tables, "alembic_version"}
+
+
+def test_a_database_made_before_migrations_is_stamped_as_the_baseline(database_url: str, tmp_path: Path) -> None:
+    old = Database(database_url)
+    old.create_all()  # as every mie before migrations made it
+    with old.engine.begin() as connection:  # one made before the audit of retrieval: no access_event yet
+        connection.execute(text("drop table access_event"))
+    add_institution(old, INSTITUTION, KEY)
+    before = {**rows(old, skip=frozenset({"access_event"})), "access_event": []}
+    old.dispose()
+    runtime = Runtime.open(Settings(data_dir=tmp_path / "data", database_url=database_url), recover=False)
+    try:
+        found, _words = state(runtime.database)
+        assert found.status == "current" and found.current == (BASELINE,)
+        assert rows(runtime.database) == before
+        with runtime.database.engine.connect() as connection:  # the missing table made as the baseline makes it
+            assert compare_metadata(MigrationContext.configure(connection), SQLModel.metadata) == []
+    finally:
+        runtime.database.dispose()
+
+
+def test_a_v14_database_is_upgraded_to_v15_with_every_record_kept(database_url: str, tmp_path: Path) -> None:
+    runtime = Runtime.open(Settings(data_dir=tmp_path / "data", database_url=database_url), recover=False)
+    try:
+        fill(runtime)
+        before = rows(runtime.database)
+        empty = {name for name, found in before.items() if not found}
+        assert not empty, f"the fixture stores nothing in {empty}"
+        assert len(before["exam_record"]) == 2 and len(before["exam_record_history"]) == 1 and len(before["report"]) == 2
+
+        with pytest.raises(SchemaBehind, match="mie db upgrade"):
+            prepare(runtime.database, extra_locations=[V15_MIGRATIONS])
+        assert prepare(runtime.database, upgrade=True, extra_locations=[V15_MIGRATIONS]).status == "behind"
+        found, _words = state(runtime.database, [V15_MIGRATIONS])
+        assert found.status == "current" and found.current == (V15,)
+
+        assert rows(runtime.database) == before  # every row of every table, every column, as it was
+        with runtime.database.engine.connect() as connection:
+            columns = {column["name"]: column for column in inspect(connection).get_columns("study")}
+            assert columns["modality"]["nullable"]
+            assert connection.execute(text("select modality from study")).scalars().all() == [None]
+        # The code without the draft's revision does not know where the database is: it refuses, it does not guess.
+        with pytest.raises(SchemaAhead, match=V15):
+            prepare(runtime.database)
+    finally:
+        runtime.database.dispose()
+
+
+def mie(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*MIE, *args], capture_output=True, text=True, env=env, timeout=120, check=False)
+
+
+def test_serve_refuses_a_database_behind_it_until_mie_db_upgrade(database_url: str, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    storage = ["--data-dir", str(data_dir), "--database-url", database_url]
+    assert mie("institution", "add", INSTITUTION, "--key", KEY, *storage).returncode == 0  # made at V1.4
+    v15 = ["--migrations", str(V15_MIGRATIONS)]
+
+    refused = mie("serve", "--http-port", str(free_port()), "--dicom-port", "0", *storage, *v15)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "behind" in refused.stderr and "mie db upgrade" in refused.stderr and "Traceback" not in refused.stderr
+    current = mie("db", "current", *storage, *v15)
+    assert current.returncode == 1 and "behind" in current.stdout and BASELINE in current.stdout
+
+    upgraded = mie("db", "upgrade", *storage, *v15)
+    assert upgraded.returncode == 0, upgraded.stderr
+    current = mie("db", "current", *storage, *v15)
+    assert current.returncode == 0 and V15 in current.stdout
+
+    ahead = mie("serve", "--http-port", str(free_port()), "--dicom-port", "0", *storage)  # without the draft's revision
+    assert ahead.returncode == 1 and "does not know" in ahead.stderr
+
+    os.environ["MIE_MIGRATIONS"] = str(V15_MIGRATIONS)  # start_server passes the environment on
+    try:
+        port = free_port()
+        server = start_server(data_dir, database_url, port, 0)
+    finally:
+        del os.environ["MIE_MIGRATIONS"]
+    try:
+        assert httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=10).status_code == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert "Traceback" not in server_log(data_dir).read_text()
+
+
+def test_serve_upgrade_migrates_instead_of_refusing(tmp_path: Path) -> None:
+    database_url = f"sqlite:///{tmp_path / 'upgrade.sqlite3'}"
+    storage = ["--data-dir", str(tmp_path / "data"), "--database-url", database_url]
+    assert mie("institution", "add", INSTITUTION, "--key", KEY, *storage).returncode == 0
+    env = {**os.environ, "MIE_MIGRATIONS": str(V15_MIGRATIONS)}
+    assert mie("institution", "list", *storage, env=env).returncode == 1  # every command refuses, not only serve
+    port = free_port()
+    command = [*MIE, "serve", "--upgrade", "--http-port", str(port), "--dicom-port", "0", "--log-level", "warning", *storage]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(300):
+            try:
+                assert httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1).status_code == 200
+                break
+            except httpx.HTTPError:
+                assert server.poll() is None, "mie serve --upgrade did not start"
+                time.sleep(0.2)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert mie("institution", "list", *storage, env=env).returncode == 0
+    assert V15 in mie("db", "current", *storage, env=env).stdout
+
+
+def test_a_database_that_cannot_be_reached_exits_2_without_a_traceback(tmp_path: Path) -> None:
+    result = mie("db", "current", "--database-url", f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.sqlite3'}")
+    assert result.returncode == 2 and "cannot be reached" in result.stderr and "Traceback" not in result.stderr
+
+
+BROKEN_REVISION = '''"""fails half-way"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002_broken"
+down_revision = "0001_v1_4"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("study", sa.Column("half_done", sa.Integer(), nullable=True))
+    raise RuntimeError("a migration that fails half-way")
+
+
+def downgrade() -> None:
+    pass
+'''
+
+
+def test_a_migration_that_fails_changes_nothing(database_url: str, tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "0002_broken.py").write_text(BROKEN_REVISION, encoding="utf-8")
+    runtime = Runtime.open(Settings(data_dir=tmp_path / "data", database_url=database_url), recover=False)
+    try:
+        add_institution(runtime.database, INSTITUTION, KEY)
+        before = rows(runtime.database)
+        with pytest.raises(RuntimeError, match="half-way"):
+            prepare(runtime.database, upgrade=True, extra_locations=[broken])
+        found, _words = state(runtime.database, [broken])
+        assert found.status == "behind" and found.current == (BASELINE,)
+        with runtime.database.engine.connect() as connection:
+            assert "half_done" not in {column["name"] for column in inspect(connection).get_columns("study")}
+        assert rows(runtime.database) == before
+    finally:
+        runtime.database.dispose()
