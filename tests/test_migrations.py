@@ -57,7 +57,8 @@ from tests.test_images_http import upload as upload_image
 from tests.test_reports import upload as upload_report
 
 V15_MIGRATIONS = Path(__file__).resolve().parent / "migrations_v1_5"
-V15 = "0002_v1_5_draft"
+V15 = "0003_v1_5_draft"
+PACKAGED_HEAD = "0002_spec_lengths"  # the newest revision in mie/store/migrations/versions/
 MIE = [sys.executable, "-m", "mie.cli"]
 
 
@@ -144,10 +145,18 @@ def test_a_database_made_before_migrations_is_stamped_as_the_baseline(database_u
     add_institution(old, INSTITUTION, KEY)
     before = {**rows(old, skip=frozenset({"access_event"})), "access_event": []}
     old.dispose()
-    runtime = Runtime.open(Settings(data_dir=tmp_path / "data", database_url=database_url), recover=False)
+    settings = Settings(data_dir=tmp_path / "data", database_url=database_url)
+    # taken as the baseline, and so behind the packaged revisions after it: refused, and left as it was
+    with pytest.raises(SchemaBehind, match="mie db upgrade"):
+        Runtime.open(settings, recover=False).database.dispose()
+    stamped = Database(database_url)
+    assert state(stamped)[0].status == "unversioned"
+    assert prepare(stamped, upgrade=True).status == "behind"  # stamped as the baseline, then upgraded
+    stamped.dispose()
+    runtime = Runtime.open(settings, recover=False)
     try:
         found, _words = state(runtime.database)
-        assert found.status == "current" and found.current == (BASELINE,)
+        assert found.status == "current" and found.current == (PACKAGED_HEAD,)
         assert rows(runtime.database) == before
         with runtime.database.engine.connect() as connection:  # the missing table made as the baseline makes it
             assert compare_metadata(MigrationContext.configure(connection), SQLModel.metadata) == []
@@ -196,7 +205,7 @@ def test_serve_refuses_a_database_behind_it_until_mie_db_upgrade(database_url: s
     assert refused.returncode == 1, refused.stdout + refused.stderr
     assert "behind" in refused.stderr and "mie db upgrade" in refused.stderr and "Traceback" not in refused.stderr
     current = mie("db", "current", *storage, *v15)
-    assert current.returncode == 1 and "behind" in current.stdout and BASELINE in current.stdout
+    assert current.returncode == 1 and "behind" in current.stdout and PACKAGED_HEAD in current.stdout
 
     upgraded = mie("db", "upgrade", *storage, *v15)
     assert upgraded.returncode == 0, upgraded.stderr
@@ -253,8 +262,8 @@ BROKEN_REVISION = '''"""fails half-way"""
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_broken"
-down_revision = "0001_v1_4"
+revision = "0003_broken"
+down_revision = "0002_spec_lengths"
 branch_labels = None
 depends_on = None
 
@@ -272,7 +281,7 @@ def downgrade() -> None:
 def test_a_migration_that_fails_changes_nothing(database_url: str, tmp_path: Path) -> None:
     broken = tmp_path / "broken"
     broken.mkdir()
-    (broken / "0002_broken.py").write_text(BROKEN_REVISION, encoding="utf-8")
+    (broken / "0003_broken.py").write_text(BROKEN_REVISION, encoding="utf-8")
     runtime = Runtime.open(Settings(data_dir=tmp_path / "data", database_url=database_url), recover=False)
     try:
         add_institution(runtime.database, INSTITUTION, KEY)
@@ -280,7 +289,7 @@ def test_a_migration_that_fails_changes_nothing(database_url: str, tmp_path: Pat
         with pytest.raises(RuntimeError, match="half-way"):
             prepare(runtime.database, upgrade=True, extra_locations=[broken])
         found, _words = state(runtime.database, [broken])
-        assert found.status == "behind" and found.current == (BASELINE,)
+        assert found.status == "behind" and found.current == (PACKAGED_HEAD,)
         with runtime.database.engine.connect() as connection:
             assert "half_done" not in {column["name"] for column in inspect(connection).get_columns("study")}
         assert rows(runtime.database) == before
