@@ -7,8 +7,6 @@ import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from mie.store.database import default_database_url
-
 DEFAULT_LINK_TTL_SECONDS = 8 * 3600  # a working day: a doctor opens the links of a query made that morning
 
 
@@ -31,6 +29,10 @@ class Settings:
 
     @property
     def effective_database_url(self) -> str:
+        # imported here: importing the store reads the contract (column lengths), and `mie validate --spec` must be
+        # able to choose which contract before anything reads it
+        from mie.store.database import default_database_url
+
         return self.database_url or default_database_url(self.data_dir)
 
     @property

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from alembic import command
 from alembic.config import Config
@@ -32,7 +32,8 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-from mie.store.database import Database
+if TYPE_CHECKING:  # importing the store reads the contract: `mie validate --spec` chooses which one first
+    from mie.store.database import Database
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BASELINE = "0001_v1_4"  # the schema of V1.4 as `Database.create_all()` made it before migrations existed
