@@ -264,6 +264,8 @@ class Database:
             _WriterTurn(_lock_file_of(self.engine.url.database)) if sqlite else nullcontext()
         )
         self.group_commit = GroupCommit(self)
+        # The audit's events, committed together and without waiting for the disk (mie.service.audit).
+        self.audit_commit = GroupCommit(self)
         if sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin_immediate)
@@ -317,6 +319,7 @@ class Database:
     def dispose(self) -> None:
         """Close every connection (the group commit's and the pool's)."""
         self.group_commit.close()
+        self.audit_commit.close()
         self.engine.dispose()
 
     def describe(self) -> str:
