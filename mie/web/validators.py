@@ -267,7 +267,8 @@ def parse_json(text: str) -> t.Any:
     except ValueError:  # int(): more digits than sys.get_int_max_str_digits()
         limit = sys.get_int_max_str_digits()
         raise MieError(ResponseCode.malformed_body, f"数的位数超过 {limit} 位 (number longer than {limit} digits)") from None
-    if _deeper_than(body, MAX_DEPTH):
+    # No more levels than opening brackets (those inside strings only add to the count): most bodies skip the walk.
+    if text.count("{") + text.count("[") > MAX_DEPTH and _deeper_than(body, MAX_DEPTH):
         raise MieError(ResponseCode.malformed_body, f"嵌套超过 {MAX_DEPTH} 层 (nested too deeply)")
     if _SURROGATE_ESCAPE.search(text) and _lone_surrogate(body):
         raise MieError(ResponseCode.malformed_body, "字符串中有不成对的 \\u 代理项, 不是 Unicode 字符 (lone surrogate escape)")
