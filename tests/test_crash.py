@@ -19,6 +19,7 @@ from pynetdicom import AE
 
 from mie.config import Settings
 from mie.runtime import Runtime
+from mie.service import exams
 from tests.conftest import (
     INSTITUTION,
     KEY,
@@ -220,3 +221,60 @@ def test_several_scp_processes_share_the_port_and_store_everything(tmp_path: Pat
         known = repository.all_instance_paths()
     assert len(known) == 40
     runtime.database.dispose()
+
+
+def test_sigkill_mid_stream_loses_no_acknowledged_exam_record(tmp_path: Path, database_url: str) -> None:
+    """§2.1 messages from several clients at once (so that they share group commits), SIGKILL mid-stream:
+    after a restart every acknowledged record is there, and its message replays with the first answer."""
+    data_dir = tmp_path / "data"
+    subprocess.run(
+        [sys.executable, "-m", "mie.cli", "institution", "add", INSTITUTION, "--key", KEY,
+         "--data-dir", str(data_dir), "--database-url", database_url],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    http_port = free_port()
+    server = start_server(data_dir, database_url, http_port, free_port())
+    url = f"http://127.0.0.1:{http_port}/mie/api/mie/saveExamRpotImgInfo"
+    acknowledged: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}  # index -> (message, answer)
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def send() -> None:
+        with httpx.Client(timeout=30) as client:
+            while not stop.is_set():
+                message = exam_message(exam_record())
+                try:
+                    answer = client.post(url, json=message)
+                except httpx.HTTPError:
+                    return  # the server is gone
+                body = answer.json()
+                if answer.status_code == 200 and body["code"] == 0 and body["data"][0]["succFlag"] == "1":
+                    with lock:
+                        acknowledged[message["input"][0]["hiImgIndx"]] = (message, body)
+
+    try:
+        senders = [threading.Thread(target=send, daemon=True) for _ in range(4)]
+        for sender in senders:
+            sender.start()
+        deadline = time.monotonic() + 60
+        while len(acknowledged) < 40 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        server.send_signal(signal.SIGKILL)  # mid-stream: messages are in flight
+        server.wait(timeout=20)
+        stop.set()
+        for sender in senders:
+            sender.join(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert len(acknowledged) >= 40, "the stream did not get going before the kill"
+
+    runtime = Runtime.open(Settings(data_dir=data_dir, database_url=database_url))
+    try:
+        for index, (message, answer) in acknowledged.items():
+            assert exams.exam_record(runtime.database, index) is not None, f"acknowledged record {index} lost"
+            again = exams.save_exam_records(runtime.database, message)
+            assert again.body == answer, "a replay after the restart does not give the first answer"
+            assert exams.exam_history(runtime.database, index) == []
+    finally:
+        runtime.database.dispose()

@@ -140,7 +140,7 @@ def test_a_failed_commit_fails_every_job_and_undoes_them(tmp_path: Path) -> None
     assert _audit_rows(database) == [] and sorted(undone) == ["a", "b"]
 
 
-def test_sqlite_commits_wait_for_the_disk_except_the_group_commits_whose_files_recover_them(tmp_path: Path) -> None:
+def test_sqlite_commits_wait_for_the_disk_except_the_instance_group_commits_whose_files_recover_them(tmp_path: Path) -> None:
     # synchronous: 2 = FULL (fsync of the log at every commit), 1 = NORMAL (see GroupCommit's note)
     database = Database(f"sqlite:///{tmp_path / 'mie.sqlite3'}")
     database.create_all()
@@ -148,4 +148,7 @@ def test_sqlite_commits_wait_for_the_disk_except_the_group_commits_whose_files_r
         assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2
     level = database.group_commit.run(lambda batch: batch.repository.connection.exec_driver_sql("PRAGMA synchronous").scalar())
     assert level == 1
+    # The messages' records have no file to recover them from: their group commit waits for the disk.
+    level = database.message_commit.run(lambda batch: batch.repository.connection.exec_driver_sql("PRAGMA synchronous").scalar())
+    assert level == 2
     database.dispose()

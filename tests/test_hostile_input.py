@@ -424,3 +424,15 @@ def test_large_bodies_on_one_connection_are_not_taken_for_a_head(server: tuple[s
             status, answer = _read_one_answer(connection)
             assert status == 200 and json.loads(answer)["code"] == 0, answer[:300]
     assert counts(runtime)["exam_record"] == 3
+
+
+def test_nesting_is_refused_just_past_the_limit_however_few_brackets_are_in_strings() -> None:
+    from mie.service.answers import MieError
+    from mie.web.validators import MAX_DEPTH, parse_json
+
+    assert parse_json("[" * MAX_DEPTH + "]" * MAX_DEPTH) is not None
+    with pytest.raises(MieError, match="嵌套超过"):
+        parse_json("[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1))
+    with pytest.raises(MieError, match="嵌套超过"):  # brackets in strings do not hide the real ones
+        parse_json('{"a": "' + "{[" * 40 + '", "b": ' + "[" * (MAX_DEPTH) + "]" * MAX_DEPTH + "}")
+    assert parse_json('{"a": "' + "{[" * 40 + '"}') == {"a": "{[" * 40}  # many brackets, all in a string

@@ -94,3 +94,43 @@ def test_file_meta_is_byte_for_byte_pynetdicoms(sop_class: str, sop_instance: st
         create_file_meta(sop_class_uid=sop_class, sop_instance_uid=sop_instance, transfer_syntax=transfer_syntax)
     )
     assert file_meta(sop_class, sop_instance, transfer_syntax) == b"\x00" * 128 + b"DICM" + theirs
+
+
+def test_a_file_read_by_the_scanner_gives_what_pydicom_gives_in_every_bundled_test_file(tmp_path: Path) -> None:
+    """§2.2's uploads are read by split_file and scan_header (read_header), pydicom only for what they do not follow."""
+    from mie.dicom.part10 import split_file
+    from mie.service.ingest import _read_header_with_pydicom, read_header
+
+    scanned = 0
+    for path in PYDICOM_TEST_FILES:
+        try:
+            expected: Header | str = _read_header_with_pydicom(path)
+        except IngestRefused as refusal:
+            expected = refusal.kind
+        try:
+            got: Header | str = read_header(path)
+        except IngestRefused as refusal:
+            got = refusal.kind
+        assert got == expected, path.name
+        try:
+            split_file(path.read_bytes())
+            scanned += 1
+        except Irregular:
+            pass
+    assert scanned > len(PYDICOM_TEST_FILES) // 2  # the scanner, not only pydicom, was compared
+
+
+def test_a_header_longer_than_the_first_read_is_still_scanned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mie.service import ingest
+    from mie.service.ingest import HEADER_PREFIX, read_header
+
+    def not_pydicom(path: Path) -> Header:
+        raise AssertionError("read by pydicom, not by the scanner")
+
+    monkeypatch.setattr(ingest, "_read_header_with_pydicom", not_pydicom)
+
+    ds = make_instance("1.2.3.4")
+    ds.add_new(0x00091010, "OB", b"\x00" * (HEADER_PREFIX + 10))  # private data before the series UID
+    path = write(ds, tmp_path)
+    header = read_header(path)
+    assert header.sop_instance_uid == ds.SOPInstanceUID and header.series_uid == ds.SeriesInstanceUID

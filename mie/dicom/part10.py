@@ -3,6 +3,8 @@
 - `file_meta`: the Part 10 preamble and File Meta Information (PS3.10 §7.1) put in front of a received
   data set to make it a file. The same elements and bytes as pynetdicom's `Event.encoded_dataset()`
   (tests compare them), without building and writing a pydicom Dataset per instance.
+- `split_file`: where a Part 10 file's data set begins and its transfer syntax, so that §2.2's uploads are
+  read by `scan_header` as the SCP's data sets are.
 - `scan_header`: the few attributes mie reads of a received data set (identity and character set), found
   by walking element headers and skipping every value, instead of decoding the data set. Irregular data
   (truncated, big endian, deflated, nesting it cannot follow) is left to pydicom: `Irregular` says so.
@@ -197,3 +199,41 @@ def _explicit(group: int, element: int, vr: bytes, value: bytes) -> bytes:
     if vr in _LONG_VRS:
         return _TAG.pack(group, element) + vr + b"\x00\x00" + UL.pack(len(value)) + value
     return _TAG.pack(group, element) + vr + US.pack(len(value)) + value
+
+
+TRANSFER_SYNTAX_UID = 0x0002_0010
+
+
+def split_file(data: bytes) -> tuple[str, int]:
+    """The transfer syntax a Part 10 file's File Meta Information names, and where its data set begins
+    (PS3.10 §7.1: a 128-byte preamble, "DICM", then group 0002 in Explicit VR Little Endian). Irregular when
+    the bytes are not laid out so (or end within the meta information): pydicom then reads the file."""
+    if len(data) < 132 or data[128:132] != b"DICM":
+        raise Irregular("no Part 10 preamble")
+    position, end = 132, len(data)
+    syntax = ""
+    while True:
+        if position + 8 > end:
+            raise Irregular("truncated file meta information")
+        group, element = _TAG.unpack_from(data, position)
+        if group != 0x0002:
+            break
+        vr = data[position + 4 : position + 6]
+        if vr not in _VRS:
+            raise Irregular(f"no explicit VR at (0002,{element:04X})")
+        if vr in _LONG_VRS:
+            if position + 12 > end:
+                raise Irregular("truncated file meta information")
+            (length,) = UL.unpack_from(data, position + 8)
+            position += 12
+        else:
+            (length,) = US.unpack_from(data, position + 6)
+            position += 8
+        if position + length > end:
+            raise Irregular("truncated file meta information")
+        if element == TRANSFER_SYNTAX_UID & 0xFFFF:
+            syntax = data[position : position + length].rstrip(b"\x00 ").decode("ascii", "replace").strip()
+        position += length
+    if not syntax:
+        raise Irregular("no transfer syntax in the file meta information")
+    return syntax, position

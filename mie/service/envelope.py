@@ -58,9 +58,11 @@ def check_envelope(schema: dict[str, Any], body: Any) -> Outcome:
     return outcome
 
 
-def read_envelope(transaction: Transaction, body: Any) -> Envelope:
+def read_envelope(transaction: Transaction, body: Any, checked: Outcome | None = None) -> Envelope:
+    """The envelope of `body`, validated here unless `checked` is the outcome of `check_envelope` on this very
+    body against this transaction's schema (the HTTP layer's, handed on so it is not done twice)."""
     schema = transaction.body_schema
-    outcome = check_envelope(schema, body)
+    outcome = checked if checked is not None else check_envelope(schema, body)
     value = outcome.value
     return Envelope(
         infno=value["infno"],

@@ -97,9 +97,10 @@ def _save_record(repository: Repository, institution: str, envelope: Envelope, r
     return RecordResult(index_text, True, with_notes(SAVED, notes))
 
 
-def save_exam_records(database: Database, body: Any) -> Answer:
-    """saveExamRpotImgInfo (§2.1)."""
-    envelope = read_envelope(transaction("saveExamRpotImgInfo"), body)
+def save_exam_records(database: Database, body: Any, checked: Outcome | None = None) -> Answer:
+    """saveExamRpotImgInfo (§2.1). `checked`: the envelope's outcome when the caller has already validated it
+    (see read_envelope); without it, the envelope is validated here."""
+    envelope = read_envelope(transaction("saveExamRpotImgInfo"), body, checked)
     # Checked before the unit of work begins: the database's write lock is held only for the writes.
     checked = [(record, check_exam_record(record)) for record in envelope.input]
 

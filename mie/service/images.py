@@ -98,6 +98,6 @@ def save_img_file(
     message = "成功" + ("; 该实例此前已存储" if ingested.duplicate else "") + f"; {ingested.progress()}"
     message = with_notes(message, upload.notes)
     answer = file_answer(ResponseCode.success, claim.hi_img_indx, message)
-    with database.unit_of_work() as repository:
-        remember_answer(repository, institution, envelope, answer)
+    # With the other messages being answered at this moment: one commit (and fsync) for them all.
+    database.message_commit.run(lambda batch: remember_answer(batch.repository, institution, envelope, answer))
     return answer

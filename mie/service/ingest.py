@@ -25,7 +25,7 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, Imp
 from sqlalchemy.exc import IntegrityError
 
 from mie.contract.validation import mask
-from mie.dicom.part10 import SERIES_INSTANCE_UID, Irregular, file_meta, scan_header
+from mie.dicom.part10 import SERIES_INSTANCE_UID, Irregular, file_meta, scan_header, split_file
 from mie.store.database import Batch, CleanRefusal, Database
 from mie.store.files import FileStore, Spooled, UnsafeName, checked_uid, sync_directory
 from mie.store.repository import StoredStudy, accession_list
@@ -97,8 +97,32 @@ _HEADER_TAGS = [
 ]
 
 
+HEADER_PREFIX = 64 * 1024
+"""The bytes of a file read first for its header: the attributes mie reads come before the pixel data."""
+
+
 def read_header(path: Path) -> Header:
-    """The header of a Part 10 file; character sets such as GB18030 and GBK are decoded by pydicom."""
+    """The header of a Part 10 file, found by mie's scanner as the SCP finds a received data set's: in the
+    file's first HEADER_PREFIX bytes, or the whole file if the header runs past them. Files the scanner does
+    not follow (no preamble, big endian, deflated, irregular) are read by pydicom. Character sets such as
+    GB18030 and GBK are decoded either way."""
+    try:
+        with path.open("rb") as file:
+            data = file.read(HEADER_PREFIX)
+            for _ in range(2):
+                try:
+                    syntax, start = split_file(data)
+                    return _checked_header(scan_header(data[start:], syntax).get, syntax)
+                except Irregular:
+                    if len(data) < HEADER_PREFIX:
+                        break
+                    data += file.read()  # a header longer than the prefix: the whole file, once
+    except OSError as error:
+        raise IngestRefused("not_dicom", f"不是有效的 DICOM 文件: {type(error).__name__}") from None
+    return _read_header_with_pydicom(path)
+
+
+def _read_header_with_pydicom(path: Path) -> Header:
     try:
         dataset = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=_HEADER_TAGS)
     except (InvalidDicomError, EOFError, ValueError, TypeError, OSError) as error:

@@ -92,7 +92,7 @@ def receive_upload(
 ) -> FileUpload | Answer:
     """Authenticate, answer a replay with its first answer, check the form, spool the file (bounded)."""
     envelope = read_header_envelope(infno, headers, form)
-    with database.unit_of_work() as repository:
+    with database.reading() as repository:  # reads only: no writer's turn taken on SQLite
         institution = authenticate(repository, envelope.institution_code, envelope.key)
         previous = replayed_answer(repository, institution, envelope)
     if previous is not None:

@@ -154,15 +154,20 @@ class GroupCommit:
     Durability: on SQLite the group commit's connection commits with synchronous=NORMAL (every other
     connection uses FULL). A commit survives a crash of the process, but a power cut may take the last
     batches' rows with it; so what is committed here must be recoverable from what the jobs made durable
-    themselves before the commit. Instances are: their files are fsynced under their final names before
+    themselves before the commit, or be allowed to be lost that way (the audit's access events, a choice
+    explained in mie.service.audit). Instances are recoverable: their files are fsynced under their final names before
     the commit, and start-up recovery registers again a complete instance that no row knows
     (`mie.service.ingest.adopt_instance`). This spares an fsync of the log per batch: about 20% of the
-    C-STORE rate."""
+    C-STORE rate.
+
+    With `durable=True` (the messages of §2.1-§2.5, whose rows are the only copy of what was acknowledged)
+    the connection keeps synchronous=FULL: each batch's commit waits for its fsync, paid once per batch."""
 
     MAX_BATCH = 64
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, durable: bool = False) -> None:
         self._database = database
+        self._durable = durable
         self._queued: list[_Job[Any]] = []
         self._queue_lock = threading.Lock()
         self._turn = threading.Lock()
@@ -198,7 +203,7 @@ class GroupCommit:
         batch: Batch | None = None
         if self._connection is None:
             self._connection = self._database.engine.connect()
-            if self._database.dialect == "sqlite":
+            if self._database.dialect == "sqlite" and not self._durable:
                 # See the class's note on durability: a batch's commit waits for no fsync of SQLite's log.
                 self._connection.connection.dbapi_connection.execute("PRAGMA synchronous=NORMAL")  # type: ignore[union-attr]
         try:
@@ -264,6 +269,8 @@ class Database:
             _WriterTurn(_lock_file_of(self.engine.url.database)) if sqlite else nullcontext()
         )
         self.group_commit = GroupCommit(self)
+        # The messages' records (§2.1-§2.5) are acknowledged from their rows alone: committed with FULL.
+        self.message_commit = GroupCommit(self, durable=True)
         # The audit's events, committed together and without waiting for the disk (mie.service.audit).
         self.audit_commit = GroupCommit(self)
         if sqlite:
@@ -317,8 +324,9 @@ class Database:
                 yield Repository(connection)
 
     def dispose(self) -> None:
-        """Close every connection (the group commit's and the pool's)."""
+        """Close every connection (the group commits' and the pool's)."""
         self.group_commit.close()
+        self.message_commit.close()
         self.audit_commit.close()
         self.engine.dispose()
 

@@ -16,12 +16,14 @@ import math
 import re
 import sys
 import typing as t
+from dataclasses import dataclass
 
 from connexion.validators import AbstractRequestBodyValidator, JSONRequestBodyValidator, ParameterValidator
 from starlette.datastructures import Headers
 from starlette.types import Message, Receive, Scope
 
 from generated.models import ResponseCode
+from mie.contract.validation import Outcome
 from mie.service.answers import MieError
 from mie.service.envelope import check_envelope
 
@@ -86,10 +88,26 @@ class StreamingMultipartValidator(AbstractRequestBodyValidator):
         return bounded, scope
 
 
+CHECKED_BODY = "mie.checked_body"
+"""The request scope's key under which EnvelopeJSONValidator leaves the body it parsed and the outcome of its
+envelope check (a CheckedBody), so that a handler needs neither parse nor validate it again."""
+
+
+@dataclass(frozen=True)
+class CheckedBody:
+    body: t.Any
+    outcome: Outcome
+
+
+def checked_body(scope: Scope) -> CheckedBody | None:
+    checked = scope.get(CHECKED_BODY)
+    return checked if isinstance(checked, CheckedBody) else None
+
+
 class EnvelopeJSONValidator(JSONRequestBodyValidator):
     """Reads the body within the size limit, decodes it (`decode_body`), parses it strictly (`parse_json`) and
-    checks the envelope. The handler reads the body again: it is handed on as UTF-8, re-encoded only when it
-    came in another encoding."""
+    checks the envelope; the parsed body and the check's outcome are left in the scope (`checked_body`). A
+    handler that reads the body again gets it as UTF-8, re-encoded only when it came in another encoding."""
 
     max_body_bytes: int = 10 * 1024 * 1024
 
@@ -115,7 +133,8 @@ class EnvelopeJSONValidator(JSONRequestBodyValidator):
             more_body = message.get("more_body", False)
         raw = b"".join(chunks)
         text, encoding = decode_body(raw, declared_charset(headers.get("content-type", "")))
-        self._validate(parse_json(text))
+        body = parse_json(text)
+        scope[CHECKED_BODY] = CheckedBody(body, check_envelope(self._schema, body))
         if encoding != "utf-8":
             raw = text.encode("utf-8")
             scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]}
@@ -250,7 +269,8 @@ def parse_json(text: str) -> t.Any:
     except ValueError:  # int(): more digits than sys.get_int_max_str_digits()
         limit = sys.get_int_max_str_digits()
         raise MieError(ResponseCode.malformed_body, f"数的位数超过 {limit} 位 (number longer than {limit} digits)") from None
-    if _deeper_than(body, MAX_DEPTH):
+    # No more levels than opening brackets (those inside strings only add to the count): most bodies skip the walk.
+    if text.count("{") + text.count("[") > MAX_DEPTH and _deeper_than(body, MAX_DEPTH):
         raise MieError(ResponseCode.malformed_body, f"嵌套超过 {MAX_DEPTH} 层 (nested too deeply)")
     if _SURROGATE_ESCAPE.search(text) and _lone_surrogate(body):
         raise MieError(ResponseCode.malformed_body, "字符串中有不成对的 \\u 代理项, 不是 Unicode 字符 (lone surrogate escape)")
