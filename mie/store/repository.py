@@ -476,8 +476,8 @@ class Repository:
     # access to data (§2.6-§2.8, pages) ----------------------------------------------------------------------------
     def commit_without_waiting_for_the_disk(self) -> None:
         """This transaction's commit returns before its log reaches the disk: a crash of mie loses nothing, a
-        power cut (or, on PostgreSQL, a crash of its server) may lose the last commits. PostgreSQL: asynchronous commit; SQLite: the group
-        commit's connection already commits with synchronous=NORMAL."""
+        power cut (or, on PostgreSQL, a crash of its server) may lose the last commits. PostgreSQL: asynchronous
+        commit; SQLite: the (non-durable) group commit's connection already commits with synchronous=NORMAL."""
         if self.connection.dialect.name == "postgresql":
             self.connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
 
