@@ -46,7 +46,8 @@ HEADER_TAGS = frozenset(
         ROWS,
     }
 )
-# The walk stops past this one: Rows follows the others closely, so the few elements between cost little.
+# The walk stops past this one. Reaching it walks groups 0020-0028 too: on pydicom's CT_small, whose private
+# groups 0021-0027 lie between, that took the scan from about 235 to 377 us (2026-12-02, loaded 2-core machine).
 LAST_HEADER_TAG = ROWS
 
 # PS3.5 §7.1.2: explicit VRs whose length field is 4 bytes after 2 reserved ones.
