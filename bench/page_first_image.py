@@ -4,9 +4,9 @@ A `mie serve` (SQLite unless --database-url) is given an exam and a CT series of
 (uncompressed, about 0.5 MB each, sent by §2.2 saveImgFile, untimed). Then Debian's headless Chromium
 (driven by Playwright) opens the page's link, twice in fresh browser contexts:
 
-  cold   the first view after the server started: the page reads every instance's header (series and
-         instance order, frames) from its file
-  warm   the second view: the headers come from the server's cache
+  cold   the first view after the server started (since revision 0003_instance_order the order, frames
+         and labels come from the instance rows: no file is read; before, every header was read from its file)
+  warm   the second view
 
 For each: wall time from the navigation to the first image decoded in the page (Python side), the HTML's
 responseEnd and the first rendered image's responseEnd (the page's Resource Timing). Then the time to step

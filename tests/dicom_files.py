@@ -97,3 +97,30 @@ def dataset_bytes(path: Path) -> bytes:
         read_preamble(stream, force=False)
         _read_file_meta_info(stream)
         return stream.read()
+
+
+ORDER_COLUMNS = ("series_number", "instance_number", "number_of_frames", "rows", "modality", "series_description")
+
+
+def order_columns(ds: Dataset) -> dict[str, object]:
+    """The instance row's columns read from the header at ingest, as pydicom reads them from `ds`."""
+
+    def number(keyword: str) -> int | None:
+        value = ds.get(keyword)
+        return int(value) if value not in (None, "") else None
+
+    return {
+        "series_number": number("SeriesNumber"),
+        "instance_number": number("InstanceNumber"),
+        "number_of_frames": number("NumberOfFrames"),
+        "rows": number("Rows"),
+        "modality": str(ds.get("Modality") or ""),
+        "series_description": str(ds.get("SeriesDescription") or ""),
+    }
+
+
+def with_numbers(ds: Dataset, series: int, instance: int, description: str = "") -> Dataset:
+    ds.SeriesNumber, ds.InstanceNumber = series, instance
+    if description:
+        ds.SeriesDescription = description
+    return ds

@@ -23,7 +23,7 @@ from mie.service.institutions import add_institution
 from mie.store.repository import Repository
 from mie.store.tables import Instance
 from tests.conftest import INSTITUTION, KEY, SAVE_EXAM, exam_message, exam_record, img_info_message
-from tests.dicom_files import CORPUS, dataset_bytes, make_instance, md5, write
+from tests.dicom_files import CORPUS, ORDER_COLUMNS, dataset_bytes, make_instance, md5, order_columns, with_numbers, write
 
 CALLING_AE = "HOSPITAL_AE"
 STORESCU_CFG = Path(__file__).parent / "data" / "storescu.cfg"
@@ -153,6 +153,29 @@ def test_chinese_text_from_a_modality_in_gb18030(scp: StorageSCP, runtime: Runti
     assert pynetdicom_send(scp.port, ds) == [0]
     [row] = stored_instances(runtime).values()
     assert pydicom.dcmread(runtime.settings.data_dir / row.path).PatientName == "张三"
+
+
+def test_the_row_keeps_series_and_instance_numbers_frames_and_labels(
+    scp: StorageSCP, runtime: Runtime, client: TestClient
+) -> None:
+    """Read by the scanner on the C-STORE path (the labels in the data set's character set), as pydicom reads them."""
+    record = exam_record()
+    client.post(SAVE_EXAM, json=exam_message(record))
+    assert client.post("/mie/api/mie/saveImgInfo", json=img_info_message(record, total=4)).json()["code"] == 0
+    study = record["studyUid"]
+    datasets = [
+        with_numbers(make_instance(study, charset="GB18030"), 7, 12, description="胸部 平扫"),
+        with_numbers(make_instance(study, kind="jpeg2000"), 3, 1),  # NumberOfFrames 1, encapsulated pixels
+        make_instance(study, kind="rle"),
+    ]
+    del datasets[2].InstanceNumber  # none: stored, with no number
+    assert pynetdicom_send(scp.port, *datasets) == [0] * 3
+    rows = stored_instances(runtime)
+    for ds in datasets:
+        row = rows[str(ds.SOPInstanceUID)]
+        assert {name: getattr(row, name) for name in ORDER_COLUMNS} == order_columns(ds)
+    assert rows[str(datasets[0].SOPInstanceUID)].series_description == "胸部 平扫"
+    assert rows[str(datasets[2].SOPInstanceUID)].instance_number is None
 
 
 def test_dcmtk_is_on_this_machine() -> None:

@@ -24,7 +24,7 @@ from tests.conftest import (
     img_info_message,
     new_msgid,
 )
-from tests.dicom_files import make_instance, md5, part10_bytes
+from tests.dicom_files import ORDER_COLUMNS, make_instance, md5, order_columns, part10_bytes, with_numbers
 
 SAVE_IMG_FILE = "/mie/api/mie/saveImgFile"
 SAVE_IMG_INFO = "/mie/api/mie/saveImgInfo"
@@ -93,6 +93,28 @@ def test_a_file_is_stored_byte_for_byte_with_its_row(client: TestClient, runtime
     assert instance.transfer_syntax_uid == ds.file_meta.TransferSyntaxUID and instance.sop_class_uid == ds.SOPClassUID
     assert instance.source == "http" and instance.hi_img_indx == exam["hiImgIndx"]
     assert (study.study_uid, study.image_total_num) == (exam["studyUid"], 2)
+
+
+def test_the_row_keeps_series_and_instance_numbers_frames_and_labels(
+    client: TestClient, runtime: Runtime, exam: dict[str, Any]
+) -> None:
+    """Read with pydicom on the §2.2 path (the labels in the file's character set)."""
+    study = exam["studyUid"]
+    datasets = [
+        with_numbers(make_instance(study, charset="GB18030"), 7, 12, description="胸部 平扫"),
+        with_numbers(make_instance(study, kind="jpeg2000"), 3, 1),
+        make_instance(study, kind="rle"),
+    ]
+    del datasets[2].InstanceNumber
+    for ds in datasets:
+        assert upload(client, exam, part10_bytes(ds), imageTotalNum="3").json()["code"] == 0
+    with Session(runtime.database.engine) as session:
+        rows = {row.sop_instance_uid: row for row in session.exec(select(Instance))}
+    for ds in datasets:
+        row = rows[str(ds.SOPInstanceUID)]
+        assert {name: getattr(row, name) for name in ORDER_COLUMNS} == order_columns(ds)
+    assert rows[str(datasets[0].SOPInstanceUID)].series_description == "胸部 平扫"
+    assert rows[str(datasets[2].SOPInstanceUID)].instance_number is None
 
 
 def test_the_same_instance_twice_is_stored_once(client: TestClient, runtime: Runtime, exam: dict[str, Any]) -> None:

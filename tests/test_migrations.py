@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select, text
@@ -23,9 +24,11 @@ from starlette.testclient import TestClient
 
 from mie.config import Settings
 from mie.runtime import Runtime
+from mie.service import pages
 from mie.service.institutions import add_institution
+from mie.service.links import Page, page_url
 from mie.store.database import Database
-from mie.store.schema import BASELINE, SchemaAhead, SchemaBehind, prepare, script_directory, state
+from mie.store.schema import BASELINE, SchemaAhead, SchemaBehind, _config, _migrating, prepare, script_directory, state
 from mie.web.app import create_app
 from tests.conftest import (
     DELETE_EXAM,
@@ -40,7 +43,8 @@ from tests.conftest import (
     img_info_message,
     own_postgres_schema,
 )
-from tests.dicom_files import make_instance, part10_bytes
+from tests.dicom_files import ORDER_COLUMNS, make_instance, part10_bytes
+from tests.page_data import store_ct_series, store_exam
 from tests.retrieval_helpers import (
     ALLOWED,
     QUERY_IMAGES,
@@ -57,8 +61,8 @@ from tests.test_images_http import upload as upload_image
 from tests.test_reports import upload as upload_report
 
 V15_MIGRATIONS = Path(__file__).resolve().parent / "migrations_v1_5"
-V15 = "0003_v1_5_draft"
-PACKAGED_HEAD = "0002_spec_lengths"  # the newest revision in mie/store/migrations/versions/
+V15 = "0004_v1_5_draft"
+PACKAGED_HEAD = "0003_instance_order"  # the newest revision in mie/store/migrations/versions/
 MIE = [sys.executable, "-m", "mie.cli"]
 
 
@@ -139,11 +143,14 @@ def test_the_tables_and_alembic_version_go_into_the_databases_own_schema() -> No
 
 def test_a_database_made_before_migrations_is_stamped_as_the_baseline(database_url: str, tmp_path: Path) -> None:
     old = Database(database_url)
-    old.create_all()  # as every mie before migrations made it
+    baseline = script_directory().get_revision(BASELINE)
+    assert baseline is not None
+    baseline.module.metadata().create_all(old.engine)  # as every mie before migrations made it (the baseline's tables)
     with old.engine.begin() as connection:  # one made before the audit of retrieval: no access_event yet
         connection.execute(text("drop table access_event"))
     add_institution(old, INSTITUTION, KEY)
-    before = {**rows(old, skip=frozenset({"access_event"})), "access_event": []}
+    # (instance: empty, and read with today's columns only once upgraded)
+    before = {**rows(old, skip=frozenset({"access_event", "instance"})), "access_event": [], "instance": []}
     old.dispose()
     settings = Settings(data_dir=tmp_path / "data", database_url=database_url)
     # taken as the baseline, and so behind the packaged revisions after it: refused, and left as it was
@@ -187,6 +194,56 @@ def test_a_v14_database_is_upgraded_to_v15_with_every_record_kept(database_url: 
         # The code without the draft's revision does not know where the database is: it refuses, it does not guess.
         with pytest.raises(SchemaAhead, match=V15):
             prepare(runtime.database)
+    finally:
+        runtime.database.dispose()
+
+
+def test_instances_stored_before_0003_keep_their_rows_without_numbers_and_are_read_from_their_files(
+    database_url: str, tmp_path: Path
+) -> None:
+    """0003_instance_order adds the columns and reads no file: older rows get NULL, and the readers fall back (§2.7
+    in arrival order, the image page from the file's header) while instances stored since are ordered by their rows."""
+    runtime = Runtime.open(Settings(data_dir=tmp_path / "data", database_url=database_url), recover=False)
+    try:
+        add_institution(runtime.database, INSTITUTION, KEY)
+        register_querier(runtime)
+        client = TestClient(create_app(runtime), raise_server_exceptions=False)
+        exam = store_ct_series(client, store_exam(client), count=3)  # sent in reverse InstanceNumber order
+        with _migrating(runtime.database) as connection:  # as a database of revision 0002 has them
+            command.downgrade(_config([], connection), "0002_spec_lengths")
+        instance = SQLModel.metadata.tables["instance"]
+        older = select(*[column for column in instance.columns if column.name not in ORDER_COLUMNS]).order_by(
+            instance.c.sop_instance_uid
+        )
+        with runtime.database.engine.connect() as connection:
+            before = [dict(row._mapping) for row in connection.execute(older)]
+        others = rows(runtime.database, skip=frozenset({"instance"}))
+        with _migrating(runtime.database) as connection:
+            command.upgrade(_config([], connection), "heads")
+        after = rows(runtime.database)
+        assert len(before) == 3
+        assert [{k: v for k, v in row.items() if k not in ORDER_COLUMNS} for row in after["instance"]] == before
+        assert all(row[name] is None for row in after["instance"] for name in ORDER_COLUMNS)
+        assert rows(runtime.database, skip=frozenset({"instance"})) == others
+
+        hi_img_indx = exam.record["hiImgIndx"]
+        listed = client_at(runtime, ALLOWED).post(QUERY_IMAGES, json=list_query(hi_img_indx)).json()["data"]["imgFileSnList"]
+        assert [item["instUuid"] for item in listed] == list(reversed(exam.sop_uids))  # arrival order: no numbers
+        pages._header.cache_clear()
+        token = runtime.links.issue(Page.image, hi_img_indx, OTHER_INSTITUTION)
+        page = client.get(page_url("", Page.image, token)).text
+        assert pages._header.cache_info().misses == 3  # the older rows' headers, read from their files
+        assert page.index(exam.sop_uids[0]) < page.index(exam.sop_uids[1]) < page.index(exam.sop_uids[2])
+
+        # One more instance of the series, stored now: its numbers are on its row, so it is listed first
+        newer = make_instance(exam.record["studyUid"])
+        newer.SeriesInstanceUID, newer.SeriesNumber, newer.InstanceNumber = exam.series_uid, 2, 4
+        assert upload_image(client, exam.record, part10_bytes(newer), imageTotalNum="4").json()["code"] == 0
+        listed = client_at(runtime, ALLOWED).post(QUERY_IMAGES, json=list_query(hi_img_indx)).json()["data"]["imgFileSnList"]
+        assert [item["instUuid"] for item in listed] == [str(newer.SOPInstanceUID), *reversed(exam.sop_uids)]
+        pages._header.cache_clear()
+        client.get(page_url("", Page.image, token))
+        assert pages._header.cache_info().misses == 3  # not for the new one
     finally:
         runtime.database.dispose()
 
@@ -262,8 +319,8 @@ BROKEN_REVISION = '''"""fails half-way"""
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_broken"
-down_revision = "0002_spec_lengths"
+revision = "0004_broken"
+down_revision = "0003_instance_order"
 branch_labels = None
 depends_on = None
 
@@ -281,7 +338,7 @@ def downgrade() -> None:
 def test_a_migration_that_fails_changes_nothing(database_url: str, tmp_path: Path) -> None:
     broken = tmp_path / "broken"
     broken.mkdir()
-    (broken / "0003_broken.py").write_text(BROKEN_REVISION, encoding="utf-8")
+    (broken / "0004_broken.py").write_text(BROKEN_REVISION, encoding="utf-8")
     runtime = Runtime.open(Settings(data_dir=tmp_path / "data", database_url=database_url), recover=False)
     try:
         add_institution(runtime.database, INSTITUTION, KEY)

@@ -16,6 +16,7 @@ from starlette.testclient import TestClient
 
 from mie.contract.spec import component
 from mie.runtime import Runtime
+from mie.service import pages
 from mie.service.audit import Access
 from mie.service.links import Page, page_url
 from mie.service.pages import IMAGE_SECTIONS, REPORT_SECTIONS
@@ -108,6 +109,21 @@ def test_the_image_page_lists_the_series_in_order_and_renders_each_slice(
                 assert image.std() > 5
                 pictures.add(image.tobytes())
     assert len(pictures) == 3 * 2 + 3
+
+
+def test_the_first_view_of_instances_stored_now_reads_no_file(client: TestClient, runtime: Runtime, exam: StoredExamData) -> None:
+    """Order, series number, modality, description and frames come from the rows (read at ingest): no header is
+    read from a file (pages._header is for rows stored before revision 0003_instance_order)."""
+    store_ct_series(client, exam, count=4, others=("mr",))
+    pages._header.cache_clear()
+    page = client.get(link(runtime, Page.image, exam)).text
+    assert pages._header.cache_info().misses == 0
+    data = re.search(r'id="series-data">(.*?)</script>', page, re.S)
+    assert data is not None
+    series = json.loads(data.group(1))
+    ct = next(view for view in series if view["uid"] == exam.series_uid)
+    assert [sop for sop, _frame in ct["slices"]] == exam.sop_uids  # sent in reverse: ordered by InstanceNumber
+    assert "Chest 5mm" in page and {view["modality"] for view in series} == {"CT", "MR"}
 
 
 def test_a_sub_resource_of_another_exam_is_refused(client: TestClient, runtime: Runtime, exam: StoredExamData) -> None:

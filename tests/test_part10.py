@@ -9,7 +9,7 @@ import pydicom
 import pytest
 from pynetdicom.dsutils import create_file_meta, encode_file_meta
 
-from mie.dicom.part10 import Irregular, file_meta, scan_header
+from mie.dicom.part10 import Irregular, file_meta, integer_string, scan_header
 from mie.service.ingest import Header, IngestRefused, header_of, header_of_received
 from tests.dicom_files import dataset_bytes, make_instance, write
 
@@ -49,6 +49,47 @@ def test_the_scanner_reads_what_pydicom_reads_in_every_bundled_test_file() -> No
         assert _header_by_scan(path, transfer_syntax) == _header_by_pydicom(path), path.name
     # the comparison above ran over real variety: explicit and implicit VR, sequences of undefined length
     assert scanned >= 50 and fallen_back >= 1, (scanned, fallen_back)
+
+
+def _pydicom_number(path: Path, keyword: str) -> int | None:
+    value = pydicom.dcmread(path, stop_before_pixels=True).get(keyword)
+    return int(value) if value not in (None, "") else None
+
+
+def test_the_scanner_reads_series_and_instance_numbers_and_frames_as_pydicom_does() -> None:
+    """The three integer strings of §2.7's order and the image page, straight against pydicom's values."""
+    compared = {"SeriesNumber": 0, "InstanceNumber": 0, "NumberOfFrames": 0}
+    for path in PYDICOM_TEST_FILES:
+        try:
+            transfer_syntax = str(pydicom.dcmread(path, stop_before_pixels=True).file_meta.TransferSyntaxUID)
+            values = scan_header(dataset_bytes(path), transfer_syntax)
+            expected = {keyword: _pydicom_number(path, keyword) for keyword in compared}
+        except Exception:
+            continue  # broken samples, or data sets the scanner leaves to pydicom (compared above)
+        for keyword, number in expected.items():
+            assert values.get(keyword) == number, (path.name, keyword)
+            compared[keyword] += number is not None
+    assert min(compared.values()) >= 5, compared  # real files with each of them, not only absences
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [(b"12", 12), (b" 7 ", 7), (b"-3", -3), (b"+4", 4), (b"12.0", 12), (b"", None), (b"  ", None), (b"x1", None)]
+    + [(b"1\\2", None), (b"1.5", None), (b"99999999999", None), (b"3\x00", 3)],
+)
+def test_integer_strings_are_read_tolerantly(raw: bytes, expected: int | None, tmp_path: Path) -> None:
+    """Blank or malformed is None, never a refusal: the image is stored, without its number."""
+    assert integer_string(raw.decode("ascii")) == expected
+    ds = make_instance("1.2.826.0.1.3680043.8.498.7")
+    assert ds.file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.1"
+    ds.InstanceNumber = "424242"  # a placeholder, replaced by the raw value below
+    body = dataset_bytes(write(ds, tmp_path))
+    padded = raw + b" " * (len(raw) % 2)
+    element = b"\x20\x00\x13\x00IS" + len(padded).to_bytes(2, "little") + padded
+    placeholder = b"\x20\x00\x13\x00IS\x06\x00424242"
+    assert body.count(placeholder) == 1
+    values = scan_header(body.replace(placeholder, element), "1.2.840.10008.1.2.1")
+    assert values["InstanceNumber"] == expected
 
 
 def test_implicit_data_labelled_explicit_is_left_to_pydicom() -> None:

@@ -249,6 +249,61 @@ def test_the_image_list_is_in_series_then_arrival_order(querier: TestClient, exa
     assert series[0] == series[1] != series[2]
 
 
+def numbered(study_uid: str, series_uid: str, series_number: int | None, instance_number: int | None) -> pydicom.Dataset:
+    ds = make_instance(study_uid)
+    ds.SeriesInstanceUID = series_uid
+    for keyword, number in (("SeriesNumber", series_number), ("InstanceNumber", instance_number)):
+        if number is None:
+            del ds[keyword]
+        else:
+            setattr(ds, keyword, number)
+    return ds
+
+
+def shuffled_exam(client: TestClient) -> tuple[dict[str, Any], list[str], list[pydicom.Dataset]]:
+    """Three series sent shuffled over §2.2: series 2 (instances 1-3 and one without a number), series 1
+    (instances 1-2), and a series without a number. Returns the record, the expected §2.7 order, the datasets."""
+    record = person_record(CERTNO, examDate="2024-01-01")
+    save(client, record)
+    study, two, one, none = record["studyUid"], generate_uid(), generate_uid(), generate_uid()
+    by_name = {
+        "2/3": numbered(study, two, 2, 3),
+        "none/1": numbered(study, none, None, 1),
+        "1/2": numbered(study, one, 1, 2),
+        "2/-": numbered(study, two, 2, None),
+        "2/1": numbered(study, two, 2, 1),
+        "1/1": numbered(study, one, 1, 1),
+        "2/2": numbered(study, two, 2, 2),
+    }
+    for ds in by_name.values():  # this dict's order is the arrival order
+        answer = upload(client, record, part10_bytes(ds), imageTotalNum=str(len(by_name))).json()
+        assert answer["code"] == 0, answer
+    expected = [str(by_name[name].SOPInstanceUID) for name in ("1/1", "1/2", "2/1", "2/2", "2/3", "2/-", "none/1")]
+    return record, expected, list(by_name.values())
+
+
+def test_the_image_list_is_in_series_and_instance_order_whatever_the_arrival(client: TestClient, querier: TestClient) -> None:
+    """Series by Series Number, instances by Instance Number; those without a number after, in arrival order."""
+    record, expected, _datasets = shuffled_exam(client)
+    listed = querier.post(QUERY_IMAGES, json=list_query(record["hiImgIndx"])).json()["data"]["imgFileSnList"]
+    assert [item["instUuid"] for item in listed] == expected
+
+
+def test_rows_stored_before_the_numbers_were_kept_are_listed_in_arrival_order(
+    client: TestClient, querier: TestClient, database: Database
+) -> None:
+    """Rows of revision 0002 and earlier have no numbers (the migration reads no file): series by first arrival,
+    instances by arrival, after any numbered ones."""
+    record, _expected, datasets = shuffled_exam(client)
+    with database.engine.begin() as connection:
+        connection.execute(text("update instance set series_number = null, instance_number = null, modality = null"))
+    listed = querier.post(QUERY_IMAGES, json=list_query(record["hiImgIndx"])).json()["data"]["imgFileSnList"]
+    by_series: dict[str, list[str]] = {}
+    for ds in datasets:
+        by_series.setdefault(str(ds.SeriesInstanceUID), []).append(str(ds.SOPInstanceUID))
+    assert [item["instUuid"] for item in listed] == [uid for members in by_series.values() for uid in members]
+
+
 def sop_instance_uid(data: bytes) -> str:
     return str(pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True).SOPInstanceUID)
 

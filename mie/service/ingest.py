@@ -25,7 +25,7 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, Imp
 from sqlalchemy.exc import IntegrityError
 
 from mie.contract.validation import mask
-from mie.dicom.part10 import SERIES_INSTANCE_UID, Irregular, file_meta, scan_header, split_file
+from mie.dicom.part10 import LAST_HEADER_TAG, Irregular, file_meta, integer_string, scan_header, split_file
 from mie.store.database import Batch, CleanRefusal, Database
 from mie.store.files import FileStore, Spooled, UnsafeName, checked_uid, sync_directory
 from mie.store.repository import StoredStudy, accession_list
@@ -71,6 +71,14 @@ class Header:
     transfer_syntax_uid: str
     accession_number: str
     character_set: str
+    # What orders and labels the instance in §2.7 and on the image page, kept on its row so that neither
+    # reads the file (None: absent, blank or malformed; an image is never refused for them).
+    series_number: int | None = None
+    instance_number: int | None = None
+    number_of_frames: int | None = None
+    rows: int | None = None
+    modality: str = ""
+    series_description: str = ""
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,12 @@ _HEADER_TAGS = [
     "AccessionNumber",
     "StudyInstanceUID",
     "SeriesInstanceUID",
+    "Modality",
+    "SeriesDescription",
+    "SeriesNumber",
+    "InstanceNumber",
+    "NumberOfFrames",
+    "Rows",
 ]
 
 
@@ -151,7 +165,7 @@ def header_of_received(data: bytes, transfer_syntax_uid: str) -> Header:
             stream,
             is_implicit_VR=transfer_syntax_uid == ImplicitVRLittleEndian,
             is_little_endian=transfer_syntax_uid != ExplicitVRBigEndian,
-            stop_when=lambda tag, _vr, _length: tag > SERIES_INSTANCE_UID,
+            stop_when=lambda tag, _vr, _length: tag > LAST_HEADER_TAG,
         )
         return header_of(dataset, transfer_syntax_uid)
     except IngestRefused:
@@ -176,12 +190,36 @@ def _checked_header(get: Callable[[str], object], transfer_syntax_uid: str) -> H
             transfer_syntax_uid=checked_uid(transfer_syntax_uid) if transfer_syntax_uid else "",
             accession_number=str(get("AccessionNumber") or ""),
             character_set=_joined(get("SpecificCharacterSet")),
+            series_number=_integer(get, "SeriesNumber"),
+            instance_number=_integer(get, "InstanceNumber"),
+            number_of_frames=_integer(get, "NumberOfFrames"),
+            rows=_integer(get, "Rows"),
+            modality=_label(get, "Modality", 16),
+            series_description=_label(get, "SeriesDescription", 64),
         )
     except UnsafeName as error:
         raise IngestRefused("bad_uid", str(error)) from None
     if not header.transfer_syntax_uid:
         raise IngestRefused("not_dicom", "DICOM 文件缺少文件元信息 (Transfer Syntax UID)")
     return header
+
+
+def _integer(get: Callable[[str], object], keyword: str) -> int | None:
+    """An IS (or US) attribute as an int; None when absent, blank or malformed: never a refusal."""
+    try:
+        value = get(keyword)
+    except Exception:  # pydicom converts on access: a malformed value of an untrusted file fails in many ways
+        return None
+    return value if isinstance(value, int) and -(2**31) <= value < 2**31 else integer_string(value)
+
+
+def _label(get: Callable[[str], object], keyword: str, length: int) -> str:
+    """A text attribute shown on the image page, cut to its VR's maximum (the column's length)."""
+    try:
+        value = get(keyword)
+    except Exception:  # as in _integer
+        return ""
+    return _joined(value)[:length]
 
 
 def _joined(value: object) -> str:
@@ -300,6 +338,12 @@ def _instance_row(
         "source": source,
         "institution_code": institution,
         "calling_ae": calling_ae,
+        "series_number": header.series_number,
+        "instance_number": header.instance_number,
+        "number_of_frames": header.number_of_frames,
+        "rows": header.rows,
+        "modality": header.modality,
+        "series_description": header.series_description,
     }
 
 

@@ -25,11 +25,12 @@ from pydicom.errors import InvalidDicomError
 from mie.contract import index as hi_img_indx
 from mie.contract.dictionaries import dictionary
 from mie.contract.spec import component
+from mie.dicom.part10 import integer_string
 from mie.runtime import Runtime
 from mie.service.audit import Access, AccessEvent, masked_certno
 from mie.service.links import LinkRefused, Page, PageGrant
 from mie.service.render import CT_PRESETS, Preset, RenderError, render_png
-from mie.store.repository import StoredExam, StoredReport
+from mie.store.repository import ExamInstance, StoredExam, StoredReport
 
 log = logging.getLogger("mie.pages")
 
@@ -299,35 +300,48 @@ class _Header:
     series_number: str
     modality: str
     description: str
-    instance_number: int
+    instance_number: int | None
     frames: int
     has_pixels: bool
 
 
 @functools.lru_cache(maxsize=50_000)
 def _header(path: Path, md5: str) -> _Header:
-    """What the page needs from an instance's header. Keyed by MD5 too: a path never changes content while its
+    """What the page needs from an instance's header, for rows stored before revision 0003_instance_order (newer
+    rows carry it: `_row_header`). Keyed by MD5 too: a path never changes content while its
     row lives, and the key keeps a cache entry from outliving a deleted and re-sent file of other content."""
     tags = ["SeriesNumber", "Modality", "SeriesDescription", "InstanceNumber", "NumberOfFrames", "Rows"]
     try:
         ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=tags)
     except (InvalidDicomError, OSError, ValueError) as error:
         log.warning("image page: header of a stored instance unreadable: %s", type(error).__name__)
-        return _Header("", "", "", 0, 0, False)
+        return _Header("", "", "", None, 0, False)
 
-    def number(name: str, default: int) -> int:
+    def number(name: str) -> int | None:
         try:
-            return int(ds.get(name) or default)
+            return integer_string(ds.get(name))
         except (TypeError, ValueError):
-            return default
+            return None
 
     return _Header(
         str(ds.get("SeriesNumber", "") or ""),
         str(ds.get("Modality", "") or ""),
         str(ds.get("SeriesDescription", "") or ""),
-        number("InstanceNumber", 0),
-        max(1, number("NumberOfFrames", 1)),
+        number("InstanceNumber"),
+        max(1, number("NumberOfFrames") or 1),
         "Rows" in ds,
+    )
+
+
+def _row_header(instance: ExamInstance) -> _Header:
+    """What the page needs, from the row (read from the header at ingest): no file read."""
+    return _Header(
+        str(instance.series_number) if instance.series_number is not None else "",
+        instance.modality or "",
+        instance.series_description or "",
+        instance.instance_number,
+        max(1, instance.number_of_frames or 1),
+        instance.rows is not None,
     )
 
 
@@ -336,9 +350,12 @@ def image_page(runtime: Runtime, token: str, client: str | None) -> ImagePage:
     with runtime.database.unit_of_work() as repository:
         instances = repository.page_instances(grant.hi_img_indx)
     series: dict[str, SeriesView] = {}
-    ordered: dict[str, list[tuple[int, str, int]]] = {}
+    ordered: dict[str, list[tuple[int | None, str, int]]] = {}
     for instance in instances:
-        header = _header(runtime.store.path(Path(instance.path)), instance.md5)
+        if instance.modality is not None:
+            header = _row_header(instance)
+        else:  # stored before revision 0003_instance_order
+            header = _header(runtime.store.path(Path(instance.path)), instance.md5)
         view = series.get(instance.series_uid)
         if view is None:
             view = series[instance.series_uid] = SeriesView(
@@ -350,7 +367,8 @@ def image_page(runtime: Runtime, token: str, client: str | None) -> ImagePage:
             continue
         ordered[instance.series_uid].append((header.instance_number, instance.sop_instance_uid, header.frames))
     for uid, view in series.items():
-        for _number, sop, frames in sorted(ordered[uid]):
+        # by Instance Number, those without one after; equal numbers in arrival order (sorted() is stable)
+        for _number, sop, frames in sorted(ordered[uid], key=lambda member: (member[0] is None, member[0] or 0)):
             view.slices.extend(Slice(sop, frame) for frame in range(frames))
     shown = sorted(series.values(), key=lambda view: (_as_int(view.number), view.series_uid))
     ct = any(view.modality == "CT" for view in shown)

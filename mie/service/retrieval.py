@@ -296,13 +296,30 @@ def _images_input(envelope: Envelope) -> Outcome:
 
 
 def in_series_order(instances: list[ListedInstance]) -> list[ListedInstance]:
-    """Series in the order their first instance arrived, each series' instances in the order they arrived
-    (`instances` comes in received order, ties broken by SOP Instance UID). The instance table keeps no
-    InstanceNumber; a PACS sends a series in its own order, which this keeps."""
-    series: dict[str, list[ListedInstance]] = {}
+    """§2.7's order. `instances` comes in arrival order (ties by SOP Instance UID); each study, then each series,
+    is kept together: studies in the order their first instance arrived; in a study, series by Series Number,
+    then series without one in the order their first instance arrived; in a series, instances by Instance
+    Number, then those without one in arrival order. Equal numbers keep arrival order. Rows stored before
+    revision 0003_instance_order have no numbers (mie/store/migrations/versions/0003_instance_order.py)."""
+    studies: dict[str, dict[str, list[ListedInstance]]] = {}
     for instance in instances:
-        series.setdefault(instance.series_uid, []).append(instance)
-    return [instance for members in series.values() for instance in members]
+        studies.setdefault(instance.study_uid, {}).setdefault(instance.series_uid, []).append(instance)
+    ordered: list[ListedInstance] = []
+    for series in studies.values():
+        # sorted() is stable: among equal keys the arrival order stays
+        for members in sorted(series.values(), key=_series_key):
+            ordered.extend(sorted(members, key=lambda instance: _number_key(instance.instance_number)))
+    return ordered
+
+
+def _series_key(members: list[ListedInstance]) -> tuple[bool, int]:
+    numbers = [instance.series_number for instance in members if instance.series_number is not None]
+    return _number_key(min(numbers) if numbers else None)
+
+
+def _number_key(number: int | None) -> tuple[bool, int]:
+    """Numbered first, ascending; None after."""
+    return (number is None, number or 0)
 
 
 def _file_sn(instance: ListedInstance) -> dict[str, str]:

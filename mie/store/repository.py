@@ -106,6 +106,8 @@ class ListedInstance:
     study_uid: str
     series_uid: str
     received_at: datetime
+    series_number: int | None
+    instance_number: int | None
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,12 @@ class ExamInstance:
     transfer_syntax_uid: str
     md5: str
     path: str
+    series_number: int | None
+    instance_number: int | None
+    number_of_frames: int | None
+    rows: int | None
+    modality: str | None  # None: stored before revision 0003_instance_order, the header's values unknown
+    series_description: str | None
 
 
 # Statements are built once: building one per call (values(), where()) costs more than running it here.
@@ -203,7 +211,21 @@ _PAGE_INSTANCES = (
     select(
         *[
             _instance.c[name]
-            for name in ("sop_instance_uid", "study_uid", "series_uid", "sop_class_uid", "transfer_syntax_uid", "md5", "path")
+            for name in (
+                "sop_instance_uid",
+                "study_uid",
+                "series_uid",
+                "sop_class_uid",
+                "transfer_syntax_uid",
+                "md5",
+                "path",
+                "series_number",
+                "instance_number",
+                "number_of_frames",
+                "rows",
+                "modality",
+                "series_description",
+            )
         ]
     )
     .where(_instance.c.hi_img_indx == bindparam("indx"))
@@ -225,7 +247,14 @@ _PERSON_EXAMS = (
     .order_by(_exam.c.exam_date.desc(), _exam.c.hi_img_indx)
 )
 _INSTANCES_OF_EXAM = (
-    select(_instance.c.sop_instance_uid, _instance.c.study_uid, _instance.c.series_uid, _instance.c.received_at)
+    select(
+        _instance.c.sop_instance_uid,
+        _instance.c.study_uid,
+        _instance.c.series_uid,
+        _instance.c.received_at,
+        _instance.c.series_number,
+        _instance.c.instance_number,
+    )
     .where(_instance.c.hi_img_indx == bindparam("indx"))
     .order_by(_instance.c.received_at, _instance.c.sop_instance_uid)
 )
@@ -453,7 +482,8 @@ class Repository:
         return [IndexedExam(*row) for row in rows]
 
     def instances_of_exam(self, hi_img_indx: str) -> list[ListedInstance]:
-        """The exam's stored instances in the order they were received (then by SOP Instance UID)."""
+        """The exam's stored instances in the order they were received (then by SOP Instance UID), with their
+        series and instance numbers (mie.service.retrieval `in_series_order` orders them by those)."""
         return [ListedInstance(*row) for row in self.connection.execute(_INSTANCES_OF_EXAM, {"indx": hi_img_indx})]
 
     def instance_file(self, sop_instance_uid: str) -> InstanceFile | None:
@@ -517,6 +547,7 @@ class Repository:
         return StoredReport(*row) if row else None
 
     def page_instances(self, hi_img_indx: str) -> list[ExamInstance]:
-        """The exam's stored instances, by series and arrival (the page orders them by their headers)."""
+        """The exam's stored instances, by series and arrival, with what the page orders and labels them by (rows
+        stored before revision 0003_instance_order have none: the page reads their headers)."""
         rows = self.connection.execute(_PAGE_INSTANCES, {"indx": hi_img_indx})
         return [ExamInstance(*row) for row in rows]

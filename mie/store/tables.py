@@ -191,6 +191,15 @@ class Instance(SQLModel, table=True):
     institution_code: str = spec_field("infCode", "fixmedinsCode")
     calling_ae: str | None = Field(default=None, max_length=16)
     received_at: datetime = Field(default_factory=utcnow)
+    # Read from the header at ingest (revision 0003_instance_order), so that §2.7's order and the image page need
+    # no file reads. Each is None when the file has none; `modality` is "" then, and None only on rows stored
+    # before the revision, whose readers fall back to the file's header.
+    series_number: int | None = None  # (0020,0011) IS
+    instance_number: int | None = None  # (0020,0013) IS
+    number_of_frames: int | None = None  # (0028,0008) IS
+    rows: int | None = None  # (0028,0010) US: present when the instance has pixels
+    modality: str | None = Field(default=None, max_length=16)  # (0008,0060) CS
+    series_description: str | None = Field(default=None, max_length=64)  # (0008,103E) LO
 
 
 class Report(SQLModel, table=True):

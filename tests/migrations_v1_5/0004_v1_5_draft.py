@@ -10,8 +10,8 @@ Nullable: studies registered under V1.4 have none, and the migration keeps them 
 Kept beside the tests, not in mie/store/migrations/versions/: V1.5 is a draft, and the packaged head stays V1.4 until
 the spec is. Applied with `--migrations tests/migrations_v1_5` (MIE_MIGRATIONS); on release it moves into versions/.
 
-Revision ID: 0003_v1_5_draft
-Revises: 0002_spec_lengths
+Revision ID: 0004_v1_5_draft
+Revises: 0003_instance_order
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_v1_5_draft"
-down_revision = "0002_spec_lengths"
+revision = "0004_v1_5_draft"
+down_revision = "0003_instance_order"
 branch_labels = None
 depends_on = None
 
