@@ -82,6 +82,23 @@ def start_server(
     raise AssertionError("mie serve did not start: " + log.read_text())
 
 
+def c_store_senders(dicom_port: int, batches: list[list[Any]], statuses: list[int]) -> list[threading.Thread]:
+    """One association per batch, all at once (started threads): each C-STORE's status is appended to `statuses`."""
+
+    def send(batch: list[Any]) -> None:
+        ae = AE(ae_title=CALLING_AE)
+        ae.add_requested_context(batch[0].SOPClassUID, batch[0].file_meta.TransferSyntaxUID)
+        assoc = ae.associate("127.0.0.1", dicom_port, ae_title="MIE")
+        assert assoc.is_established
+        statuses.extend(int(assoc.send_c_store(ds).Status) for ds in batch)
+        assoc.release()
+
+    senders = [threading.Thread(target=send, args=(batch,)) for batch in batches]
+    for sender in senders:
+        sender.start()
+    return senders
+
+
 def server_log(data_dir: Path) -> Path:
     return data_dir.parent / f"{data_dir.name}-serve.log"
 
@@ -188,19 +205,7 @@ def test_several_scp_processes_share_the_port_and_store_everything(tmp_path: Pat
     try:
         batches = [[make_instance(record["studyUid"]) for _ in range(10)] for _ in range(4)]
         statuses: list[int] = []
-
-        def send(batch: list) -> None:
-            ae = AE(ae_title=CALLING_AE)
-            ae.add_requested_context(batch[0].SOPClassUID, batch[0].file_meta.TransferSyntaxUID)
-            assoc = ae.associate("127.0.0.1", dicom_port, ae_title="MIE")
-            assert assoc.is_established
-            statuses.extend(int(assoc.send_c_store(ds).Status) for ds in batch)
-            assoc.release()
-
-        senders = [threading.Thread(target=send, args=(batch,)) for batch in batches]
-        for sender in senders:
-            sender.start()
-        for sender in senders:
+        for sender in c_store_senders(dicom_port, batches, statuses):
             sender.join(timeout=60)
     finally:
         workers = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split()

@@ -82,6 +82,10 @@ def store_instance(runtime: Runtime, record: dict[str, object], data: bytes | No
                 "source": "http",
                 "institution_code": INSTITUTION,
                 "calling_ae": None,
+                # what ingest reads for §2.7's order and the image page: as a file without them
+                **dict.fromkeys(("series_number", "instance_number", "number_of_frames", "rows"), None),
+                "modality": "",
+                "series_description": "",
             }
         )
     file_sn = {"examUuid": ds.StudyInstanceUID, "snUuid": ds.SeriesInstanceUID, "instUuid": ds.SOPInstanceUID}

@@ -6,19 +6,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 from dataclasses import fields
 from pathlib import Path
 
 import httpx
 import pytest
-from pynetdicom import AE
 
 from mie.config import RECOVERED_BY, Settings, settings_environment, settings_from_environment
 from mie.runtime import Runtime
 from tests.conftest import INSTITUTION, KEY, new_msgid
 from tests.dicom_files import make_instance, md5, part10_bytes
-from tests.test_crash import CALLING_AE, database_url, serve_registered_study  # noqa: F401 - database_url is a fixture
+from tests.test_crash import c_store_senders, database_url, serve_registered_study  # noqa: F401 - database_url is a fixture
 
 __all__ = ["database_url"]
 
@@ -79,18 +77,7 @@ def test_two_http_workers_and_dicom_lose_nothing(tmp_path: Path, database_url: s
     try:
         datasets = [make_instance(record["studyUid"]) for _ in range(30)]
         statuses: list[int] = []
-
-        def send(batch: list) -> None:
-            ae = AE(ae_title=CALLING_AE)
-            ae.add_requested_context(batch[0].SOPClassUID, batch[0].file_meta.TransferSyntaxUID)
-            assoc = ae.associate("127.0.0.1", dicom_port, ae_title="MIE")
-            assert assoc.is_established
-            statuses.extend(int(assoc.send_c_store(ds).Status) for ds in batch)
-            assoc.release()
-
-        senders = [threading.Thread(target=send, args=(datasets[i::3],)) for i in range(3)]
-        for sender in senders:
-            sender.start()
+        senders = c_store_senders(dicom_port, [datasets[i::3] for i in range(3)], statuses)
         # Meanwhile over HTTP: a file over --max-file-bytes is refused by whichever worker takes it.
         big = make_instance(record["studyUid"])
         big.PatientComments = "x" * (max_file_bytes + 1000)
