@@ -171,17 +171,8 @@ def _walk(data: bytes, position: int, implicit: bool, found: dict[int, bytes] | 
             (length,) = UL.unpack_from(data, position + 4)
             position += 8
         else:
-            vr = data[position + 4 : position + 6]
-            if vr not in _VRS:  # e.g. implicit VR data under an explicit transfer syntax: pydicom copes
-                raise Irregular(f"no explicit VR at ({group:04X},{element:04X})")
-            if vr in _LONG_VRS:
-                if position + 12 > end:
-                    raise Irregular("truncated element header")
-                (length,) = UL.unpack_from(data, position + 8)
-                position += 12
-            else:
-                (length,) = US.unpack_from(data, position + 6)
-                position += 8
+            # implicit VR data under an explicit transfer syntax is irregular here: pydicom copes
+            vr, length, position = _explicit_element(data, position, group, element, "truncated element header")
         if length == _UNDEFINED:
             # A sequence; UN of undefined length holds one in implicit VR (PS3.5 §6.2.2).
             position = _skip_items(data, position, implicit or vr == b"UN")
@@ -238,6 +229,19 @@ def even_length(value: str, pad: bytes) -> bytes:
     return encoded + pad if len(encoded) % 2 else encoded
 
 
+def _explicit_element(data: bytes, position: int, group: int, element: int, truncated: str) -> tuple[bytes, int, int]:
+    """An Explicit VR Little Endian element header at `position` (its tag already read): its VR, its value's
+    length, and where the value begins. Irregular when the VR is not one, or the header is cut short."""
+    vr = data[position + 4 : position + 6]
+    if vr not in _VRS:
+        raise Irregular(f"no explicit VR at ({group:04X},{element:04X})")
+    if vr in _LONG_VRS:
+        if position + 12 > len(data):
+            raise Irregular(truncated)
+        return vr, UL.unpack_from(data, position + 8)[0], position + 12
+    return vr, US.unpack_from(data, position + 6)[0], position + 8
+
+
 def _explicit(group: int, element: int, vr: bytes, value: bytes) -> bytes:
     if vr in _LONG_VRS:
         return _TAG.pack(group, element) + vr + b"\x00\x00" + UL.pack(len(value)) + value
@@ -261,17 +265,7 @@ def split_file(data: bytes) -> tuple[str, int]:
         group, element = _TAG.unpack_from(data, position)
         if group != 0x0002:
             break
-        vr = data[position + 4 : position + 6]
-        if vr not in _VRS:
-            raise Irregular(f"no explicit VR at (0002,{element:04X})")
-        if vr in _LONG_VRS:
-            if position + 12 > end:
-                raise Irregular("truncated file meta information")
-            (length,) = UL.unpack_from(data, position + 8)
-            position += 12
-        else:
-            (length,) = US.unpack_from(data, position + 6)
-            position += 8
+        _vr, length, position = _explicit_element(data, position, group, element, "truncated file meta information")
         if position + length > end:
             raise Irregular("truncated file meta information")
         if element == TRANSFER_SYNTAX_UID & 0xFFFF:
