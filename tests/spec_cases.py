@@ -66,7 +66,7 @@ def _merged(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _not_a_code(schema: dict[str, Any]) -> str:
-    codes = set(allowed_codes(schema))
+    codes = set(allowed_codes(schema, CONTRACT.dictionaries))
     length = min(schema.get("maxLength", 3), 3)
     for letter in "QXYZ":
         candidate = letter * length

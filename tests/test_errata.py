@@ -14,7 +14,6 @@ from starlette.testclient import TestClient
 from mie.contract import current
 from mie.contract.index import IndexError_
 from mie.contract.spec import REPO_ROOT
-from mie.contract.validation import Validator
 from mie.runtime import Runtime
 from mie.service import exams
 from mie.service.envelope import check_envelope
@@ -547,14 +546,10 @@ def test_several_report_numbers_are_information_in_2_1_and_a_warning_in_2_4(clie
     """E-RPOTNO-SEVERAL"""
     result = saved(client, exam_record(rpotNo="R123456,R123457"))
     assert result["succFlag"] == "1" and "提示: rpotNo(报告编号,#57): 多个报告编号" in result["message"]
-    form = component_validator_for("SaveRptFileForm").validate(
+    form = CONTRACT.validator("SaveRptFileForm").validate(
         {**CONTRACT.component("SaveRptFileForm")["example"], "rpotNo": "R1,R2", "examRpotPdf1": "<file>"}
     )
     assert form.ok and [(a.code, a.severity) for a in form.advisories] == [("rpotNo", "warning")]
-
-
-def component_validator_for(name: str) -> Validator:
-    return CONTRACT.validator(name)
 
 
 def test_sdryChkDate_absent_without_a_second_review_is_a_warning(client: TestClient) -> None:

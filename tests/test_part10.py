@@ -1,4 +1,4 @@
-"""The C-STORE hot path's own DICOM encoding (mie/dicom/part10.py) agrees with pydicom and pynetdicom."""
+"""The C-STORE hot path's own DICOM encoding (mie/service/part10.py) agrees with pydicom and pynetdicom."""
 
 from __future__ import annotations
 
