@@ -1,7 +1,7 @@
 """Benchmark: validation alone of one §2.1 record (the example's input[0]), in records/s.
 
 mie's validator compiled from the spec (`mie.contract.validation.Validator`) against plain `jsonschema`
-on the same resolved schema (`component("ExamRpotImgInfo")`, $refs inlined):
+on the same resolved schema (`CONTRACT.component("ExamRpotImgInfo")`, $refs inlined):
   - Draft4Validator (what connexion uses for request bodies), all errors collected (`iter_errors`);
   - Draft202012Validator, the same way.
 Also mie's full per-record check, `mie.service.exams.check_exam_record` (validation plus the hiImgIndx
@@ -30,16 +30,17 @@ from typing import Any
 
 from jsonschema import Draft4Validator, Draft202012Validator
 
-from mie.contract.spec import component, load_spec
-from mie.contract.validation import Validator
+from mie.contract import current
 from mie.service.exams import check_exam_record
+
+CONTRACT = current()
 
 PATH = "/mie/api/mie/saveExamRpotImgInfo"
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def example_record() -> dict[str, Any]:
-    operation = load_spec()["paths"][PATH]["post"]
+    operation = CONTRACT.document["paths"][PATH]["post"]
     return copy.deepcopy(operation["requestBody"]["content"]["application/json"]["example"]["input"][0])
 
 
@@ -109,14 +110,14 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="loops per case (the best is kept)")
     args = parser.parse_args()
 
-    schema = component("ExamRpotImgInfo")
+    schema = CONTRACT.component("ExamRpotImgInfo")
     valid = example_record()
     broken = broken_record(valid)
     print(f"bench: mie code {code_state()}")
     print(f"bench: python {platform.python_version()}, jsonschema {version('jsonschema')}, "
           f"{args.repeat} x {args.seconds:g}s per case, best kept")  # fmt: skip
 
-    mie_validator = Validator(schema)
+    mie_validator = CONTRACT.validator_of(schema)
     js_schema: dict[str, Any] = schema
     draft4, draft2020 = Draft4Validator(js_schema), Draft202012Validator(js_schema)
     rejected = False

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, BinaryIO
+from typing import Any
 
 from connexion import request
 from starlette.concurrency import run_in_threadpool
@@ -11,10 +11,9 @@ from starlette.datastructures import UploadFile
 
 from mie import runtime
 from mie.service.answers import Answer
-from mie.store.database import Database
-from mie.store.files import FileStore
 
-FileService = Callable[[Database, FileStore, dict[str, str], dict[str, Any], BinaryIO | None, int], Answer]
+# images.save_img_file, reports.save_rpt_file: (contract, database, store, headers, form, file, max_file_bytes)
+FileService = Callable[..., Answer]
 
 
 def reply(answer: Answer) -> tuple[dict[str, Any], int]:
@@ -38,6 +37,7 @@ async def upload_reply(service: FileService, body: Any, upload: Any) -> tuple[di
     current = runtime.current()
     answer = await run_in_threadpool(
         service,
+        current.contract,
         current.database,
         current.store,
         dict(request.headers),

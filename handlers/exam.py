@@ -21,7 +21,8 @@ async def save_exam_rpot_img_info() -> tuple[dict[str, Any], int]:
         body, outcome = await _parsed_body(), None
     else:
         body, outcome = checked.body, checked.outcome
-    return reply(await run_in_threadpool(exams.save_exam_records, runtime.current().database, body, outcome))
+    current = runtime.current()
+    return reply(await run_in_threadpool(exams.save_exam_records, current.contract, current.database, body, outcome))
 
 
 async def _parsed_body() -> Any:
@@ -31,7 +32,7 @@ async def _parsed_body() -> Any:
 
 def delete_exam_rpot_img_idx_info(body: Any) -> tuple[dict[str, Any], int]:
     current = runtime.current()
-    return reply(exams.delete_exam_records(current.database, current.store, body))
+    return reply(exams.delete_exam_records(current.contract, current.database, current.store, body))
 
 
 # The table's spelling of the transaction (ERRATA E-DELETE-NAME) is the same transaction.

@@ -16,4 +16,4 @@ async def save_img_file(body: Any = None, dicom: UploadFile | None = None, **_: 
 
 
 def save_img_info(body: Any) -> tuple[dict[str, Any], int]:
-    return reply(images.save_img_info(runtime.current().database, body))
+    return reply(images.save_img_info(runtime.current().contract, runtime.current().database, body))

@@ -204,32 +204,18 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from mie.store.database import Database
-    from mie.store.schema import prepare, state
+    from mie.service.maintenance import upgrade_database
 
-    settings = settings_from(args)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    database = Database(settings.effective_database_url)
-    try:
-        before = prepare(database, upgrade=True, extra_locations=settings.migrations)
-        _after, words = state(database, settings.migrations)
-    finally:
-        database.dispose()
-    print(f"mie: {database.describe()} was {before.status}; now {words}")
+    upgraded = upgrade_database(settings_from(args))
+    print(f"mie: {upgraded.database} was {upgraded.before}; now {upgraded.words}")
     return EXIT_OK
 
 
 def cmd_db_current(args: argparse.Namespace) -> int:
-    from mie.store.database import Database
-    from mie.store.schema import state
+    from mie.service.maintenance import database_state
 
-    settings = settings_from(args)
-    database = Database(settings.effective_database_url)
-    try:
-        found, words = state(database, settings.migrations)
-    finally:
-        database.dispose()
-    print(f"mie: {database.describe()} {words}")
+    found = database_state(settings_from(args))
+    print(f"mie: {found.database} {found.words}")
     return EXIT_OK if found.status == "current" else EXIT_PROBLEMS
 
 
@@ -267,27 +253,27 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from mie.contract import Contract, current
+    from mie.toolkit import validate as toolkit
+
     if args.spec:
-        # Read before anything loads the contract: the spec is loaded once per process, from MIE_SPEC_DIR.
         spec = Path(args.spec)
         directory = spec.parent if spec.is_file() else spec
         if not (directory / "openapi.yaml").is_file():
             print(f"mie: {args.spec}: 没有 openapi.yaml (应为规范目录, 含 openapi.yaml 与 dictionaries/)", file=sys.stderr)
             return EXIT_USAGE
-        os.environ["MIE_SPEC_DIR"] = str(directory)
-    from mie.contract.validation import set_strict
-    from mie.toolkit import validate as toolkit
-
-    set_strict(args.strict)
+        contract = Contract.load(directory, strict=args.strict)
+    else:
+        contract = current().strictly(args.strict)
     try:
         if args.inputs == ["-"]:
-            reports = [toolkit.validate_text(sys.stdin.read(), args.transaction, "-")]
+            reports = [toolkit.validate_text(sys.stdin.read(), args.transaction, "-", contract=contract)]
         else:
             paths = toolkit.expand_inputs(args.inputs)
             reports = []
             progress = _Progress(len(paths)) if sys.stderr.isatty() and len(paths) >= _PROGRESS_FROM else None
             for done, path in enumerate(paths, 1):
-                reports.append(toolkit.validate_file(path, args.transaction))
+                reports.append(toolkit.validate_file(path, args.transaction, contract))
                 if progress:
                     progress.show(done)
     except toolkit.UnreadableInput as error:
@@ -516,7 +502,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from sqlalchemy.exc import OperationalError
 
-    from mie.store.schema import SchemaError
+    from mie.service.maintenance import SchemaError
 
     args = parser().parse_args(argv)
     try:

@@ -7,6 +7,8 @@ import logging
 from dataclasses import dataclass
 
 from mie.config import Settings
+from mie.contract import Contract
+from mie.contract import current as current_contract
 from mie.service.audit import AuditLog
 from mie.service.links import LinkSigner
 from mie.store.database import Database
@@ -18,6 +20,7 @@ log = logging.getLogger("mie")
 @dataclass
 class Runtime:
     settings: Settings
+    contract: Contract  # the revision this processor serves, with its strictness (--strict)
     database: Database
     store: FileStore
 
@@ -35,10 +38,8 @@ class Runtime:
     def open(cls, settings: Settings, recover: bool = True, upgrade: bool = False) -> Runtime:
         """The processor's runtime. A new database is created at the current schema revision; one behind it is
         upgraded only when `upgrade` is given, else `mie.store.schema.SchemaBehind` is raised (see that module)."""
-        from mie.contract.validation import set_strict
         from mie.store.schema import prepare
 
-        set_strict(settings.strict)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         database = Database(settings.effective_database_url)
         try:
@@ -46,7 +47,8 @@ class Runtime:
         except BaseException:
             database.dispose()
             raise
-        runtime = cls(settings=settings, database=database, store=FileStore(settings.data_dir))
+        contract = current_contract().strictly(settings.strict)
+        runtime = cls(settings=settings, contract=contract, database=database, store=FileStore(settings.data_dir))
         if recover:
             runtime.recover()
         return runtime

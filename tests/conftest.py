@@ -17,12 +17,14 @@ from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
 from mie.config import Settings
-from mie.contract.spec import load_spec
+from mie.contract import current
 from mie.runtime import Runtime
 from mie.service.institutions import add_institution
 from mie.store.database import Database
 from mie.store.files import FileStore
 from mie.web.app import create_app
+
+CONTRACT = current()
 
 POSTGRES_URL = os.environ.get("MIE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 INSTITUTION = "H11010202321"
@@ -95,7 +97,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
 def runtime(database: Database, tmp_path: Path) -> Runtime:
     add_institution(database, INSTITUTION, KEY, name="北京大学第一医院")
     add_institution(database, OTHER_INSTITUTION, OTHER_KEY, name="另一家医院")
-    return Runtime(settings=Settings(data_dir=tmp_path / "data"), database=database, store=FileStore(tmp_path / "data"))
+    return Runtime(Settings(data_dir=tmp_path / "data"), current(), database, FileStore(tmp_path / "data"))
 
 
 @pytest.fixture
@@ -105,7 +107,7 @@ def client(runtime: Runtime) -> TestClient:
 
 def document_example(path: str = SAVE_EXAM, name: str | None = None) -> dict[str, Any]:
     """The document's request example for a transaction, as the spec keeps it (repaired per ERRATA.md)."""
-    content = load_spec()["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+    content = CONTRACT.document["paths"][path]["post"]["requestBody"]["content"]["application/json"]
     if "example" in content:
         return copy.deepcopy(content["example"])
     examples = content["examples"]

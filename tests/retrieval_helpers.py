@@ -9,11 +9,13 @@ from openapi_schema_validator import OAS30Validator
 from pydicom.uid import generate_uid
 from starlette.testclient import TestClient
 
-from mie.contract.spec import resolved_spec
+from mie.contract import current
 from mie.runtime import Runtime
 from mie.service.institutions import add_institution, allow_sources
 from mie.web.app import create_app
 from tests.conftest import document_example, exam_record, new_index
+
+CONTRACT = current()
 
 QUERY_INDEX = "/mie/api/mie/queryExamRpotImgIndxListFHospital"
 QUERY_IMAGES = "/mie/api/mie/queryImgCaheFIndex"
@@ -66,7 +68,7 @@ def fetch_query(hi_img_indx: str, file_sn: dict[str, str]) -> dict[str, Any]:
 
 def schema_errors(component_name: str, answer: Any) -> list[str]:
     """What is wrong with `answer` by the spec's response schema (openapi-schema-validator)."""
-    schema = {**resolved_spec()["components"]["schemas"][component_name], "components": resolved_spec()["components"]}
+    schema = {**CONTRACT.resolved["components"]["schemas"][component_name], "components": CONTRACT.resolved["components"]}
     return [error.message for error in OAS30Validator(schema).iter_errors(answer)]
 
 

@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from mie.contract import current
 from mie.contract.dictionaries import allowed_codes
-from mie.contract.spec import component
+
+CONTRACT = current()
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ def _merged(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _not_a_code(schema: dict[str, Any]) -> str:
-    codes = set(allowed_codes(schema))
+    codes = set(allowed_codes(schema, CONTRACT.dictionaries))
     length = min(schema.get("maxLength", 3), 3)
     for letter in "QXYZ":
         candidate = letter * length
@@ -75,7 +77,7 @@ def _not_a_code(schema: dict[str, Any]) -> str:
 
 def breakages(schema_name: str) -> Iterator[Breakage]:
     """Every single-rule breakage of every field of a component schema, nested lists included."""
-    yield from _breakages(component(schema_name), ())
+    yield from _breakages(CONTRACT.component(schema_name), ())
 
 
 def _breakages(schema: dict[str, Any], prefix: tuple[str | int, ...], node: str | None = None) -> Iterator[Breakage]:

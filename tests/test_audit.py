@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from mie.config import Settings
+from mie.contract import current
 from mie.runtime import Runtime
 from mie.service.audit import Access, AccessEvent, masked_certno
 from mie.store.database import Database
@@ -20,7 +21,7 @@ INDEX = f"111-{CERTNO}-20241122143000-0000000000000-000000000"
 
 
 def test_events_are_found_by_person_institution_and_day(database: Database, tmp_path: Path) -> None:
-    runtime = Runtime(settings=Settings(data_dir=tmp_path), database=database, store=FileStore(tmp_path))
+    runtime = Runtime(Settings(data_dir=tmp_path), current(), database, FileStore(tmp_path))
     audit = runtime.audit
     audit.record(AccessEvent(Access.query_index, "H52030200193", "10.1.2.3", "111", CERTNO, items=2))
     audit.record(AccessEvent(Access.fetch_image, "H52030200193", "10.1.2.3", "111", CERTNO, INDEX, items=1, bytes_sent=700))

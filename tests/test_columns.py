@@ -8,9 +8,11 @@ import re
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
-from mie.contract.spec import max_length
+from mie.contract import current
 from mie.store import tables  # noqa: F401 - registers the tables
 from mie.store.database import Database
+
+CONTRACT = current()
 
 
 def _camel(name: str) -> str:
@@ -19,7 +21,7 @@ def _camel(name: str) -> str:
 
 def _spec_length(name: str) -> int | None:
     try:
-        return max_length(name)
+        return CONTRACT.max_length(name)
     except KeyError:
         return None
 
@@ -35,7 +37,7 @@ def test_every_column_holding_a_spec_field_reads_its_length_from_the_spec() -> N
                 # A column named after a spec field that does not say so would be a hand-kept length.
                 assert _spec_length(_camel(column.name)) is None, f"{table.name}.{column.name} holds a spec field"
                 continue
-            assert column.type.length == max_length(*fields), f"{table.name}.{column.name}"
+            assert column.type.length == CONTRACT.max_length(*fields), f"{table.name}.{column.name}"
             checked.append(f"{table.name}.{column.name}")
     assert {"exam_record.study_uid", "study.study_uid", "report.study_uid", "instance.sop_instance_uid"} <= set(checked)
     assert len(checked) > 20
@@ -49,16 +51,16 @@ def test_the_database_has_the_specs_lengths(database: Database) -> None:
         for column in table.columns:
             fields = column.info.get("spec_fields")
             if fields:
-                assert getattr(created[column.name], "length", None) == max_length(*fields), f"{table.name}.{column.name}"
-    assert max_length("studyUid") == 64 and max_length("hiImgIndx") == 100
+                length = getattr(created[column.name], "length", None)
+                assert length == CONTRACT.max_length(*fields), f"{table.name}.{column.name}"
+    assert CONTRACT.max_length("studyUid") == 64 and CONTRACT.max_length("hiImgIndx") == 100
 
 
 def test_the_file_stores_uid_rule_is_the_specs() -> None:
     """E-UID: what may name a file on disk is what the spec accepts as a UID, and a trailing newline is neither."""
-    from mie.contract.spec import component
     from mie.store.files import UID_PATTERN, UnsafeName, checked_uid
 
-    rule = component("FileSnDTO")["properties"]["instUuid"]
+    rule = CONTRACT.component("FileSnDTO")["properties"]["instUuid"]
     assert rule["pattern"].replace(r"\d", "[0-9]") == UID_PATTERN.pattern and rule["maxLength"] == 64
     for bad in ("1.2.3\n", "1.2.03", "1." + "2" * 63, "../1.2"):
         try:

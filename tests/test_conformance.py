@@ -21,11 +21,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mie.contract.spec import component
+from mie.contract import current
 from mie.toolkit.conformance import EXIT_NOT_STARTED, Institution, Options, Report, run
 from tests.conftest import INSTITUTION, KEY, OTHER_INSTITUTION, OTHER_KEY, POSTGRES_URL, own_postgres_schema
 from tests.test_cli import free_port
 from tests.test_crash import start_server
+
+CONTRACT = current()
 
 MIE = [sys.executable, "-m", "mie.cli"]
 # Small and fixed: the same cases on every run, a bounded time in CI.
@@ -166,7 +168,7 @@ def findings(report: Report, check: str, transaction: str) -> list[Any]:
 
 
 def test_a_server_error_on_one_fields_bad_value_is_found(upstream: str) -> None:
-    genders = set(component("ExamRpotImgInfo")["properties"]["gend"]["enum"])
+    genders = set(CONTRACT.component("ExamRpotImgInfo")["properties"]["gend"]["enum"])
 
     def fault(path: str, sent: Any, status: int, answer: Any) -> tuple[int, Any] | None:
         records = sent.get("input") if isinstance(sent, dict) else None
@@ -197,7 +199,7 @@ def test_a_missing_per_record_answer_is_found(upstream: str) -> None:
 
 
 def test_an_ignored_max_length_is_found(upstream: str, tmp_path: Path) -> None:
-    limit = component("ExamRpotImgInfo")["properties"]["psnName"]["maxLength"]
+    limit = CONTRACT.component("ExamRpotImgInfo")["properties"]["psnName"]["maxLength"]
 
     def truncate(path: str, sent: Any) -> Any:  # the stand-in cuts a too-long name instead of refusing it
         if path.endswith("saveExamRpotImgInfo") and isinstance(sent, dict) and isinstance(sent.get("input"), list):

@@ -278,7 +278,7 @@ def test_sigkill_mid_stream_loses_no_acknowledged_exam_record(tmp_path: Path, da
     try:
         for index, (message, answer) in acknowledged.items():
             assert exams.exam_record(runtime.database, index) is not None, f"acknowledged record {index} lost"
-            again = exams.save_exam_records(runtime.database, message)
+            again = exams.save_exam_records(runtime.contract, runtime.database, message)
             assert again.body == answer, "a replay after the restart does not give the first answer"
             assert exams.exam_history(runtime.database, index) == []
     finally:

@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from mie.contract.dictionaries import allowed_codes, dictionaries, multi_code_pattern
-from mie.contract.spec import REPO_ROOT, load_spec
+from mie.contract import current
+from mie.contract.dictionaries import allowed_codes, multi_code_pattern
+from mie.contract.spec import REPO_ROOT
 from tests.test_spec import every_schema
+
+CONTRACT = current()
 
 SEED = REPO_ROOT.parent / "shared" / "seeds" / "000_f089e2785de20b25.txt"
 
@@ -47,13 +50,13 @@ SECTIONS = [
 @pytest.mark.parametrize(("name", "section", "next_section"), SECTIONS)
 def test_every_printed_code_is_transcribed_and_nothing_else(name: str, section: str, next_section: str | None) -> None:
     printed = printed_codes(section, next_section)
-    entries = dictionaries()[name].codes
+    entries = CONTRACT.dictionaries[name].codes
     assert {entry.code for entry in entries} == set(printed)
     assert sum(1 + len(entry.also_printed_as) for entry in entries) == len(printed)
 
 
 def test_dictionary_files_are_well_formed() -> None:
-    for name, dictionary in dictionaries().items():
+    for name, dictionary in CONTRACT.dictionaries.items():
         codes = [entry.code for entry in dictionary.codes]
         assert len(codes) == len(set(codes)), name
         assert all(isinstance(code, str) and code for code in codes), name
@@ -61,16 +64,16 @@ def test_dictionary_files_are_well_formed() -> None:
 
 
 def test_certificate_types_hold_the_common_ga_t_2000_156_codes() -> None:
-    codes = {entry.code: entry.name for entry in dictionaries()["psnCertType"].codes}
+    codes = {entry.code: entry.name for entry in CONTRACT.dictionaries["psnCertType"].codes}
     assert {"111", "112", "113", "114", "115", "414", "511", "516", "553", "990"} <= set(codes)
     assert codes["111"] == "居民身份证" and all(re.fullmatch(r"\d{3}", code) for code in codes)
 
 
 def test_every_coded_field_names_a_dictionary_and_carries_its_codes() -> None:
-    fields = [schema for schema in every_schema(load_spec()) if "x-dictionary" in schema]
-    assert {field["x-dictionary"] for field in fields} == set(dictionaries())
+    fields = [schema for schema in every_schema(CONTRACT.document) if "x-dictionary" in schema]
+    assert {field["x-dictionary"] for field in fields} == set(CONTRACT.dictionaries)
     for field in fields:
-        codes = allowed_codes(field)
+        codes = allowed_codes(field, CONTRACT.dictionaries)
         if "x-separator" in field:
             assert multi_code_pattern(codes, field["x-separator"]) in field["pattern"]
         else:

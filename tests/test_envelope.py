@@ -9,12 +9,15 @@ import pytest
 from sqlmodel import Session, func, select
 from starlette.testclient import TestClient
 
-from mie.contract.spec import component
+from mie.contract import current
 from mie.runtime import Runtime
 from mie.store.tables import AuditEvent, ExamRecord, Message
 from tests.conftest import KEY, SAVE_EXAM, exam_message, exam_record
 
-CATALOGUE = dict(zip(component("ResponseCode")["enum"], component("ResponseCode")["x-http-status"], strict=True))
+CONTRACT = current()
+
+RESPONSE_CODE = CONTRACT.component("ResponseCode")
+CATALOGUE = dict(zip(RESPONSE_CODE["enum"], RESPONSE_CODE["x-http-status"], strict=True))
 
 
 def nothing_written(runtime: Runtime) -> bool:

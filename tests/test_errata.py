@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from mie.contract import index as hi_img_indx
-from mie.contract.dictionaries import dictionary
-from mie.contract.spec import REPO_ROOT, component, load_spec, transaction
-from mie.contract.validation import Validator
+from mie.contract import current
+from mie.contract.index import IndexError_
+from mie.contract.spec import REPO_ROOT
 from mie.runtime import Runtime
 from mie.service import exams
 from mie.service.envelope import check_envelope
@@ -30,6 +29,8 @@ from tests.conftest import (
     img_info_message,
     new_msgid,
 )
+
+CONTRACT = current()
 
 ERRATA = REPO_ROOT / "spec" / "ERRATA.md"
 PRINTED_21 = Path(__file__).parent / "data" / "document" / "2.1-request.as-printed.txt"
@@ -97,7 +98,7 @@ def test_infCode_names_the_sender_of_queries() -> None:
     """E-INFCODE"""
     example = document_example("/mie/api/mie/queryExamRpotImgIndxListFHospital")
     example["infCode"] = example.pop("fixmedinsCode")
-    value = check_envelope(transaction("queryExamRpotImgIndxListFHospital").body_schema, example).value
+    value = check_envelope(CONTRACT, CONTRACT.transaction("queryExamRpotImgIndxListFHospital").body_schema, example).value
     assert value["fixmedinsCode"] == "123456789012"
 
 
@@ -125,7 +126,7 @@ def test_saveImgInfo_takes_both_infno(infno: str) -> None:
     """E-IMGINFO-INFNO"""
     example = document_example("/mie/api/mie/saveImgInfo")
     example["infno"] = infno
-    check_envelope(transaction("saveImgInfo").body_schema, example)
+    check_envelope(CONTRACT, CONTRACT.transaction("saveImgInfo").body_schema, example)
 
 
 def test_examRsItCode_is_read_as_examRsltCode(client: TestClient, runtime: Runtime) -> None:
@@ -135,20 +136,20 @@ def test_examRsItCode_is_read_as_examRsltCode(client: TestClient, runtime: Runti
     assert saved(client, record)["succFlag"] == "1"
     row = exams.exam_record(runtime.database, record["hiImgIndx"])
     assert row is not None and row.record["examRsltCode"] == "1" and "examRsItCode" not in row.record
-    assert [code.name for code in dictionary("examRsltCode").codes] == ["阴性", "阳性", "不确定"]
+    assert [code.name for code in CONTRACT.dictionary("examRsltCode").codes] == ["阴性", "阳性", "不确定"]
 
 
 def test_studyUId_is_read_as_studyUid() -> None:
     """E-STUDYUID-NAME"""
-    form = dict(component("SaveRptFileForm")["example"], examRpotPdf1="<file>")
+    form = dict(CONTRACT.component("SaveRptFileForm")["example"], examRpotPdf1="<file>")
     form["studyUId"] = form.pop("studyUid")
-    outcome = Validator(component("SaveRptFileForm")).validate(form)
-    assert outcome.errors == [] and outcome.value["studyUid"] == component("SaveRptFileForm")["example"]["studyUid"]
+    outcome = CONTRACT.validator("SaveRptFileForm").validate(form)
+    assert outcome.errors == [] and outcome.value["studyUid"] == CONTRACT.component("SaveRptFileForm")["example"]["studyUid"]
 
 
 def test_the_pdf_part_is_examRpotPdf1_and_required() -> None:
     """E-PDF-NAME, E-PDF-REQUIRED"""
-    form = component("SaveRptFileForm")
+    form = CONTRACT.component("SaveRptFileForm")
     assert "examRpotPdf1" in form["properties"] and "examRpotPdf1" in form["required"]
     assert form["properties"]["examRpotPdf1"]["x-printed-as"] == "examRpotPdf 1"
 
@@ -180,14 +181,15 @@ def test_every_uid_field_follows_one_rule() -> None:
     """E-UID: every field whose name ends in Uid/Uuid is a DICOM UID of at most 64 characters."""
     found = sorted(
         (schema_name, name)
-        for schema_name, schema in load_spec()["components"]["schemas"].items()
+        for schema_name, schema in CONTRACT.document["components"]["schemas"].items()
         for name in schema.get("properties", {})
         if name.lower().endswith(("uid", "uuid"))
     )
     assert found == sorted(UID_FIELDS)
-    rules = {(component(c)["properties"][f]["maxLength"], component(c)["properties"][f]["pattern"]) for c, f in UID_FIELDS}
+    fields = [CONTRACT.component(c)["properties"][f] for c, f in UID_FIELDS]
+    rules = {(field["maxLength"], field["pattern"]) for field in fields}
     assert len(rules) == 1 and next(iter(rules))[0] == 64
-    assert component("ImgInfo")["properties"]["studyUid"]["x-length"] == "512"  # as printed
+    assert CONTRACT.component("ImgInfo")["properties"]["studyUid"]["x-length"] == "512"  # as printed
 
 
 @pytest.mark.parametrize(("schema_name", "field"), UID_FIELDS)
@@ -205,7 +207,7 @@ def test_every_uid_field_follows_one_rule() -> None:
 )
 def test_a_uid_field_takes_a_dicom_uid(schema_name: str, field: str, uid: str, ok: bool) -> None:
     """E-UID"""
-    outcome = Validator(component(schema_name)).validate({field: uid})
+    outcome = CONTRACT.validator(schema_name).validate({field: uid})
     assert (not any(error.code == field for error in outcome.errors)) is ok
 
 
@@ -270,14 +272,14 @@ def test_examCharge_number_or_string(client: TestClient, charge: Any, ok: bool) 
 )
 def test_age_number_or_string(age: Any, ok: bool) -> None:
     """E-DECIMAL"""
-    outcome = Validator(component("ExamRpotImgInfo")).validate(dict(component("ExamRpotImgInfo")["example"], age=age))
+    outcome = CONTRACT.validator("ExamRpotImgInfo").validate(dict(CONTRACT.component("ExamRpotImgInfo")["example"], age=age))
     assert outcome.ok is ok
 
 
 @pytest.mark.parametrize(("total", "ok"), [(1000, True), ("1000", True), ("1000000", False), (1.5, False)])
 def test_imageTotalNum_number_or_string(total: Any, ok: bool) -> None:
     """E-INT"""
-    outcome = Validator(component("ImgInfo")).validate(dict(component("ImgInfo")["example"], imageTotalNum=total))
+    outcome = CONTRACT.validator("ImgInfo").validate(dict(CONTRACT.component("ImgInfo")["example"], imageTotalNum=total))
     assert outcome.ok is ok
 
 
@@ -291,17 +293,17 @@ def test_empty_optional_is_absent_empty_required_is_refused(client: TestClient) 
 def test_queries_take_the_document_envelope_without_a_key() -> None:
     """E-QUERY-KEY: optional on §2.6-§2.8 (how access is controlled then: tests/test_query_access.py), required elsewhere."""
     for infno in ("queryExamRpotImgIndxListFHospital", "queryImgCaheFIndex"):
-        schema = transaction(infno).body_schema
+        schema = CONTRACT.transaction(infno).body_schema
         assert "key" not in schema["required"] and "key" in schema["properties"]
-        example = document_example(transaction(infno).path)
+        example = document_example(CONTRACT.transaction(infno).path)
         assert "key" not in example
-        assert check_envelope(schema, example).errors == []
-    assert "key" in transaction("saveExamRpotImgInfo").body_schema["required"]
+        assert check_envelope(CONTRACT, schema, example).errors == []
+    assert "key" in CONTRACT.transaction("saveExamRpotImgInfo").body_schema["required"]
 
 
 def test_query_certno_keeps_its_printed_length() -> None:
     """E-CERTNO-LEN"""
-    assert component("QueryExamRpotImgIndxListInput")["properties"]["certno"]["maxLength"] == 600
+    assert CONTRACT.component("QueryExamRpotImgIndxListInput")["properties"]["certno"]["maxLength"] == 600
 
 
 def test_sdryChkDate_stays_required(client: TestClient) -> None:
@@ -313,7 +315,7 @@ def test_sdryChkDate_stays_required(client: TestClient) -> None:
 
 def test_report_md5_is_the_pdfs() -> None:
     """E-FILEMD5-NOTE"""
-    field = component("SaveRptFileForm")["properties"]["fileMd5"]
+    field = CONTRACT.component("SaveRptFileForm")["properties"]["fileMd5"]
     assert field["x-erratum"] == "E-FILEMD5-NOTE" and "PDF" in field["description"]
 
 
@@ -351,13 +353,13 @@ def test_examAdmdvs_is_six_digits_of_any_province(client: TestClient) -> None:
 
 def test_imgDldLink_points_at_queryImgCaheFIndex() -> None:
     """E-2.6-TEXT"""
-    assert "queryImgCaheFIndex" in component("ResDTO")["properties"]["imgDldLink"]["description"]
+    assert "queryImgCaheFIndex" in CONTRACT.component("ResDTO")["properties"]["imgDldLink"]["description"]
 
 
 def test_one_output_structure_for_2_7_and_2_8() -> None:
     """E-IMGCAHE-OUT"""
     assert {"areaCode", "imgDldLink", "hiImgIndx", "imgFileSnList", "fileContent"} == set(
-        component("ImgCaheResult")["properties"]
+        CONTRACT.component("ImgCaheResult")["properties"]
     )
 
 
@@ -367,10 +369,10 @@ def test_one_output_structure_for_2_7_and_2_8() -> None:
 def test_index_takes_an_optional_sixth_part() -> None:
     """E-INDEX-6"""
     five = "111-110101197804050038-20241122143000-0000000000000-000000000"
-    assert hi_img_indx.parse(five).institution_code is None
-    assert hi_img_indx.parse(five + "-123502004266007980").institution_code == "123502004266007980"
-    with pytest.raises(hi_img_indx.IndexError_, match="第6部分"):
-        hi_img_indx.parse(five + "-12350200426600798")
+    assert CONTRACT.index.parse(five).institution_code is None
+    assert CONTRACT.index.parse(five + "-123502004266007980").institution_code == "123502004266007980"
+    with pytest.raises(IndexError_, match="第6部分"):
+        CONTRACT.index.parse(five + "-12350200426600798")
 
 
 @pytest.mark.parametrize(
@@ -387,10 +389,10 @@ def test_index_parts_4_and_5(part4: str, part5: str, ok: bool) -> None:
     """E-INDEX-PART4"""
     text = f"111-110101197804050038-20241122143000-{part4}-{part5}"
     if ok:
-        assert hi_img_indx.parse(text).device_code == part4
+        assert CONTRACT.index.parse(text).device_code == part4
     else:
-        with pytest.raises(hi_img_indx.IndexError_):
-            hi_img_indx.parse(text)
+        with pytest.raises(IndexError_):
+            CONTRACT.index.parse(text)
 
 
 def test_index_must_name_the_records_person_and_a_date_is_only_said(client: TestClient) -> None:
@@ -427,19 +429,19 @@ def test_examPart_placeholders(client: TestClient, value: str, ok: bool) -> None
 def test_examPart_takes_several_codes(client: TestClient, value: str, ok: bool) -> None:
     """E-EXAMPART-MULTI"""
     assert (saved(client, exam_record(examPart=value))["succFlag"] == "1") is ok
-    setl = Validator(component("SetlInfoDTO")).validate(dict(component("SetlInfoDTO")["example"], examPart=value))
+    setl = CONTRACT.validator("SetlInfoDTO").validate(dict(CONTRACT.component("SetlInfoDTO")["example"], examPart=value))
     assert not setl.ok
 
 
 def test_malformed_and_twice_printed_codes_are_kept_and_flagged() -> None:
     """E-EXAMPART-DICT"""
-    codes = {code.code: code for code in dictionary("examPart").codes}
+    codes = {code.code: code for code in CONTRACT.dictionary("examPart").codes}
     assert "BD0" in codes and codes["BD0"].anomaly
     assert codes["BT00ZZZZ"].also_printed_as == ("膀胱造影",)
     assert codes["BQ2FZUZZZ"].also_printed_as and codes["BP0KZZZZA"].also_printed_as
     assert all(entry.anomaly for entry in codes.values() if len(entry.code) != 9)
-    with pytest.raises(hi_img_indx.IndexError_):
-        hi_img_indx.parse("111-110101197804050038-20241122143000-0000000000000-BD0")
+    with pytest.raises(IndexError_):
+        CONTRACT.index.parse("111-110101197804050038-20241122143000-0000000000000-BD0")
 
 
 # --- the document's examples ---------------------------------------------------------------------------------------
@@ -471,13 +473,13 @@ def test_the_spec_example_is_the_printed_one_with_exactly_the_listed_repairs() -
 
 def test_the_other_examples_are_valid_envelopes() -> None:
     """E-EX-OTHERS: §2.6-§2.8's are the document's own caller (123456789012) and carry no key."""
-    for path, item in load_spec()["paths"].items():
+    for path, item in CONTRACT.document["paths"].items():
         content = item["post"]["requestBody"]["content"].get("application/json")
         if not content:
             continue
         examples = [content["example"]] if "example" in content else [e["value"] for e in content["examples"].values()]
         for example in examples:
-            check_envelope(transaction(item["post"]["x-infno"]).body_schema, copy.deepcopy(example))
+            check_envelope(CONTRACT, CONTRACT.transaction(item["post"]["x-infno"]).body_schema, copy.deepcopy(example))
             sender = example.get("infCode") or example.get("fixmedinsCode")
             assert example["msgid"].startswith(sender), path
             if "fixmedinsCode" in example:
@@ -544,14 +546,10 @@ def test_several_report_numbers_are_information_in_2_1_and_a_warning_in_2_4(clie
     """E-RPOTNO-SEVERAL"""
     result = saved(client, exam_record(rpotNo="R123456,R123457"))
     assert result["succFlag"] == "1" and "提示: rpotNo(报告编号,#57): 多个报告编号" in result["message"]
-    form = component_validator_for("SaveRptFileForm").validate(
-        {**component("SaveRptFileForm")["example"], "rpotNo": "R1,R2", "examRpotPdf1": "<file>"}
+    form = CONTRACT.validator("SaveRptFileForm").validate(
+        {**CONTRACT.component("SaveRptFileForm")["example"], "rpotNo": "R1,R2", "examRpotPdf1": "<file>"}
     )
     assert form.ok and [(a.code, a.severity) for a in form.advisories] == [("rpotNo", "warning")]
-
-
-def component_validator_for(name: str) -> Validator:
-    return Validator(component(name))
 
 
 def test_sdryChkDate_absent_without_a_second_review_is_a_warning(client: TestClient) -> None:

@@ -130,8 +130,8 @@ def test_a_512_mib_instance_streams_in_bounded_memory(tmp_path: Path) -> None:
     add_institution(runtime.database, INSTITUTION, KEY)
     add_institution(runtime.database, QUERIER, QUERIER_KEY)
     record = person_record("110101197804050041", psnName="John Doe", examDate="2024-04-04")
-    assert exams.save_exam_records(runtime.database, exam_message(record)).body["code"] == 0
-    assert images.save_img_info(runtime.database, img_info_message(record, total=2)).body["code"] == 0
+    assert exams.save_exam_records(runtime.contract, runtime.database, exam_message(record)).body["code"] == 0
+    assert images.save_img_info(runtime.contract, runtime.database, img_info_message(record, total=2)).body["code"] == 0
     small = part10_bytes(make_instance(str(record["studyUid"])))
     small_sn, small_md5 = store_instance(runtime, record, small, len(small))
     large_sn, large_md5 = store_instance(runtime, record, None, SIZE)

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from mie.contract.spec import component
-from mie.contract.validation import Validator
+from mie.contract import current
 from tests.spec_cases import Breakage, breakages
+
+CONTRACT = current()
 
 INPUT_SCHEMAS = [
     "ExamRpotImgInfo",
@@ -36,14 +37,14 @@ def example_of(schema: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("schema_name", INPUT_SCHEMAS)
 def test_the_schema_example_is_valid(schema_name: str) -> None:
-    schema = component(schema_name)
-    outcome = Validator(schema).validate(example_of(schema))
+    schema = CONTRACT.component(schema_name)
+    outcome = CONTRACT.validator_of(schema).validate(example_of(schema))
     assert outcome.errors == []
 
 
 @pytest.mark.parametrize("schema_name", INPUT_SCHEMAS)
 def test_every_field_has_its_spec_terms(schema_name: str) -> None:
-    for code, field in component(schema_name)["properties"].items():
+    for code, field in CONTRACT.component(schema_name)["properties"].items():
         assert field.get("title"), f"{schema_name}.{code} has no Chinese name"
         assert "x-seq" in field, f"{schema_name}.{code} has no 序号"
 
@@ -52,7 +53,7 @@ def test_cases_cover_every_kind_of_rule() -> None:
     rules = {case.rule for _, case in CASES}
     assert {"required", "maxLength", "dictionary", "format", "decimal"} <= rules
     # §2.1 alone: every required field, every length, every dictionary field, every date
-    exam = component("ExamRpotImgInfo")
+    exam = CONTRACT.component("ExamRpotImgInfo")
     required_cases = {
         case.code for name, case in CASES if name == "ExamRpotImgInfo" and case.rule == "required" and len(case.path) == 1
     }
@@ -61,7 +62,7 @@ def test_cases_cover_every_kind_of_rule() -> None:
 
 @pytest.mark.parametrize(("schema_name", "case"), CASES, ids=[f"{n}:{c.label}" for n, c in CASES])
 def test_a_broken_field_is_named_with_its_rule(schema_name: str, case: Breakage) -> None:
-    schema = component(schema_name)
-    outcome = Validator(schema).validate(case.apply(example_of(schema)))
+    schema = CONTRACT.component(schema_name)
+    outcome = CONTRACT.validator_of(schema).validate(case.apply(example_of(schema)))
     matching = [error for error in outcome.errors if error.rule == case.rule and str(error).startswith(case.error_prefix)]
     assert matching, f"expected a {case.rule} error on {case.error_prefix}, got {[str(e) for e in outcome.errors]}"

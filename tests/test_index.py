@@ -6,23 +6,25 @@ from datetime import datetime
 
 import pytest
 
-from mie.contract import index as hi_img_indx
-from mie.contract.spec import component
+from mie.contract import current
+from mie.contract.index import IndexError_
+
+CONTRACT = current()
 
 EXAMPLE = "111-110101197804050038-20241122143000-0000000000000-000000000-123502004266007980"
 
 
 def test_the_documents_index_parses() -> None:
-    parts = hi_img_indx.parse(EXAMPLE)
+    parts = CONTRACT.index.parse(EXAMPLE)
     assert parts.psn_cert_type == "111" and parts.certno == "110101197804050038"
     assert parts.exam_time == datetime(2024, 11, 22, 14, 30)
     assert str(parts) == EXAMPLE
 
 
 def test_build_round_trips_and_uppercases_the_certificate_number() -> None:
-    built = hi_img_indx.build("111", "11010119880405003x", datetime(2024, 11, 22, 14, 30, 55))
+    built = CONTRACT.index.build("111", "11010119880405003x", datetime(2024, 11, 22, 14, 30, 55))
     assert built == "111-11010119880405003X-20241122143055-0000000000000-000000000"
-    assert str(hi_img_indx.parse(built)) == built
+    assert str(CONTRACT.index.parse(built)) == built
 
 
 @pytest.mark.parametrize(
@@ -38,24 +40,24 @@ def test_build_round_trips_and_uppercases_the_certificate_number() -> None:
     ],
 )
 def test_each_broken_part_is_named(text: str, part: str) -> None:
-    with pytest.raises(hi_img_indx.IndexError_, match=part):
-        hi_img_indx.parse(text)
+    with pytest.raises(IndexError_, match=part):
+        CONTRACT.index.parse(text)
 
 
 def test_builder_refuses_what_the_parser_refuses() -> None:
-    with pytest.raises(hi_img_indx.IndexError_):
-        hi_img_indx.build("111", "1101-01", datetime(2024, 1, 1))
+    with pytest.raises(IndexError_):
+        CONTRACT.index.build("111", "1101-01", datetime(2024, 1, 1))
 
 
 def test_the_spec_pattern_and_the_parser_agree() -> None:
     import re
 
-    pattern = re.compile(component("HiImgIndx")["pattern"])
+    pattern = re.compile(CONTRACT.component("HiImgIndx")["pattern"])
     samples = [EXAMPLE, EXAMPLE.rsplit("-", 1)[0], EXAMPLE.replace("-000000000-", "-B020ZYZZZ-"), EXAMPLE + "0", "a-b-c-d-e"]
     for sample in samples:
         try:
-            hi_img_indx.parse(sample)
+            CONTRACT.index.parse(sample)
             parsed = True
-        except hi_img_indx.IndexError_:
+        except IndexError_:
             parsed = False
         assert bool(pattern.match(sample)) is parsed, sample

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import event
 from starlette.testclient import TestClient
 
+from mie.contract import Contract, current
 from mie.runtime import Runtime
 from mie.service import envelope, exams
 from mie.service.answers import Answer, MieError
@@ -22,9 +23,9 @@ def test_over_http_the_envelope_is_checked_once(client: TestClient, runtime: Run
     calls: list[int] = []
     original = envelope.check_envelope
 
-    def counted(schema: dict[str, Any], body: Any) -> Any:
+    def counted(contract: Contract, schema: dict[str, Any], body: Any) -> Any:
         calls.append(1)
-        return original(schema, body)
+        return original(contract, schema, body)
 
     monkeypatch.setattr(envelope, "check_envelope", counted)
     monkeypatch.setattr(validators, "check_envelope", counted)
@@ -37,7 +38,7 @@ def test_without_http_the_service_still_checks_the_envelope(runtime: Runtime) ->
     message = exam_message(exam_record())
     del message["msgid"]
     with pytest.raises(MieError) as refused:
-        exams.save_exam_records(runtime.database, message)
+        exams.save_exam_records(runtime.contract, runtime.database, message)
     assert "msgid" in refused.value.answer().body["message"]
 
 
@@ -53,7 +54,7 @@ def test_messages_arriving_together_share_one_commit_and_keep_their_own_answers(
 
     def send(number: int) -> None:
         try:
-            results[number] = exams.save_exam_records(database, messages[number])
+            results[number] = exams.save_exam_records(current(), database, messages[number])
         except BaseException as error:  # noqa: BLE001 - kept to be checked below
             results[number] = error
 

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from starlette.testclient import TestClient
 
-from mie.contract.spec import component
+from mie.contract import current
 from mie.runtime import Runtime
 from mie.service import pages
 from mie.service.audit import Access
@@ -22,6 +22,8 @@ from mie.service.links import Page, page_url
 from mie.service.pages import IMAGE_SECTIONS, REPORT_SECTIONS
 from tests.conftest import DELETE_EXAM, OTHER_INSTITUTION, delete_message
 from tests.page_data import StoredExamData, instance_of, pdf, store_ct_series, store_exam, store_instance, store_report
+
+CONTRACT = current()
 
 FINDINGS = "双肺纹理清晰，未见明显实质性病变。\n心影大小形态正常。"
 CONCLUSION = "胸部CT平扫未见明显异常"
@@ -50,7 +52,7 @@ def test_the_report_page_shows_the_record_in_the_specs_words(client: TestClient,
     answer = client.get(link(runtime, Page.report, exam))
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
     page = answer.text
-    properties = component("ExamRpotImgInfo")["properties"]
+    properties = CONTRACT.component("ExamRpotImgInfo")["properties"]
     for code in ("imgDscr", "diagRslt", "rpotDrName", "chkDrName", "examDate", "fixmedinsName", "imgExamItem"):
         assert f"<dt>{properties[code]['title']}</dt>" in page, code
     assert html.escape(FINDINGS) in page and CONCLUSION in page and "李医生" in page and "王主任" in page
@@ -232,7 +234,7 @@ def test_a_multiframe_instance_is_a_slice_per_frame_and_objects_without_pixels_a
 
 
 def test_every_field_the_pages_show_is_in_the_spec() -> None:
-    properties = component("ExamRpotImgInfo")["properties"]
+    properties = CONTRACT.component("ExamRpotImgInfo")["properties"]
     for sections in (REPORT_SECTIONS, IMAGE_SECTIONS):
         for _title, codes in sections:
             assert set(codes) <= set(properties), set(codes) - set(properties)

@@ -1,4 +1,4 @@
-"""The C-STORE hot path's own DICOM encoding (mie/dicom/part10.py) agrees with pydicom and pynetdicom."""
+"""The C-STORE hot path's own DICOM encoding (mie/service/part10.py) agrees with pydicom and pynetdicom."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pydicom
 import pytest
 from pynetdicom.dsutils import create_file_meta, encode_file_meta
 
-from mie.dicom.part10 import Irregular, file_meta, integer_string, scan_header
 from mie.service.ingest import Header, IngestRefused, header_of, header_of_received
+from mie.service.part10 import Irregular, file_meta, integer_string, scan_header
 from tests.dicom_files import dataset_bytes, make_instance, write
 
 PYDICOM_TEST_FILES = sorted((Path(pydicom.__file__).parent / "data" / "test_files").rglob("*.dcm"))
@@ -139,8 +139,8 @@ def test_file_meta_is_byte_for_byte_pynetdicoms(sop_class: str, sop_instance: st
 
 def test_a_file_read_by_the_scanner_gives_what_pydicom_gives_in_every_bundled_test_file(tmp_path: Path) -> None:
     """§2.2's uploads are read by split_file and scan_header (read_header), pydicom only for what they do not follow."""
-    from mie.dicom.part10 import split_file
     from mie.service.ingest import _read_header_with_pydicom, read_header
+    from mie.service.part10 import split_file
 
     scanned = 0
     for path in PYDICOM_TEST_FILES:

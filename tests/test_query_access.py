@@ -93,7 +93,7 @@ def test_an_ipv4_client_on_an_ipv6_socket_is_its_ipv4_address(runtime: Runtime, 
 
 
 def test_strict_mode_requires_the_key(runtime: Runtime, stored_exam: dict[str, Any]) -> None:
-    strict = Runtime(dataclasses.replace(runtime.settings, require_query_key=True), runtime.database, runtime.store)
+    strict = dataclasses.replace(runtime, settings=dataclasses.replace(runtime.settings, require_query_key=True))
     body = query(strict, ALLOWED)
     assert body["code"] == 2001 and "要求查询报文带密钥 key" in body["message"]
     assert query(strict, ALLOWED, key=QUERIER_KEY)["code"] == 0

@@ -118,13 +118,11 @@ def test_several_report_numbers_are_saved_with_a_warning(client: TestClient, run
 
 def test_strict_refuses_the_warning(client: TestClient, runtime: Runtime, exam: dict[str, Any]) -> None:
     """E-SEVERITY: under --strict a warning is an error, and nothing is stored."""
-    from mie.contract.validation import set_strict
-
-    set_strict(True)
+    runtime.contract = runtime.contract.strictly(True)  # what `mie serve --strict` serves
     try:
         body = upload(client, exam, rpotNo="R1,R2").json()
     finally:
-        set_strict(False)
+        runtime.contract = runtime.contract.strictly(False)
     assert body["code"] != 0 and "rpotNo(报告编号,#3): 含英文逗号" in body["message"] and "--strict" in body["message"]
     assert reports(runtime) == []
     from generated.models import FieldError

@@ -13,7 +13,7 @@ from pydicom.uid import generate_uid
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
-from mie.contract.spec import component
+from mie.contract import current
 from mie.runtime import Runtime
 from mie.service.links import Page
 from mie.store import repository as repository_module
@@ -35,6 +35,8 @@ from tests.retrieval_helpers import (
     schema_errors,
 )
 from tests.test_images_http import upload
+
+CONTRACT = current()
 
 CERTNO = "110101197804050041"  # the document's §2.6 example person
 
@@ -72,7 +74,7 @@ def test_the_document_example_is_answered_in_the_shape_of_the_documents_answer(
     printed = document_example_answer()
     assert {k: answer[k] for k in ("code", "type", "message")} == {k: printed[k] for k in ("code", "type", "message")}
     [item] = answer["data"]
-    assert list(item) == component("ResDTO")["required"]  # all eleven, in the table's order
+    assert list(item) == CONTRACT.component("ResDTO")["required"]  # all eleven, in the table's order
     assert set(item) == set(printed["data"][0])
     assert item["certno"] == "110101*****0041" == printed["data"][0]["certno"]
     assert (item["hiImgIndx"], item["psnName"], item["psnCertType"], item["examDate"], item["examPart"]) == (
@@ -93,9 +95,8 @@ def test_the_document_example_is_answered_in_the_shape_of_the_documents_answer(
 
 
 def document_example_answer() -> dict[str, Any]:
-    from mie.contract.spec import load_spec
 
-    return load_spec()["paths"][QUERY_INDEX]["post"]["responses"]["200"]["content"]["application/json"]["example"]
+    return CONTRACT.document["paths"][QUERY_INDEX]["post"]["responses"]["200"]["content"]["application/json"]["example"]
 
 
 def test_the_date_range_is_inclusive_at_both_ends(client: TestClient, querier: TestClient) -> None:
@@ -353,9 +354,8 @@ def test_the_document_examples_of_2_7_and_2_8_are_answered_in_the_documents_shap
 
 
 def response_examples() -> dict[str, Any]:
-    from mie.contract.spec import load_spec
 
-    return load_spec()["paths"][QUERY_IMAGES]["post"]["responses"]["200"]["content"]["application/json"]["examples"]
+    return CONTRACT.document["paths"][QUERY_IMAGES]["post"]["responses"]["200"]["content"]["application/json"]["examples"]
 
 
 def test_an_unknown_index_is_refused_with_3008(querier: TestClient) -> None:

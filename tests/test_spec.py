@@ -7,7 +7,9 @@ from typing import Any
 import pytest
 from openapi_schema_validator import OAS30Validator
 
-from mie.contract.spec import load_spec, resolved_spec, transactions
+from mie.contract import current
+
+CONTRACT = current()
 
 CHAPTER_2 = {
     "saveExamRpotImgInfo": ("2.1", "application/json"),
@@ -21,28 +23,28 @@ CHAPTER_2 = {
 
 
 def test_every_transaction_of_chapter_2_is_in_the_spec() -> None:
-    found = {t.infno: (t.section, t.content_type, t.path) for t in transactions()}
+    found = {t.infno: (t.section, t.content_type, t.path) for t in CONTRACT.transactions}
     for infno, (section, content_type) in CHAPTER_2.items():
         assert found[infno][:2] == (section, content_type)
         assert found[infno][2] == f"/mie/api/mie/{infno}"
-    assert set(load_spec()["paths"]) >= {f"/mie/api/mie/{infno}" for infno in CHAPTER_2}
+    assert set(CONTRACT.document["paths"]) >= {f"/mie/api/mie/{infno}" for infno in CHAPTER_2}
 
 
 def test_2_7_and_2_8_are_told_apart_by_service_name() -> None:
-    body = resolved_spec()["components"]["schemas"]["QueryImgCaheFIndexRequest"]
+    body = CONTRACT.resolved["components"]["schemas"]["QueryImgCaheFIndexRequest"]
     mapping = body["properties"]["input"]["discriminator"]["mapping"]
     assert set(mapping) == {"queryImgCaheFileSn", "queryImgCahe"}
 
 
 def test_multipart_envelopes_are_request_headers() -> None:
     for infno in ("saveImgFile", "saveRptFile"):
-        operation = load_spec()["paths"][f"/mie/api/mie/{infno}"]["post"]
+        operation = CONTRACT.document["paths"][f"/mie/api/mie/{infno}"]["post"]
         names = [(p["name"], p["in"]) for p in operation["parameters"]]
         assert names == [(n, "header") for n in ("infno", "msgid", "infTime", "infCode", "key")]
 
 
 def all_examples() -> list[tuple[str, dict[str, Any], Any]]:
-    spec = resolved_spec()
+    spec = CONTRACT.resolved
     found = []
     for path, item in spec["paths"].items():
         operation = item["post"]
@@ -70,14 +72,14 @@ def test_every_example_obeys_its_schema(where: str, schema: dict[str, Any], exam
             "required": [r for r in schema.get("required", []) if schema["properties"][r].get("format") != "binary"],
         }
     # discriminator mappings name components: give the schema the spec's components to resolve them in
-    rooted = {**schema, "components": resolved_spec()["components"]}
+    rooted = {**schema, "components": CONTRACT.resolved["components"]}
     errors = [error.message for error in OAS30Validator(rooted).iter_errors(example)]
     assert errors == []
 
 
 def test_the_response_examples_cover_every_transaction() -> None:
     covered = {where.split()[0] for where, _, _ in EXAMPLES if "response" in where}
-    assert covered == set(load_spec()["paths"])
+    assert covered == set(CONTRACT.document["paths"])
 
 
 def every_schema(node: Any) -> list[dict[str, Any]]:
@@ -94,7 +96,7 @@ def every_schema(node: Any) -> list[dict[str, Any]]:
 
 def test_nullable_only_beside_a_type() -> None:
     """OpenAPI 3.0 gives `nullable` no meaning without `type`; ajv-based tools (Prism) refuse the schema."""
-    offending = [s for s in every_schema(load_spec()) if s.get("nullable") and "type" not in s]
+    offending = [s for s in every_schema(CONTRACT.document) if s.get("nullable") and "type" not in s]
     assert offending == []
 
 
@@ -107,7 +109,7 @@ def test_every_pattern_is_a_valid_ecmascript_unicode_regex() -> None:
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed here; the check needs a JavaScript engine")
-    patterns = sorted({s["pattern"] for s in every_schema(load_spec()) if isinstance(s.get("pattern"), str)})
+    patterns = sorted({s["pattern"] for s in every_schema(CONTRACT.document) if isinstance(s.get("pattern"), str)})
     script = (
         "const ps = JSON.parse(require('fs').readFileSync(0, 'utf8')); const bad = [];"
         "for (const p of ps) { try { new RegExp(p, 'u'); } catch (e) { bad.push(p.slice(0, 80) + ': ' + e.message); } }"

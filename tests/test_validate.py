@@ -11,10 +11,12 @@ from xml.etree import ElementTree
 import pytest
 
 from mie.cli import main
-from mie.contract.spec import load_spec
+from mie.contract import current
 from mie.toolkit.validate import validate_document
 from tests.conftest import document_example
 from tests.dicom_files import make_instance, md5, part10_bytes
+
+CONTRACT = current()
 
 EXAM_RECORD = document_example()["input"][0]
 
@@ -23,7 +25,7 @@ def request_examples() -> list[tuple[str, dict[str, Any]]]:
     """Every request example of the spec: the JSON bodies, and for §2.2/§2.4 a capture of their header
     parameters' examples and their form example."""
     found: list[tuple[str, dict[str, Any]]] = []
-    for path, item in load_spec()["paths"].items():
+    for path, item in CONTRACT.document["paths"].items():
         operation = item["post"]
         content = operation["requestBody"]["content"]
         if "application/json" in content:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mie.contract.spec import load_yaml, spec_dir
+from mie.contract.spec import load_yaml
 
 
 @dataclass(frozen=True)
@@ -43,10 +43,6 @@ class Dictionary:
         return None
 
 
-def dictionary_dir() -> Path:
-    return spec_dir() / "dictionaries"
-
-
 def _read(path: Path) -> Dictionary:
     data = load_yaml(path)
     codes = tuple(
@@ -64,15 +60,6 @@ def _read(path: Path) -> Dictionary:
 def read_dictionaries(directory: Path) -> dict[str, Dictionary]:
     found = (_read(path) for path in sorted(directory.glob("*.yaml")))
     return {dictionary.name: dictionary for dictionary in found}
-
-
-@functools.cache
-def dictionaries() -> dict[str, Dictionary]:
-    return read_dictionaries(dictionary_dir())
-
-
-def dictionary(name: str) -> Dictionary:
-    return dictionaries()[name]
 
 
 def separator_class(separator: str) -> str:
@@ -105,13 +92,13 @@ def _schemas_with_dictionary(node: Any, required: bool = True) -> Iterator[tuple
             yield from _schemas_with_dictionary(item, required)
 
 
-def allowed_codes(schema: dict[str, Any], known: dict[str, Dictionary] | None = None) -> list[str]:
+def allowed_codes(schema: Mapping[str, Any], known: Mapping[str, Dictionary]) -> list[str]:
     """The codes a field takes: its dictionary's, plus the placeholders the document allows for it."""
-    codes = [code.code for code in (known or dictionaries())[schema["x-dictionary"]].codes]
+    codes = [code.code for code in known[schema["x-dictionary"]].codes]
     return codes + [p for p in schema.get("x-placeholders", []) if p not in codes]
 
 
-def bundle(spec: dict[str, Any], known: dict[str, Dictionary] | None = None) -> dict[str, Any]:
+def bundle(spec: dict[str, Any], known: Mapping[str, Dictionary]) -> dict[str, Any]:
     """Write each dictionary field's enum or pattern from its dictionary file, in place."""
     for schema, required in _schemas_with_dictionary(spec):
         codes = allowed_codes(schema, known)

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-
-from mie.contract.spec import component
 
 
 class IndexError_(ValueError):
@@ -58,61 +57,70 @@ class HiImgIndx:
         return "-".join(parts)
 
 
-@functools.cache
-def index_parts() -> tuple[IndexPart, ...]:
-    schema: dict[str, Any] = component("HiImgIndx")
-    return tuple(
-        IndexPart(
-            number=number,
-            code=part["code"],
-            title=part["title"],
-            pattern=re.compile(f"^(?:{part['pattern']})$"),
-            rule=part.get("description", part["pattern"]),
-            optional=bool(part.get("optional")),
+class IndexRule:
+    """The index rule of one contract: its parts (`components/schemas/HiImgIndx`, `x-parts`), parser and builder."""
+
+    def __init__(self, schema: Mapping[str, Any]) -> None:
+        self.parts = tuple(
+            IndexPart(
+                number=number,
+                code=part["code"],
+                title=part["title"],
+                pattern=re.compile(f"^(?:{part['pattern']})$"),
+                rule=part.get("description", part["pattern"]),
+                optional=bool(part.get("optional")),
+            )
+            for number, part in enumerate(schema["x-parts"], start=1)
         )
-        for number, part in enumerate(schema["x-parts"], start=1)
-    )
+        # cached per rule: a record's index is checked by its field rule and again when it is stored
+        self.parse = functools.lru_cache(maxsize=4096)(self._parse)
 
+    def _parse(self, index: str) -> HiImgIndx:
+        """Split and check an index; every broken part is named in the error."""
+        parts = self.parts
+        pieces = index.split("-")
+        mandatory = sum(1 for part in parts if not part.optional)
+        if not mandatory <= len(pieces) <= len(parts):
+            raise IndexError_(index, [f"应由 {mandatory} 个部分(可带第 {len(parts)} 部分)以 '-' 连接, 实为 {len(pieces)} 个部分"])
+        problems: list[str] = []
+        for part, piece in zip(parts, pieces, strict=False):
+            if not part.pattern.fullmatch(piece):
+                problems.append(f"第{part.number}部分 {part.title}({part.code}) '{piece}' 不符合: {part.rule}")
+        exam_time = None
+        if not problems:
+            try:
+                exam_time = datetime.strptime(pieces[2], "%Y%m%d%H%M%S")
+            except ValueError:
+                problems.append(f"第3部分 {parts[2].title} '{pieces[2]}' 不是有效的日期时间")
+        if problems or exam_time is None:
+            raise IndexError_(index, problems)
+        return HiImgIndx(
+            psn_cert_type=pieces[0],
+            certno=pieces[1],
+            exam_time=exam_time,
+            device_code=pieces[3],
+            exam_part=pieces[4],
+            institution_code=pieces[5] if len(pieces) > 5 else None,
+        )
 
-@functools.lru_cache(maxsize=4096)
-def parse(index: str) -> HiImgIndx:
-    """Split and check an index; every broken part is named in the error (cached: a record is checked twice)."""
-    parts = index_parts()
-    pieces = index.split("-")
-    mandatory = sum(1 for part in parts if not part.optional)
-    if not mandatory <= len(pieces) <= len(parts):
-        raise IndexError_(index, [f"应由 {mandatory} 个部分(可带第 {len(parts)} 部分)以 '-' 连接, 实为 {len(pieces)} 个部分"])
-    problems: list[str] = []
-    for part, piece in zip(parts, pieces, strict=False):
-        if not part.pattern.fullmatch(piece):
-            problems.append(f"第{part.number}部分 {part.title}({part.code}) '{piece}' 不符合: {part.rule}")
-    exam_time = None
-    if not problems:
+    def problem(self, index: str) -> str | None:
+        """What is wrong with an index, or None."""
         try:
-            exam_time = datetime.strptime(pieces[2], "%Y%m%d%H%M%S")
-        except ValueError:
-            problems.append(f"第3部分 {parts[2].title} '{pieces[2]}' 不是有效的日期时间")
-    if problems or exam_time is None:
-        raise IndexError_(index, problems)
-    return HiImgIndx(
-        psn_cert_type=pieces[0],
-        certno=pieces[1],
-        exam_time=exam_time,
-        device_code=pieces[3],
-        exam_part=pieces[4],
-        institution_code=pieces[5] if len(pieces) > 5 else None,
-    )
+            self.parse(index)
+        except IndexError_ as error:
+            return str(error)
+        return None
 
-
-def build(
-    psn_cert_type: str,
-    certno: str,
-    exam_time: datetime,
-    device_code: str = "0" * 13,
-    exam_part: str = "0" * 9,
-    institution_code: str | None = None,
-) -> str:
-    """Compose an index from its parts, checked as `parse` checks it (the builder never makes a bad one)."""
-    index = str(HiImgIndx(psn_cert_type, certno.upper(), exam_time, device_code, exam_part, institution_code))
-    parse(index)
-    return index
+    def build(
+        self,
+        psn_cert_type: str,
+        certno: str,
+        exam_time: datetime,
+        device_code: str = "0" * 13,
+        exam_part: str = "0" * 9,
+        institution_code: str | None = None,
+    ) -> str:
+        """Compose an index from its parts, checked as `parse` checks it (the builder never makes a bad one)."""
+        index = str(HiImgIndx(psn_cert_type, certno.upper(), exam_time, device_code, exam_part, institution_code))
+        self.parse(index)
+        return index

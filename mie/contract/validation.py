@@ -12,30 +12,22 @@ findings are kept apart (`Outcome.advisories`) and named among the notes an answ
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mie.contract.dictionaries import allowed_codes, separator_class
+
+if TYPE_CHECKING:
+    from mie.contract.spec import Contract
 
 _MISSING = object()
 
 ERROR, WARNING, INFORMATION = "error", "warning", "information"
 SEVERITY_NAMES = {ERROR: "错误", WARNING: "警告", INFORMATION: "提示"}
-
-# `--strict` (mie serve, mie validate): warnings become errors. Process-wide, like the loaded spec itself:
-# one process serves one contract with one strictness.
-_strict = False
-
-
-def set_strict(strict: bool) -> None:
-    global _strict
-    _strict = strict
-
 
 @dataclass(frozen=True)
 class FieldError:
@@ -77,6 +69,7 @@ class Outcome:
     errors: list[FieldError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     advisories: list[FieldError] = field(default_factory=list)  # warnings and information: the value is accepted
+    strict: bool = False  # `--strict` (mie serve, mie validate): warnings become errors
 
     @property
     def ok(self) -> bool:
@@ -85,7 +78,7 @@ class Outcome:
     def advise(self, finding: FieldError) -> None:
         """Record a finding below error: kept apart from the errors, and named among the notes (under
         `--strict` a warning is an error instead)."""
-        if _strict and finding.severity == WARNING:
+        if self.strict and finding.severity == WARNING:
             self.errors.append(replace(finding, severity=ERROR, detail=f"{finding.detail} [--strict: 警告即错误]"))
             return
         self.advisories.append(finding)
@@ -147,14 +140,14 @@ def _is_absent(value: Any) -> bool:
     return value is _MISSING or value is None
 
 
-def _compile_string(schema: Mapping[str, Any], info: _Field) -> Check:
+def _compile_string(schema: Mapping[str, Any], info: _Field, contract: Contract) -> Check:
     max_length = schema.get("maxLength")
     min_length = schema.get("minLength")
     date_format = schema.get("x-format")
     parse_date = _DATE_PARSERS.get(date_format) if date_format else None
     dictionary_name = schema.get("x-dictionary")
     separator = schema.get("x-separator")
-    codes = frozenset(allowed_codes(schema)) if dictionary_name else None
+    codes = frozenset(allowed_codes(schema, contract.dictionaries)) if dictionary_name else None
     enum = None if dictionary_name else (frozenset(schema["enum"]) if "enum" in schema else None)
     pattern = None
     if "pattern" in schema and not dictionary_name:
@@ -162,7 +155,7 @@ def _compile_string(schema: Mapping[str, Any], info: _Field) -> Check:
         # which would let "1.2.3\n" through as a UID (and into a file path).
         pattern = re.compile(schema["pattern"])
     rule_name = schema.get("x-pattern-name", schema.get("pattern"))
-    parser = _PARSERS.get(schema.get("x-parser", ""))
+    parser = _parser(schema.get("x-parser"), contract)
     if parser is not None:
         pattern = None  # the parser names each broken part, which the whole pattern cannot
     split = re.compile(separator_class(separator)) if separator else None
@@ -251,9 +244,9 @@ def _compile_decimal(schema: Mapping[str, Any], info: _Field) -> Check:
     return check
 
 
-def _compile_array(schema: Mapping[str, Any], info: _Field, node: str | None) -> Check:
+def _compile_array(schema: Mapping[str, Any], info: _Field, node: str | None, contract: Contract) -> Check:
     items = schema.get("items") or {}
-    item_check = compile_schema(items, info.code, items.get("x-node", node), top=False)
+    item_check = compile_schema(items, contract, info.code, items.get("x-node", node), top=False)
     min_items = schema.get("minItems")
     max_items = schema.get("maxItems")
 
@@ -270,7 +263,7 @@ def _compile_array(schema: Mapping[str, Any], info: _Field, node: str | None) ->
     return check
 
 
-def _compile_object(schema: Mapping[str, Any], info: _Field | None, node: str | None) -> Check:
+def _compile_object(schema: Mapping[str, Any], info: _Field | None, node: str | None, contract: Contract) -> Check:
     properties: Mapping[str, Any] = schema.get("properties") or {}
     required = set(schema.get("required") or ())
     node = schema.get("x-node", node)
@@ -281,7 +274,7 @@ def _compile_object(schema: Mapping[str, Any], info: _Field | None, node: str | 
     optional_when: dict[str, Mapping[str, Any]] = {}
     for code, child in properties.items():
         child_info = _describe(child, code, node)
-        fields.append((code, child_info, compile_schema(child, code, node, top=False), code in required))
+        fields.append((code, child_info, compile_schema(child, contract, code, node, top=False), code in required))
         for alias in child.get("x-aliases", ()):
             aliases[alias] = code
         for relax in child.get("x-relax", ()):
@@ -367,20 +360,18 @@ def _compile_shallow(schema: Mapping[str, Any], info: _Field) -> Check:
     return check
 
 
-def _index_problem(value: str) -> str | None:
-    from mie.contract import index  # the index module reads its parts from the spec too
-
-    try:
-        index.parse(value)
-    except index.IndexError_ as error:
-        return str(error)
-    return None
-
-
-_PARSERS: dict[str, Callable[[str], str | None]] = {"hiImgIndx": _index_problem}
+def _parser(name: str | None, contract: Contract) -> Callable[[str], str | None] | None:
+    """The parser an `x-parser` names: it says what is wrong with a value part by part."""
+    if name is None:
+        return None
+    if name == "hiImgIndx":
+        return contract.index.problem
+    raise ValueError(f"the spec names an unknown x-parser {name!r}")
 
 
-def compile_schema(schema: Mapping[str, Any], code: str = "", node: str | None = None, top: bool = True) -> Check:
+def compile_schema(
+    schema: Mapping[str, Any], contract: Contract, code: str = "", node: str | None = None, top: bool = True
+) -> Check:
     """Compile a resolved schema (no $ref) into a check."""
     if "allOf" in schema:
         merged: dict[str, Any] = {}
@@ -396,32 +387,25 @@ def compile_schema(schema: Mapping[str, Any], code: str = "", node: str | None =
     if schema.get("x-per-record") and info is not None:
         return _compile_shallow(schema, info)
     if kind == "object" or "properties" in schema:
-        return _compile_object(schema, info, node)
+        return _compile_object(schema, info, node, contract)
     if kind == "array":
         assert info is not None
-        return _compile_array(schema, info, node)
+        return _compile_array(schema, info, node, contract)
     if kind == "string":
         assert info is not None
-        return _compile_string(schema, info)
+        return _compile_string(schema, info, contract)
     return lambda value, path, outcome: value
 
 
 class Validator:
-    """A compiled schema: `validate(value)` gives an Outcome with every error."""
+    """A compiled schema of one contract: `validate(value)` gives an Outcome with every error."""
 
-    def __init__(self, schema: Mapping[str, Any]) -> None:
+    def __init__(self, schema: Mapping[str, Any], contract: Contract) -> None:
         self.schema = schema
-        self._check = compile_schema(schema)
+        self.strict = contract.strict
+        self._check = compile_schema(schema, contract)
 
     def validate(self, value: Any, path: str = "") -> Outcome:
-        outcome = Outcome(value=None)
+        outcome = Outcome(value=None, strict=self.strict)
         outcome.value = self._check(value, path, outcome)
         return outcome
-
-
-@functools.cache
-def component_validator(schema_name: str) -> Validator:
-    """The compiled validator of a `components/schemas` entry, compiled once per process."""
-    from mie.contract.spec import component
-
-    return Validator(component(schema_name))

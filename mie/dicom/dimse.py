@@ -21,7 +21,7 @@ from pynetdicom.dimse import DIMSEServiceProvider
 from pynetdicom.dimse_primitives import C_STORE
 from pynetdicom.pdu_primitives import P_DATA
 
-from mie.dicom.part10 import UL, US, even_length
+from mie.service.part10 import UL, US, even_length
 
 C_STORE_RQ = 0x0001
 C_STORE_RSP = 0x8001

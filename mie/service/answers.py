@@ -1,7 +1,8 @@
 """Answers in the spec's envelope, and the errors that become them.
 
 The error-code catalogue (code, name, HTTP status) is `components/schemas/ResponseCode` of the spec;
-`generated.models.ResponseCode` is its enum.
+`generated.models.ResponseCode` is its enum. Like the generated models, it is the processor's own contract's
+(`mie.contract.current()`): a refusal can be raised anywhere, and one process answers in one catalogue.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from generated.models import ResponseCode
-from mie.contract.spec import component
+from mie.contract import current
 from mie.contract.validation import FieldError
 
 
@@ -26,7 +27,7 @@ class CatalogueEntry:
 
 @functools.cache
 def catalogue() -> dict[int, CatalogueEntry]:
-    schema = component("ResponseCode")
+    schema = current().component("ResponseCode")
     return {
         code: CatalogueEntry(code, name, status, description)
         for code, name, status, description in zip(
@@ -79,7 +80,7 @@ class MieError(Exception):
 
 @functools.cache
 def _index_max_length() -> int | None:
-    return component("RecordResult")["properties"]["hiImgIndx"].get("maxLength")
+    return current().component("RecordResult")["properties"]["hiImgIndx"].get("maxLength")
 
 
 def fitting_index(index: str | None) -> str | None:

@@ -8,21 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from generated.models import ResponseCode
-from mie.contract.spec import Transaction
-from mie.contract.validation import Outcome, Validator
+from mie.contract import Contract, Transaction
+from mie.contract.validation import Outcome
 from mie.service.answers import Answer, MieError
 from mie.store.repository import Repository
-
-_validators: dict[int, tuple[dict[str, Any], Validator]] = {}
-
-
-def envelope_validator(schema: dict[str, Any]) -> Validator:
-    """The compiled validator of a request body schema (compiled once per schema object)."""
-    cached = _validators.get(id(schema))
-    if cached is None or cached[0] is not schema:
-        cached = (schema, Validator(schema))
-        _validators[id(schema)] = cached
-    return cached[1]
 
 
 def institution_field(schema: dict[str, Any]) -> str:
@@ -48,9 +37,10 @@ def body_digest(body: Any) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def check_envelope(schema: dict[str, Any], body: Any) -> Outcome:
-    """Validate an envelope against its schema; raise the refusal the catalogue gives for what broke."""
-    outcome = envelope_validator(schema).validate(body)
+def check_envelope(contract: Contract, schema: dict[str, Any], body: Any) -> Outcome:
+    """Validate an envelope against its schema (one of `contract`'s, which it outlives); raise the refusal the
+    catalogue gives for what broke."""
+    outcome = contract.memo(f"envelope:{id(schema)}", lambda: contract.validator_of(schema)).validate(body)
     if outcome.errors:
         infno_only = all(error.code == "infno" and error.rule == "enum" for error in outcome.errors)
         code = ResponseCode.infno_mismatch if infno_only else ResponseCode.envelope_invalid
@@ -58,11 +48,11 @@ def check_envelope(schema: dict[str, Any], body: Any) -> Outcome:
     return outcome
 
 
-def read_envelope(transaction: Transaction, body: Any, checked: Outcome | None = None) -> Envelope:
+def read_envelope(contract: Contract, transaction: Transaction, body: Any, checked: Outcome | None = None) -> Envelope:
     """The envelope of `body`, validated here unless `checked` is the outcome of `check_envelope` on this very
     body against this transaction's schema (the HTTP layer's, handed on so it is not done twice)."""
     schema = transaction.body_schema
-    outcome = checked if checked is not None else check_envelope(schema, body)
+    outcome = checked if checked is not None else check_envelope(contract, schema, body)
     value = outcome.value
     return Envelope(
         infno=value["infno"],

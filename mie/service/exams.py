@@ -7,16 +7,15 @@ writes twice and a failure leaves nothing half-written.
 
 from __future__ import annotations
 
-import functools
 import logging
 from pathlib import Path
 from typing import Any
 
 from sqlmodel import select
 
-from mie.contract import index as hi_img_indx
-from mie.contract.spec import component, transaction
-from mie.contract.validation import FieldError, Outcome, Validator, component_validator, mask
+from mie.contract import Contract
+from mie.contract.records import check_exam_record, index_field_error
+from mie.contract.validation import FieldError, Outcome, Validator, mask
 from mie.service.answers import Answer, RecordResult
 from mie.service.envelope import Envelope, read_envelope
 from mie.service.messages import answer_message, refused, with_notes
@@ -31,38 +30,9 @@ SAVED = "保存数据成功"
 DELETED = "删除数据成功"
 
 
-def _index_field_error(detail: str, rule: str = "index") -> FieldError:
-    schema = component("ExamRpotImgInfo")["properties"]["hiImgIndx"]
-    return FieldError("hiImgIndx", "hiImgIndx", schema["title"], f"#{schema['x-seq']}", rule, detail)
-
-
-def check_exam_record(record: Any) -> Outcome:
-    """Validate one §2.1 record: every field by the spec, then the index against the record (§1.2)."""
-    outcome = component_validator("ExamRpotImgInfo").validate(record)
-    value = outcome.value
-    if not isinstance(value, dict) or any(error.code == "hiImgIndx" for error in outcome.errors):
-        return outcome
-    index_text = value.get("hiImgIndx")
-    if not isinstance(index_text, str):
-        return outcome
-    try:
-        parts = hi_img_indx.parse(index_text)
-    except hi_img_indx.IndexError_ as error:
-        outcome.errors.insert(0, _index_field_error(str(error)))
-        return outcome
-    cert_type, certno = value.get("psnCertType"), value.get("certno")
-    if isinstance(cert_type, str) and parts.psn_cert_type != cert_type:
-        detail = f"第1部分证件类型 '{parts.psn_cert_type}' 与 psnCertType '{cert_type}' 不一致"
-        outcome.errors.insert(0, _index_field_error(detail))
-    if isinstance(certno, str) and parts.certno != certno.upper():
-        outcome.errors.insert(0, _index_field_error("第2部分证件号码与 certno 不一致"))
-    exam_date = value.get("examDate")
-    if isinstance(exam_date, str) and parts.exam_time.strftime("%Y-%m-%d") != exam_date:
-        outcome.notes.append(f"索引第3部分的检查日期 {parts.exam_time:%Y-%m-%d} 与 examDate {exam_date} 不一致")
-    return outcome
-
-
-def _save_record(repository: Repository, institution: str, envelope: Envelope, record: Any, outcome: Outcome) -> RecordResult:
+def _save_record(
+    contract: Contract, repository: Repository, institution: str, envelope: Envelope, record: Any, outcome: Outcome
+) -> RecordResult:
     raw_index = record.get("hiImgIndx") if isinstance(record, dict) else None
     if outcome.errors:
         return refused(raw_index if isinstance(raw_index, str) else None, outcome.errors)
@@ -87,7 +57,7 @@ def _save_record(repository: Repository, institution: str, envelope: Envelope, r
         repository.add_exam(key_columns, value, settlements)
         action, version = "save", 1
     elif previous.institution_code != institution:
-        return refused(index_text, [_index_field_error("该索引已由其他机构上传, 不能覆盖", rule="ownership")])
+        return refused(index_text, [index_field_error(contract, "该索引已由其他机构上传, 不能覆盖", rule="ownership")])
     else:
         version = repository.replace_exam(previous, key_columns, value, settlements)
         action = "update"
@@ -97,60 +67,66 @@ def _save_record(repository: Repository, institution: str, envelope: Envelope, r
     return RecordResult(index_text, True, with_notes(SAVED, notes))
 
 
-def save_exam_records(database: Database, body: Any, checked: Outcome | None = None) -> Answer:
+def save_exam_records(contract: Contract, database: Database, body: Any, checked: Outcome | None = None) -> Answer:
     """saveExamRpotImgInfo (§2.1). `checked`: the envelope's outcome when the caller has already validated it
     (see read_envelope); without it, the envelope is validated here."""
-    envelope = read_envelope(transaction("saveExamRpotImgInfo"), body, checked)
+    envelope = read_envelope(contract, contract.transaction("saveExamRpotImgInfo"), body, checked)
     # Checked before the unit of work begins: the database's write lock is held only for the writes.
-    checked = [(record, check_exam_record(record)) for record in envelope.input]
+    checked = [(record, check_exam_record(contract, record)) for record in envelope.input]
 
     def records(repository: Repository, institution: str) -> list[RecordResult]:
-        return [_save_record(repository, institution, envelope, record, outcome) for record, outcome in checked]
+        return [_save_record(contract, repository, institution, envelope, record, outcome) for record, outcome in checked]
 
     return answer_message(database, envelope, records)
 
 
-@functools.cache
-def _bare_index_validator() -> Validator:
+def _bare_index_validator(contract: Contract) -> Validator:
     """The index field of §2.5 input, for the bare strings the document's example sends."""
-    item = component("DeleteExamRpotImgIdxItem")
-    return Validator({"type": "object", "required": ["hiImgIndx"], "properties": {"hiImgIndx": item["properties"]["hiImgIndx"]}})
+
+    def build() -> Validator:
+        item = contract.component("DeleteExamRpotImgIdxItem")
+        schema = {"type": "object", "required": ["hiImgIndx"], "properties": {"hiImgIndx": item["properties"]["hiImgIndx"]}}
+        return contract.validator_of(schema)
+
+    return contract.memo("bare-index-validator", build)
 
 
-def _index_of_delete_item(item: Any) -> tuple[str | None, list[FieldError]]:
+def _index_of_delete_item(contract: Contract, item: Any) -> tuple[str | None, list[FieldError]]:
     """An item of §2.5 input: the index itself (as the document's example sends it) or {hiImgIndx: ...}."""
     if isinstance(item, dict):
-        outcome = component_validator("DeleteExamRpotImgIdxItem").validate(item)
+        outcome = contract.validator("DeleteExamRpotImgIdxItem").validate(item)
         if outcome.errors:
             return None, outcome.errors
         item = outcome.value["hiImgIndx"]
-    outcome = _bare_index_validator().validate({"hiImgIndx": item})
+    outcome = _bare_index_validator(contract).validate({"hiImgIndx": item})
     return (item if not outcome.errors else None), outcome.errors
 
 
-def _delete_record(repository: Repository, institution: str, envelope: Envelope, item: Any, files: list[str]) -> RecordResult:
-    index_text, errors = _index_of_delete_item(item)
+def _delete_record(
+    contract: Contract, repository: Repository, institution: str, envelope: Envelope, item: Any, files: list[str]
+) -> RecordResult:
+    index_text, errors = _index_of_delete_item(contract, item)
     if errors or index_text is None:
         return refused(item if isinstance(item, str) else None, errors)
     owner = repository.exam_owner(index_text)
     if owner is None:
-        return refused(index_text, [_index_field_error("索引不存在, 未删除", rule="ownership")])
+        return refused(index_text, [index_field_error(contract, "索引不存在, 未删除", rule="ownership")])
     if owner != institution:
-        return refused(index_text, [_index_field_error("该索引由其他机构上传, 不能删除", rule="ownership")])
+        return refused(index_text, [index_field_error(contract, "该索引由其他机构上传, 不能删除", rule="ownership")])
     files += repository.delete_exam(index_text)
     repository.audit(institution, "delete", index_text, f"msgid={envelope.msgid}")
     log.info("deleted %s for %s", mask(index_text), institution)
     return RecordResult(index_text, True, DELETED)
 
 
-def delete_exam_records(database: Database, store: FileStore, body: Any) -> Answer:
+def delete_exam_records(contract: Contract, database: Database, store: FileStore, body: Any) -> Answer:
     """deleteExamRpotImgIdxInfo (§2.5): records, studies and instances go, and then their files."""
-    envelope = read_envelope(transaction("deleteExamRpotImgIdxInfo"), body)
+    envelope = read_envelope(contract, contract.transaction("deleteExamRpotImgIdxInfo"), body)
     files: list[str] = []
 
     def records(repository: Repository, institution: str) -> list[RecordResult]:
         files.clear()  # a retried unit of work starts again
-        return [_delete_record(repository, institution, envelope, item, files) for item in envelope.input]
+        return [_delete_record(contract, repository, institution, envelope, item, files) for item in envelope.input]
 
     answer = answer_message(database, envelope, records)
     # Only once the rows are gone for good; a crash in between leaves files no row knows, which

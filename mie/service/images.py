@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from typing import Any, BinaryIO
 
 from generated.models import ResponseCode
-from mie.contract.spec import component, transaction
-from mie.contract.validation import FieldError, component_validator
+from mie.contract import Contract
+from mie.contract.validation import FieldError
 from mie.service.answers import Answer, RecordResult, entry
 from mie.service.envelope import read_envelope, remember_answer
 from mie.service.ingest import Claim, IngestRefused, ingest_instance
@@ -42,15 +42,15 @@ REFUSAL_CODES = {
 # --- §2.3 saveImgInfo ----------------------------------------------------------------------------------------------
 
 
-def _register(repository: Repository, institution: str, record: Any) -> RecordResult:
-    outcome = component_validator("ImgInfo").validate(record)
+def _register(contract: Contract, repository: Repository, institution: str, record: Any) -> RecordResult:
+    outcome = contract.validator("ImgInfo").validate(record)
     raw_index = record.get("hiImgIndx") if isinstance(record, dict) else None
     if outcome.errors:
         return refused(raw_index if isinstance(raw_index, str) else None, outcome.errors)
     value = outcome.value
     index_text = value["hiImgIndx"]
     if repository.exam_owner(index_text) != institution:
-        schema = component("ImgInfo")["properties"]["hiImgIndx"]
+        schema = contract.component("ImgInfo")["properties"]["hiImgIndx"]
         error = FieldError(
             "hiImgIndx", "hiImgIndx", schema["title"], f"#{schema['x-seq']}", "ownership", "索引不存在或不属于本机构"
         )
@@ -61,11 +61,11 @@ def _register(repository: Repository, institution: str, record: Any) -> RecordRe
     return RecordResult(index_text, True, with_notes(REGISTERED, [*outcome.notes, f"本检查已收到 {received}/{total} 张"]))
 
 
-def save_img_info(database: Database, body: Any) -> Answer:
-    envelope = read_envelope(transaction("saveImgInfo"), body)
+def save_img_info(contract: Contract, database: Database, body: Any) -> Answer:
+    envelope = read_envelope(contract, contract.transaction("saveImgInfo"), body)
 
     def records(repository: Repository, institution: str) -> list[RecordResult]:
-        return [_register(repository, institution, record) for record in envelope.input]
+        return [_register(contract, repository, institution, record) for record in envelope.input]
 
     return answer_message(database, envelope, records)
 
@@ -74,6 +74,7 @@ def save_img_info(database: Database, body: Any) -> Answer:
 
 
 def save_img_file(
+    contract: Contract,
     database: Database,
     store: FileStore,
     headers: Mapping[str, str],
@@ -82,7 +83,9 @@ def save_img_file(
     max_file_bytes: int,
 ) -> Answer:
     """saveImgFile (§2.2): one DICOM file, streamed to disk, checked, stored once."""
-    upload = receive_upload(database, store, "saveImgFile", "SaveImgFileForm", "dicom", headers, form, dicom, max_file_bytes)
+    upload = receive_upload(
+        contract, database, store, "saveImgFile", "SaveImgFileForm", "dicom", headers, form, dicom, max_file_bytes
+    )
     if isinstance(upload, Answer):
         return upload
     value, spooled, institution, envelope = upload.value, upload.spooled, upload.institution, upload.envelope

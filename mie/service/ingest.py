@@ -25,7 +25,7 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, Imp
 from sqlalchemy.exc import IntegrityError
 
 from mie.contract.validation import mask
-from mie.dicom.part10 import LAST_HEADER_TAG, Irregular, file_meta, integer_string, scan_header, split_file
+from mie.service.part10 import LAST_HEADER_TAG, Irregular, file_meta, integer_string, scan_header, split_file
 from mie.store.database import Batch, CleanRefusal, Database
 from mie.store.files import FileStore, Spooled, UnsafeName, checked_uid, sync_directory
 from mie.store.repository import StoredStudy, accession_list

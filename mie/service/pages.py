@@ -22,13 +22,12 @@ from typing import Any, NoReturn
 import pydicom
 from pydicom.errors import InvalidDicomError
 
-from mie.contract import index as hi_img_indx
-from mie.contract.dictionaries import dictionary
-from mie.contract.spec import component
-from mie.dicom.part10 import integer_string
+from mie.contract import Contract
+from mie.contract.index import IndexError_
 from mie.runtime import Runtime
 from mie.service.audit import Access, AccessEvent, masked_certno
 from mie.service.links import LinkRefused, Page, PageGrant
+from mie.service.part10 import integer_string
 from mie.service.render import CT_PRESETS, Preset, RenderError, render_png
 from mie.store.repository import ExamInstance, StoredExam, StoredReport
 
@@ -151,15 +150,17 @@ class ImagePage:
 
 
 # --- grants -------------------------------------------------------------------------------------------------------
-def _event(action: Access, grant: PageGrant | None, exam: StoredExam | None, client: str | None, **values: Any) -> AccessEvent:
+def _event(
+    runtime: Runtime, action: Access, grant: PageGrant | None, exam: StoredExam | None, client: str | None, **values: Any
+) -> AccessEvent:
     person: tuple[str | None, str | None] = (None, None)
     if exam is not None:
         person = (exam.record.get("psnCertType"), exam.record.get("certno"))
     elif grant is not None:  # the exam is gone: whose it was, the index itself says (its parts 1 and 2)
         try:
-            parts = hi_img_indx.parse(grant.hi_img_indx)
+            parts = runtime.contract.index.parse(grant.hi_img_indx)
             person = (parts.psn_cert_type, parts.certno)
-        except hi_img_indx.IndexError_:
+        except IndexError_:
             pass
     return AccessEvent(
         action=action,
@@ -181,13 +182,14 @@ def _open(
     except LinkRefused as refusal:
         expired = _expired_grant(runtime, token, page)
         status = 410 if expired else 403
-        runtime.audit.record(_event(action, expired, None, client, outcome="refused", detail=f"{what}: {refusal.reason}"))
+        detail = f"{what}: {refusal.reason}"
+        runtime.audit.record(_event(runtime, action, expired, None, client, outcome="refused", detail=detail))
         raise PageRefused(status, refusal.reason) from None
     with runtime.database.unit_of_work() as repository:
         exam = repository.exam(grant.hi_img_indx)
     if exam is None:
         reason = "该检查已删除或不存在"
-        runtime.audit.record(_event(action, grant, None, client, outcome="refused", detail=f"{what}: {reason}"))
+        runtime.audit.record(_event(runtime, action, grant, None, client, outcome="refused", detail=f"{what}: {reason}"))
         raise PageRefused(410, reason)
     return grant, exam
 
@@ -204,38 +206,33 @@ def _expired_grant(runtime: Runtime, token: str, page: Page) -> PageGrant | None
 def _refuse(
     runtime: Runtime, action: Access, grant: PageGrant, exam: StoredExam, client: str | None, status: int, reason: str
 ) -> NoReturn:
-    runtime.audit.record(_event(action, grant, exam, client, outcome="refused", detail=reason))
+    runtime.audit.record(_event(runtime, action, grant, exam, client, outcome="refused", detail=reason))
     raise PageRefused(status, reason)
 
 
 # --- the record as fields -------------------------------------------------------------------------------------------
-@functools.cache
-def _properties() -> dict[str, Any]:
-    return component("ExamRpotImgInfo")["properties"]
-
-
-def _shown(code: str, value: Any) -> str:
+def _shown(contract: Contract, code: str, value: Any) -> str:
     """A field's value as the page shows it: identity numbers masked, codes with their dictionary names."""
     if value is None or value == "":
         return ""
     text = str(value)
-    schema = _properties()[code]
+    schema = contract.component("ExamRpotImgInfo")["properties"][code]
     if code == "certno":
         return masked_certno(text)
     name = schema.get("x-dictionary")
     if name:
-        described = dictionary(name)
+        described = contract.dictionary(name)
         codes = [part for part in re.split(r"[ ,，]+", text) if part]
         return "、".join(f"{part} {described.describe(part) or ''}".strip() for part in codes)
     return text
 
 
-def _sections(record: dict[str, Any], groups: tuple[tuple[str, tuple[str, ...]], ...]) -> list[Section]:
-    properties = _properties()
+def _sections(contract: Contract, record: dict[str, Any], groups: tuple[tuple[str, tuple[str, ...]], ...]) -> list[Section]:
+    properties = contract.component("ExamRpotImgInfo")["properties"]
     sections = []
     for title, codes in groups:
         fields = [
-            Field(code, properties[code]["title"], _shown(code, record.get(code)), code in LONG_TEXT)
+            Field(code, properties[code]["title"], _shown(contract, code, record.get(code)), code in LONG_TEXT)
             for code in codes
             if code in properties and (record.get(code) not in (None, "") or code in LONG_TEXT)
         ]
@@ -254,8 +251,9 @@ def report_page(runtime: Runtime, token: str, client: str | None) -> ReportPage:
     with runtime.database.unit_of_work() as repository:
         stored = repository.page_reports(grant.hi_img_indx)
     reports = _newest_first(stored)
-    runtime.audit.record(_event(Access.view_report, grant, exam, client, items=len(reports), detail="报告页"))
-    return ReportPage(token, _heading(exam.record), _sections(exam.record, REPORT_SECTIONS), reports, grant.expires_at)
+    runtime.audit.record(_event(runtime, Access.view_report, grant, exam, client, items=len(reports), detail="报告页"))
+    sections = _sections(runtime.contract, exam.record, REPORT_SECTIONS)
+    return ReportPage(token, _heading(exam.record), sections, reports, grant.expires_at)
 
 
 def _newest_first(reports: list[StoredReport]) -> list[ReportFile]:
@@ -281,11 +279,8 @@ def report_pdf(runtime: Runtime, token: str, report_id: int, client: str | None)
     if report is None or report.hi_img_indx != grant.hi_img_indx:
         _refuse(runtime, Access.view_report, grant, exam, client, 404, "该报告不属于此检查")
     path = runtime.store.path(Path(report.path))
-    runtime.audit.record(
-        _event(
-            Access.view_report, grant, exam, client, items=1, bytes_sent=report.size, detail=f"报告 PDF 第 {report.version} 版"
-        )
-    )
+    detail = f"报告 PDF 第 {report.version} 版"
+    runtime.audit.record(_event(runtime, Access.view_report, grant, exam, client, items=1, bytes_sent=report.size, detail=detail))
     return path, report.size
 
 
@@ -373,8 +368,9 @@ def image_page(runtime: Runtime, token: str, client: str | None) -> ImagePage:
     shown = sorted(series.values(), key=lambda view: (_as_int(view.number), view.series_uid))
     ct = any(view.modality == "CT" for view in shown)
     presets = [(preset.value, name) for preset, (name, _window) in CT_PRESETS.items()] if ct else []
-    runtime.audit.record(_event(Access.view_image, grant, exam, client, items=len(instances), detail="影像页"))
-    return ImagePage(token, _heading(exam.record), _sections(exam.record, IMAGE_SECTIONS), shown, presets, grant.expires_at)
+    runtime.audit.record(_event(runtime, Access.view_image, grant, exam, client, items=len(instances), detail="影像页"))
+    sections = _sections(runtime.contract, exam.record, IMAGE_SECTIONS)
+    return ImagePage(token, _heading(exam.record), sections, shown, presets, grant.expires_at)
 
 
 def _as_int(text: str) -> int:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from generated.models import ResponseCode
+from mie.contract import Contract
 from mie.contract.validation import mask
 from mie.service.answers import Answer, entry
 from mie.service.envelope import remember_answer
@@ -35,6 +36,7 @@ def is_pdf(spooled: Spooled) -> bool:
 
 
 def save_rpt_file(
+    contract: Contract,
     database: Database,
     store: FileStore,
     headers: Mapping[str, str],
@@ -42,7 +44,9 @@ def save_rpt_file(
     pdf: BinaryIO | None,
     max_file_bytes: int,
 ) -> Answer:
-    upload = receive_upload(database, store, "saveRptFile", "SaveRptFileForm", "examRpotPdf1", headers, form, pdf, max_file_bytes)
+    upload = receive_upload(
+        contract, database, store, "saveRptFile", "SaveRptFileForm", "examRpotPdf1", headers, form, pdf, max_file_bytes
+    )
     if isinstance(upload, Answer):
         return upload
     value, spooled, institution, envelope = upload.value, upload.spooled, upload.institution, upload.envelope

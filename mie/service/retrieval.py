@@ -13,7 +13,6 @@ the file is already open then, so a deletion meanwhile cannot cut the answer sho
 from __future__ import annotations
 
 import base64
-import functools
 import json
 import logging
 import os
@@ -23,9 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from generated.models import ResponseCode
-from mie.contract import index as hi_img_indx
-from mie.contract.spec import component, load_spec, transaction
-from mie.contract.validation import FieldError, Outcome, component_validator, mask
+from mie.contract import Contract
+from mie.contract.validation import FieldError, Outcome, mask
 from mie.service.access import QueryRefused, admit
 from mie.service.answers import Answer, MieError, entry
 from mie.service.audit import Access, AccessEvent, AuditLog, masked_certno
@@ -45,17 +43,33 @@ QUERY_INDEX = "queryExamRpotImgIndxListFHospital"
 QUERY_IMAGES = "queryImgCaheFIndex"
 
 
-def _input_schemas() -> dict[str, str]:
-    """serviceName -> the schema of §2.7's or §2.8's input, as the spec's discriminator maps them."""
-    envelope = load_spec()["components"]["schemas"]["QueryImgCaheFIndexRequest"]
-    mapping = envelope["properties"]["input"]["discriminator"]["mapping"]
-    return {service: reference.rsplit("/", 1)[-1] for service, reference in mapping.items()}
 
 
-_INPUT_SCHEMAS = _input_schemas()
-_SERVICE_OF = {schema: service for service, schema in _INPUT_SCHEMAS.items()}
-LIST_SERVICE = _SERVICE_OF["QueryImgCaheFileSnInput"]  # §2.7: queryImgCaheFileSn
-FETCH_SERVICE = _SERVICE_OF["QueryImgCaheInput"]  # §2.8: queryImgCahe
+@dataclass(frozen=True)
+class ImageServices:
+    """The two services of §2.7/§2.8's one URL, as a contract's discriminator maps serviceName to input tables."""
+
+    input_schemas: dict[str, str]  # serviceName -> the schema of its input
+    list_service: str  # §2.7: queryImgCaheFileSn
+    fetch_service: str  # §2.8: queryImgCahe
+    download_path: str  # the URL of both, which §2.6's imgDldLink names
+
+    @classmethod
+    def of(cls, contract: Contract) -> ImageServices:
+        def build() -> ImageServices:
+            envelope = contract.document["components"]["schemas"]["QueryImgCaheFIndexRequest"]
+            mapping = envelope["properties"]["input"]["discriminator"]["mapping"]
+            schemas = {service: reference.rsplit("/", 1)[-1] for service, reference in mapping.items()}
+            service_of = {schema: service for service, schema in schemas.items()}
+            return cls(
+                schemas,
+                service_of["QueryImgCaheFileSnInput"],
+                service_of["QueryImgCaheInput"],
+                contract.transaction(QUERY_IMAGES).path,
+            )
+
+        return contract.memo("image-services", build)
+
 # Read in multiples of 3 bytes: each piece then encodes to whole base64 quanta and the pieces simply concatenate.
 READ_CHUNK = 3 * 256 * 1024
 _LAST_DAY = "9999-12-31"  # the open end of a date range: examDate compares as text
@@ -65,6 +79,7 @@ _LAST_DAY = "9999-12-31"  # the open end of a date range: examDate compares as t
 class Retrieval:
     """What the retrieval transactions use of a running processor."""
 
+    contract: Contract
     database: Database
     store: FileStore
     links: LinkSigner
@@ -76,6 +91,7 @@ class Retrieval:
     def of(cls, runtime: Runtime) -> Retrieval:
         settings = runtime.settings
         return cls(
+            runtime.contract,
             runtime.database,
             runtime.store,
             runtime.links,
@@ -125,8 +141,8 @@ def _success(data: Any, notes: list[str]) -> Answer:
     )
 
 
-def _input_error(schema_name: str, code: str, rule: str, detail: str) -> FieldError:
-    schema = component(schema_name)["properties"][code]
+def _input_error(contract: Contract, schema_name: str, code: str, rule: str, detail: str) -> FieldError:
+    schema = contract.component(schema_name)["properties"][code]
     return FieldError(f"input.{code}", code, schema["title"], f"#{schema['x-seq']}", rule, detail)
 
 
@@ -138,17 +154,17 @@ def query_index(retrieval: Retrieval, body: Any, source_address: str | None) -> 
     event = AccessEvent(Access.query_index, _claimed_institution(body), source_address)
 
     def work() -> Answer:
-        envelope = read_envelope(transaction(QUERY_INDEX), body)
+        contract = retrieval.contract
+        envelope = read_envelope(contract, contract.transaction(QUERY_INDEX), body)
         event.institution_code = envelope.institution_code
-        outcome = component_validator("QueryExamRpotImgIndxListInput").validate(envelope.input, "input")
+        outcome = contract.validator("QueryExamRpotImgIndxListInput").validate(envelope.input, "input")
         value: dict[str, Any] = outcome.value if isinstance(outcome.value, dict) else {}
         if isinstance(value.get("psnCertType"), str) and isinstance(value.get("certno"), str):
             event.psn_cert_type, event.certno = value["psnCertType"], value["certno"]
         begin, end = value.get("begntime") or "", value.get("endtime") or _LAST_DAY
         if not outcome.errors and begin > end:
-            outcome.errors.append(
-                _input_error("QueryExamRpotImgIndxListInput", "begntime", "range", f"检查开始时间 {begin} 晚于检查结束时间 {end}")
-            )
+            detail = f"检查开始时间 {begin} 晚于检查结束时间 {end}"
+            outcome.errors.append(_input_error(contract, "QueryExamRpotImgIndxListInput", "begntime", "range", detail))
         with retrieval.database.reading() as repository:
             caller = admit(repository, envelope, source_address, retrieval.require_key)
             if outcome.errors:
@@ -164,11 +180,6 @@ def query_index(retrieval: Retrieval, body: Any, source_address: str | None) -> 
     result = _audited(retrieval, event, work)
     assert isinstance(result, Answer)
     return result
-
-
-@functools.cache
-def _download_path() -> str:
-    return transaction(QUERY_IMAGES).path
 
 
 def _res_dto(retrieval: Retrieval, exam: IndexedExam, institution_code: str) -> dict[str, Any]:
@@ -190,7 +201,7 @@ def _res_dto(retrieval: Retrieval, exam: IndexedExam, institution_code: str) -> 
         "examPart": record["examPart"],
         "examRpotLinkUrl": link(Page.report),
         "imgInfoLinkUrl": link(Page.image),
-        "imgDldLink": f"{public_url}{_download_path()}",
+        "imgDldLink": f"{public_url}{ImageServices.of(retrieval.contract).download_path}",
     }
 
 
@@ -238,19 +249,20 @@ class ImageStream:
 
 def query_images(retrieval: Retrieval, body: Any, source_address: str | None) -> Answer | ImageStream:
     """§2.7 (serviceName queryImgCaheFileSn) or §2.8 (queryImgCahe) on the one URL."""
+    contract, services = retrieval.contract, ImageServices.of(retrieval.contract)
     service = body.get("input", {}).get("serviceName") if isinstance(body, dict) and isinstance(body.get("input"), dict) else None
-    action = Access.fetch_image if service == FETCH_SERVICE else Access.list_images
+    action = Access.fetch_image if service == services.fetch_service else Access.list_images
     event = AccessEvent(action, _claimed_institution(body), source_address)
 
     def work() -> Answer | ImageStream:
-        envelope = read_envelope(transaction(QUERY_IMAGES), body)
+        envelope = read_envelope(contract, contract.transaction(QUERY_IMAGES), body)
         event.institution_code = envelope.institution_code
-        outcome = _images_input(envelope)
+        outcome = _images_input(contract, services, envelope)
         value: dict[str, Any] = outcome.value if isinstance(outcome.value, dict) else {}
         index_text = value.get("hiImgIndx")
         if isinstance(index_text, str) and not any(error.code == "hiImgIndx" for error in outcome.errors):
             event.hi_img_indx = index_text
-            person = hi_img_indx.parse(index_text)
+            person = contract.index.parse(index_text)
             event.psn_cert_type, event.certno = person.psn_cert_type, person.certno
         with retrieval.database.reading() as repository:
             admit(repository, envelope, source_address, retrieval.require_key)
@@ -259,7 +271,7 @@ def query_images(retrieval: Retrieval, body: Any, source_address: str | None) ->
             assert isinstance(index_text, str)
             if repository.exam_owner(index_text) is None:
                 raise MieError(ResponseCode.exam_not_found, f"索引 {mask(index_text)} 不在本前置机 (未上传或已删除)")
-            if service == LIST_SERVICE:
+            if service == services.list_service:
                 instances = repository.instances_of_exam(index_text)
             else:
                 wanted = value["imgFileSn"]
@@ -272,7 +284,7 @@ def query_images(retrieval: Retrieval, body: Any, source_address: str | None) ->
                 ):
                     detail = f"实例 {wanted['instUuid']} 不是该索引存储的实例, 或检查/序列 UID 不符"
                     raise MieError(ResponseCode.instance_not_found, detail)
-        if service == LIST_SERVICE:
+        if service == services.list_service:
             listed = [_file_sn(instance) for instance in in_series_order(instances)]
             event.items = len(listed)
             return _success(_img_cahe_result(index_text, img_file_sn_list=listed), [*envelope.notes, *outcome.notes])
@@ -281,18 +293,19 @@ def query_images(retrieval: Retrieval, body: Any, source_address: str | None) ->
     return _audited(retrieval, event, work)
 
 
-def _images_input(envelope: Envelope) -> Outcome:
+def _images_input(contract: Contract, services: ImageServices, envelope: Envelope) -> Outcome:
     """The input of §2.7 or §2.8, validated by the table its serviceName names."""
     raw = envelope.input
     service = raw.get("serviceName") if isinstance(raw, dict) else None
-    schema_name = _INPUT_SCHEMAS.get(service) if isinstance(service, str) else None
+    schema_name = services.input_schemas.get(service) if isinstance(service, str) else None
     if schema_name is None:
-        outcome = Outcome(value=raw)
-        detail = "必填项缺失" if service is None else f"'{service}' 应为 {LIST_SERVICE} (§2.7) 或 {FETCH_SERVICE} (§2.8)"
+        outcome = Outcome(value=raw, strict=contract.strict)
+        listing, fetching = services.list_service, services.fetch_service
+        detail = "必填项缺失" if service is None else f"'{service}' 应为 {listing} (§2.7) 或 {fetching} (§2.8)"
         rule = "required" if service is None else "enum"
-        outcome.errors.append(_input_error(_INPUT_SCHEMAS[LIST_SERVICE], "serviceName", rule, detail))
+        outcome.errors.append(_input_error(contract, services.input_schemas[listing], "serviceName", rule, detail))
         return outcome
-    return component_validator(schema_name).validate(raw, "input")
+    return contract.validator(schema_name).validate(raw, "input")
 
 
 def in_series_order(instances: list[ListedInstance]) -> list[ListedInstance]:

@@ -3,14 +3,14 @@ the form checked by the spec, the file streamed to disk, and their flat answer."
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from generated.models import ResponseCode
-from mie.contract.spec import load_spec, resolve_refs, transaction
-from mie.contract.validation import Outcome, component_validator
+from mie.contract import Contract
+from mie.contract.spec import resolve_refs
+from mie.contract.validation import Outcome
 from mie.service.answers import Answer, MieError, entry, fitting_index
 from mie.service.envelope import Envelope, body_digest, check_envelope, replayed_answer
 from mie.service.institutions import authenticate
@@ -29,23 +29,26 @@ class FileUpload:
     notes: list[str]  # what the answer names beside its result: warnings, information, aliases read
 
 
-@functools.cache
-def header_envelope_schema(infno: str) -> dict[str, Any]:
+def header_envelope_schema(contract: Contract, infno: str) -> dict[str, Any]:
     """The envelope of a multipart transaction, which the table puts in request headers, as one object schema."""
-    operation = load_spec()["paths"][transaction(infno).path]["post"]
-    parameters = resolve_refs(operation["parameters"], load_spec())
-    properties = {p["name"]: p["schema"] for p in parameters if p["in"] == "header"}
-    return {"type": "object", "required": list(properties), "properties": properties}
+
+    def build() -> dict[str, Any]:
+        operation = contract.operation(contract.transaction(infno))
+        parameters = resolve_refs(operation["parameters"], contract.document)
+        properties = {p["name"]: p["schema"] for p in parameters if p["in"] == "header"}
+        return {"type": "object", "required": list(properties), "properties": properties}
+
+    return contract.memo(f"header-envelope:{infno}", build)
 
 
-def read_header_envelope(infno: str, headers: Mapping[str, str], form: Mapping[str, Any]) -> Envelope:
+def read_header_envelope(contract: Contract, infno: str, headers: Mapping[str, str], form: Mapping[str, Any]) -> Envelope:
     """The envelope from the request headers (names are case-insensitive there), checked by the spec."""
-    schema = header_envelope_schema(infno)
+    schema = header_envelope_schema(contract, infno)
     names = {name.lower(): name for name in schema["properties"]}
     for field in schema["properties"].values():
         names.update({alias.lower(): alias for alias in field.get("x-aliases", ())})
     present = {names[key.lower()]: value for key, value in headers.items() if key.lower() in names}
-    outcome = check_envelope(schema, present)
+    outcome = check_envelope(contract, schema, present)
     value = outcome.value
     return Envelope(
         infno=value["infno"],
@@ -59,11 +62,11 @@ def read_header_envelope(infno: str, headers: Mapping[str, str], form: Mapping[s
     )
 
 
-def check_form(schema_name: str, form: Mapping[str, Any], file_field: str, has_file: bool) -> Outcome:
+def check_form(contract: Contract, schema_name: str, form: Mapping[str, Any], file_field: str, has_file: bool) -> Outcome:
     fields = dict(form)
     if has_file:
         fields[file_field] = "<file>"  # the file itself is checked by the transaction, not as text
-    outcome = component_validator(schema_name).validate(fields)
+    outcome = contract.validator(schema_name).validate(fields)
     if outcome.errors:
         raise MieError(ResponseCode.envelope_invalid, errors=outcome.errors)
     return outcome
@@ -80,6 +83,7 @@ def file_answer(code: ResponseCode, index_text: str | None, message: str) -> Ans
 
 
 def receive_upload(
+    contract: Contract,
     database: Database,
     store: FileStore,
     infno: str,
@@ -91,13 +95,13 @@ def receive_upload(
     max_file_bytes: int,
 ) -> FileUpload | Answer:
     """Authenticate, answer a replay with its first answer, check the form, spool the file (bounded)."""
-    envelope = read_header_envelope(infno, headers, form)
+    envelope = read_header_envelope(contract, infno, headers, form)
     with database.reading() as repository:  # reads only: no writer's turn taken on SQLite
         institution = authenticate(repository, envelope.institution_code, envelope.key)
         previous = replayed_answer(repository, institution, envelope)
     if previous is not None:
         return previous
-    checked = check_form(form_schema, form, file_field, stream is not None)
+    checked = check_form(contract, form_schema, form, file_field, stream is not None)
     assert stream is not None  # the form check refuses a missing file part
     try:
         spooled = store.spool_stream(stream, limit=max_file_bytes)

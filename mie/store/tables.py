@@ -18,7 +18,7 @@ from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-from mie.contract.spec import max_length
+from mie.contract import current
 
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")
 
@@ -26,7 +26,7 @@ JSONDocument = JSON().with_variant(JSONB(), "postgresql")
 def spec_field(*names: str, **options: Any) -> Any:
     """A column holding the spec's field(s) `names`: as long as the longest maxLength the spec gives them, so no
     value a transaction accepts can fail in PostgreSQL. `info["spec_fields"]` lets tests check every such column."""
-    return Field(max_length=max_length(*names), sa_column_kwargs={"info": {"spec_fields": names}}, **options)
+    return Field(max_length=current().max_length(*names), sa_column_kwargs={"info": {"spec_fields": names}}, **options)
 
 
 def utcnow() -> datetime:

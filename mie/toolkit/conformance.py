@@ -38,10 +38,11 @@ from xml.etree import ElementTree
 
 import requests
 
-from mie.contract.spec import REPO_ROOT, load_yaml, resolve_refs
+from mie.contract import Contract
+from mie.contract.spec import BUNDLED_SPEC_DIR
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_NOT_STARTED = 0, 1, 2
-DEFAULT_SPEC = REPO_ROOT / "spec" / "openapi.yaml"
+DEFAULT_SPEC = BUNDLED_SPEC_DIR / "openapi.yaml"
 
 
 class NotStarted(Exception):
@@ -226,9 +227,10 @@ class Operation:
 
 
 @dataclass
-class Contract:
-    raw: dict[str, Any]
-    resolved: dict[str, Any]
+class Plan:
+    """What a run needs of a contract: its operations, the catalogue's codes, the per-record answer's terms."""
+
+    contract: Contract
     operations: list[Operation]
     codes: dict[str, int]  # ResponseCode x-enum-varnames -> code
     http_status: dict[int, int]  # code -> its HTTP status
@@ -241,14 +243,19 @@ class Contract:
         ]
 
 
-def load_contract(path: Path) -> Contract:
+def load_plan(path: Path) -> Plan:
+    """The plan of the contract at `path` (a spec directory or an openapi.yaml, as `mie conformance --spec` takes it)."""
     try:
-        raw = load_yaml(path)
+        contract = Contract.load(path)
     except (OSError, ValueError) as error:
         raise NotStarted(f"cannot read the spec {path}: {error}") from error
-    if not isinstance(raw, dict) or "paths" not in raw:
+    if not isinstance(contract.document, dict) or "paths" not in contract.document:
         raise NotStarted(f"{path} is not an OpenAPI document")
-    resolved = resolve_refs(raw, raw)
+    return plan_of(contract)
+
+
+def plan_of(contract: Contract) -> Plan:
+    resolved = contract.resolved
     operations: list[Operation] = []
     for path_name, item in resolved["paths"].items():
         post = item.get("post") or {}
@@ -283,7 +290,7 @@ def load_contract(path: Path) -> Contract:
     result_fields = record_result.get("properties", {})
     succ_flags = [str(flag) for flag in result_fields.get("succFlag", {}).get("enum", ["-1", "0", "1"])]
     index_names = ["hiImgIndx", *result_fields.get("hiImgIndx", {}).get("x-aliases", [])]
-    return Contract(raw, resolved, operations, codes, http_status, succ_flags, index_names)
+    return Plan(contract, operations, codes, http_status, succ_flags, index_names)
 
 
 def merged(schema: Any) -> dict[str, Any]:
@@ -431,7 +438,7 @@ class Runner:
         self.options = options
         self.url = options.url.rstrip("/")
         self.progress = progress or (lambda _line: None)
-        self.contract = load_contract(options.spec)
+        self.plan = load_plan(options.spec)
         self.report = Report(self.url, str(options.spec), options.seed)
         self.random = random.Random(options.seed)
         self.session = requests.Session()
@@ -444,17 +451,17 @@ class Runner:
 
     def _selected(self) -> list[Operation]:
         wanted = set(self.options.transactions or [])
-        known = {name for operation in self.contract.operations for name in (operation.infno, operation.name)}
+        known = {name for operation in self.plan.operations for name in (operation.infno, operation.name)}
         unknown = wanted - known
         if unknown:
             raise NotStarted(f"--transactions: not in the spec: {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
-        selected = [op for op in self.contract.operations if not wanted or op.infno in wanted or op.name in wanted]
+        selected = [op for op in self.plan.operations if not wanted or op.infno in wanted or op.name in wanted]
         for operation in selected:
             self.report.sections[operation.name] = operation.section
         return selected
 
     def _is_selected(self, infno: str) -> Operation | None:
-        for operation in self.contract.by_infno(infno):
+        for operation in self.plan.by_infno(infno):
             if operation in self.operations:
                 return operation
         return None
@@ -584,15 +591,15 @@ class Runner:
         if missing:
             find(f"the answer is outside the envelope: no {', '.join(missing)}")
         code = answer.get("code")
-        if "code" in answer and (not isinstance(code, int) or isinstance(code, bool) or code not in self.contract.http_status):
+        if "code" in answer and (not isinstance(code, int) or isinstance(code, bool) or code not in self.plan.http_status):
             find(f"code {code!r} is not in the ResponseCode catalogue")
-        elif code in self.contract.http_status and self.contract.http_status[code] != status:
-            find(f"code {code} goes with HTTP {self.contract.http_status[code]} in the catalogue, answered with HTTP {status}")
+        elif code in self.plan.http_status and self.plan.http_status[code] != status:
+            find(f"code {code} goes with HTTP {self.plan.http_status[code]} in the catalogue, answered with HTTP {status}")
         if (
             "type" in answer
             and code is not None
-            and answer["type"] != ("success" if code == self.contract.codes.get("success", 0) else "error")
-            and code not in (self.contract.codes.get("some_records_refused"), self.contract.codes.get("all_records_refused"))
+            and answer["type"] != ("success" if code == self.plan.codes.get("success", 0) else "error")
+            and code not in (self.plan.codes.get("some_records_refused"), self.plan.codes.get("all_records_refused"))
         ):
             find(f"type {answer['type']!r} does not go with code {code}")
         return answer
@@ -626,13 +633,13 @@ class Runner:
                 continue
             flag = str(result.get("succFlag"))
             flags.append(flag)
-            if flag not in self.contract.succ_flags:
-                find(f"data[{number}].succFlag {result.get('succFlag')!r} is not one of {self.contract.succ_flags}")
+            if flag not in self.plan.succ_flags:
+                find(f"data[{number}].succFlag {result.get('succFlag')!r} is not one of {self.plan.succ_flags}")
             sent = record if isinstance(record, str) else (record.get("hiImgIndx") if isinstance(record, dict) else None)
-            answered = next((result[name] for name in self.contract.index_names if result.get(name)), None)
+            answered = next((result[name] for name in self.plan.index_names if result.get(name)), None)
             if isinstance(sent, str) and answered is not None and answered != sent and "*" not in str(answered):
                 find(f"data[{number}] answers index {answered!r}, record {number} sent {sent!r}: out of order")
-        success = self.contract.codes.get("success", 0)
+        success = self.plan.codes.get("success", 0)
         if flags and all(flag == "1" for flag in flags) != (answer.get("code") == success):
             find(f"code {answer.get('code')} with succFlags {flags}")
 
@@ -670,7 +677,7 @@ class Runner:
         for result in schema.get_all_operations():
             operation = result.ok()
             by_path[operation.path] = operation
-        for operation in self.contract.operations:
+        for operation in self.plan.operations:
             operation.st = by_path[operation.path]
 
     def fuzz(self) -> None:
@@ -743,7 +750,7 @@ class Runner:
         record = self.fresh_record(save)
         message, headers = self.with_envelope(save, {**save.example, "input": [record]}, None, self.options.institutions[0])
         status, answer, _ = self.send(save, "setup", message, headers)
-        if status != 200 or not isinstance(answer, dict) or answer.get("code") != self.contract.codes.get("success", 0):
+        if status != 200 or not isinstance(answer, dict) or answer.get("code") != self.plan.codes.get("success", 0):
             self._note(
                 save,
                 "setup",
@@ -760,7 +767,7 @@ class Runner:
         self.send(delete, "setup", message, headers)
 
     def _operation(self, infno: str) -> Operation | None:
-        found = self.contract.by_infno(infno)
+        found = self.plan.by_infno(infno)
         return found[0] if found else None
 
     def _note(self, operation: Operation, test: str, message: str) -> None:
@@ -824,7 +831,7 @@ class Runner:
         status, answer, case = self.send(operation, "fields base upload", body, headers)
         if self._not_implemented(operation, status, answer):
             return
-        if status != 200 or not isinstance(answer, dict) or answer.get("code") != self.contract.codes.get("success", 0):
+        if status != 200 or not isinstance(answer, dict) or answer.get("code") != self.plan.codes.get("success", 0):
             refused = f"a valid upload (the base of the field cases) was refused: HTTP {status} {_short(answer)}"
             self._find(operation, "fields base upload", "positive data refused", refused, None, status, case)
             return
@@ -896,10 +903,10 @@ class Runner:
         if status == 0 or status >= 500 or not isinstance(answer, dict):
             return  # already a finding (no answer, server error, outside the envelope)
         test = f"field {breakage.field.path} {breakage.field.rule}"
-        not_implemented = self.contract.codes.get("not_implemented")
+        not_implemented = self.plan.codes.get("not_implemented")
         if status == 501 or answer.get("code") == not_implemented:
             return
-        if status >= 400 and answer.get("code") != self.contract.codes.get("success", 0):
+        if status >= 400 and answer.get("code") != self.plan.codes.get("success", 0):
             return  # the message refused as a whole
         if not in_record:
             self._find(
@@ -938,7 +945,7 @@ class Runner:
 
     def replay(self) -> None:
         """The same message twice: the first answer again. The same msgid with another body: refused."""
-        conflict = self.contract.codes.get("msgid_conflict")
+        conflict = self.plan.codes.get("msgid_conflict")
         for operation in self.operations:
             if operation.multipart or not operation.per_record or operation.name != operation.infno:
                 continue
@@ -965,7 +972,7 @@ class Runner:
             code = answer.get("code") if isinstance(answer, dict) else None
             if (
                 status < 400
-                or code in (None, self.contract.codes.get("success", 0))
+                or code in (None, self.plan.codes.get("success", 0))
                 or (conflict is not None and code != conflict)
             ):
                 self._find(
@@ -985,7 +992,7 @@ class Runner:
 
     def _not_implemented(self, operation: Operation, status: int, answer: Any) -> bool:
         code = answer.get("code") if isinstance(answer, dict) else None
-        if status == 501 or (code is not None and code == self.contract.codes.get("not_implemented")):
+        if status == 501 or (code is not None and code == self.plan.codes.get("not_implemented")):
             self.report.not_implemented[operation.name] = f"HTTP {status}, code {code}"
             return True
         return False
@@ -1002,7 +1009,7 @@ class Runner:
         index = record["hiImgIndx"]
         message, headers = self.with_envelope(save, {**save.example, "input": [record]}, None, institution)
         status, answer, case = self.send(save, "chain 1 save", message, headers)
-        if status != 200 or not isinstance(answer, dict) or answer.get("code") != self.contract.codes.get("success", 0):
+        if status != 200 or not isinstance(answer, dict) or answer.get("code") != self.plan.codes.get("success", 0):
             self._chain_failure(
                 save,
                 "chain 1 save",
@@ -1022,7 +1029,7 @@ class Runner:
             self._fetch(index, *sop)
         message, headers = self.with_envelope(delete, {"input": [index]}, None, institution)
         status, answer, case = self.send(delete, "chain 7 delete", message, headers)
-        if status != 200 or not isinstance(answer, dict) or answer.get("code") != self.contract.codes.get("success", 0):
+        if status != 200 or not isinstance(answer, dict) or answer.get("code") != self.plan.codes.get("success", 0):
             self._chain_failure(
                 delete, "chain 7 delete", f"the saved exam was not deleted: HTTP {status} {_short(answer)}", status, case
             )
@@ -1098,7 +1105,7 @@ class Runner:
         status, answer, case = self.send(register, test, message, headers)
         if self._not_implemented(register, status, answer):
             return False
-        if status != 200 or not isinstance(answer, dict) or answer.get("code") != self.contract.codes.get("success", 0):
+        if status != 200 or not isinstance(answer, dict) or answer.get("code") != self.plan.codes.get("success", 0):
             self._chain_failure(register, test, f"the study was not registered: HTTP {status} {_short(answer)}", status, case)
             return False
         return True
@@ -1121,7 +1128,7 @@ class Runner:
         status, answer, case = self.send(upload, "chain 4 upload", body, headers)
         if self._not_implemented(upload, status, answer):
             return None
-        if status != 200 or not isinstance(answer, dict) or answer.get("code") != self.contract.codes.get("success", 0):
+        if status != 200 or not isinstance(answer, dict) or answer.get("code") != self.plan.codes.get("success", 0):
             self._chain_failure(
                 upload, "chain 4 upload", f"the DICOM file was not taken: HTTP {status} {_short(answer)}", status, case
             )

@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-from mie.contract.spec import Transaction, load_spec, resolve_refs, resolved_spec, transactions
+from mie.contract import Contract, Transaction, current
+from mie.contract.records import check_exam_record
+from mie.contract.spec import resolve_refs
 from mie.contract.validation import ERROR, INFORMATION, SEVERITY_NAMES, WARNING, FieldError, Outcome, Validator, advisory_note
 
 CAPTURE_KEYS = frozenset({"headers", "form"})
@@ -102,29 +104,29 @@ class _Kind:
     names: frozenset[str]  # infno values it takes: x-infno, x-infno-aliases, the enum of its infno field
 
 
-def _infno_schema(transaction: Transaction) -> dict[str, Any]:
+def _infno_schema(contract: Contract, transaction: Transaction) -> dict[str, Any]:
     if transaction.envelope_in_headers:
-        return _header_schema(transaction)["properties"]["infno"]
+        return _header_schema(contract, transaction)["properties"]["infno"]
     return transaction.body_schema["properties"]["infno"]
 
 
-_kinds_cache: list[_Kind] = []
+def _kinds(contract: Contract) -> list[_Kind]:
+    def build() -> list[_Kind]:
+        kinds = []
+        for candidate in contract.transactions:
+            operation = contract.resolved["paths"][candidate.path]["post"]
+            infno = _infno_schema(contract, candidate)
+            names = {candidate.infno, *operation.get("x-infno-aliases", ()), *infno.get("enum", ())}
+            kinds.append(_Kind(candidate, frozenset(names)))
+        return kinds
+
+    return contract.memo("toolkit-kinds", build)
 
 
-def _kinds() -> list[_Kind]:
-    if not _kinds_cache:
-        spec = resolved_spec()
-        for candidate in transactions():
-            operation = spec["paths"][candidate.path]["post"]
-            names = {candidate.infno, *operation.get("x-infno-aliases", ()), *_infno_schema(candidate).get("enum", ())}
-            _kinds_cache.append(_Kind(candidate, frozenset(names)))
-    return _kinds_cache
-
-
-def find_transaction(name: str, multipart: bool | None = None) -> Transaction | None:
+def find_transaction(contract: Contract, name: str, multipart: bool | None = None) -> Transaction | None:
     """The transaction an infno (an alias, or a section number such as 2.3) names; a multipart capture or a
     JSON body narrows it (saveImgFile is §2.2's infno and an alias §2.3 accepts)."""
-    kinds = [k for k in _kinds() if multipart is None or k.transaction.envelope_in_headers == multipart]
+    kinds = [k for k in _kinds(contract) if multipart is None or k.transaction.envelope_in_headers == multipart]
     for kind in kinds:
         if name == kind.transaction.infno:
             return kind.transaction
@@ -134,35 +136,26 @@ def find_transaction(name: str, multipart: bool | None = None) -> Transaction | 
     return None
 
 
-def _infno_names(transaction: Transaction) -> list[str]:
-    return ["infno", *_infno_schema(transaction).get("x-aliases", ())]
+def _infno_names(contract: Contract, transaction: Transaction) -> list[str]:
+    return ["infno", *_infno_schema(contract, transaction).get("x-aliases", ())]
 
 
-_header_schemas: dict[str, dict[str, Any]] = {}
-
-
-def _header_schema(transaction: Transaction) -> dict[str, Any]:
+def _header_schema(contract: Contract, transaction: Transaction) -> dict[str, Any]:
     """The envelope a multipart transaction carries in request headers, as one object schema (as the processor
     reads it: every header required once aliases are folded)."""
-    schema = _header_schemas.get(transaction.path)
-    if schema is None:
-        operation = load_spec()["paths"][transaction.path]["post"]
-        parameters = resolve_refs(operation.get("parameters", []), load_spec())
+
+    def build() -> dict[str, Any]:
+        operation = contract.operation(transaction)
+        parameters = resolve_refs(operation.get("parameters", []), contract.document)
         properties = {p["name"]: p["schema"] for p in parameters if p["in"] == "header"}
-        schema = {"type": "object", "required": list(properties), "properties": properties}
-        _header_schemas[transaction.path] = schema
-    return schema
+        return {"type": "object", "required": list(properties), "properties": properties}
+
+    return contract.memo(f"toolkit-headers:{transaction.path}", build)
 
 
-_validators: dict[int, tuple[Mapping[str, Any], Validator]] = {}
-
-
-def _validator(schema: Mapping[str, Any]) -> Validator:
-    cached = _validators.get(id(schema))
-    if cached is None or cached[0] is not schema:
-        cached = (schema, Validator(schema))
-        _validators[id(schema)] = cached
-    return cached[1]
+def _validator(contract: Contract, schema: Mapping[str, Any]) -> Validator:
+    """The validator of a schema of `contract` (which holds it, so its id stays its own)."""
+    return contract.memo(f"toolkit-validator:{id(schema)}", lambda: contract.validator_of(schema))
 
 
 # --- findings ---------------------------------------------------------------------------------------------------
@@ -211,12 +204,12 @@ def _record_schema(schema: Mapping[str, Any], value: Any) -> Mapping[str, Any] |
     return None
 
 
-def _check_record(transaction: Transaction, schema: Mapping[str, Any], value: Any, where: str) -> list[Finding]:
+def _check_record(
+    contract: Contract, transaction: Transaction, schema: Mapping[str, Any], value: Any, where: str
+) -> list[Finding]:
     if transaction.infno == "saveExamRpotImgInfo":
         # The processor's own record check: the spec's fields, then the index against the record (§1.2).
-        from mie.service.exams import check_exam_record
-
-        return _from_outcome(where, check_exam_record(value))
+        return _from_outcome(where, check_exam_record(contract, value))
     branch = _record_schema(schema, value)
     if branch is None:
         discriminator = schema.get("discriminator", {}).get("propertyName")
@@ -227,13 +220,13 @@ def _check_record(transaction: Transaction, schema: Mapping[str, Any], value: An
             return [Finding(ERROR, _join(where, discriminator), detail, "enum", discriminator)]
         return [Finding(ERROR, where, f"类型应为对象或字符串, 实为 {type(value).__name__}", "type")]
     if branch.get("type") == "object" or "properties" in branch:
-        return _from_outcome(where, _validator(branch).validate(value))
+        return _from_outcome(where, _validator(contract, branch).validate(value))
     # A bare value (§2.5's index as the document's example sends it) stands for the one required field of the
     # object form beside it, and is checked as that field, as the processor does.
     for sibling in schema.get("oneOf", ()):
         required = sibling.get("required") or []
         if "properties" in sibling and len(required) == 1:
-            outcome = _validator(_bare(sibling, required[0])).validate({required[0]: value})
+            outcome = _validator(contract, _bare(contract, sibling, required[0])).validate({required[0]: value})
             return [
                 replace(finding, where=where) if finding.where == _join(where, required[0]) else finding
                 for finding in _from_outcome(where, outcome)
@@ -241,21 +234,17 @@ def _check_record(transaction: Transaction, schema: Mapping[str, Any], value: An
     return []  # a bare value with no object form beside it: its schema has no rule this validator reads
 
 
-_bare_schemas: dict[tuple[int, str], tuple[Mapping[str, Any], dict[str, Any]]] = {}
+def _bare(contract: Contract, sibling: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The object form's one field as a schema of its own (kept by the contract, like the schemas it holds)."""
+    return contract.memo(
+        f"toolkit-bare:{id(sibling)}:{name}",
+        lambda: {"type": "object", "required": [name], "properties": {name: sibling["properties"][name]}},
+    )
 
 
-def _bare(sibling: Mapping[str, Any], name: str) -> dict[str, Any]:
-    cached = _bare_schemas.get((id(sibling), name))
-    if cached is None or cached[0] is not sibling:
-        wrapper = {"type": "object", "required": [name], "properties": {name: sibling["properties"][name]}}
-        cached = (sibling, wrapper)
-        _bare_schemas[(id(sibling), name)] = cached
-    return cached[1]
-
-
-def _check_json(transaction: Transaction, body: Any) -> list[Finding]:
+def _check_json(contract: Contract, transaction: Transaction, body: Any) -> list[Finding]:
     schema = transaction.body_schema
-    outcome = _validator(schema).validate(body)
+    outcome = _validator(contract, schema).validate(body)
     findings = _from_outcome("$", outcome)
     value = outcome.value
     if outcome.errors or not isinstance(value, dict):
@@ -265,9 +254,9 @@ def _check_json(transaction: Transaction, body: Any) -> list[Finding]:
     if isinstance(records, list):
         item_schema = input_schema.get("items", {})
         for position, record in enumerate(records):
-            findings += _check_record(transaction, item_schema, record, f"$.input[{position}]")
+            findings += _check_record(contract, transaction, item_schema, record, f"$.input[{position}]")
     else:
-        findings += _check_record(transaction, input_schema, records, "$.input")
+        findings += _check_record(contract, transaction, input_schema, records, "$.input")
     return findings
 
 
@@ -278,22 +267,22 @@ def _file_field(form_schema: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _file_media(transaction: Transaction, file_field: str) -> str | None:
-    content = load_spec()["paths"][transaction.path]["post"]["requestBody"]["content"][transaction.content_type]
+def _file_media(contract: Contract, transaction: Transaction, file_field: str) -> str | None:
+    content = contract.operation(transaction)["requestBody"]["content"][transaction.content_type]
     return content.get("encoding", {}).get(file_field, {}).get("contentType")
 
 
-def _check_capture(transaction: Transaction, capture: dict[str, Any], base_dir: Path | None) -> list[Finding]:
+def _check_capture(contract: Contract, transaction: Transaction, capture: dict[str, Any], base_dir: Path | None) -> list[Finding]:
     findings: list[Finding] = []
     headers, form = capture.get("headers"), capture.get("form")
     if not isinstance(headers, dict) or not isinstance(form, dict):
         return [Finding(ERROR, "$", "抓取文件应为 {\"headers\": {...}, \"form\": {...}, \"file\": \"文件名\"}", "capture")]
-    header_schema = _header_schema(transaction)
+    header_schema = _header_schema(contract, transaction)
     names = {name.lower(): name for name in header_schema["properties"]}
     for prop in header_schema["properties"].values():
         names.update({alias.lower(): alias for alias in prop.get("x-aliases", ())})
     present = {names.get(key.lower(), key): value for key, value in headers.items() if key.lower() in names}
-    outcome = _validator(header_schema).validate(present)
+    outcome = _validator(contract, header_schema).validate(present)
     findings += _from_outcome("$.headers", outcome)
     form_schema = transaction.body_schema
     file_field = _file_field(form_schema)
@@ -301,7 +290,7 @@ def _check_capture(transaction: Transaction, capture: dict[str, Any], base_dir: 
     file_name = capture.get("file")
     if file_field and file_name is not None:
         fields[file_field] = "<file>"  # the file itself is checked below, not as text
-    form_outcome = _validator(form_schema).validate(fields)
+    form_outcome = _validator(contract, form_schema).validate(fields)
     findings += _from_outcome("$.form", form_outcome)
     if file_field and isinstance(file_name, str):
         data = capture.get("file_bytes")
@@ -311,7 +300,7 @@ def _check_capture(transaction: Transaction, capture: dict[str, Any], base_dir: 
                 data = path.read_bytes()
             except OSError as error:
                 raise UnreadableInput(f"{path}: 无法读取 ({error.strerror or error})") from None
-        findings += _check_file(transaction, form_schema, file_field, form_outcome.value, Path(file_name).name, data)
+        findings += _check_file(contract, transaction, form_schema, file_field, form_outcome.value, Path(file_name).name, data)
     return findings
 
 
@@ -323,6 +312,7 @@ def _field_finding(form_schema: Mapping[str, Any], code: str, rule: str, detail:
 
 
 def _check_file(
+    contract: Contract,
     transaction: Transaction, form_schema: Mapping[str, Any], file_field: str, form: Any, name: str, data: bytes
 ) -> list[Finding]:
     """What the processor checks of the file itself: its MD5 against fileMd5, and its type."""
@@ -331,7 +321,7 @@ def _check_file(
     sent = form.get("fileMd5") if isinstance(form, dict) else None
     if isinstance(sent, str) and sent.lower() != md5:
         findings.append(_field_finding(form_schema, "fileMd5", "md5", f"与文件 {name} 的 MD5 {md5} 不一致"))
-    media = _file_media(transaction, file_field)
+    media = _file_media(contract, transaction, file_field)
     if media == "application/dicom":
         if data[128:132] != b"DICM":
             detail = f"{name} 不是 DICOM 文件 (PS3.10: 第 128 字节起应为 DICM)"
@@ -367,28 +357,31 @@ def _dicom_against_form(data: bytes, form: Any, form_schema: Mapping[str, Any], 
     return findings
 
 
-def _named_infno(body: dict[str, Any], multipart: bool) -> Any:
+def _named_infno(contract: Contract, body: dict[str, Any], multipart: bool) -> Any:
     source = body.get("headers") if multipart else body
     if not isinstance(source, dict):
         return None
     lowered = {str(key).lower(): value for key, value in source.items()} if multipart else source
-    for kind in _kinds():
+    for kind in _kinds(contract):
         if kind.transaction.envelope_in_headers != multipart:
             continue
-        for name in _infno_names(kind.transaction):
+        for name in _infno_names(contract, kind.transaction):
             value = lowered.get(name.lower() if multipart else name)
             if value is not None:
                 return value
     return None
 
 
-def validate_document(body: Any, infno: str | None = None, source: str = "-", base_dir: Path | None = None) -> Report:
-    """Validate one parsed request body (or multipart capture)."""
+def validate_document(
+    body: Any, infno: str | None = None, source: str = "-", base_dir: Path | None = None, contract: Contract | None = None
+) -> Report:
+    """Validate one parsed request body (or multipart capture) against `contract` (default: the bundled one)."""
+    contract = contract or current()
     multipart = isinstance(body, dict) and CAPTURE_KEYS <= body.keys()
-    named = infno if infno is not None else (_named_infno(body, multipart) if isinstance(body, dict) else None)
+    named = infno if infno is not None else (_named_infno(contract, body, multipart) if isinstance(body, dict) else None)
     transaction = None
     if isinstance(named, str):  # a transaction of the input's shape first; another one is told what to give
-        transaction = find_transaction(named, multipart) or find_transaction(named)
+        transaction = find_transaction(contract, named, multipart) or find_transaction(contract, named)
     if transaction is None:
         where = "$.headers.infno" if multipart else "$.infno"
         detail = "缺少交易编号 infno" if named is None else f"未知的交易编号 {named!r}"
@@ -401,12 +394,14 @@ def validate_document(body: Any, infno: str | None = None, source: str = "-", ba
     if multipart and not transaction.envelope_in_headers:
         report.findings.append(Finding(ERROR, "$", f"{transaction.infno} 是 JSON 交易: 应给出请求报文本身", "capture"))
         return report
-    findings = _check_capture(transaction, body, base_dir) if multipart else _check_json(transaction, body)
+    findings = _check_capture(contract, transaction, body, base_dir) if multipart else _check_json(contract, transaction, body)
     report.findings = sorted(findings, key=lambda finding: _RANK[finding.severity])  # errors first, else in order
     return report
 
 
-def validate_text(text: str, infno: str | None = None, source: str = "-", base_dir: Path | None = None) -> Report:
+def validate_text(
+    text: str, infno: str | None = None, source: str = "-", base_dir: Path | None = None, contract: Contract | None = None
+) -> Report:
     try:
         body = json.loads(text)
     except json.JSONDecodeError as error:
@@ -414,24 +409,24 @@ def validate_text(text: str, infno: str | None = None, source: str = "-", base_d
         return Report(source, findings=[Finding(ERROR, "$", message, "json")])
     except ValueError as error:  # e.g. an integer of more digits than Python parses
         return Report(source, findings=[Finding(ERROR, "$", f"不是有效的 JSON: {error}", "json")])
-    return validate_document(body, infno, source, base_dir)
+    return validate_document(body, infno, source, base_dir, contract)
 
 
-def validate_file(path: Path, infno: str | None = None) -> Report:
+def validate_file(path: Path, infno: str | None = None, contract: Contract | None = None) -> Report:
     try:
         raw = path.read_bytes()
     except OSError as error:
         raise UnreadableInput(f"{path}: 无法读取 ({error.strerror or error})") from None
     if raw.startswith(b"POST "):
-        return validate_raw_request(raw, infno, str(path))
+        return validate_raw_request(raw, infno, str(path), contract)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         return Report(str(path), findings=[Finding(ERROR, "$", f"不是有效的 UTF-8 (第 {error.start} 字节)", "json")])
-    return validate_text(text, infno, str(path), path.parent)
+    return validate_text(text, infno, str(path), path.parent, contract)
 
 
-def validate_raw_request(raw: bytes, infno: str | None = None, source: str = "-") -> Report:
+def validate_raw_request(raw: bytes, infno: str | None = None, source: str = "-", contract: Contract | None = None) -> Report:
     """A raw HTTP request as captured on the wire (request line, headers, body): a JSON transaction's body, or
     §2.2/§2.4's multipart form with its file; the transaction from its infno header, or else its URL."""
     head, separator, body = raw.partition(b"\r\n\r\n")
@@ -448,7 +443,7 @@ def validate_raw_request(raw: bytes, infno: str | None = None, source: str = "-"
     if "://" in route:
         route = "/" + route.split("://", 1)[1].partition("/")[2]
     if infno is None and not lowered.get("infno") and not lowered.get("info"):
-        for kind in _kinds():
+        for kind in _kinds(contract or current()):
             if route.rstrip("/").endswith("/" + kind.transaction.path.rsplit("/", 1)[-1]):
                 infno = kind.transaction.infno
     content_type = lowered.get("content-type", "")
@@ -457,13 +452,13 @@ def validate_raw_request(raw: bytes, infno: str | None = None, source: str = "-"
             text = body.decode("utf-8-sig")
         except UnicodeDecodeError as error:
             return Report(source, findings=[Finding(ERROR, "$", f"请求体不是有效的 UTF-8 (第 {error.start} 字节)", "json")])
-        return validate_text(text, infno, source)
+        return validate_text(text, infno, source, contract=contract)
     form, files = _multipart_form(content_type, body)
     capture: dict[str, Any] = {"headers": headers, "form": form}
     if files:
         (field_name, (file_name, data)), *_ = files.items()
         capture.update(file=file_name or field_name, file_bytes=data)
-    return validate_document(capture, infno, source)
+    return validate_document(capture, infno, source, contract=contract)
 
 
 def _multipart_form(content_type: str, body: bytes) -> tuple[dict[str, str], dict[str, tuple[str, bytes]]]:

@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
 from generated.models import ResponseCode
-from mie.contract.spec import load_spec
+from mie.contract import Contract
 from mie.runtime import Runtime, set_runtime
 from mie.service.answers import Answer, MieError, entry
 from mie.web import pages
@@ -82,8 +82,8 @@ def _unexpected(_request: ConnexionRequest, error: Exception) -> ConnexionRespon
     return envelope_response(MieError(ResponseCode.internal_error).answer())
 
 
-def served_spec() -> dict[str, Any]:
-    spec = copy.deepcopy(load_spec())
+def served_spec(contract: Contract) -> dict[str, Any]:
+    spec = copy.deepcopy(contract.document)
     spec.pop("servers", None)  # connexion fills in the address it is reached at
     return spec
 
@@ -96,6 +96,7 @@ MIDDLEWARES = [m for m in ConnexionMiddleware.default_middlewares if m not in (S
 def create_app(runtime: Runtime) -> AsyncApp:
     set_runtime(runtime)
     EnvelopeJSONValidator.max_body_bytes = runtime.settings.max_body_bytes
+    EnvelopeJSONValidator.contract = runtime.contract
     StreamingMultipartValidator.max_body_bytes = runtime.settings.max_file_bytes
     app = AsyncApp(__name__, jsonifier=JSONIFIER, middlewares=MIDDLEWARES)
     validators = {"*/*json": EnvelopeJSONValidator, "multipart/form-data": StreamingMultipartValidator}
@@ -104,7 +105,7 @@ def create_app(runtime: Runtime) -> AsyncApp:
         "body": MediaTypeDict({**VALIDATOR_MAP["body"], **validators}),
     }
     app.add_api(
-        served_spec(),
+        served_spec(runtime.contract),
         validator_map=validator_map,
         swagger_ui_options=SwaggerUIOptions(swagger_ui_path="/docs", spec_path="/openapi.json"),
         strict_validation=False,

@@ -23,6 +23,7 @@ from starlette.datastructures import Headers
 from starlette.types import Message, Receive, Scope
 
 from generated.models import ResponseCode
+from mie.contract import Contract
 from mie.contract.validation import Outcome
 from mie.service.answers import MieError
 from mie.service.envelope import check_envelope
@@ -110,6 +111,7 @@ class EnvelopeJSONValidator(JSONRequestBodyValidator):
     handler that reads the body again gets it as UTF-8, re-encoded only when it came in another encoding."""
 
     max_body_bytes: int = 10 * 1024 * 1024
+    contract: Contract  # the processor's (create_app sets it), whose validators check the envelope
 
     async def wrap_receive(self, receive: Receive, *, scope: Scope) -> tuple[Receive, Scope]:
         headers = Headers(scope=scope)
@@ -134,7 +136,7 @@ class EnvelopeJSONValidator(JSONRequestBodyValidator):
         raw = b"".join(chunks)
         text, encoding = decode_body(raw, declared_charset(headers.get("content-type", "")))
         body = parse_json(text)
-        scope[CHECKED_BODY] = CheckedBody(body, check_envelope(self._schema, body))
+        scope[CHECKED_BODY] = CheckedBody(body, check_envelope(self.contract, self._schema, body))
         if encoding != "utf-8":
             raw = text.encode("utf-8")
             scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]}
@@ -149,7 +151,7 @@ class EnvelopeJSONValidator(JSONRequestBodyValidator):
         return replayed, scope
 
     def _validate(self, body: t.Any) -> None:
-        check_envelope(self._schema, body)
+        check_envelope(self.contract, self._schema, body)
 
 
 # Charsets a JSON body may declare. GBK and GB2312 are read as GB18030, their superset: many hospital systems

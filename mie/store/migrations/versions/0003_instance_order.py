@@ -2,7 +2,7 @@
 
 §2.7 lists an exam's instances in series and instance order, and the image page orders and labels a series, from
 these columns instead of reading every file's header (issue 7): ingest fills them from the header it reads anyway
-(mie/dicom/part10.py `scan_header` for DICOM C-STORE, pydicom for §2.2).
+(mie/service/part10.py `scan_header` for DICOM C-STORE, pydicom for §2.2).
 
 Rows stored before this revision are left NULL: filling them would read every stored file inside the migration
 (hours on a large archive, holding the upgrade's transaction). Their readers fall back instead: §2.7 lists an
