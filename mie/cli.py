@@ -266,15 +266,23 @@ def cmd_lint(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _use_spec(given: str | None) -> bool:
+    """Point MIE_SPEC_DIR at another revision of the contract (a directory, or the openapi.yaml in it). Called
+    before anything loads the contract: the spec is loaded once per process, from MIE_SPEC_DIR."""
+    if not given:
+        return True
+    spec = Path(given)
+    directory = spec.parent if spec.is_file() else spec
+    if not (directory / "openapi.yaml").is_file():
+        print(f"mie: {given}: 没有 openapi.yaml (应为规范目录, 含 openapi.yaml 与 dictionaries/)", file=sys.stderr)
+        return False
+    os.environ["MIE_SPEC_DIR"] = str(directory)
+    return True
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
-    if args.spec:
-        # Read before anything loads the contract: the spec is loaded once per process, from MIE_SPEC_DIR.
-        spec = Path(args.spec)
-        directory = spec.parent if spec.is_file() else spec
-        if not (directory / "openapi.yaml").is_file():
-            print(f"mie: {args.spec}: 没有 openapi.yaml (应为规范目录, 含 openapi.yaml 与 dictionaries/)", file=sys.stderr)
-            return EXIT_USAGE
-        os.environ["MIE_SPEC_DIR"] = str(directory)
+    if not _use_spec(args.spec):
+        return EXIT_USAGE
     from mie.contract.validation import set_strict
     from mie.toolkit import validate as toolkit
 
@@ -368,6 +376,29 @@ def cmd_conformance(args: argparse.Namespace) -> int:
     if args.junit:
         report.write_junit(Path(args.junit))
     return report.exit_code()
+
+
+def cmd_proxy(args: argparse.Namespace) -> int:
+    if not _use_spec(args.spec):
+        return EXIT_USAGE
+    if not args.upstream.startswith(("http://", "https://")):
+        print(f"mie: --upstream {args.upstream}: 应为 http:// 或 https:// 开头的地址", file=sys.stderr)
+        return EXIT_USAGE
+    if args.timeout <= 0:
+        print("mie: --timeout must be positive", file=sys.stderr)
+        return EXIT_USAGE
+    import uvicorn
+
+    from mie.toolkit import proxy
+
+    _configure_logging(args.log_level.upper())
+    log_json = Path(args.log_json) if args.log_json else None
+    options = proxy.Options(args.upstream, strict=args.strict, timeout=args.timeout, log_json=log_json)
+    app = proxy.create_app(options)
+    mode = "refusing requests with errors (--strict)" if args.strict else "observing only"
+    print(f"mie: proxy on http://{args.host}:{args.port} -> {args.upstream}, {mode}", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.access_log)
+    return EXIT_OK
 
 
 def parser() -> argparse.ArgumentParser:
@@ -510,6 +541,27 @@ def parser() -> argparse.ArgumentParser:
         "--progress", action="store_true", help="progress lines on standard error even when it is no terminal"
     )
     conformance.set_defaults(run=cmd_conformance)
+
+    proxy = commands.add_parser(
+        "proxy",
+        help="a validating proxy in front of a processor: checks real traffic both ways, in the spec's terms",
+        description="Forward every request to --upstream unchanged and return its answer unchanged, logging each "
+        "violation of the spec by a request or an answer (transaction, field code, Chinese name, 序号, rule, severity).",
+    )
+    proxy.add_argument("--upstream", required=True, metavar="URL", help="the processor, e.g. http://10.1.2.3:8080")
+    proxy.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    proxy.add_argument("--port", type=int, default=8081, help="port to listen on (default 8081)")
+    proxy.add_argument(
+        "--spec", help="another revision of the contract: a spec directory (openapi.yaml and dictionaries/), or its openapi.yaml"
+    )
+    proxy.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the upstream's answer (default 30)")
+    proxy.add_argument(
+        "--strict", action="store_true", help="refuse a request with errors (the spec's error envelope) instead of forwarding it"
+    )
+    proxy.add_argument("--log-json", metavar="FILE", help="also append each violation to FILE as a JSON line")
+    proxy.add_argument("--log-level", default="info", help="log level (default info)")
+    proxy.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=False, help="log each request's path")
+    proxy.set_defaults(run=cmd_proxy)
     return root
 
 
