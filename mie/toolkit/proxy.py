@@ -29,9 +29,9 @@ import logging
 import re
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -39,6 +39,7 @@ import httpx
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -66,9 +67,8 @@ SPOOL_IN_MEMORY = 1024 * 1024  # under --strict, an upload beyond this waits on 
 
 # RFC 9110 §7.6.1: these describe one connection, not the message; a proxy does not pass them on.
 HOP_BY_HOP = frozenset(
-    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer",
-     "transfer-encoding", "upgrade"}
-)  # fmt: skip
+    ("connection keep-alive proxy-authenticate proxy-authorization proxy-connection te trailer transfer-encoding upgrade").split()
+)
 
 REQUEST, ANSWER = "request", "answer"
 _DIRECTION_NAMES = {REQUEST: "请求", ANSWER: "应答"}
@@ -318,7 +318,6 @@ class Exchange:
     operation: Operation | None
     msgid: str | None = None
     records: Any = None  # the request's input, for §2.1/§2.3/§2.5's one answer per record
-    request_findings: list[Finding] = field(default_factory=list)
 
     @property
     def transaction(self) -> str | None:
@@ -427,8 +426,8 @@ class Exchange:
         data = answer.get("data")
         result_schema = self.contract.resolved["components"]["schemas"].get("RecordResult", {})
         if not isinstance(data, list) or len(data) != len(records):
-            count = len(data) if isinstance(data, list) else "没有"
-            detail = f"发送 {len(records)} 条记录, data 中 {count} 条应答 (每条输入记录应有一条应答)"
+            count = f"有 {len(data)} 条应答" if isinstance(data, list) else "没有应答"
+            detail = f"发送 {len(records)} 条记录, data 中{count} (每条输入记录应有一条应答, 同序)"
             return [Finding(ERROR, "$.data", f"data(逐条应答): {detail}", "perRecord", "data", "逐条应答")]
         findings: list[Finding] = []
         flags = []
@@ -541,6 +540,21 @@ def create_app(options: Options, sink: ViolationLog | None = None) -> Starlette:
         finally:
             await client.aclose()
 
+    async def judge(
+        exchange: Exchange, direction: str, check: Callable[[], list[Finding]], status: int | None = None
+    ) -> list[Finding]:
+        """Run a check off the event loop (a large §2.1 message takes a while) and report what it finds. A check
+        that fails is logged and the message passes on unchecked: the traffic never depends on the checker."""
+        try:
+            findings = await run_in_threadpool(check)
+        except Exception:  # noqa: BLE001 - whatever breaks in a check, the exchange goes on
+            log.exception(
+                "mie proxy: checking the %s of %s %s failed; passed on unchecked", direction, exchange.method, exchange.path
+            )
+            return []
+        exchange.report(direction, findings, status)
+        return findings
+
     async def proxy(request: Request) -> Response:
         path = request.url.path
         operation = routes.get(path)
@@ -548,33 +562,33 @@ def create_app(options: Options, sink: ViolationLog | None = None) -> Starlette:
         content_type = request.headers.get("content-type", "")
         stream = request.stream()
         body: Any = stream
-        after_request: list[Any] = []  # judging a streamed upload waits for its last byte
+        streamed: UploadReader | None = None  # an upload judged once it has passed on to the upstream
         if operation is not None and request.method != "POST":
             method = Finding(ERROR, "$", f"接口只接受 POST, 收到 {request.method}", "method")
             exchange.report(REQUEST, [method])
         elif operation is not None:
+            findings: list[Finding] = []
             wrong_type = exchange.content_type_finding(content_type)
             if wrong_type is not None:
-                exchange.request_findings = [wrong_type]
+                findings = [wrong_type]
+                exchange.report(REQUEST, findings)
             elif operation.multipart:
                 reader = UploadReader(content_type)
                 if options.strict:
                     body = await _spool(stream, reader)
-                    exchange.request_findings = exchange.judge_upload(request.headers, reader)
+                    findings = await judge(exchange, REQUEST, lambda: exchange.judge_upload(request.headers, reader))
                 else:
-                    body = _tee(stream, reader)
-                    after_request.append(reader)
+                    body, streamed = _tee(stream, reader), reader
             else:
                 data, rest = await _read_upto(stream, MAX_JSON_BYTES)
                 if rest is None:
-                    exchange.request_findings = exchange.judge_json(data, content_type)
+                    findings = await judge(exchange, REQUEST, lambda: exchange.judge_json(data, content_type))
                     body = data
                 else:
                     note = f"请求体超过 {MAX_JSON_BYTES} 字节, 未校验 (原样转发)"
                     exchange.report(REQUEST, [Finding(INFORMATION, "$", note, "size")])
                     body = _chain(data, rest)
-            exchange.report(REQUEST, exchange.request_findings)
-            errors = [f for f in exchange.request_findings if f.severity == ERROR]
+            errors = [f for f in findings if f.severity == ERROR]
             if options.strict and errors:
                 if isinstance(body, _Spooled):
                     body.close()
@@ -588,36 +602,35 @@ def create_app(options: Options, sink: ViolationLog | None = None) -> Starlette:
         try:
             answer = await client.send(outgoing, stream=True)
         except httpx.TimeoutException as error:
-            return _unreachable(
-                exchange, 504, f"上游前置机 {upstream} 未在 {options.timeout:g} 秒内应答 ({type(error).__name__})"
-            )
+            message = f"上游前置机 {upstream} 未在 {options.timeout:g} 秒内应答 ({type(error).__name__})"
+            return _unreachable(exchange, 504, message)
         except httpx.HTTPError as error:
             return _unreachable(exchange, 502, f"上游前置机 {upstream} 无法连接: {type(error).__name__}: {error}")
         finally:
             if isinstance(body, _Spooled):
                 body.close()
-        for reader in after_request:  # the upstream has the whole upload now: it has passed through the reader
-            reader.finish()
-            exchange.report(REQUEST, exchange.judge_upload(request.headers, reader))
+        if streamed is not None:  # the upstream has the whole upload now: all of it has passed through the reader
+            upload = streamed
+            upload.finish()
+            await judge(exchange, REQUEST, lambda: exchange.judge_upload(request.headers, upload))
         relayed = ClippedJSON()
 
         async def relay() -> AsyncIterator[bytes]:
-            complete = False
             try:
                 async for chunk in answer.aiter_raw():
                     relayed.feed(chunk)
                     yield chunk
-                complete = True
             finally:
                 await answer.aclose()
-                if complete and operation is not None and request.method == "POST":
-                    findings = exchange.judge_answer(
-                        answer.status_code,
-                        answer.headers.get("content-type", ""),
-                        answer.headers.get("content-encoding", "").lower(),
-                        relayed,
-                    )
-                    exchange.report(ANSWER, findings, answer.status_code)
+            # Reached only when the whole answer has gone out (not when the sender hung up halfway).
+            if operation is not None and request.method == "POST":
+                status, answer_headers = answer.status_code, answer.headers
+                encoding = answer_headers.get("content-encoding", "").lower()
+
+                def check() -> list[Finding]:
+                    return exchange.judge_answer(status, answer_headers.get("content-type", ""), encoding, relayed)
+
+                await judge(exchange, ANSWER, check, status)
 
         response = StreamingResponse(relay(), status_code=answer.status_code)
         response.raw_headers = _forwardable(list(answer.headers.raw))
