@@ -23,7 +23,10 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from mie.config import Settings
 from mie.contract.spec import component
+from mie.runtime import Runtime
+from mie.service.institutions import add_institution, allow_sources
 from mie.toolkit.proxy import ClippedJSON, Options, Violation, ViolationLog, create_app
 from tests.conftest import INSTITUTION, KEY, SAVE_EXAM, document_example, exam_message, exam_record, img_info_message
 from tests.dicom_files import make_instance, md5, part10_bytes
@@ -79,9 +82,12 @@ def mie_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real processor; the document's querying institution may ask from this machine without a key."""
     tmp_path = tmp_path_factory.mktemp("upstream")
     data_dir, database = tmp_path / "data", f"sqlite:///{tmp_path / 'upstream.sqlite3'}"
-    for code, key, allow in ((INSTITUTION, KEY, []), (QUERIER, "query-key", ["--allow", "127.0.0.1"])):
-        add = [*MIE, "institution", "add", code, "--key", key, *allow, "--data-dir", str(data_dir), "--database-url", database]
-        subprocess.run(add, check=True, capture_output=True)
+    # Registered in this process (as `mie institution add` does): two interpreters fewer to start.
+    runtime = Runtime.open(Settings(data_dir=data_dir, database_url=database))
+    add_institution(runtime.database, INSTITUTION, KEY)
+    add_institution(runtime.database, QUERIER, "query-key")
+    allow_sources(runtime.database, QUERIER, ["127.0.0.1"])
+    runtime.database.dispose()
     port = free_port()
     server = start_server(data_dir, database, port, 0)
     yield f"http://127.0.0.1:{port}"
@@ -211,12 +217,15 @@ def test_requests_and_answers_pass_byte_for_byte(stand_in: tuple[StandIn, str]) 
     with proxy_to(upstream_base) as (base, sink), httpx.Client(base_url=base, timeout=30) as client:
         sent = json.dumps(message).encode()
         answer = client.post(
-            QUERY_IMAGES + "?trace=a%20b&x=1", content=sent, headers={"content-type": "application/json", "x-his": "his-7"}
+            QUERY_IMAGES + "?trace=a%20b&x=1",
+            content=sent,
+            headers={"content-type": "application/json", "x-his": "his-7", "connection": "x-hop", "x-hop": "1"},
         )
         assert answer.status_code == 200 and answer.content == answer_bytes
         assert answer.headers["x-upstream"] == "1" and answer.headers["content-type"] == "application/json"
         method, target, got_headers, body = upstream.received[-1]
         assert (method, target, body) == ("POST", QUERY_IMAGES + "?trace=a%20b&x=1", sent) and got_headers["x-his"] == "his-7"
+        assert "x-hop" not in got_headers  # named by Connection: hop-by-hop, not passed on
 
         upload = part10_bytes(make_instance("1.2.3.4"))
         upload += b"\0" * (4 * 1024 * 1024)  # a large file: the proxy streams it, hashing it on the way
@@ -275,6 +284,26 @@ def test_strict_refuses_a_request_with_errors_in_the_specs_envelope(stand_in: tu
     # Neither refused request reached the upstream; the valid one did.
     assert [target for _, target, _, _ in upstream.received] == [SAVE_EXAM] and valid.json()["code"] == 0
     assert [v.finding.rule for v in sink.violations] == ["maxLength", "md5"]
+
+
+def test_strict_holds_a_large_upload_on_disk_and_forwards_it_byte_for_byte(stand_in: tuple[StandIn, str]) -> None:
+    upstream, upstream_base = stand_in
+    upstream.received.clear()
+    index = "111-110101197804050038-20241122143000-0000000000000-000000000"
+    upstream.answer = lambda request, body: json_answer({"code": 0, "hiImgIndx": index, "message": "成功"})
+    upload = part10_bytes(make_instance("1.2.3.4")) + b"\0" * (3 * 1024 * 1024)
+    form = {
+        "hiImgIdx": index,
+        "studyUid": "1.2.3.4",
+        "accessionNumber": "114649960",
+        "fileMd5": md5(upload),
+        "imageTotalNum": "1",
+    }
+    with proxy_to(upstream_base, strict=True) as (base, sink), httpx.Client(base_url=base, timeout=30) as client:
+        request = client.build_request("POST", SAVE_IMG_FILE, headers=headers(), data=form, files={"dicom": ("ct.dcm", upload)})
+        raw = request.read()
+        assert client.send(request).json()["code"] == 0
+    assert [received[3] for received in upstream.received] == [raw] and sink.violations == []
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ around it. Only a JSON request body is read whole before it is forwarded, up to 
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 import re
@@ -307,6 +308,25 @@ def _charset(content_type: str) -> str:
     return params.get(b"charset", b"utf-8").decode("latin-1")
 
 
+# Byte order marks, longest first (UTF-32 LE begins as UTF-16 LE's does): the processor takes a body in each.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _body_encoding(body: bytes, content_type: str) -> str:
+    """How a JSON body is read, as the processor reads it: by its byte order mark, else the declared charset, else
+    UTF-8 (ERRATA E-JSON-STRICT)."""
+    for bom, encoding in _BOMS:
+        if body.startswith(bom):
+            return encoding
+    return _charset(content_type)
+
+
 @dataclass
 class Exchange:
     """What the proxy learns of one request and its answer, and the violations it found."""
@@ -335,11 +355,11 @@ class Exchange:
 
     def judge_json(self, body: bytes, content_type: str) -> list[Finding]:
         assert self.operation is not None
+        encoding = _body_encoding(body, content_type)
         try:
-            text = body.decode(_charset(content_type))
+            text = body.decode(encoding)
         except (LookupError, UnicodeDecodeError) as error:
-            return [Finding(ERROR, "$", f"请求体不是有效的文本 ({_charset(content_type)}): {error}", "json")]
-        text = text.removeprefix("\ufeff")
+            return [Finding(ERROR, "$", f"请求体不是有效的文本 ({encoding}): {error}", "json")]
         try:
             message = json.loads(text)
         except ValueError:
