@@ -31,6 +31,7 @@ from mie.toolkit.proxy import ClippedJSON, Options, Violation, ViolationLog, cre
 from tests.conftest import INSTITUTION, KEY, SAVE_EXAM, document_example, exam_message, exam_record, img_info_message
 from tests.dicom_files import make_instance, md5, part10_bytes
 from tests.retrieval_helpers import QUERIER, QUERY_IMAGES, QUERY_INDEX, fetch_query, index_query, list_query
+from tests.spec_revision import write_v15_dir
 from tests.test_cli import free_port
 from tests.test_crash import start_server
 from tests.test_images_http import SAVE_IMG_FILE, SAVE_IMG_INFO, headers
@@ -98,13 +99,20 @@ def mie_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 Answer = Callable[[Request, bytes], Response]
 
 
+def each_record_taken(request: Request, body: bytes) -> Response:
+    """What a processor answers a message taken whole: one success per record, in order."""
+    records = json.loads(body)["input"]
+    data = [{"hiImgIndx": record["hiImgIndx"], "succFlag": "1", "message": "成功"} for record in records]
+    return json_answer({"code": 0, "type": "success", "message": "成功", "data": data})
+
+
 class StandIn:
     """An upstream that records every request it gets (method, path with query, headers, body) and answers it with
     `self.answer`."""
 
     def __init__(self) -> None:
         self.received: list[tuple[str, str, dict[str, str], bytes]] = []
-        self.answer: Answer = lambda request, body: Response(b'{"code":0,"type":"success","message":"ok","data":[]}')
+        self.answer: Answer = each_record_taken
 
     def app(self) -> Starlette:
         async def endpoint(request: Request) -> Response:
@@ -339,30 +347,46 @@ def test_a_broken_answer_is_logged_as_an_answer_violation(
     assert violations[0].finding.code == code and violations[0].line().startswith("应答 saveExamRpotImgInfo (§2.1)")
 
 
-def test_an_upstream_that_cannot_be_reached_is_a_502_in_the_envelope(tmp_path: Path) -> None:
-    """Through the command itself: `mie proxy` in front of a port nobody listens on."""
-    port, closed = free_port(), f"http://127.0.0.1:{free_port()}"
-    log = tmp_path / "proxy.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [*MIE, "proxy", "--upstream", closed, "--port", str(port), "--timeout", "5"], stdout=output, stderr=subprocess.STDOUT
-        )
+def test_the_command_holds_traffic_to_a_revision_and_answers_502_when_the_upstream_is_gone(tmp_path: Path) -> None:
+    """`mie proxy` itself, with --spec (the V1.5 draft: rpotNo lengthened to 100, §2.3's modality required) and
+    --log-json, in front of a stand-in; then in front of nothing once the stand-in has stopped."""
+    spec, violations_file, log = write_v15_dir(tmp_path / "v15"), tmp_path / "violations.jsonl", tmp_path / "proxy.log"
+    port = free_port()
+    upstream = StandIn()
+    with running(upstream.app()) as upstream_base:
+        command = [*MIE, "proxy", "--upstream", upstream_base, "--port", str(port), "--timeout", "5"]
+        with log.open("w") as output:
+            command += ["--spec", str(spec), "--log-json", str(violations_file)]
+            process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    longer = httpx.post(base + SAVE_EXAM, json=exam_message(exam_record(rpotNo="R" * 80)), timeout=10)
+                    break
+                except httpx.ConnectError:
+                    assert time.monotonic() < deadline and process.poll() is None, log.read_text()
+                    time.sleep(0.2)
+            no_modality = httpx.post(base + SAVE_IMG_INFO, json=img_info_message(exam_record()), timeout=10)
+        except BaseException:
+            process.terminate()
+            raise
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                answer = httpx.post(f"http://127.0.0.1:{port}{SAVE_EXAM}", json=exam_message(exam_record()), timeout=10)
-                break
-            except httpx.ConnectError:
-                assert time.monotonic() < deadline and process.poll() is None, log.read_text()
-                time.sleep(0.2)
+        gone = httpx.post(f"http://127.0.0.1:{port}{SAVE_EXAM}", json=exam_message(exam_record()), timeout=10)
     finally:
         process.terminate()
         process.wait(timeout=30)
-    assert answer.status_code == 502 and answer.headers["content-type"] == "application/json"
-    body = answer.json()
-    assert (body["code"], body["type"]) == (5003, "error") and closed in body["message"]
-    assert "无法连接" in log.read_text()
+    assert longer.status_code == no_modality.status_code == 200 and len(upstream.received) == 2
+    # An 80-character rpotNo is V1.4's error and V1.5's right; a §2.3 record without modality the other way round.
+    logged = [json.loads(line) for line in violations_file.read_text(encoding="utf-8").splitlines()]
+    assert [(v["transaction"], v["direction"], v["code"], v["rule"]) for v in logged] == [
+        ("saveImgInfo", "request", "modality", "required")
+    ]
+    assert gone.status_code == 502 and gone.headers["content-type"] == "application/json"
+    body = gone.json()
+    assert (body["code"], body["type"], body["data"]) == (5003, "error", None) and upstream_base in body["message"]
+    assert "无法连接" in log.read_text() and "input[0].modality" in log.read_text()
 
 
 # --- the answer copy with long strings cut ------------------------------------------------------------------------
@@ -400,3 +424,13 @@ def test_a_base64_file_answer_is_not_kept_only_its_envelope() -> None:
     assert clipped.size == len(text) and len(clipped.kept) < 70 * 1024 and clipped.cut == 1
     kept = json.loads(bytes(clipped.kept))
     assert {**kept["data"], "fileContent": content} == answer["data"] and content.startswith(kept["data"]["fileContent"])
+
+
+def test_wrong_usage_exits_2_before_listening(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from mie.cli import EXIT_USAGE, main
+
+    assert main(["proxy", "--upstream", "10.0.0.5:8080"]) == EXIT_USAGE
+    assert main(["proxy", "--upstream", "http://10.0.0.5:8080", "--spec", str(tmp_path)]) == EXIT_USAGE
+    assert main(["proxy", "--upstream", "http://10.0.0.5:8080", "--timeout", "0"]) == EXIT_USAGE
+    errors = capsys.readouterr().err
+    assert "http://" in errors and "openapi.yaml" in errors and "--timeout" in errors
