@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -124,11 +125,31 @@ class StandIn:
         return Starlette(routes=[Route("/{path:path}", endpoint, methods=["GET", "POST"])])
 
 
+@dataclass
+class Behind:
+    """A stand-in upstream with an observing proxy and a strict one in front of it, sharing one sink."""
+
+    upstream: StandIn
+    observing: str
+    strict: str
+    sink: Collected
+
+
 @pytest.fixture(scope="module")
-def stand_in() -> Iterator[tuple[StandIn, str]]:
-    upstream = StandIn()
+def proxies() -> Iterator[Behind]:
+    upstream, sink = StandIn(), Collected()
     with running(upstream.app()) as base:
-        yield upstream, base
+        with running(create_app(Options(base, timeout=10), sink)) as observing:
+            with running(create_app(Options(base, strict=True, timeout=10), sink)) as strict:
+                yield Behind(upstream, observing, strict, sink)
+
+
+@pytest.fixture
+def behind(proxies: Behind) -> Behind:
+    proxies.upstream.received.clear()
+    proxies.upstream.answer = each_record_taken
+    proxies.sink.violations.clear()
+    return proxies
 
 
 def json_answer(body: Any, status: int = 200) -> Response:
@@ -202,11 +223,10 @@ def test_a_too_long_field_is_forwarded_and_logged_in_the_specs_terms(mie_serve: 
 # --- stand-in upstreams --------------------------------------------------------------------------------------------
 
 
-def test_requests_and_answers_pass_byte_for_byte(stand_in: tuple[StandIn, str]) -> None:
+def test_requests_and_answers_pass_byte_for_byte(behind: Behind) -> None:
     """Method, path, query, headers and a multipart body of several MiB reach the upstream as sent; a §2.8 answer
     of several MiB of Base64 comes back as the upstream sent it, with its headers, and its envelope is checked."""
-    upstream, upstream_base = stand_in
-    upstream.received.clear()
+    upstream, sink = behind.upstream, behind.sink
     content = random.Random(8).randbytes(3 * 1024 * 1024)
     message = fetch_query(
         "111-110101197804050038-20241122143000-0000000000000-000000000", {"examUuid": "1", "snUuid": "2", "instUuid": "3"}
@@ -222,7 +242,7 @@ def test_requests_and_answers_pass_byte_for_byte(stand_in: tuple[StandIn, str]) 
     upstream.answer = lambda request, body: StreamingResponse(
         chunks(), headers={"x-upstream": "1"}, media_type="application/json"
     )
-    with proxy_to(upstream_base) as (base, sink), httpx.Client(base_url=base, timeout=30) as client:
+    with httpx.Client(base_url=behind.observing, timeout=30) as client:
         sent = json.dumps(message).encode()
         answer = client.post(
             QUERY_IMAGES + "?trace=a%20b&x=1",
@@ -247,31 +267,26 @@ def test_requests_and_answers_pass_byte_for_byte(stand_in: tuple[StandIn, str]) 
     assert [violation.line() for violation in sink.violations] == []
 
 
-def test_a_bad_upload_is_logged_by_its_form_field(stand_in: tuple[StandIn, str]) -> None:
-    upstream, upstream_base = stand_in
+def test_a_bad_upload_is_logged_by_its_form_field(behind: Behind) -> None:
+    upstream, sink = behind.upstream, behind.sink
     upstream.answer = lambda request, body: json_answer({"code": 0, "hiImgIndx": "x", "message": "成功"})
     upload = part10_bytes(make_instance("1.2.3.4"))
     form = {"hiImgIdx": "111-110101197804050038-20241122143000-0000000000000-000000000", "studyUid": "1.2.3.4"}
     form.update(accessionNumber="114649960", fileMd5="0" * 32, imageTotalNum="1")
-    with proxy_to(upstream_base) as (base, sink):
-        httpx.post(base + SAVE_IMG_FILE, headers=headers(), data=form, files={"dicom": ("ct.dcm", upload)}, timeout=30)
+    httpx.post(behind.observing + SAVE_IMG_FILE, headers=headers(), data=form, files={"dicom": ("ct.dcm", upload)}, timeout=30)
     [violation] = sink.violations
     assert violation.transaction == "saveImgFile" and violation.finding.code == "fileMd5" and violation.finding.rule == "md5"
     assert md5(upload) in violation.finding.message
 
 
-def test_strict_refuses_a_request_with_errors_in_the_specs_envelope(stand_in: tuple[StandIn, str]) -> None:
-    upstream, upstream_base = stand_in
-    upstream.received.clear()
-    upstream.answer = lambda request, body: json_answer(
-        {"code": 0, "type": "success", "message": "成功", "data": [{"hiImgIndx": None, "succFlag": "1", "message": "成功"}]}
-    )
+def test_strict_refuses_a_request_with_errors_in_the_specs_envelope(behind: Behind) -> None:
+    upstream, sink = behind.upstream, behind.sink
     name = field("ExamRpotImgInfo", "psnName")
     message = exam_message(exam_record(psnName="张" * (name["maxLength"] + 1)))
-    with proxy_to(upstream_base, strict=True) as (base, sink):
-        refused = httpx.post(base + SAVE_EXAM, json=message, timeout=30)
-        bad_file = httpx.post(
-            base + SAVE_IMG_FILE,
+    with httpx.Client(base_url=behind.strict, timeout=30) as client:
+        refused = client.post(SAVE_EXAM, json=message)
+        bad_file = client.post(
+            SAVE_IMG_FILE,
             headers=headers(),
             data={
                 "hiImgIdx": "111-110101197804050038-20241122143000-0000000000000-000000000",
@@ -281,9 +296,8 @@ def test_strict_refuses_a_request_with_errors_in_the_specs_envelope(stand_in: tu
                 "imageTotalNum": "1",
             },  # fmt: skip
             files={"dicom": ("ct.dcm", part10_bytes(make_instance("1.2.3.4")))},
-            timeout=30,
         )
-        valid = httpx.post(base + SAVE_EXAM, json=exam_message(exam_record()), timeout=30)
+        valid = client.post(SAVE_EXAM, json=exam_message(exam_record()))
     assert refused.status_code == 400 and refused.headers["content-type"] == "application/json"
     body = refused.json()
     assert (body["code"], body["type"]) == (1003, "error") and f"psnName({name['title']},#{name['x-seq']})" in body["message"]
@@ -294,9 +308,8 @@ def test_strict_refuses_a_request_with_errors_in_the_specs_envelope(stand_in: tu
     assert [v.finding.rule for v in sink.violations] == ["maxLength", "md5"]
 
 
-def test_strict_holds_a_large_upload_on_disk_and_forwards_it_byte_for_byte(stand_in: tuple[StandIn, str]) -> None:
-    upstream, upstream_base = stand_in
-    upstream.received.clear()
+def test_strict_holds_a_large_upload_on_disk_and_forwards_it_byte_for_byte(behind: Behind) -> None:
+    upstream, sink = behind.upstream, behind.sink
     index = "111-110101197804050038-20241122143000-0000000000000-000000000"
     upstream.answer = lambda request, body: json_answer({"code": 0, "hiImgIndx": index, "message": "成功"})
     upload = part10_bytes(make_instance("1.2.3.4")) + b"\0" * (3 * 1024 * 1024)
@@ -307,7 +320,7 @@ def test_strict_holds_a_large_upload_on_disk_and_forwards_it_byte_for_byte(stand
         "fileMd5": md5(upload),
         "imageTotalNum": "1",
     }
-    with proxy_to(upstream_base, strict=True) as (base, sink), httpx.Client(base_url=base, timeout=30) as client:
+    with httpx.Client(base_url=behind.strict, timeout=30) as client:
         request = client.build_request("POST", SAVE_IMG_FILE, headers=headers(), data=form, files={"dicom": ("ct.dcm", upload)})
         raw = request.read()
         assert client.send(request).json()["code"] == 0
@@ -333,13 +346,10 @@ def test_strict_holds_a_large_upload_on_disk_and_forwards_it_byte_for_byte(stand
     ],
     ids=["outside the envelope", "a missing per-record answer", "an HTML page", "code with another status", "succFlag"],
 )
-def test_a_broken_answer_is_logged_as_an_answer_violation(
-    stand_in: tuple[StandIn, str], answer: Answer, rule: str, code: str
-) -> None:
-    upstream, upstream_base = stand_in
+def test_a_broken_answer_is_logged_as_an_answer_violation(behind: Behind, answer: Answer, rule: str, code: str) -> None:
+    upstream, sink = behind.upstream, behind.sink
     upstream.answer = answer
-    with proxy_to(upstream_base) as (base, sink):
-        got = httpx.post(base + SAVE_EXAM, json=exam_message(exam_record()), timeout=30)
+    got = httpx.post(behind.observing + SAVE_EXAM, json=exam_message(exam_record()), timeout=30)
     assert got.content == answer(None, b"").body  # passed on unchanged all the same  # type: ignore[arg-type]
     violations = [v for v in sink.violations if v.finding.rule == rule]
     assert violations, [v.line() for v in sink.violations]

@@ -636,13 +636,18 @@ def create_app(options: Options, sink: ViolationLog | None = None) -> Starlette:
         relayed = ClippedJSON()
 
         async def relay() -> AsyncIterator[bytes]:
+            # The last chunk is held back until the answer has been judged: by the time a sender has its whole
+            # answer, the answer's violations are in the log (and a test, or a watcher, can rely on that).
+            held: bytes | None = None
             try:
                 async for chunk in answer.aiter_raw():
                     relayed.feed(chunk)
-                    yield chunk
+                    if held is not None:
+                        yield held
+                    held = chunk
             finally:
                 await answer.aclose()
-            # Reached only when the whole answer has gone out (not when the sender hung up halfway).
+            # Reached only when the whole answer has come (not when the sender hung up halfway).
             if operation is not None and request.method == "POST":
                 status, answer_headers = answer.status_code, answer.headers
                 encoding = answer_headers.get("content-encoding", "").lower()
@@ -651,6 +656,8 @@ def create_app(options: Options, sink: ViolationLog | None = None) -> Starlette:
                     return exchange.judge_answer(status, answer_headers.get("content-type", ""), encoding, relayed)
 
                 await judge(exchange, ANSWER, check, status)
+            if held is not None:
+                yield held
 
         response = StreamingResponse(relay(), status_code=answer.status_code)
         response.raw_headers = _forwardable(list(answer.headers.raw))
