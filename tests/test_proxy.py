@@ -444,3 +444,17 @@ def test_wrong_usage_exits_2_before_listening(tmp_path: Path, capsys: pytest.Cap
     assert main(["proxy", "--upstream", "http://10.0.0.5:8080", "--timeout", "0"]) == EXIT_USAGE
     errors = capsys.readouterr().err
     assert "http://" in errors and "openapi.yaml" in errors and "--timeout" in errors
+
+
+def test_an_upstream_slower_than_the_timeout_is_a_504_in_the_envelope() -> None:
+    upstream = StandIn()
+
+    def slow(request: Request, body: bytes) -> Response:
+        time.sleep(1.5)
+        return each_record_taken(request, body)
+
+    upstream.answer = slow
+    with running(upstream.app()) as upstream_base:
+        with running(create_app(Options(upstream_base, timeout=0.3), Collected())) as base:
+            answer = httpx.post(base + SAVE_EXAM, json=exam_message(exam_record()), timeout=10)
+    assert answer.status_code == 504 and answer.json()["code"] == 5003 and "0.3 秒" in answer.json()["message"]

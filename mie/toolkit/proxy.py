@@ -612,6 +612,7 @@ def create_app(options: Options, sink: ViolationLog | None = None) -> Starlette:
             if options.strict and errors:
                 if isinstance(body, _Spooled):
                     body.close()
+                log.info("%s %s: refused (--strict), not forwarded: %d error(s)", request.method, path, len(errors))
                 return _refusal(contract, errors)
 
         url = upstream + request.scope.get("raw_path", path.encode()).decode("latin-1")
@@ -667,8 +668,14 @@ def create_app(options: Options, sink: ViolationLog | None = None) -> Starlette:
         log.error("%s %s: %s", exchange.method, exchange.path, message)
         return _error_answer(contract, status, "unavailable", message, None)
 
+    async def failed(request: Request, error: Exception) -> Response:
+        # A fault of the proxy itself is said in the spec's envelope too, never as a bare page or a traceback.
+        log.exception("mie proxy: %s %s failed", request.method, request.url.path, exc_info=error)
+        return _error_answer(contract, 500, "internal_error", f"mie proxy: 内部错误 ({type(error).__name__})", None)
+
     methods = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
-    return Starlette(routes=[Route("/{path:path}", proxy, methods=methods)], lifespan=lifespan)
+    catch_all = [Route("/{path:path}", proxy, methods=methods)]
+    return Starlette(routes=catch_all, lifespan=lifespan, exception_handlers={Exception: failed})
 
 
 # --- bodies on their way ------------------------------------------------------------------------------------------
