@@ -392,6 +392,8 @@ def cmd_proxy(args: argparse.Namespace) -> int:
     from mie.toolkit import proxy
 
     _configure_logging(args.log_level.upper())
+    if args.log_level.lower() != "debug":
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per forwarded request: --access-log says that
     log_json = Path(args.log_json) if args.log_json else None
     options = proxy.Options(args.upstream, strict=args.strict, timeout=args.timeout, log_json=log_json)
     app = proxy.create_app(options)
