@@ -46,14 +46,14 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from mie.contract.spec import spec_dir
-from mie.contract.validation import ERROR, INFORMATION, SEVERITY_NAMES, WARNING, FieldError, Validator
+from mie.contract.validation import ERROR, SEVERITY_NAMES, WARNING, FieldError, Validator
 from mie.toolkit.conformance import Contract, Operation, load_contract
 from mie.toolkit.validate import FileDigest, Finding, validate_document, validate_text
 
 log = logging.getLogger("mie.proxy")
 
-# A JSON request is judged whole before it is forwarded; beyond this it is forwarded unjudged (mie serve refuses
-# bodies beyond 10 MiB by default: a sender's message this large is itself the news, logged as information).
+# A JSON request is judged whole before it is forwarded; beyond this it is forwarded unjudged, and that is logged
+# (processors refuse far smaller bodies, mie serve by --max-body-bytes: a message this large is itself the news).
 MAX_JSON_BYTES = 32 * 1024 * 1024
 # Of an answer, at most this much is kept to be checked once the long strings are cut (an index list of
 # thousands of exams stays well under it).
@@ -122,11 +122,10 @@ class ViolationLog:
 
     def __init__(self, json_path: Path | None = None) -> None:
         self.json_path = json_path
-        self._lock = threading.Lock()  # uvicorn serves from one thread, but a test may read while it writes
+        self._lock = threading.Lock()  # checks run in worker threads: one JSON line at a time
 
     def record(self, violation: Violation) -> None:
-        level = logging.INFO if violation.finding.severity == INFORMATION else logging.WARNING
-        log.log(level, "%s", violation.line())
+        log.warning("%s", violation.line())
         if self.json_path is not None:
             with self._lock, self.json_path.open("a", encoding="utf-8") as stream:
                 stream.write(json.dumps(violation.as_dict(), ensure_ascii=False) + "\n")
@@ -400,10 +399,10 @@ class Exchange:
         media = next(iter(declared.get("content", {}) or {"application/json": {}}))
         if _media_type(content_type) != media:
             return [Finding(ERROR, "$", f"应答的 Content-Type {content_type or '(无)'} 不是接口规定的 {media}", "contentType")]
-        if encoding not in ("", "identity"):
-            return [Finding(INFORMATION, "$", f"应答以 {encoding} 压缩, 未校验其内容", "contentEncoding")]
-        if body.overflow:
-            return [Finding(INFORMATION, "$", f"应答超过 {MAX_ANSWER_BYTES} 字节, 未校验其内容", "size")]
+        if encoding not in ("", "identity") or body.overflow:
+            unchecked = f"以 {encoding} 压缩" if encoding not in ("", "identity") else f"超过 {MAX_ANSWER_BYTES} 字节"
+            log.info("%s %s: 应答%s, 未校验其内容 (原样转发)", self.method, self.path, unchecked)
+            return []
         try:
             answer = json.loads(bytes(body.kept).decode("utf-8-sig"))
         except ValueError as error:
@@ -605,8 +604,7 @@ def create_app(options: Options, sink: ViolationLog | None = None) -> Starlette:
                     findings = await judge(exchange, REQUEST, lambda: exchange.judge_json(data, content_type))
                     body = data
                 else:
-                    note = f"请求体超过 {MAX_JSON_BYTES} 字节, 未校验 (原样转发)"
-                    exchange.report(REQUEST, [Finding(INFORMATION, "$", note, "size")])
+                    log.info("%s %s: 请求体超过 %d 字节, 未校验 (原样转发)", request.method, path, MAX_JSON_BYTES)
                     body = _chain(data, rest)
             errors = [f for f in findings if f.severity == ERROR]
             if options.strict and errors:
