@@ -36,6 +36,7 @@ from tests.spec_revision import write_v15_dir
 from tests.test_cli import free_port
 from tests.test_crash import start_server
 from tests.test_images_http import SAVE_IMG_FILE, SAVE_IMG_INFO, headers
+from tests.test_reports import upload as upload_report
 
 MIE = [sys.executable, "-m", "mie.cli"]
 
@@ -164,7 +165,7 @@ def field(schema_name: str, code: str) -> dict[str, Any]:
 
 
 def test_valid_messages_of_every_transaction_pass_without_a_violation(mie_serve: str) -> None:
-    """§2.1 → §2.3 → §2.2 → §2.6 → §2.7 → §2.8 → §2.5, each message as the document's example has it (a fresh
+    """§2.1 → §2.3 → §2.2 → §2.4 → §2.6 → §2.7 → §2.8 → §2.5, each message as the document's example has it (a fresh
     msgid and index): every answer is mie's own, and neither a request nor an answer breaks a rule."""
     record = exam_record()
     with proxy_to(mie_serve) as (base, sink), httpx.Client(base_url=base, timeout=30) as client:
@@ -180,6 +181,8 @@ def test_valid_messages_of_every_transaction_pass_without_a_violation(mie_serve:
         }
         stored = client.post(SAVE_IMG_FILE, headers=headers(), data=form, files={"dicom": ("ct.dcm", dicom, "application/dicom")})
         assert stored.json()["code"] == 0, stored.text
+        report = upload_report(client, record)  # type: ignore[arg-type]  # an httpx client posts as a TestClient does
+        assert report.json()["code"] == 0, report.text
         found = client.post(
             QUERY_INDEX, json=index_query(certno=record["certno"], psnName=record["psnName"], begntime=None, endtime=None)
         ).json()
@@ -267,16 +270,26 @@ def test_requests_and_answers_pass_byte_for_byte(behind: Behind) -> None:
     assert [violation.line() for violation in sink.violations] == []
 
 
-def test_a_bad_upload_is_logged_by_its_form_field(behind: Behind) -> None:
+def test_a_bad_upload_is_logged_by_its_header_form_field_and_file(behind: Behind) -> None:
+    """An upload of several MiB, of which the proxy keeps only the head: a header out of format, an MD5 that is
+    not the file's, and a studyUid that is not the one in the file's DICOM header, each named by its field."""
     upstream, sink = behind.upstream, behind.sink
     upstream.answer = lambda request, body: json_answer({"code": 0, "hiImgIndx": "x", "message": "成功"})
-    upload = part10_bytes(make_instance("1.2.3.4"))
-    form = {"hiImgIdx": "111-110101197804050038-20241122143000-0000000000000-000000000", "studyUid": "1.2.3.4"}
+    upload = part10_bytes(make_instance("1.2.3.4")) + b"\0" * (3 * 1024 * 1024)
+    form = {"hiImgIdx": "111-110101197804050038-20241122143000-0000000000000-000000000", "studyUid": "1.2.3.5"}
     form.update(accessionNumber="114649960", fileMd5="0" * 32, imageTotalNum="1")
-    httpx.post(behind.observing + SAVE_IMG_FILE, headers=headers(), data=form, files={"dicom": ("ct.dcm", upload)}, timeout=30)
-    [violation] = sink.violations
-    assert violation.transaction == "saveImgFile" and violation.finding.code == "fileMd5" and violation.finding.rule == "md5"
-    assert md5(upload) in violation.finding.message
+    files = {"dicom": ("ct.dcm", upload)}
+    httpx.post(behind.observing + SAVE_IMG_FILE, headers=headers(infTime="2025/03/03"), data=form, files=files, timeout=30)
+    assert len(upstream.received) == 1 and upstream.received[0][1] == SAVE_IMG_FILE
+    found = {(v.finding.where, v.finding.code, v.finding.rule): v for v in sink.violations}
+    assert set(found) == {
+        ("$.headers.infTime", "infTime", "format"),
+        ("$.form.fileMd5", "fileMd5", "md5"),
+        ("$.form.studyUid", "studyUid", "fileMismatch"),
+    }
+    assert md5(upload) in found[("$.form.fileMd5", "fileMd5", "md5")].finding.message
+    assert "1.2.3.4" in found[("$.form.studyUid", "studyUid", "fileMismatch")].finding.message
+    assert all(v.transaction == "saveImgFile" and v.direction == "request" and v.msgid for v in sink.violations)
 
 
 def test_strict_refuses_a_request_with_errors_in_the_specs_envelope(behind: Behind) -> None:
