@@ -463,11 +463,11 @@ def test_an_upstream_slower_than_the_timeout_is_a_504_in_the_envelope() -> None:
     upstream = StandIn()
 
     def slow(request: Request, body: bytes) -> Response:
-        time.sleep(1.5)
+        time.sleep(1.0)
         return each_record_taken(request, body)
 
     upstream.answer = slow
     with running(upstream.app()) as upstream_base:
-        with running(create_app(Options(upstream_base, timeout=0.3), Collected())) as base:
+        with running(create_app(Options(upstream_base, timeout=0.2), Collected())) as base:
             answer = httpx.post(base + SAVE_EXAM, json=exam_message(exam_record()), timeout=10)
-    assert answer.status_code == 504 and answer.json()["code"] == 5003 and "0.3 秒" in answer.json()["message"]
+    assert answer.status_code == 504 and answer.json()["code"] == 5003 and "0.2 秒" in answer.json()["message"]
