@@ -331,7 +331,8 @@ _TAIL_BYTES = 2048  # a PDF ends with %%EOF within its last bytes (trailing whit
 @dataclass(frozen=True)
 class FileSummary:
     """What the file checks read of an uploaded file: its MD5, its first bytes and its last ones. Offline the head
-    is the whole file; `mie proxy` builds it on the way through (`FileDigest`), never holding a large upload."""
+    is the whole file; `mie proxy` builds it on the way through (`FileDigest`), never holding a large upload, and
+    gives it in the capture as `file_summary` instead of the file's bytes."""
 
     md5: str
     head: bytes
