@@ -18,6 +18,7 @@ import socket
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mie.config import (
     RECOVERED_BY,
@@ -29,6 +30,9 @@ from mie.config import (
     settings_from,
 )
 from mie.contract.spec import REPO_ROOT
+
+if TYPE_CHECKING:
+    from mie.contract import Contract
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -252,19 +256,27 @@ def cmd_lint(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
+def _contract_of(given: str | None, strict: bool = False) -> Contract | None:
+    """The revision of the contract `--spec` names (a directory, or the openapi.yaml in it), or the bundled one;
+    None, said on stderr, when there is none there."""
     from mie.contract import Contract, current
+
+    if not given:
+        return current().strictly(strict)
+    spec = Path(given)
+    directory = spec.parent if spec.is_file() else spec
+    if not (directory / "openapi.yaml").is_file():
+        print(f"mie: {given}: 没有 openapi.yaml (应为规范目录, 含 openapi.yaml 与 dictionaries/)", file=sys.stderr)
+        return None
+    return Contract.load(directory, strict=strict)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
     from mie.toolkit import validate as toolkit
 
-    if args.spec:
-        spec = Path(args.spec)
-        directory = spec.parent if spec.is_file() else spec
-        if not (directory / "openapi.yaml").is_file():
-            print(f"mie: {args.spec}: 没有 openapi.yaml (应为规范目录, 含 openapi.yaml 与 dictionaries/)", file=sys.stderr)
-            return EXIT_USAGE
-        contract = Contract.load(directory, strict=args.strict)
-    else:
-        contract = current().strictly(args.strict)
+    contract = _contract_of(args.spec, args.strict)
+    if contract is None:
+        return EXIT_USAGE
     try:
         if args.inputs == ["-"]:
             reports = [toolkit.validate_text(sys.stdin.read(), args.transaction, "-", contract=contract)]
@@ -354,6 +366,32 @@ def cmd_conformance(args: argparse.Namespace) -> int:
     if args.junit:
         report.write_junit(Path(args.junit))
     return report.exit_code()
+
+
+def cmd_proxy(args: argparse.Namespace) -> int:
+    contract = _contract_of(args.spec)
+    if contract is None:
+        return EXIT_USAGE
+    if not args.upstream.startswith(("http://", "https://")):
+        print(f"mie: --upstream {args.upstream}: 应为 http:// 或 https:// 开头的地址", file=sys.stderr)
+        return EXIT_USAGE
+    if args.timeout <= 0:
+        print("mie: --timeout must be positive", file=sys.stderr)
+        return EXIT_USAGE
+    import uvicorn
+
+    from mie.toolkit import proxy
+
+    _configure_logging(args.log_level.upper())
+    if args.log_level.lower() != "debug":
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per forwarded request: --access-log says that
+    log_json = Path(args.log_json) if args.log_json else None
+    options = proxy.Options(args.upstream, strict=args.strict, timeout=args.timeout, log_json=log_json, contract=contract)
+    app = proxy.create_app(options)
+    mode = "refusing requests with errors (--strict)" if args.strict else "observing only"
+    print(f"mie: proxy on http://{args.host}:{args.port} -> {args.upstream}, {mode}", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.access_log)
+    return EXIT_OK
 
 
 def parser() -> argparse.ArgumentParser:
@@ -496,6 +534,27 @@ def parser() -> argparse.ArgumentParser:
         "--progress", action="store_true", help="progress lines on standard error even when it is no terminal"
     )
     conformance.set_defaults(run=cmd_conformance)
+
+    proxy = commands.add_parser(
+        "proxy",
+        help="a validating proxy in front of a processor: checks real traffic both ways, in the spec's terms",
+        description="Forward every request to --upstream unchanged and return its answer unchanged, logging each "
+        "violation of the spec by a request or an answer (transaction, field code, Chinese name, 序号, rule, severity).",
+    )
+    proxy.add_argument("--upstream", required=True, metavar="URL", help="the processor, e.g. http://10.1.2.3:8080")
+    proxy.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    proxy.add_argument("--port", type=int, default=8081, help="port to listen on (default 8081)")
+    proxy.add_argument(
+        "--spec", help="another revision of the contract: a spec directory (openapi.yaml and dictionaries/), or its openapi.yaml"
+    )
+    proxy.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the upstream's answer (default 30)")
+    proxy.add_argument(
+        "--strict", action="store_true", help="refuse a request with errors (the spec's error envelope) instead of forwarding it"
+    )
+    proxy.add_argument("--log-json", metavar="FILE", help="also append each violation to FILE as a JSON line")
+    proxy.add_argument("--log-level", default="info", help="log level (default info)")
+    proxy.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=False, help="log each request's path")
+    proxy.set_defaults(run=cmd_proxy)
     return root
 
 

@@ -293,14 +293,17 @@ def _check_capture(contract: Contract, transaction: Transaction, capture: dict[s
     form_outcome = _validator(contract, form_schema).validate(fields)
     findings += _from_outcome("$.form", form_outcome)
     if file_field and isinstance(file_name, str):
-        data = capture.get("file_bytes")
-        if not isinstance(data, bytes):
-            path = Path(file_name) if base_dir is None else base_dir / file_name
-            try:
-                data = path.read_bytes()
-            except OSError as error:
-                raise UnreadableInput(f"{path}: 无法读取 ({error.strerror or error})") from None
-        findings += _check_file(contract, transaction, form_schema, file_field, form_outcome.value, Path(file_name).name, data)
+        summary = capture.get("file_summary")
+        if not isinstance(summary, FileSummary):
+            data = capture.get("file_bytes")
+            if not isinstance(data, bytes):
+                path = Path(file_name) if base_dir is None else base_dir / file_name
+                try:
+                    data = path.read_bytes()
+                except OSError as error:
+                    raise UnreadableInput(f"{path}: 无法读取 ({error.strerror or error})") from None
+            summary = FileSummary.of(data)
+        findings += _check_file(contract, transaction, form_schema, file_field, form_outcome.value, Path(file_name).name, summary)
     return findings
 
 
@@ -311,47 +314,94 @@ def _field_finding(form_schema: Mapping[str, Any], code: str, rule: str, detail:
     return _from_error("$.form", error)
 
 
+_TAIL_BYTES = 2048  # a PDF ends with %%EOF within its last bytes (trailing whitespace or a newline may follow)
+
+
+@dataclass(frozen=True)
+class FileSummary:
+    """What the file checks read of an uploaded file: its MD5, its first bytes and its last ones. Offline the head
+    is the whole file; `mie proxy` builds it on the way through (`FileDigest`), never holding a large upload, and
+    gives it in the capture as `file_summary` instead of the file's bytes."""
+
+    md5: str
+    head: bytes
+    tail: bytes
+    complete: bool  # head is the whole file: a DICOM header read from it lacks nothing
+
+    @classmethod
+    def of(cls, data: bytes) -> FileSummary:
+        md5 = hashlib.md5(data).hexdigest()  # noqa: S324 - the interface's own integrity check, not security
+        return cls(md5, data, data[-_TAIL_BYTES:], True)
+
+
+class FileDigest:
+    """A FileSummary fed chunk by chunk: the MD5 of everything, at most `head_bytes` kept from the start."""
+
+    def __init__(self, head_bytes: int) -> None:
+        self._md5 = hashlib.md5()  # noqa: S324 - as above
+        self._head = bytearray()
+        self._tail = b""
+        self._head_bytes = head_bytes
+        self.size = 0
+
+    def update(self, chunk: bytes) -> None:
+        self._md5.update(chunk)
+        self.size += len(chunk)
+        if len(self._head) < self._head_bytes:
+            self._head += chunk[: self._head_bytes - len(self._head)]
+        self._tail = (self._tail + chunk)[-_TAIL_BYTES:]
+
+    def summary(self) -> FileSummary:
+        return FileSummary(self._md5.hexdigest(), bytes(self._head), self._tail, self.size <= self._head_bytes)
+
+
 def _check_file(
     contract: Contract,
-    transaction: Transaction, form_schema: Mapping[str, Any], file_field: str, form: Any, name: str, data: bytes
+    transaction: Transaction, form_schema: Mapping[str, Any], file_field: str, form: Any, name: str, file: FileSummary
 ) -> list[Finding]:
     """What the processor checks of the file itself: its MD5 against fileMd5, and its type."""
     findings: list[Finding] = []
-    md5 = hashlib.md5(data).hexdigest()  # noqa: S324 - the interface's own integrity check, not security
     sent = form.get("fileMd5") if isinstance(form, dict) else None
-    if isinstance(sent, str) and sent.lower() != md5:
-        findings.append(_field_finding(form_schema, "fileMd5", "md5", f"与文件 {name} 的 MD5 {md5} 不一致"))
+    if isinstance(sent, str) and sent.lower() != file.md5:
+        findings.append(_field_finding(form_schema, "fileMd5", "md5", f"与文件 {name} 的 MD5 {file.md5} 不一致"))
     media = _file_media(contract, transaction, file_field)
     if media == "application/dicom":
-        if data[128:132] != b"DICM":
+        if file.head[128:132] != b"DICM":
             detail = f"{name} 不是 DICOM 文件 (PS3.10: 第 128 字节起应为 DICM)"
             findings.append(_field_finding(form_schema, file_field, "fileType", detail))
         else:
-            findings += _dicom_against_form(data, form, form_schema, file_field, name)
-    if media == "application/pdf" and not (data[:5] == b"%PDF-" and b"%%EOF" in data[-2048:]):
+            findings += _dicom_against_form(file, form, form_schema, file_field, name)
+    if media == "application/pdf" and not (file.head[:5] == b"%PDF-" and b"%%EOF" in file.tail):
         findings.append(_field_finding(form_schema, file_field, "fileType", f"{name} 不是 PDF 文件"))
     return findings
 
 
-def _dicom_against_form(data: bytes, form: Any, form_schema: Mapping[str, Any], file_field: str, name: str) -> list[Finding]:
+def _dicom_against_form(
+    file: FileSummary, form: Any, form_schema: Mapping[str, Any], file_field: str, name: str
+) -> list[Finding]:
     """The processor refuses an instance of another study, or whose AccessionNumber the form does not list."""
     from io import BytesIO
 
     import pydicom
 
     try:
-        dataset = pydicom.dcmread(BytesIO(data), stop_before_pixels=True, specific_tags=["StudyInstanceUID", "AccessionNumber"])
-    except Exception as error:  # noqa: BLE001 - any failure to read is the finding
+        dataset = pydicom.dcmread(
+            BytesIO(file.head), stop_before_pixels=True, specific_tags=["StudyInstanceUID", "AccessionNumber"]
+        )
+    except Exception as error:  # noqa: BLE001 - any failure to read a whole file is the finding
+        if not file.complete:
+            return []  # only the file's head was kept: the header may run past it, which says nothing of the file
         return [_field_finding(form_schema, file_field, "fileType", f"{name} 无法解析: {error}")]
     findings = []
     if isinstance(form, dict):
         study = str(dataset.get("StudyInstanceUID", ""))
-        if form.get("studyUid") and study != form["studyUid"]:
+        # From a head only, an element not read is not an element missing: it is compared only when read.
+        if form.get("studyUid") and study != form["studyUid"] and (file.complete or "StudyInstanceUID" in dataset):
             detail = f"与文件 {name} 的 StudyInstanceUID {study} 不一致"
             findings.append(_field_finding(form_schema, "studyUid", "fileMismatch", detail))
         accession = str(dataset.get("AccessionNumber", ""))
         listed = [part.strip() for part in str(form.get("accessionNumber", "")).split(",")]
-        if form.get("accessionNumber") and accession not in listed:
+        if form.get("accessionNumber") and accession not in listed and (file.complete or "AccessionNumber" in dataset):
             detail = f"不含文件 {name} 的 AccessionNumber '{accession}'"
             findings.append(_field_finding(form_schema, "accessionNumber", "fileMismatch", detail))
     return findings
