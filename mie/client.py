@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import math
 import os
 import random
@@ -410,14 +411,18 @@ class MieClient:
         """§2.8 queryImgCahe: the Part 10 file, decoded from base64 into `data.file_content`; with `into`, decoded
         into that file as the answer arrives instead (never whole in memory) and `data.file_content` left None."""
         message = self.messages.fetch_image(hi_img_indx, file_sn)
-        if into is None:
-            return self.send(message, ImgCaheResponse)
+        # Decoded as it arrives, strictly (a character outside base64 is an error, not skipped): the answer's
+        # base64 text is never held whole, only the file (and not even that with `into`).
+        buffer = io.BytesIO() if into is None else into
         with self.http.stream("POST", self._url(route(message.infno.value)), json=wire(message)) as response:
             if not 200 <= response.status_code < 300:
                 response.read()
                 raise _refused(response)
-            envelope = _decode_file_content(response.iter_bytes(), into)
-        return ImgCaheResponse.model_validate_json(envelope)
+            envelope, had_file = _decode_file_content(response.iter_bytes(), buffer)
+        answer = ImgCaheResponse.model_validate_json(envelope)
+        if into is None and had_file and answer.data is not None:
+            answer.data.file_content = buffer.getvalue()
+        return answer
 
     # sending built messages (a test or the conformance runner may change one before it goes)
 
@@ -459,9 +464,9 @@ _FILE_CONTENT = b'"fileContent":"'
 _HEAD_LIMIT = 1 << 20  # the envelope before fileContent is a few hundred bytes; past this it is not coming
 
 
-def _decode_file_content(pieces: Iterator[bytes], into: IO[bytes]) -> bytes:
+def _decode_file_content(pieces: Iterator[bytes], into: IO[bytes]) -> tuple[bytes, bool]:
     """Write the base64 of the answer's fileContent, decoded, into `into` as it arrives; returns the answer with
-    fileContent null, for the model. An answer with no fileContent string (null) comes back whole."""
+    fileContent null, for the model, and whether there was a file. An answer without one comes back whole."""
     head = b""
     rest = b""
     for piece in pieces:
@@ -473,7 +478,7 @@ def _decode_file_content(pieces: Iterator[bytes], into: IO[bytes]) -> bytes:
         if len(head) > _HEAD_LIMIT:
             raise ValueError("the §2.8 answer has no fileContent within its first megabyte")
     else:
-        return head
+        return head, False
     pending = b""  # base64 characters not yet a multiple of 4
     tail = b""
     stream = _chain(rest, pieces)
@@ -491,7 +496,7 @@ def _decode_file_content(pieces: Iterator[bytes], into: IO[bytes]) -> bytes:
             break
     if pending:
         raise ValueError("the §2.8 fileContent is not whole base64")
-    return head + b"null" + tail
+    return head + b"null" + tail, True
 
 
 def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:

@@ -168,11 +168,14 @@ def test_streamed_file_content_is_decoded_whatever_the_pieces(piece: int) -> Non
     encoded = base64.b64encode(data).decode().replace("/", "\\/")  # a JSON encoder may escape the solidus
     answer = f'{{"code":0,"type":"success","message":"成功","data":{{"hiImgIndx":"X","fileContent":"{encoded}"}}}}'.encode()
     out = io.BytesIO()
-    rest = _decode_file_content(iter([answer[i : i + piece] for i in range(0, len(answer), piece)]), out)
-    assert out.getvalue() == data
+    rest, had_file = _decode_file_content(iter([answer[i : i + piece] for i in range(0, len(answer), piece)]), out)
+    assert had_file and out.getvalue() == data
     assert json.loads(rest)["data"] == {"hiImgIndx": "X", "fileContent": None}
-    with pytest.raises(ValueError):
-        _decode_file_content(iter([answer.replace(b'"X","fileContent":"', b'"X","fileContent":"*')]), io.BytesIO())
+    for broken in (b'"fileContent":"*', b'"fileContent":"A'):  # a character outside base64; a length not a multiple of 4
+        with pytest.raises(ValueError):
+            _decode_file_content(iter([answer.replace(b'"fileContent":"', broken)]), io.BytesIO())
+    without = b'{"code":0,"type":"success","message":"m","data":{"hiImgIndx":"X","fileContent":null}}'
+    assert _decode_file_content(iter([without[:10], without[10:]]), out) == (without, False)
 
 
 # --- the chain against a server ------------------------------------------------------------------------------
