@@ -23,7 +23,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import math
 import os
 import random
 import re
@@ -68,9 +67,9 @@ from mie.contract.spec import transaction
 _M = TypeVar("_M", bound=BaseModel)
 FileSource = str | os.PathLike[str] | bytes | IO[bytes]
 
-# The multipart transactions: no generated model carries their infno (the envelope is in headers, which the
-# generator does not model); `route()` fails on a name the spec does not have.
-SAVE_IMG_FILE = Infno1.save_img_file.value
+# The multipart transactions' infno: no generated model carries them (their envelope is in request headers, which
+# the generator does not model); `route()` fails on a name the spec does not have.
+SAVE_IMG_FILE = "saveImgFile"
 SAVE_RPT_FILE = "saveRptFile"
 # The file parts' media types, as the spec's multipart `encoding` gives them (tests/test_client.py checks).
 DICOM_MEDIA_TYPE = "application/dicom"
@@ -93,14 +92,14 @@ class MsgidSequence:
     time part moves on to the next second instead of repeating one. It starts at a random serial so that a
     program started again within the same second does not resend its first msgids (the server would answer a
     replay with the first answer, or refuse a changed body). Several processes sending for one institution at
-    once give each its own residue: `MsgidSequence(start=i, step=n)` for process i of n."""
+    once give each its own residue: `MsgidSequence(start=i, step=n)` for process i of n (n dividing 10,000)."""
 
     def __init__(self, start: int | None = None, step: int = 1, clock: Callable[[], datetime] = datetime.now) -> None:
-        if not 1 <= step <= 10_000:
-            raise ValueError("step must be between 1 and 10000")
+        if step < 1 or 10_000 % step:
+            raise ValueError("step must divide 10000: a residue of its own for each process, never crossing another")
         self._serial = random.randrange(10_000) if start is None else start % 10_000
         self._step = step
-        self._per_second = 10_000 // math.gcd(step, 10_000)  # distinct serials before the round repeats one
+        self._per_second = 10_000 // step  # distinct serials before the round repeats one
         self._clock = clock
         self._lock = threading.Lock()
         self._second: datetime | None = None  # the time part of the msgid given last

@@ -147,6 +147,8 @@ def test_msgids_are_fresh_even_past_ten_thousand_in_one_second() -> None:
 
 def test_processes_with_their_own_residue_never_share_a_msgid() -> None:
     first, second = (MsgidSequence(start=i, step=2, clock=lambda: FIXED) for i in (0, 1))
+    with pytest.raises(ValueError):
+        MsgidSequence(step=3)  # residues of 3 cross each other when the serial goes round 10,000
     a = {first.next(INSTITUTION) for _ in range(12_000)}
     b = {second.next(INSTITUTION) for _ in range(12_000)}
     assert len(a) == len(b) == 12_000 and not a & b
@@ -179,6 +181,10 @@ def test_streamed_file_content_is_decoded_whatever_the_pieces(piece: int) -> Non
 
 
 # --- the chain against a server ------------------------------------------------------------------------------
+
+
+def upload_form(index: str, study: str) -> dict[str, Any]:
+    return {"hi_img_indx": index, "study_uid": study, "accession_number": "114649960", "image_total_num": 1}
 
 
 def run_chain(client: MieClient, other: MieClient, tmp_path: Path) -> None:
@@ -214,8 +220,11 @@ def run_chain(client: MieClient, other: MieClient, tmp_path: Path) -> None:
     dataset = make_instance(study)
     file = tmp_path / "image.dcm"
     file.write_bytes(part10_bytes(dataset))
-    uploaded = client.upload_image(file, hi_img_indx=index, study_uid=study, accession_number="114649960", image_total_num=1)
+    uploaded = client.upload_image(file, **upload_form(index, study))
     assert uploaded.code is ResponseCode.success and uploaded.hi_img_indx == index
+    with pytest.raises(Refused) as corrupted:  # the MD5 of another file: refused, nothing stored
+        client.upload_image(io.BytesIO(file.read_bytes()), **upload_form(index, study), file_md5=md5(PDF))
+    assert corrupted.value.answer and corrupted.value.answer.code is ResponseCode.file_md5_mismatch
     report = client.upload_report(io.BytesIO(PDF), hi_img_indx=index, study_uid=study, rpot_no=record.rpot_no)
     assert report.code is ResponseCode.success
 
