@@ -151,7 +151,9 @@ class UploadForm:
 
 
 class Messages:
-    """Builds the requests of one institution: models of generated/, validated as they are made."""
+    """Builds the requests of one institution: models of generated/, validated as they are made. A record given as
+    a dict is read by its model: a field the spec does not define is not sent (the document's §2.1 example carries
+    two, hospitalCode and patientId)."""
 
     def __init__(
         self,
