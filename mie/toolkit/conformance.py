@@ -463,12 +463,9 @@ class Runner:
     # envelopes
 
     def messages(self, institution: Institution) -> Messages:
-        """mie.client's message builder for `institution`: every msgid of the run from one sequence."""
+        """mie.client's message builder for `institution`: every msgid of the run from one sequence (the
+        institution's code made 12 characters, yyyyMMddHHmmss, a 4-digit serial)."""
         return Messages(institution.code, institution.key, msgids=self._msgids)
-
-    def msgid(self, institution: Institution) -> str:
-        """A fresh msgid: the institution's code (12 characters), yyyyMMddHHmmss, a 4-digit sequence number."""
-        return self._msgids.next(institution.code)
 
     def envelope(self, operation: Operation, institution: Institution) -> dict[str, str]:
         """One that can pass: the operation's infno, a fresh msgid, the current infTime, the institution, its key."""
