@@ -32,10 +32,10 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Annotated, Any, TypeVar
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from generated.models import (
     DeleteExamRpotImgIdxInfoRequest,
@@ -259,13 +259,13 @@ class Messages:
         default_name: str,
     ) -> UploadForm:
         text = wire(form.model_validate(fields))
-        name = Path(os.fsdecode(file)).name if isinstance(file, str | os.PathLike) else getattr(file, "name", default_name)
+        named = os.fsdecode(file) if isinstance(file, str | os.PathLike) else getattr(file, "name", default_name)
         return UploadForm(
             path=route(infno),
             headers=self.envelope(infno),
-            fields={name: str(value) for name, value in text.items()},
+            fields={field: str(value) for field, value in text.items()},
             file_field=file_field,
-            file_name=Path(str(name)).name,
+            file_name=Path(str(named)).name,
             media_type=media_type,
             file=file,
         )
@@ -278,7 +278,7 @@ class _ImageFormFields(SaveImgFileForm):
 
 
 class _ReportFormFields(SaveRptFileForm):
-    exam_rpot_pdf1: bytes | None = None  # type: ignore[assignment]
+    exam_rpot_pdf1: Annotated[bytes | None, Field(alias="examRpotPdf1")] = None  # type: ignore[assignment]
 
 
 def _as(model: type[_M], value: _M | Mapping[str, Any]) -> _M:
@@ -327,7 +327,8 @@ class MieClient:
     """Sends the eight transactions for one institution and returns the answers as generated models.
 
     `http` may be any httpx.Client (a Starlette TestClient is one: the tests run the client in-process); without
-    it the client opens its own to `base_url`. Close it with `close()` or use it as a context manager."""
+    it the client opens its own to `base_url`. Close it with `close()` or use it as a context manager. An answer
+    in HTTP 2xx that its model does not take (a server off the spec) raises pydantic's ValidationError."""
 
     def __init__(
         self,
