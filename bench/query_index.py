@@ -32,6 +32,8 @@ from typing import Any
 import http_save_exam as base  # bench/: the wrk runner, servers and §2.1 template of the §2.1 benchmark
 from sqlalchemy import create_engine, text
 
+from mie.client import Messages, MieClient, wire
+
 QUERY_PATH = "/mie/api/mie/queryExamRpotImgIndxListFHospital"
 QUERY_LUA = base.BENCH / "query_index.lua"
 QUERIER, QUERIER_KEY = "H52030200193", "bench-query-key"
@@ -96,36 +98,15 @@ def load_exams(database_url: str, persons: int, batch: int = 20_000) -> float:
     return persons * EXAMS_PER_PERSON / (time.monotonic() - began)
 
 
+def query_of(certno: str) -> dict[str, str]:
+    return {"psnCertType": "111", "certno": certno, "begntime": "2016-01-01", "endtime": "2030-12-31"}
+
+
 def query_template() -> str:
-    """The §2.6 body as compact JSON, with @MSGID@ and @CERTNO@ where query_index.lua puts each request's own."""
-    body = {
-        "infno": "queryExamRpotImgIndxListFHospital",
-        "msgid": "@MSGID@",
-        "infTime": "2025-09-23 00:00:00",
-        "fixmedinsCode": QUERIER,
-        "key": QUERIER_KEY,
-        "input": {"psnCertType": "111", "certno": "@CERTNO@", "begntime": "2016-01-01", "endtime": "2030-12-31"},
-    }
+    """The §2.6 body built by mie.client, as compact JSON, with @MSGID@ and @CERTNO@ where query_index.lua puts
+    each request's own."""
+    body = {**wire(Messages(QUERIER, QUERIER_KEY).query_index(query_of("@CERTNO@"))), "msgid": "@MSGID@"}
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-
-
-def query_probe(person: int) -> bytes:
-    msgid = "H52030200193202501010000000001"  # outside the range query_index.lua uses
-    return query_template().replace("@MSGID@", msgid).replace("@CERTNO@", certno_of(person)).encode("utf-8")
-
-
-def post(port: int, path: str, body: bytes) -> tuple[int, str]:
-    import urllib.error
-    import urllib.request
-
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}", data=body, headers={"Content-Type": "application/json"}, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            return answer.status, answer.read().decode("utf-8", "replace")
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode("utf-8", "replace")
 
 
 def run_engine(
@@ -148,10 +129,11 @@ def run_engine(
     results: dict[str, dict[int, base.WrkResult]] = {"§2.6": {}, "§2.1": {}}
     server.start(timeout=120)
     try:
-        status, answer = post(port, QUERY_PATH, query_probe(args.persons // 2))
-        found = answer.count('"hiImgIndx"')
-        print(f"  {engine_name}: probe §2.6 -> HTTP {status}, {found} records: {answer[:200]}", flush=True)
-        if status != 200 or found != EXAMS_PER_PERSON:
+        with MieClient(f"http://127.0.0.1:{port}", QUERIER, QUERIER_KEY) as client:
+            probe = client.query_index(query_of(certno_of(args.persons // 2)))
+        found = len(probe.data or [])
+        print(f"  {engine_name}: probe §2.6 -> code {probe.code.value}, {found} records: {probe.message}", flush=True)
+        if found != EXAMS_PER_PERSON:
             raise SystemExit(f"bench: the probe query should find {EXAMS_PER_PERSON} records")
         query_lua = Path(shutil.copy(QUERY_LUA, workdir / QUERY_LUA.name))
         save_lua = Path(shutil.copy(base.LUA, workdir / base.LUA.name))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
-from pydantic import Base64Str, BaseModel, ConfigDict, Field, RootModel
+from pydantic import Base64Bytes, BaseModel, ConfigDict, Field, RootModel
 from enum import IntEnum, StrEnum
 
 
@@ -1129,7 +1129,7 @@ class ImgCaheResult(BaseModel):
     §2.7 的输出; §2.8 中为 null。
     """
     file_content: Annotated[
-        Base64Str | None, Field(alias="fileContent", title="文件内容")
+        Base64Bytes | None, Field(alias="fileContent", title="文件内容")
     ] = None
     """
     §2.8 的输出: DICOM 文件, Base64 格式; §2.7 中为 null。

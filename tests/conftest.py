@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
+from mie.client import MieClient
 from mie.config import Settings
 from mie.contract import current
 from mie.runtime import Runtime
@@ -103,6 +104,12 @@ def runtime(database: Database, tmp_path: Path) -> Runtime:
 @pytest.fixture
 def client(runtime: Runtime) -> TestClient:
     return TestClient(create_app(runtime), raise_server_exceptions=False)
+
+
+@pytest.fixture
+def sender(client: TestClient) -> MieClient:
+    """mie.client for the document's institution, in-process against `client`'s processor."""
+    return MieClient(institution=INSTITUTION, key=KEY, http=client)
 
 
 def document_example(path: str = SAVE_EXAM, name: str | None = None) -> dict[str, Any]:

@@ -6,9 +6,11 @@ import base64
 from typing import Any
 
 from openapi_schema_validator import OAS30Validator
+from pydantic import BaseModel
 from pydicom.uid import generate_uid
 from starlette.testclient import TestClient
 
+from mie.client import MieClient
 from mie.contract import current
 from mie.runtime import Runtime
 from mie.service.institutions import add_institution, allow_sources
@@ -33,6 +35,17 @@ def register_querier(runtime: Runtime) -> None:
 def client_at(runtime: Runtime, address: str) -> TestClient:
     """A client whose requests come from `address` (as the server sees it)."""
     return TestClient(create_app(runtime), raise_server_exceptions=False, client=(address, 50000))
+
+
+def querier_at(runtime: Runtime, address: str) -> MieClient:
+    """mie.client for the document's querier, its requests coming from `address`, sent as the document's examples
+    are: without a key (the address admits it, ERRATA E-QUERY-KEY)."""
+    return MieClient(institution=QUERIER, http=client_at(runtime, address))
+
+
+def as_received(answer: BaseModel) -> Any:
+    """A parsed answer as the JSON it came in: every field it had, explicit nulls included, none it had not."""
+    return answer.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 
 def person_record(certno: str = "110101197804050041", psn_cert_type: str = "111", **changes: Any) -> dict[str, Any]:

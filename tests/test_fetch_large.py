@@ -1,5 +1,6 @@
 """§2.8 streams: a 512 MiB instance comes back from a real `mie serve` while the server's peak memory grows by
-less than 64 MiB, and the decoded fileContent is the stored file (MD5).
+less than 64 MiB, and so does mie.client's (it decodes fileContent as it arrives), and the decoded fileContent is
+the stored file (MD5).
 
 The instance is made directly (file and rows), not pushed through an upload: what is measured is the fetch.
 Its file is sparse apart from a real DICOM header at the start and a distinct marker every 64 MiB, so it costs
@@ -9,16 +10,18 @@ row for this; the stream is the same on PostgreSQL (tests/test_retrieval.py fetc
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
+import io
 import os
 import time
 from pathlib import Path
+from typing import IO, Any, cast
 
 import httpx
 import pytest
 
+from generated.models import FileSnDTO, ImgCaheResponse, ResponseCode
+from mie.client import MieClient, wire
 from mie.config import Settings
 from mie.runtime import Runtime
 from mie.service import exams, images
@@ -27,7 +30,7 @@ from mie.service.institutions import add_institution
 from mie.store.database import default_database_url
 from tests.conftest import INSTITUTION, KEY, exam_message, img_info_message
 from tests.dicom_files import make_instance, md5, part10_bytes
-from tests.retrieval_helpers import QUERIER, QUERIER_KEY, QUERY_IMAGES, fetch_query, person_record
+from tests.retrieval_helpers import QUERIER, QUERIER_KEY, QUERY_IMAGES, person_record
 from tests.test_cli import free_port
 from tests.test_crash import start_server
 
@@ -44,7 +47,7 @@ def peak_rss(pid: int) -> int:
     raise AssertionError("no VmHWM in /proc status")
 
 
-def store_instance(runtime: Runtime, record: dict[str, object], data: bytes | None, size: int) -> tuple[dict[str, str], str]:
+def store_instance(runtime: Runtime, record: dict[str, object], data: bytes | None, size: int) -> tuple[FileSnDTO, str]:
     """An instance of `record`'s study, file and row: `data` itself, or a sparse `size`-byte file headed by a real
     DICOM header, with markers. Returns its FileSnDTO and MD5."""
     ds = make_instance(str(record["studyUid"]))
@@ -88,39 +91,31 @@ def store_instance(runtime: Runtime, record: dict[str, object], data: bytes | No
                 "series_description": "",
             }
         )
-    file_sn = {"examUuid": ds.StudyInstanceUID, "snUuid": ds.SeriesInstanceUID, "instUuid": ds.SOPInstanceUID}
+    file_sn = FileSnDTO(exam_uuid=ds.StudyInstanceUID, sn_uuid=ds.SeriesInstanceUID, inst_uuid=ds.SOPInstanceUID)
     return file_sn, digest.hexdigest()
 
 
-def streamed_fetch(base: str, message: dict[str, object]) -> tuple[dict[str, object], str, int]:
-    """Fetch and decode as it arrives (the client holds no more than a piece either): the envelope without
-    fileContent, the MD5 of the decoded content, and its length."""
-    marker = b'"fileContent":"'
-    head, pending, digest, length, started = b"", b"", hashlib.md5(usedforsecurity=False), 0, False
-    with httpx.stream("POST", base + QUERY_IMAGES, json=message, timeout=120) as answer:
-        assert answer.status_code == 200
-        declared = int(answer.headers["content-length"])
-        received = 0
-        for chunk in answer.iter_raw():
-            received += len(chunk)
-            if not started:
-                head += chunk
-                if marker not in head:
-                    continue
-                head, _, chunk = head.partition(marker)
-                started = True
-            pending += chunk
-            usable = max(0, len(pending) - 3) // 4 * 4  # keep back what may be the closing '"}}'
-            if usable:
-                piece = base64.b64decode(pending[:usable], validate=True)
-                digest.update(piece)
-                length += len(piece)
-                pending = pending[usable:]
-    assert received == declared and pending.endswith(b'"}}')
-    rest = base64.b64decode(pending[:-3], validate=True)
-    digest.update(rest)
-    envelope = json.loads(head + marker + b'"}}')
-    return envelope, digest.hexdigest(), length + len(rest)
+class DigestSink(io.RawIOBase):
+    """Where the client decodes fileContent to: only its MD5 and length are kept (512 MiB never in memory)."""
+
+    def __init__(self) -> None:
+        self.digest, self.length = hashlib.md5(usedforsecurity=False), 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, piece: Any) -> int:
+        self.digest.update(piece)
+        self.length += len(piece)
+        return len(piece)
+
+
+def streamed_fetch(client: MieClient, index: str, file_sn: FileSnDTO) -> tuple[ImgCaheResponse, str, int]:
+    """§2.8 through mie.client, decoded as it arrives (the client holds no more than a piece either): the answer
+    without fileContent, the MD5 of the decoded content, and its length. A stream cut short fails (its JSON)."""
+    sink = DigestSink()
+    answer = client.fetch_image(index, file_sn, into=cast(IO[bytes], sink))
+    return answer, sink.digest.hexdigest(), sink.length
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the server's peak memory from /proc")
@@ -141,16 +136,19 @@ def test_a_512_mib_instance_streams_in_bounded_memory(tmp_path: Path) -> None:
     server = start_server(data_dir, default_database_url(data_dir), port, 0)
     base = f"http://127.0.0.1:{port}"
     try:
-        with_key = {**fetch_query(str(record["hiImgIndx"]), small_sn), "key": QUERIER_KEY}
-        envelope, digest, _ = streamed_fetch(base, with_key)  # warm: the code path loaded, pools filled
-        assert envelope["code"] == 0 and digest == small_md5 == md5(small)
-        before = peak_rss(server.pid)
-        envelope, digest, length = streamed_fetch(base, {**with_key, "input": {**with_key["input"], "imgFileSn": large_sn}})
-        after = peak_rss(server.pid)
+        with MieClient(base, QUERIER, QUERIER_KEY, timeout=120) as client:
+            index = str(record["hiImgIndx"])
+            answer, digest, _ = streamed_fetch(client, index, small_sn)  # warm: the code path loaded, pools filled
+            assert answer.code is ResponseCode.success and digest == small_md5 == md5(small)
+            before = peak_rss(server.pid)
+            Path("/proc/self/clear_refs").write_text("5")  # this process's peak set back to now (Linux >= 4.0)
+            client_before = peak_rss(os.getpid())
+            answer, digest, length = streamed_fetch(client, index, large_sn)
+            after, client_after = peak_rss(server.pid), peak_rss(os.getpid())
+            large_fetch = wire(client.messages.fetch_image(index, large_sn))
         # a client that goes away mid-stream: the server lets go of the file, and the audit says how far it got
-        large_fetch = {**with_key, "input": {**with_key["input"], "imgFileSn": large_sn}}
-        with httpx.stream("POST", base + QUERY_IMAGES, json=large_fetch, timeout=120) as answer:
-            for received, _chunk in enumerate(answer.iter_raw()):
+        with httpx.stream("POST", base + QUERY_IMAGES, json=large_fetch, timeout=120) as cut_short:
+            for received, _chunk in enumerate(cut_short.iter_raw()):
                 if received == 8:
                     break
         deadline = time.monotonic() + 30
@@ -160,10 +158,13 @@ def test_a_512_mib_instance_streams_in_bounded_memory(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
-    assert envelope["code"] == 0 and envelope["data"]["hiImgIndx"] == record["hiImgIndx"]  # type: ignore[index]
+    assert answer.code is ResponseCode.success and answer.data and answer.data.hi_img_indx == record["hiImgIndx"]
     assert (length, digest) == (SIZE, large_md5)
     print(f"server peak RSS {before / 2**20:.1f} -> {after / 2**20:.1f} MiB while streaming {SIZE / 2**20:.0f} MiB")
     assert after - before < GROWTH_LIMIT, f"peak RSS grew by {(after - before) / 2**20:.1f} MiB while streaming"
+    # and mie.client decoded it as it came, holding neither the base64 nor the file
+    print(f"client peak RSS {client_before / 2**20:.1f} -> {client_after / 2**20:.1f} MiB")
+    assert client_after - client_before < GROWTH_LIMIT, f"the client grew by {(client_after - client_before) / 2**20:.1f} MiB"
 
     fetched = fetch_events(data_dir)
     assert [e["bytes_sent"] for e in fetched[:2]] == [len(small), SIZE]

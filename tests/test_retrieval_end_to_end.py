@@ -15,26 +15,15 @@ import pydicom
 import pytest
 from starlette.testclient import TestClient
 
+from generated.models import ImgInfo, ResponseCode
+from mie.client import MieClient
 from mie.dicom.scp import StorageSCP
 from mie.runtime import Runtime
 from mie.service.institutions import add_institution
-from tests.conftest import INSTITUTION, KEY, SAVE_EXAM, exam_message, img_info_message
+from tests.conftest import INSTITUTION, KEY
 from tests.dicom_files import CORPUS, dataset_bytes, make_instance, md5, part10_bytes, write
-from tests.retrieval_helpers import (
-    ALLOWED,
-    QUERY_IMAGES,
-    QUERY_INDEX,
-    client_at,
-    fetch_query,
-    file_content,
-    index_query,
-    list_query,
-    person_record,
-    register_querier,
-    schema_errors,
-)
+from tests.retrieval_helpers import ALLOWED, as_received, person_record, querier_at, register_querier, schema_errors
 from tests.test_dicom_scp import CALLING_AE, STORESCU_CFG, dcmtk
-from tests.test_images_http import upload
 
 CERTNO = "11010119880405003X"
 
@@ -52,13 +41,15 @@ def test_dicom_and_http_uploads_come_back_byte_for_byte(
     client: TestClient, runtime: Runtime, scp: StorageSCP, tmp_path: Path
 ) -> None:
     register_querier(runtime)
+    sender = MieClient(institution=INSTITUTION, key=KEY, http=client)
     # §2.1: two exams of one person; the check character typed lower-case in one of them
     by_dicom = person_record(CERTNO, psnName="John Doe", examDate="2024-11-22")
     by_http = person_record(CERTNO.lower(), psnName="John Doe", examDate="2025-01-15")
-    assert client.post(SAVE_EXAM, json=exam_message(by_dicom, by_http)).json()["code"] == 0
+    assert sender.save_exams([by_dicom, by_http]).code is ResponseCode.success
 
     # §2.3 + C-STORE: every kind of the corpus, compressed syntaxes included, pushed by dcmtk's storescu
-    assert client.post("/mie/api/mie/saveImgInfo", json=img_info_message(by_dicom, total=len(CORPUS))).json()["code"] == 0
+    registered = sender.register_images([image_info(by_dicom, total=len(CORPUS))])
+    assert registered.code is ResponseCode.success
     pushed = {kind: write(make_instance(by_dicom["studyUid"], kind=kind), tmp_path) for kind in CORPUS}
     command = [dcmtk("storescu"), "-aet", CALLING_AE, "-aec", "MIE", "-xf", str(STORESCU_CFG), "MieTest", "127.0.0.1"]
     result = subprocess.run(
@@ -69,23 +60,27 @@ def test_dicom_and_http_uploads_come_back_byte_for_byte(
     # §2.2: two files over HTTP
     posted = [part10_bytes(make_instance(by_http["studyUid"], kind=kind)) for kind in ("ct", "jpeg2000")]
     for data in posted:
-        assert upload(client, by_http, data, imageTotalNum="2").json()["code"] == 0
+        uploaded = sender.upload_image(
+            data, hi_img_indx=by_http["hiImgIndx"], study_uid=by_http["studyUid"], accession_number="114649960", image_total_num=2
+        )
+        assert uploaded.code is ResponseCode.success
 
-    # §2.6, as the document asks
-    querier = client_at(runtime, ALLOWED)
-    answer = querier.post(QUERY_INDEX, json=index_query(psnName="John Doe", certno=CERTNO, begntime=None, endtime=None)).json()
-    assert schema_errors("IndexListResponse", answer) == []
-    assert [item["hiImgIndx"] for item in answer["data"]] == [by_http["hiImgIndx"], by_dicom["hiImgIndx"]]
+    # §2.6, as the document asks (mie.client sends no key when it has none)
+    querier = querier_at(runtime, ALLOWED)
+    answer = querier.query_index({"psnName": "John Doe", "psnCertType": "111", "certno": CERTNO})
+    assert schema_errors("IndexListResponse", as_received(answer)) == []
+    assert [item.hi_img_indx for item in answer.data or []] == [by_http["hiImgIndx"], by_dicom["hiImgIndx"]]
 
     # §2.7 and §2.8 for each exam the query found
     fetched: dict[str, bytes] = {}
-    for item in answer["data"]:
-        listing = querier.post(QUERY_IMAGES, json=list_query(item["hiImgIndx"])).json()
-        assert schema_errors("ImgCaheResponse", listing) == []
-        for file_sn in listing["data"]["imgFileSnList"]:
-            image = querier.post(QUERY_IMAGES, json=fetch_query(item["hiImgIndx"], file_sn)).json()
-            assert schema_errors("ImgCaheResponse", image) == [] and image["data"]["hiImgIndx"] == item["hiImgIndx"]
-            fetched[file_sn["instUuid"]] = file_content(image)
+    for item in answer.data or []:
+        listing = querier.list_images(item.hi_img_indx)
+        assert schema_errors("ImgCaheResponse", as_received(listing)) == [] and listing.data
+        for file_sn in listing.data.img_file_sn_list or []:
+            image = querier.fetch_image(item.hi_img_indx, file_sn)
+            assert schema_errors("ImgCaheResponse", as_received(image)) == []
+            assert image.data and image.data.hi_img_indx == item.hi_img_indx and image.data.file_content is not None
+            fetched[file_sn.inst_uuid] = image.data.file_content
 
     rows = stored_rows(runtime)
     assert set(fetched) == set(rows) and len(fetched) == len(CORPUS) + len(posted)
@@ -100,6 +95,12 @@ def test_dicom_and_http_uploads_come_back_byte_for_byte(
         assert dataset_bytes(returned) == dataset_bytes(path), kind
         meta = pydicom.dcmread(returned, stop_before_pixels=True).file_meta
         assert meta.TransferSyntaxUID == pydicom.dcmread(path, stop_before_pixels=True).file_meta.TransferSyntaxUID, kind
+
+
+def image_info(record: dict[str, Any], total: int) -> ImgInfo:
+    return ImgInfo(
+        hi_img_indx=record["hiImgIndx"], study_uid=record["studyUid"], accession_number="114649960", image_total_num=total
+    )
 
 
 def sop_instance_uid(data: bytes) -> str:

@@ -38,6 +38,7 @@ from xml.etree import ElementTree
 
 import requests
 
+from mie.client import Messages, MsgidSequence, wire
 from mie.contract import Contract
 from mie.contract.spec import BUNDLED_SPEC_DIR
 
@@ -442,7 +443,7 @@ class Runner:
         self.report = Report(self.url, str(options.spec), options.seed)
         self.random = random.Random(options.seed)
         self.session = requests.Session()
-        self._sequence = itertools.count(1)
+        self._msgids = MsgidSequence()
         self._deadline: float | None = None
         self._digests: dict[str, Any] = {}
         self.operations = self._selected()
@@ -468,19 +469,14 @@ class Runner:
 
     # envelopes
 
-    def msgid(self, institution: Institution) -> str:
-        """A fresh msgid: the institution's code (12 characters), yyyyMMddHHmmss, a 4-digit sequence number."""
-        prefix = re.sub(r"[^0-9A-Z]", "0", institution.code.upper())[:12].ljust(12, "0")
-        return f"{prefix}{datetime.now():%Y%m%d%H%M%S}{next(self._sequence) % 10000:04d}"
+    def messages(self, institution: Institution) -> Messages:
+        """mie.client's message builder for `institution`: every msgid of the run from one sequence (the
+        institution's code made 12 characters, yyyyMMddHHmmss, a 4-digit serial)."""
+        return Messages(institution.code, institution.key, msgids=self._msgids)
 
     def envelope(self, operation: Operation, institution: Institution) -> dict[str, str]:
-        return {
-            "infno": operation.infno,
-            "msgid": self.msgid(institution),
-            "infTime": f"{datetime.now():%Y-%m-%d %H:%M:%S}",
-            operation.code_field: institution.code,
-            "key": institution.key,
-        }
+        """One that can pass: the operation's infno, a fresh msgid, the current infTime, the institution, its key."""
+        return self.messages(institution).envelope(operation.infno, code_field=operation.code_field)
 
     def with_envelope(
         self, operation: Operation, body: Any, headers: dict[str, Any] | None, institution: Institution
@@ -1116,15 +1112,14 @@ class Runner:
             return None
         data, series_uid, sop_uid = make_dicom(study_uid, accession)
         md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
-        form = {
-            "hiImgIndx": index,
-            "studyUid": study_uid,
-            "accessionNumber": accession,
-            "fileMd5": md5.upper(),
-            "imageTotalNum": "1",
-            "dicom": data,
-        }
-        body, headers = self.with_envelope(upload, form, None, self.options.institutions[0])
+        try:
+            form = self.messages(self.options.institutions[0]).upload_image(
+                data, hi_img_indx=index, study_uid=study_uid, accession_number=accession, image_total_num=1, file_md5=md5.upper()
+            )
+        except ValueError as error:  # the spec's example exam gives a value its own form refuses
+            self._chain_failure(upload, "chain 4 upload", f"no valid upload can be made for this exam: {error}", None, None)
+            return None
+        body, headers = {**form.fields, form.file_field: data}, form.headers
         status, answer, case = self.send(upload, "chain 4 upload", body, headers)
         if self._not_implemented(upload, status, answer):
             return None
@@ -1139,9 +1134,8 @@ class Runner:
         fetch = self._is_selected("queryImgCaheFIndex")
         if fetch is None:
             return
-        body = {**(fetch.example or {}), "input": {"hiImgIndx": index, "serviceName": "queryImgCaheFileSn"}}
-        message, headers = self.with_envelope(fetch, body, None, self.options.institutions[0])
-        status, answer, case = self.send(fetch, "chain 5 list", message, headers)
+        messages = self.messages(self.options.institutions[0])
+        status, answer, case = self.send(fetch, "chain 5 list", wire(messages.list_images(index)), {})
         if self._not_implemented(fetch, status, answer) or not isinstance(answer, dict):
             return
         data = answer.get("data") if isinstance(answer.get("data"), dict) else {}
@@ -1152,9 +1146,7 @@ class Runner:
                 fetch, "chain 5 list", f"the uploaded instance is not listed: HTTP {status} {_short(answer)}", status, case
             )
             return
-        body = {**(fetch.example or {}), "input": {"hiImgIndx": index, "serviceName": "queryImgCahe", "imgFileSn": wanted}}
-        message, headers = self.with_envelope(fetch, body, None, self.options.institutions[0])
-        status, answer, case = self.send(fetch, "chain 6 fetch", message, headers)
+        status, answer, case = self.send(fetch, "chain 6 fetch", wire(messages.fetch_image(index, wanted)), {})
         if self._not_implemented(fetch, status, answer) or not isinstance(answer, dict):
             return
         content = (answer.get("data") or {}).get("fileContent") if isinstance(answer.get("data"), dict) else None
