@@ -1,3 +1,3 @@
 """Generated from spec/openapi.yaml by `mie generate`: never edit by hand."""
 
-SPEC_SHA256 = "603efcae190bb817d2de71527fc87d6886f7ebed077cecb28689d8a98965c4d1"
+SPEC_SHA256 = "dcc255b64191edfe9e0edf3bfa654cedbb908bd37e7aba65e2a06dcede5de16f"
