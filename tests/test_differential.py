@@ -1,8 +1,10 @@
 """The contract means the same in every tool: mie's validator against standard JSON Schema validators.
 
-Cases are drawn from the spec: valid ones by hypothesis-jsonschema from each schema, broken ones by mutating a
-drawn case at one field (missing, null, empty, another type, a trailing newline, other digits, any text), and the
-targeted breakages of tests/spec_cases.py (every field missing, too long, outside its dictionary, not its format).
+Cases are drawn from the spec: valid ones from each schema by schemathesis' JSON Schema generator (hypothesis,
+derandomized), broken ones by mutating each drawn case at one field (missing, null, empty, another type, a trailing
+newline, other digits, any text), the negative request bodies of schemathesis' GenerationMode.NEGATIVE, the
+targeted breakages of tests/spec_cases.py (every field missing, too long, outside its dictionary, not its format),
+and each field of the spec's examples sent under its alias, null, empty, as a number, with other digits.
 Each case is judged three ways:
 
 - mie: `component_validator` for a record, the envelope's `Validator` and then each record's own check (as the
@@ -81,6 +83,7 @@ _KEPT = {
     "default",
 }  # fmt: skip
 _OPENAPI_FORMATS = {"binary", "byte"}  # OpenAPI's, not JSON Schema's (a file part; base64 text)
+_OPENAPI_ONLY = {"nullable", "example", "examples", "discriminator", "readOnly", "writeOnly", "deprecated", "externalDocs"}
 
 
 def to_json_schema(node: dict[str, Any]) -> dict[str, Any]:
@@ -96,10 +99,13 @@ def to_json_schema(node: dict[str, Any]) -> dict[str, Any]:
             out[key] = [to_json_schema(child) for child in value]
         elif key == "additionalProperties" or key in _KEPT:
             out[key] = value
-        elif key == "format" and value not in _OPENAPI_FORMATS:
-            out[key] = value
-        elif key in ("exclusiveMinimum", "exclusiveMaximum") and value is True:
-            raise AssertionError("OpenAPI 3.0 boolean exclusive bounds: convert them here when the spec uses them")
+        elif key == "format":
+            if value not in _OPENAPI_FORMATS:
+                out[key] = value
+        elif not key.startswith("x-") and key not in _OPENAPI_ONLY:
+            # a keyword this conversion does not know (OpenAPI 3.0's boolean exclusiveMinimum, say) must be
+            # converted here, not dropped: dropping it would hide a rule from the comparison
+            raise AssertionError(f"convert the schema keyword {key!r} to JSON Schema")
     if node.get("nullable") is True:
         if "type" in out:
             out["type"] = [out["type"], "null"]
@@ -136,7 +142,7 @@ class Target:
 
     name: str
     schema: dict[str, Any]  # resolved OpenAPI
-    example: Any
+    examples: list[Any]  # the spec's
     judge: Callable[[Any], MieVerdict]
     json_schema: dict[str, Any] = field(init=False)
 
@@ -232,16 +238,16 @@ def targets() -> dict[str, Target]:
     found: dict[str, Target] = {}
     for name in RECORDS:
         schema = component(name)
-        found[name] = Target(name, schema, _form_example(schema), _record_judge(name))
+        found[name] = Target(name, schema, [_form_example(schema)], _record_judge(name))
     spec = load_spec()
     for transaction in transactions():
         if transaction.envelope_in_headers:
             continue  # §2.2/§2.4: their bodies are the forms above; the envelope is in headers
         media = spec["paths"][transaction.path]["post"]["requestBody"]["content"][transaction.content_type]
-        # §2.7/§2.8 share a URL and give one example each; the first stands for both (the other is drawn)
-        example = media["example"] if "example" in media else next(iter(media["examples"].values()))["value"]
+        # §2.7/§2.8 share a URL and give one example each
+        examples = [media["example"]] if "example" in media else [one["value"] for one in media["examples"].values()]
         judge = _body_judge(transaction.infno, transaction.body_schema)
-        found[transaction.infno] = Target(transaction.infno, transaction.body_schema, example, judge)
+        found[transaction.infno] = Target(transaction.infno, transaction.body_schema, examples, judge)
     return found
 
 
@@ -312,7 +318,10 @@ def _aliased(value: Any, schema: dict[str, Any]) -> Iterator[Any]:
 def targeted_cases(target: Target) -> list[Any]:
     """The spec's own example, each single-rule breakage tests/spec_cases.py derives for a record, and each field
     of the example sent under its alias, null, empty, with a trailing newline or other digits."""
-    example = target.example
+    return [case for example in target.examples for case in _targeted(target, example)]
+
+
+def _targeted(target: Target, example: Any) -> list[Any]:
     cases: list[Any] = [example]
     if target.name in RECORDS:
         cases += [case.apply(example) for case in breakages(target.name)]
