@@ -8,11 +8,13 @@ and each field of the spec's examples sent under its alias, null, empty, as a nu
 Each case is judged three ways:
 
 - mie: `component_validator` for a record, the envelope's `Validator` and then each record's own check (as the
-  transaction does) for a request body. Accepted = no error-severity finding; warnings and information are
-  accepted (they are the mie-only relaxations of `x-relax`, and they are named below);
-- jsonschema: the OpenAPI 3.0 schema converted to JSON Schema draft-07 (`nullable` to a `null` type, `x-` keys and
-  OpenAPI-only keywords dropped), patterns evaluated as ECMA-262 regular expressions (what JSON Schema says they
-  are; jsonschema's own `re.search` lets `$` match before a final newline and `\\d` match any Unicode digit);
+  transaction does) for a request body, `header_envelope_schema` for §2.2/§2.4's request headers. Accepted = no
+  error-severity finding; warnings and information are accepted (they are the mie-only relaxations of `x-relax`,
+  named below);
+- jsonschema: the OpenAPI 3.0 schema (for headers: the parameters' schemas and `required`) converted to JSON Schema
+  draft-07 (`nullable` to a `null` type, `x-` keys and OpenAPI-only keywords dropped), patterns evaluated as ECMA-262
+  regular expressions (what JSON Schema says they are; jsonschema's own `re.search` lets `$` match before a final
+  newline and `\\d` match any Unicode digit);
 - ajv 8 through node, on the same JSON Schema, all cases in one node process (`tests/ajv_judge.cjs`).
 
 A disagreement is allowed only where one of the mie-only rules of spec/ERRATA.md ("mie-only rules") explains it,
@@ -50,10 +52,11 @@ from schemathesis import GenerationMode
 from schemathesis.generation.jsonschema.builder import build  # schemathesis is pinned (pyproject.toml)
 from schemathesis.transport.serialization import Binary
 
-from mie.contract.spec import REPO_ROOT, component, load_spec, transactions
+from mie.contract.spec import REPO_ROOT, component, load_spec, resolve_refs, transaction, transactions
 from mie.contract.validation import FieldError, Outcome, Validator, component_validator
 from mie.service.exams import _index_of_delete_item
 from mie.service.retrieval import _images_input
+from mie.service.uploads import header_envelope_schema
 from tests.spec_cases import MISSING, breakages
 
 AJV_VERSION = "8.20.0"
@@ -144,10 +147,12 @@ class Target:
     schema: dict[str, Any]  # resolved OpenAPI
     examples: list[Any]  # the spec's
     judge: Callable[[Any], MieVerdict]
+    standard: dict[str, Any] | None = None  # what the standard validators read, when not `schema` itself
     json_schema: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.json_schema = {"$schema": "http://json-schema.org/draft-07/schema#", **to_json_schema(self.schema)}
+        source = self.standard if self.standard is not None else self.schema
+        self.json_schema = {"$schema": "http://json-schema.org/draft-07/schema#", **to_json_schema(source)}
 
 
 @dataclass
@@ -240,15 +245,34 @@ def targets() -> dict[str, Target]:
         schema = component(name)
         found[name] = Target(name, schema, [_form_example(schema)], _record_judge(name))
     spec = load_spec()
-    for transaction in transactions():
-        if transaction.envelope_in_headers:
-            continue  # §2.2/§2.4: their bodies are the forms above; the envelope is in headers
-        media = spec["paths"][transaction.path]["post"]["requestBody"]["content"][transaction.content_type]
+    for one in transactions():
+        if one.envelope_in_headers:
+            found[f"{one.infno} headers"] = _headers_target(one.infno)
+            continue  # §2.2/§2.4: their bodies are the forms above
+        media = spec["paths"][one.path]["post"]["requestBody"]["content"][one.content_type]
         # §2.7/§2.8 share a URL and give one example each
         examples = [media["example"]] if "example" in media else [one["value"] for one in media["examples"].values()]
-        judge = _body_judge(transaction.infno, transaction.body_schema)
-        found[transaction.infno] = Target(transaction.infno, transaction.body_schema, examples, judge)
+        judge = _body_judge(one.infno, one.body_schema)
+        found[one.infno] = Target(one.infno, one.body_schema, examples, judge)
     return found
+
+
+def _headers_target(infno: str) -> Target:
+    """§2.2/§2.4's envelope, in request headers: mie checks them as one object (`header_envelope_schema`, each header
+    required, an alias standing for its header); the standard validators read the OpenAPI parameters as they are,
+    each header by its schema and `required`."""
+    operation = resolve_refs(load_spec()["paths"][transaction(infno).path]["post"], load_spec())
+    headers = [parameter for parameter in operation["parameters"] if parameter["in"] == "header"]
+    standard = {
+        "type": "object",
+        "properties": {parameter["name"]: parameter["schema"] for parameter in headers},
+        "required": [parameter["name"] for parameter in headers if parameter.get("required")],
+    }
+    example = {parameter["name"]: parameter["example"] for parameter in headers}
+    envelope = Validator(header_envelope_schema(infno))
+    return Target(
+        f"{infno} headers", header_envelope_schema(infno), [example], lambda v: _verdict(envelope.validate(v)), standard
+    )
 
 
 # --------------------------------------------------------------------------------------------------------- cases
@@ -408,13 +432,13 @@ def negative_cases() -> dict[str, list[Any]]:
     spec = load_spec()
     operations = {result.ok().path: result.ok() for result in schemathesis.openapi.from_dict(spec).get_all_operations()}
     found: dict[str, list[Any]] = {}
-    for transaction in transactions():
-        if transaction.infno in _SLOW_NEGATIVE:
+    for one in transactions():
+        if one.infno in _SLOW_NEGATIVE:
             continue
-        name = transaction.infno
-        if transaction.envelope_in_headers:  # the body is the form, a component of its own
-            name = next(record for record in RECORDS if component(record) == transaction.body_schema)
-        found.setdefault(name, []).extend(_negative_bodies(operations[transaction.path]))
+        name = one.infno
+        if one.envelope_in_headers:  # the body is the form, a component of its own
+            name = next(record for record in RECORDS if component(record) == one.body_schema)
+        found.setdefault(name, []).extend(_negative_bodies(operations[one.path]))
     return found
 
 
@@ -558,6 +582,14 @@ def explain_mie_error(target: Target, value: Any, path: tuple[str | int, ...], e
         scale = int(schema["x-decimal"].get("scale", 0))
         if isinstance(here, (int, float)) and not isinstance(here, bool) and _fraction_digits(here) > scale:
             return DECIMAL_SCALE
+    if path and target.standard is not None:
+        parent, owner = value_at(value, path[:-1]), schema_at(target.schema, value, path[:-1])
+        aliases = [alias for alias, code in _aliases_of(owner).items() if code == path[-1]]
+        if not _has(parent, path[-1]) and aliases:
+            if any(_has(parent, alias) for alias in aliases):
+                return ALIASES  # read from the alias header, which the standard validators ignore as unknown
+            if error.rule == "required" and path[-1] not in target.standard.get("required", ()):
+                return ALIASES  # the spec leaves the header optional because its alias may stand for it: one is needed
     if error.rule == "alias":
         parent = value_at(value, path[:-1])
         owner = schema_at(target.schema, value, path[:-1])
