@@ -1,3 +1,3 @@
 """Generated from spec/openapi.yaml by `mie generate`: never edit by hand."""
 
-SPEC_SHA256 = "603efcae190bb817d2de71527fc87d6886f7ebed077cecb28689d8a98965c4d1"
+SPEC_SHA256 = "9ad0bd724841685e318f1a0fffad0aab7100d98fa0108c89c28cbaf3471dedaf"

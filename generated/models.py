@@ -15,7 +15,7 @@ class HiImgIndx(RootModel[str]):
                 "111-110101197804050038-20241122143000-0000000000000-000000000-123502004266007980"
             ],
             max_length=100,
-            pattern="^(?:[0-9A-Z]{1,6})-(?:[0-9A-Z]{1,34})-(?:\\d{14})-(?:0|[0-9A-Z]{13})-(?:0|[0-9A-Z]{9})(?:-(?:[0-9A-Z]{18}))?$",
+            pattern="^(?:[0-9A-Z]{1,6})-(?:[0-9A-Z]{1,34})-(?:[0-9]{14})-(?:0|[0-9A-Z]{13})-(?:0|[0-9A-Z]{9})(?:-(?:[0-9A-Z]{18}))?$",
             title="医保影像云索引编码",
         ),
     ]
@@ -97,7 +97,7 @@ class Gend(StrEnum):
 
 class Age(RootModel[str | None]):
     root: Annotated[
-        str | None, Field(pattern="^$|^\\d{1,4}(?:\\.\\d{1,1})?$", title="年龄")
+        str | None, Field(pattern="^$|^[0-9]{1,4}(?:\\.[0-9]{1,1})?$", title="年龄")
     ] = None
     """
     长度 5, 保留小数点后 1 位。
@@ -143,7 +143,9 @@ class ChargeType(StrEnum):
 
 
 class ExamCharge(RootModel[str]):
-    root: Annotated[str, Field(pattern="^\\d{1,6}(?:\\.\\d{1,2})?$", title="检查费用")]
+    root: Annotated[
+        str, Field(pattern="^[0-9]{1,6}(?:\\.[0-9]{1,2})?$", title="检查费用")
+    ]
     """
     检查费用
     """
@@ -717,7 +719,7 @@ class SuccFlag(StrEnum):
 
 
 class ImageTotalNum(RootModel[str]):
-    root: Annotated[str, Field(pattern="^\\d{1,6}$", title="影像总张数")]
+    root: Annotated[str, Field(pattern="^[0-9]{1,6}$", title="影像总张数")]
     """
     本次检查的影像总张数
     """
@@ -746,7 +748,7 @@ class ImgInfo(BaseModel):
                 "111-110101197804050038-20241122143000-0000000000000-000000000-123502004266007980"
             ],
             max_length=100,
-            pattern="^(?:[0-9A-Z]{1,6})-(?:[0-9A-Z]{1,34})-(?:\\d{14})-(?:0|[0-9A-Z]{13})-(?:0|[0-9A-Z]{9})(?:-(?:[0-9A-Z]{18}))?$",
+            pattern="^(?:[0-9A-Z]{1,6})-(?:[0-9A-Z]{1,34})-(?:[0-9]{14})-(?:0|[0-9A-Z]{13})-(?:0|[0-9A-Z]{9})(?:-(?:[0-9A-Z]{18}))?$",
             title="医保影像云索引编码",
         ),
     ]
@@ -759,7 +761,7 @@ class ImgInfo(BaseModel):
             alias="studyUid",
             max_length=64,
             min_length=1,
-            pattern="^(?:0|[1-9]\\d*)(?:\\.(?:0|[1-9]\\d*))*$",
+            pattern="^(?:0|[1-9][0-9]*)(?:\\.(?:0|[1-9][0-9]*))*$",
             title="检查唯一标识",
         ),
     ]
@@ -799,7 +801,7 @@ class DeleteExamRpotImgIdxItem(BaseModel):
                 "111-110101197804050038-20241122143000-0000000000000-000000000-123502004266007980"
             ],
             max_length=100,
-            pattern="^(?:[0-9A-Z]{1,6})-(?:[0-9A-Z]{1,34})-(?:\\d{14})-(?:0|[0-9A-Z]{13})-(?:0|[0-9A-Z]{9})(?:-(?:[0-9A-Z]{18}))?$",
+            pattern="^(?:[0-9A-Z]{1,6})-(?:[0-9A-Z]{1,34})-(?:[0-9]{14})-(?:0|[0-9A-Z]{13})-(?:0|[0-9A-Z]{9})(?:-(?:[0-9A-Z]{18}))?$",
             title="医保影像云索引编码",
         ),
     ]
@@ -889,7 +891,7 @@ class QueryExamRpotImgIndxListInput(BaseModel):
     begntime: Annotated[
         str | None,
         Field(
-            pattern="^$|^\\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\\d|3[01])$",
+            pattern="^$|^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])$",
             title="检查开始时间",
         ),
     ] = None
@@ -899,7 +901,7 @@ class QueryExamRpotImgIndxListInput(BaseModel):
     endtime: Annotated[
         str | None,
         Field(
-            pattern="^$|^\\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\\d|3[01])$",
+            pattern="^$|^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])$",
             title="检查结束时间",
         ),
     ] = None
@@ -943,7 +945,7 @@ class ResDTO(BaseModel):
         str,
         Field(
             alias="examDate",
-            pattern="^\\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\\d|3[01])$",
+            pattern="^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])$",
             title="检查日期",
         ),
     ]
@@ -996,7 +998,7 @@ class FileSnDTO(BaseModel):
             alias="examUuid",
             max_length=64,
             min_length=1,
-            pattern="^(?:0|[1-9]\\d*)(?:\\.(?:0|[1-9]\\d*))*$",
+            pattern="^(?:0|[1-9][0-9]*)(?:\\.(?:0|[1-9][0-9]*))*$",
             title="检查 UID",
         ),
     ]
@@ -1006,7 +1008,7 @@ class FileSnDTO(BaseModel):
             alias="snUuid",
             max_length=64,
             min_length=1,
-            pattern="^(?:0|[1-9]\\d*)(?:\\.(?:0|[1-9]\\d*))*$",
+            pattern="^(?:0|[1-9][0-9]*)(?:\\.(?:0|[1-9][0-9]*))*$",
             title="序列 UID",
         ),
     ]
@@ -1016,7 +1018,7 @@ class FileSnDTO(BaseModel):
             alias="instUuid",
             max_length=64,
             min_length=1,
-            pattern="^(?:0|[1-9]\\d*)(?:\\.(?:0|[1-9]\\d*))*$",
+            pattern="^(?:0|[1-9][0-9]*)(?:\\.(?:0|[1-9][0-9]*))*$",
             title="实例 UID",
         ),
     ]
@@ -1046,7 +1048,7 @@ class QueryImgCaheFileSnInput(BaseModel):
                 "111-110101197804050038-20241122143000-0000000000000-000000000-123502004266007980"
             ],
             max_length=100,
-            pattern="^(?:[0-9A-Z]{1,6})-(?:[0-9A-Z]{1,34})-(?:\\d{14})-(?:0|[0-9A-Z]{13})-(?:0|[0-9A-Z]{9})(?:-(?:[0-9A-Z]{18}))?$",
+            pattern="^(?:[0-9A-Z]{1,6})-(?:[0-9A-Z]{1,34})-(?:[0-9]{14})-(?:0|[0-9A-Z]{13})-(?:0|[0-9A-Z]{9})(?:-(?:[0-9A-Z]{18}))?$",
             title="医保影像云索引编码",
         ),
     ]
@@ -1085,7 +1087,7 @@ class QueryImgCaheInput(BaseModel):
                 "111-110101197804050038-20241122143000-0000000000000-000000000-123502004266007980"
             ],
             max_length=100,
-            pattern="^(?:[0-9A-Z]{1,6})-(?:[0-9A-Z]{1,34})-(?:\\d{14})-(?:0|[0-9A-Z]{13})-(?:0|[0-9A-Z]{9})(?:-(?:[0-9A-Z]{18}))?$",
+            pattern="^(?:[0-9A-Z]{1,6})-(?:[0-9A-Z]{1,34})-(?:[0-9]{14})-(?:0|[0-9A-Z]{13})-(?:0|[0-9A-Z]{9})(?:-(?:[0-9A-Z]{18}))?$",
             title="医保影像云索引编码",
         ),
     ]
@@ -1152,7 +1154,7 @@ class SaveImgFileForm(BaseModel):
                 "111-110101197804050038-20241122143000-0000000000000-000000000-123502004266007980"
             ],
             max_length=100,
-            pattern="^(?:[0-9A-Z]{1,6})-(?:[0-9A-Z]{1,34})-(?:\\d{14})-(?:0|[0-9A-Z]{13})-(?:0|[0-9A-Z]{9})(?:-(?:[0-9A-Z]{18}))?$",
+            pattern="^(?:[0-9A-Z]{1,6})-(?:[0-9A-Z]{1,34})-(?:[0-9]{14})-(?:0|[0-9A-Z]{13})-(?:0|[0-9A-Z]{9})(?:-(?:[0-9A-Z]{18}))?$",
             title="医保影像云索引编码",
         ),
     ]
@@ -1165,7 +1167,7 @@ class SaveImgFileForm(BaseModel):
             alias="studyUid",
             max_length=64,
             min_length=1,
-            pattern="^(?:0|[1-9]\\d*)(?:\\.(?:0|[1-9]\\d*))*$",
+            pattern="^(?:0|[1-9][0-9]*)(?:\\.(?:0|[1-9][0-9]*))*$",
             title="检查唯一标识",
         ),
     ]
@@ -1194,12 +1196,12 @@ class SaveImgFileForm(BaseModel):
     """
     单个影像 dicom 文件的 Md5 值，用于校验文件在传输过程中是否丢包，校验文件的完整性。
     """
-    dicom: Annotated[bytes, Field(title="影像 dicom 文件")]
+    dicom: Annotated[bytes, Field(min_length=1, title="影像 dicom 文件")]
     """
     影像 dicom 原始文件
     """
     image_total_num: Annotated[
-        str, Field(alias="imageTotalNum", pattern="^\\d{1,6}$", title="影像总张数")
+        str, Field(alias="imageTotalNum", pattern="^[0-9]{1,6}$", title="影像总张数")
     ]
     """
     本次检查的影像总张数 (multipart 表单中为数字字符串)
@@ -1222,7 +1224,7 @@ class SaveRptFileForm(BaseModel):
                 "111-110101197804050038-20241122143000-0000000000000-000000000-123502004266007980"
             ],
             max_length=100,
-            pattern="^(?:[0-9A-Z]{1,6})-(?:[0-9A-Z]{1,34})-(?:\\d{14})-(?:0|[0-9A-Z]{13})-(?:0|[0-9A-Z]{9})(?:-(?:[0-9A-Z]{18}))?$",
+            pattern="^(?:[0-9A-Z]{1,6})-(?:[0-9A-Z]{1,34})-(?:[0-9]{14})-(?:0|[0-9A-Z]{13})-(?:0|[0-9A-Z]{9})(?:-(?:[0-9A-Z]{18}))?$",
             title="医保影像云索引编码",
         ),
     ]
@@ -1235,7 +1237,7 @@ class SaveRptFileForm(BaseModel):
             alias="studyUid",
             max_length=64,
             min_length=1,
-            pattern="^(?:0|[1-9]\\d*)(?:\\.(?:0|[1-9]\\d*))*$",
+            pattern="^(?:0|[1-9][0-9]*)(?:\\.(?:0|[1-9][0-9]*))*$",
             title="检查唯一标识",
         ),
     ]
@@ -1262,7 +1264,7 @@ class SaveRptFileForm(BaseModel):
     单个影像 dicom 文件的 Md5 值，用于校验文件在传输过程中是否丢包，校验文件的完整性。 (mie: 即上传的报告 PDF 文件的 MD5 值; 表中说明沿用了 §2.2 的 dicom 文件, 见 ERRATA E-FILEMD5-NOTE)
     """
     exam_rpot_pdf1: Annotated[
-        bytes, Field(alias="examRpotPdf1", title="检查报告 pdf 文件")
+        bytes, Field(alias="examRpotPdf1", min_length=1, title="检查报告 pdf 文件")
     ]
     """
     检查报告的 pdf 格式文件
@@ -1304,7 +1306,7 @@ class SaveImgInfoRequest(BaseModel):
         Field(
             max_length=50,
             min_length=1,
-            pattern="^[0-9A-Z]{12}\\d{4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\\d|3[01])(?:[01]\\d|2[0-3])[0-5]\\d[0-5]\\d\\d{4}$",
+            pattern="^[0-9A-Z]{12}[0-9]{4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])(?:[01][0-9]|2[0-3])[0-5][0-9][0-5][0-9][0-9]{4}$",
             title="发送方报文 ID",
         ),
     ]
@@ -1316,7 +1318,7 @@ class SaveImgInfoRequest(BaseModel):
         Field(
             alias="infTime",
             min_length=1,
-            pattern="^\\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\\d|3[01]) (?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d$",
+            pattern="^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01]) (?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$",
             title="交易时间",
         ),
     ]
@@ -1359,7 +1361,7 @@ class DeleteExamRpotImgIdxInfoRequest(BaseModel):
         Field(
             max_length=50,
             min_length=1,
-            pattern="^[0-9A-Z]{12}\\d{4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\\d|3[01])(?:[01]\\d|2[0-3])[0-5]\\d[0-5]\\d\\d{4}$",
+            pattern="^[0-9A-Z]{12}[0-9]{4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])(?:[01][0-9]|2[0-3])[0-5][0-9][0-5][0-9][0-9]{4}$",
             title="发送方报文 ID",
         ),
     ]
@@ -1371,7 +1373,7 @@ class DeleteExamRpotImgIdxInfoRequest(BaseModel):
         Field(
             alias="infTime",
             min_length=1,
-            pattern="^\\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\\d|3[01]) (?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d$",
+            pattern="^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01]) (?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$",
             title="交易时间",
         ),
     ]
@@ -1414,7 +1416,7 @@ class QueryExamRpotImgIndxListFHospitalRequest(BaseModel):
         Field(
             max_length=50,
             min_length=1,
-            pattern="^[0-9A-Z]{12}\\d{4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\\d|3[01])(?:[01]\\d|2[0-3])[0-5]\\d[0-5]\\d\\d{4}$",
+            pattern="^[0-9A-Z]{12}[0-9]{4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])(?:[01][0-9]|2[0-3])[0-5][0-9][0-5][0-9][0-9]{4}$",
             title="发送方报文 ID",
         ),
     ]
@@ -1426,7 +1428,7 @@ class QueryExamRpotImgIndxListFHospitalRequest(BaseModel):
         Field(
             alias="infTime",
             min_length=1,
-            pattern="^\\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\\d|3[01]) (?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d$",
+            pattern="^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01]) (?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$",
             title="交易时间",
         ),
     ]
@@ -1434,9 +1436,7 @@ class QueryExamRpotImgIndxListFHospitalRequest(BaseModel):
         str,
         Field(alias="fixmedinsCode", max_length=30, min_length=1, title="医疗机构编号"),
     ]
-    key: Annotated[str | None, Field(max_length=50, min_length=1, title="密钥值")] = (
-        None
-    )
+    key: Annotated[str | None, Field(max_length=50, title="密钥值")] = None
     """
     文档的表中没有此行 (序号从 4 跳到 6), 示例也不带: 可省略, 以便照文档发送的调用方得到服务 (见 ERRATA E-QUERY-KEY)。访问控制: fixmedinsCode 必须已登记; 带 key 时必须是该机构的密钥; 不带 key 时, 请求的来源地址必须在该机构的允许列表中 (mie institution allow CODE CIDR...); 前置机以 --require-query-key 运行时必须带 key。任一条不满足: 2001, message 说明原因, 不写入任何数据。
     """
@@ -1469,7 +1469,7 @@ class QueryImgCaheFIndexRequest(BaseModel):
         Field(
             max_length=50,
             min_length=1,
-            pattern="^[0-9A-Z]{12}\\d{4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\\d|3[01])(?:[01]\\d|2[0-3])[0-5]\\d[0-5]\\d\\d{4}$",
+            pattern="^[0-9A-Z]{12}[0-9]{4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])(?:[01][0-9]|2[0-3])[0-5][0-9][0-5][0-9][0-9]{4}$",
             title="发送方报文 ID",
         ),
     ]
@@ -1481,7 +1481,7 @@ class QueryImgCaheFIndexRequest(BaseModel):
         Field(
             alias="infTime",
             min_length=1,
-            pattern="^\\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\\d|3[01]) (?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d$",
+            pattern="^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01]) (?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$",
             title="交易时间",
         ),
     ]
@@ -1489,9 +1489,7 @@ class QueryImgCaheFIndexRequest(BaseModel):
         str,
         Field(alias="fixmedinsCode", max_length=30, min_length=1, title="医疗机构编号"),
     ]
-    key: Annotated[str | None, Field(max_length=50, min_length=1, title="密钥值")] = (
-        None
-    )
+    key: Annotated[str | None, Field(max_length=50, title="密钥值")] = None
     """
     文档的表中没有此行 (序号从 4 跳到 6), 示例也不带: 可省略, 以便照文档发送的调用方得到服务 (见 ERRATA E-QUERY-KEY)。访问控制: fixmedinsCode 必须已登记; 带 key 时必须是该机构的密钥; 不带 key 时, 请求的来源地址必须在该机构的允许列表中 (mie institution allow CODE CIDR...); 前置机以 --require-query-key 运行时必须带 key。任一条不满足: 2001, message 说明原因, 不写入任何数据。
     """
@@ -1728,7 +1726,7 @@ class ExamRpotImgInfo(BaseModel):
                 "111-110101197804050038-20241122143000-0000000000000-000000000-123502004266007980"
             ],
             max_length=100,
-            pattern="^(?:[0-9A-Z]{1,6})-(?:[0-9A-Z]{1,34})-(?:\\d{14})-(?:0|[0-9A-Z]{13})-(?:0|[0-9A-Z]{9})(?:-(?:[0-9A-Z]{18}))?$",
+            pattern="^(?:[0-9A-Z]{1,6})-(?:[0-9A-Z]{1,34})-(?:[0-9]{14})-(?:0|[0-9A-Z]{13})-(?:0|[0-9A-Z]{9})(?:-(?:[0-9A-Z]{18}))?$",
             title="医保影像云索引编码",
         ),
     ]
@@ -1765,7 +1763,7 @@ class ExamRpotImgInfo(BaseModel):
             alias="examAdmdvs",
             max_length=6,
             min_length=1,
-            pattern="^\\d{6}$",
+            pattern="^[0-9]{6}$",
             title="检查医保区划代码",
         ),
     ]
@@ -1802,7 +1800,7 @@ class ExamRpotImgInfo(BaseModel):
         Field(
             alias="examDate",
             min_length=1,
-            pattern="^\\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\\d|3[01])$",
+            pattern="^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])$",
             title="检查日期",
         ),
     ]
@@ -1855,7 +1853,7 @@ class ExamRpotImgInfo(BaseModel):
         str | None,
         Field(
             alias="appyDate",
-            pattern="^$|^\\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\\d|3[01]) (?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d$",
+            pattern="^$|^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01]) (?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$",
             title="申请日期",
         ),
     ] = None
@@ -1874,7 +1872,7 @@ class ExamRpotImgInfo(BaseModel):
         str | None,
         Field(
             alias="diagTime",
-            pattern="^$|^\\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\\d|3[01])$",
+            pattern="^$|^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])$",
             title="诊断时间",
         ),
     ] = None
@@ -1884,7 +1882,7 @@ class ExamRpotImgInfo(BaseModel):
     brdy: Annotated[
         str | None,
         Field(
-            pattern="^$|^\\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\\d|3[01])$",
+            pattern="^$|^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])$",
             title="出生日期",
         ),
     ] = None
@@ -1932,7 +1930,7 @@ class ExamRpotImgInfo(BaseModel):
         str | None,
         Field(
             alias="sympBegndate",
-            pattern="^$|^\\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\\d|3[01]) (?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d$",
+            pattern="^$|^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01]) (?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$",
             title="症状开始日期",
         ),
     ] = None
@@ -1943,7 +1941,7 @@ class ExamRpotImgInfo(BaseModel):
         str | None,
         Field(
             alias="sympEnddate",
-            pattern="^$|^\\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\\d|3[01]) (?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d$",
+            pattern="^$|^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01]) (?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$",
             title="症状终止日期",
         ),
     ] = None
@@ -1962,7 +1960,7 @@ class ExamRpotImgInfo(BaseModel):
             alias="studyUid",
             max_length=64,
             min_length=1,
-            pattern="^(?:0|[1-9]\\d*)(?:\\.(?:0|[1-9]\\d*))*$",
+            pattern="^(?:0|[1-9][0-9]*)(?:\\.(?:0|[1-9][0-9]*))*$",
             title="检查唯一标识",
         ),
     ]
@@ -2062,7 +2060,7 @@ class ExamRpotImgInfo(BaseModel):
         str | None,
         Field(
             alias="rptDate",
-            pattern="^$|^\\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\\d|3[01]) (?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d$",
+            pattern="^$|^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01]) (?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$",
             title="报告日期",
         ),
     ] = None
@@ -2073,7 +2071,7 @@ class ExamRpotImgInfo(BaseModel):
         str | None,
         Field(
             alias="chkDate",
-            pattern="^$|^\\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\\d|3[01]) (?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d$",
+            pattern="^$|^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01]) (?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$",
             title="审核日期",
         ),
     ] = None
@@ -2085,7 +2083,7 @@ class ExamRpotImgInfo(BaseModel):
         Field(
             alias="sdryChkDate",
             min_length=1,
-            pattern="^\\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\\d|3[01]) (?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d$",
+            pattern="^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01]) (?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$",
             title="二审日期",
         ),
     ]
@@ -2105,7 +2103,7 @@ class ExamRpotImgInfo(BaseModel):
         str | None,
         Field(
             alias="rpotPubDate",
-            pattern="^$|^\\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\\d|3[01]) (?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d$",
+            pattern="^$|^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01]) (?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$",
             title="出具报告日期",
         ),
     ] = None
@@ -2124,7 +2122,7 @@ class ExamRpotImgInfo(BaseModel):
         Field(
             alias="setlDate",
             min_length=1,
-            pattern="^\\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\\d|3[01]) (?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d$",
+            pattern="^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01]) (?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$",
             title="结算时间",
         ),
     ]
@@ -2201,7 +2199,7 @@ class SaveExamRpotImgInfoRequest(BaseModel):
         Field(
             max_length=50,
             min_length=1,
-            pattern="^[0-9A-Z]{12}\\d{4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\\d|3[01])(?:[01]\\d|2[0-3])[0-5]\\d[0-5]\\d\\d{4}$",
+            pattern="^[0-9A-Z]{12}[0-9]{4}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])(?:[01][0-9]|2[0-3])[0-5][0-9][0-5][0-9][0-9]{4}$",
             title="发送方报文 ID",
         ),
     ]
@@ -2213,7 +2211,7 @@ class SaveExamRpotImgInfoRequest(BaseModel):
         Field(
             alias="infTime",
             min_length=1,
-            pattern="^\\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\\d|3[01]) (?:[01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d$",
+            pattern="^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01]) (?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$",
             title="交易时间",
         ),
     ]

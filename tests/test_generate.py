@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -61,3 +62,28 @@ def test_a_new_dictionary_code_is_bundled_into_the_spec(checkout: Path) -> None:
     assert mie_generate(checkout).returncode == 0
     spec = yaml.safe_load((checkout / "spec" / "openapi.yaml").read_text(encoding="utf-8"))
     assert "5" in spec["components"]["schemas"]["ExamRpotImgInfo"]["properties"]["gend"]["enum"]
+
+
+# What a YAML 1.2 loader (js-yaml's core schema, so Prism, Spectral and other JavaScript tools) reads as a number,
+# a boolean or null when written plain.
+YAML_1_2_NOT_TEXT = (
+    r"[-+]?(?:[0-9]+|(?:\.[0-9]+|[0-9]+\.[0-9]*)(?:[eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+)"
+    r"|0o[0-7]+|0x[0-9a-fA-F]+|true|false|null|~"
+)
+
+
+def test_the_spec_is_read_alike_by_yaml_1_1_and_1_2() -> None:
+    """A text such as hosp_lv's 08 written plain is the text '08' to PyYAML (YAML 1.1) and the integer 8 to a YAML 1.2
+    loader: `mie generate` quotes every such text, so each tool reads the same dictionary."""
+    plain_texts_like_numbers = []
+    pending = [yaml.compose((REPO_ROOT / "spec" / "openapi.yaml").read_text(encoding="utf-8"))]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, yaml.ScalarNode):
+            if node.tag == "tag:yaml.org,2002:str" and node.style is None and re.fullmatch(YAML_1_2_NOT_TEXT, node.value, re.I):
+                plain_texts_like_numbers.append(f"line {node.start_mark.line + 1}: {node.value}")
+        elif isinstance(node, yaml.SequenceNode):
+            pending += node.value
+        elif isinstance(node, yaml.MappingNode):
+            pending += [part for pair in node.value for part in pair]
+    assert plain_texts_like_numbers == []

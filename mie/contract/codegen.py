@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import re
 import subprocess
 import sys
 import tempfile
@@ -27,8 +28,17 @@ class _SpecDumper(yaml.SafeDumper):
     """Block style, insertion order, real Chinese, long lines kept whole: a stable, diffable file."""
 
 
+# Plain scalars a YAML 1.2 loader (the core schema of js-yaml, Prism, Spectral, ...) reads as a number or boolean
+# while PyYAML's YAML 1.1 resolver leaves them text, so PyYAML would not quote them: hosp_lv's "08" and "09" came
+# out bare, a string to mie and the integer 8 to every JavaScript tool.
+_YAML12_NOT_TEXT = re.compile(
+    r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+|[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)|true|True|TRUE|false|False|FALSE|null|Null|NULL|~"
+)
+
+
 def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in data else None
+    style = "|" if "\n" in data else ("'" if _YAML12_NOT_TEXT.fullmatch(data) else None)
     return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
 
 

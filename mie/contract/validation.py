@@ -218,19 +218,29 @@ def _compile_decimal(schema: Mapping[str, Any], info: _Field) -> Check:
     scale = int(schema["x-decimal"].get("scale", 0))
     integer_digits = precision - scale
     shape = f"({precision},{scale})" if scale else f"{precision} 位整数"
-    fraction = rf"(?:\.\d{{1,{scale}}})?" if scale else ""
-    text_pattern = re.compile(rf"^\d{{1,{integer_digits}}}{fraction}$")
+    # [0-9], not \d: Python's \d takes any Unicode digit ("٣٥"), which Decimal reads but no JSON Schema pattern
+    # (ECMA-262) or other tool does.
+    fraction = rf"(?:\.[0-9]{{1,{scale}}})?" if scale else ""
+    text_pattern = re.compile(rf"^[0-9]{{1,{integer_digits}}}{fraction}$")
+
+    # A JSON body's decimal takes a number or a digit string (`anyOf`, ERRATA E-DECIMAL); a field the spec types
+    # `string` (a multipart form's, where every value is text) takes the string only.
+    kinds: tuple[type, ...] = (str,) if schema.get("type") == "string" else (str, int, float, Decimal)
 
     def check(value: Any, path: str, outcome: Outcome) -> Any:
-        if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
-            outcome.errors.append(info.error(path, "type", f"类型应为数值或数字字符串, 实为 {type(value).__name__}"))
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            expected = "数字字符串" if kinds == (str,) else "数值或数字字符串"
+            outcome.errors.append(info.error(path, "type", f"类型应为{expected}, 实为 {type(value).__name__}"))
             return value
         if value == "":
             return value
         text = value if isinstance(value, str) else repr(value)
-        if isinstance(value, float) and text.endswith(".0"):
-            text = text[:-2]
-        if not isinstance(value, str) and scale == 0 and not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer():
+            # 1000.0 (or 1e3) is the integer 1000, as JSON Schema's `integer` has it since draft-06 (and ajv):
+            # the number has no fraction whatever its spelling
+            text = str(int(value))
+        fractional = isinstance(value, float) and not value.is_integer()
+        if scale == 0 and (fractional or isinstance(value, Decimal)):
             outcome.errors.append(info.error(path, "type", f"{info.show(value)} 应为整数"))
             return value
         try:
