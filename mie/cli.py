@@ -350,6 +350,9 @@ def cmd_conformance(args: argparse.Namespace) -> int:
         max_examples=args.max_examples,
         duration=args.duration,
         seed=args.seed,
+        dicom=args.dicom,
+        called_ae=args.called_ae,
+        calling_ae=args.calling_ae,
     )
     progress = (lambda line: print(line, file=sys.stderr, flush=True)) if sys.stderr.isatty() or args.progress else None
     try:
@@ -528,6 +531,11 @@ def parser() -> argparse.ArgumentParser:
     conformance.add_argument("--max-examples", type=int, default=20, help="generated cases per transaction and mode (default 20)")
     conformance.add_argument("--duration", type=float, help="seconds of generated cases in all, instead of --max-examples")
     conformance.add_argument("--seed", type=int, default=0, help="generation seed: the same seed, the same cases (default 0)")
+    conformance.add_argument("--dicom", metavar="HOST:PORT", help="the server's C-STORE SCP: C-ECHO and C-STORE checked too")
+    conformance.add_argument("--called-ae", default="ANY-SCP", help="the SCP's AE title (with --dicom; default ANY-SCP)")
+    conformance.add_argument(
+        "--calling-ae", default="MIECONFORMANCE", help="our AE title, the one the server knows the first --institution by"
+    )
     conformance.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
     conformance.add_argument("--json", metavar="FILE", help="write a JSON report")
     conformance.add_argument(

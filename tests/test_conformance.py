@@ -34,13 +34,18 @@ MIE = [sys.executable, "-m", "mie.cli"]
 SEED, EXAMPLES = "7", "2"
 
 
-def serve(tmp_path: Path, database_url: str) -> tuple[subprocess.Popen[str], str]:
+CALLING_AE = "CONFORMANCE"  # the AE title the first institution sends images from
+
+
+def serve(tmp_path: Path, database_url: str, dicom_port: int = 0) -> tuple[subprocess.Popen[str], str]:
     data_dir = tmp_path / "data"
     for code, key in ((INSTITUTION, KEY), (OTHER_INSTITUTION, OTHER_KEY)):
         add = [*MIE, "institution", "add", code, "--key", key, "--data-dir", str(data_dir), "--database-url", database_url]
+        if code == INSTITUTION:
+            add += ["--ae-title", CALLING_AE]
         subprocess.run(add, check=True, capture_output=True)
     port = free_port()
-    return start_server(data_dir, database_url, port, 0), f"http://127.0.0.1:{port}"
+    return start_server(data_dir, database_url, port, dicom_port), f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -105,10 +110,14 @@ def test_a_run_that_cannot_start_exits_2(tmp_path: Path) -> None:
 Fault = Callable[[str, Any, int, Any], tuple[int, Any] | None]  # (path, request JSON, status, answer JSON) -> new answer
 
 
+UPSTREAM_SCP_PORT = free_port()
+
+
 @pytest.fixture(scope="module")
 def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`mie serve`, its C-STORE SCP on UPSTREAM_SCP_PORT (AE title MIE)."""
     tmp_path = tmp_path_factory.mktemp("upstream")
-    server, base = serve(tmp_path, f"sqlite:///{tmp_path / 'upstream.sqlite3'}")
+    server, base = serve(tmp_path, f"sqlite:///{tmp_path / 'upstream.sqlite3'}", UPSTREAM_SCP_PORT)
     yield base
     server.terminate()
     server.wait(timeout=30)
@@ -287,3 +296,55 @@ def test_a_spec_of_ones_own_is_used(upstream: str, tmp_path: Path) -> None:
         text=True,
     )
     assert result.returncode == EXIT_NOT_STARTED and "missing.yaml" in result.stderr
+
+
+# --- the dicom phase (--dicom) ---------------------------------------------------------------------------
+
+
+def dicom_run(url: str, scp_port: int, calling_ae: str = CALLING_AE) -> Report:
+    """Only §2.7/§2.8 fuzzed (the dicom phase saves, registers and deletes over HTTP by itself), then the DICOM phase."""
+    options = Options(
+        url,
+        [Institution(INSTITUTION, KEY)],
+        transactions=["queryImgCaheFIndex"],
+        max_examples=1,
+        seed=7,
+        dicom=f"127.0.0.1:{scp_port}",
+        called_ae="MIE",
+        calling_ae=calling_ae,
+    )
+    return run(options)
+
+
+def test_the_dicom_phase_is_clean_against_mie_serve(upstream: str) -> None:
+    report = dicom_run(upstream, UPSTREAM_SCP_PORT)
+    assert report.clean, [finding.headline() for finding in report.findings]
+    ran = {test for (_transaction, test) in report.tests}
+    assert {"dicom 1 echo", "dicom 2 save", "dicom 3 register", "dicom 4 store", "dicom 5 list", "dicom 6 fetch"} <= ran
+    assert report.tests[("C-STORE", "dicom 4 store")] == 1 and report.sections["C-STORE"] == "DICOM"
+
+
+def test_an_unknown_calling_ae_title_is_refused_and_said(upstream: str) -> None:
+    report = dicom_run(upstream, UPSTREAM_SCP_PORT, calling_ae="NOBODY")
+    assert [(f.transaction, f.test) for f in report.findings] == [("C-ECHO", "dicom 1 echo")]
+    assert "rejected" in report.findings[0].message
+
+
+def test_an_scp_that_drops_what_it_acknowledges_is_found(upstream: str) -> None:
+    """A stand-in SCP answers every C-ECHO and C-STORE with success and keeps nothing: §2.7 then lists nothing."""
+    from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
+    from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
+
+    ae = AE(ae_title="MIE")
+    for context in AllStoragePresentationContexts:
+        ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
+    ae.add_supported_context(Verification)
+    port = free_port()
+    handlers = [(evt.EVT_C_STORE, lambda event: 0x0000), (evt.EVT_C_ECHO, lambda event: 0x0000)]
+    server = ae.start_server(("127.0.0.1", port), block=False, evt_handlers=handlers)
+    try:
+        report = dicom_run(upstream, port)
+    finally:
+        server.shutdown()
+    assert [(f.transaction, f.test, f.check) for f in report.findings] == [("queryImgCaheFIndex", "dicom 5 list", "chain")]
+    assert "not listed" in report.findings[0].message

@@ -12,7 +12,10 @@ catalogue. Four phases, each request a schemathesis `Case` so that its checks an
    refused, and a refused record must be named in its own answer by the field's code;
 3. replay: the same message twice gets the same answer; a changed body under the same msgid is refused;
 4. chain: §2.1 save → §2.6 finds it → §2.3 register → §2.2 upload → §2.7 lists it → §2.8 the same MD5 →
-   §2.5 delete → §2.6 no longer finds it. A step the server answers "not implemented" is reported as such.
+   §2.5 delete → §2.6 no longer finds it. A step the server answers "not implemented" is reported as such;
+5. dicom (with `--dicom HOST:PORT`): C-ECHO, then a study saved and registered over HTTP (§2.1, §2.3), one
+   instance of it sent by C-STORE, which §2.7 must list and §2.8 return (the same SOP instance and pixels), and
+   the exam deleted again (§2.5).
 
 Every answer is checked by schemathesis (no server error, status code, content type, response schema) and by
 the interface's own rules: the envelope, and one answer per record, in order, with a succFlag of its enum.
@@ -66,6 +69,9 @@ class Options:
     duration: float | None = None  # seconds of fuzzing in all, instead of a bound on cases
     seed: int = 0
     timeout: float = 30.0
+    dicom: str | None = None  # HOST:PORT of the processor's C-STORE SCP: the dicom phase runs only with it
+    called_ae: str = "ANY-SCP"  # the SCP's AE title
+    calling_ae: str = "MIECONFORMANCE"  # ours, as the server knows the institution's (`mie institution add --ae-title`)
 
 
 @dataclass(frozen=True)
@@ -447,6 +453,7 @@ class Runner:
         self._deadline: float | None = None
         self._digests: dict[str, Any] = {}
         self.operations = self._selected()
+        self.dicom_peer = _dicom_peer(options.dicom) if options.dicom else None
 
     # options
 
@@ -651,6 +658,7 @@ class Runner:
             self.fields(base)
             self.replay()
             self.chain()
+            self.dicom()
         finally:
             self._teardown(base)
             self.report.elapsed = time.monotonic() - started
@@ -1000,20 +1008,10 @@ class Runner:
         save, delete = self._is_selected("saveExamRpotImgInfo"), self._is_selected("deleteExamRpotImgIdxInfo")
         if save is None or delete is None or save.example is None:
             return
-        institution = self.options.institutions[0]
-        record = self.fresh_record(save)
-        index = record["hiImgIndx"]
-        message, headers = self.with_envelope(save, {**save.example, "input": [record]}, None, institution)
-        status, answer, case = self.send(save, "chain 1 save", message, headers)
-        if status != 200 or not isinstance(answer, dict) or answer.get("code") != self.plan.codes.get("success", 0):
-            self._chain_failure(
-                save,
-                "chain 1 save",
-                f"the spec's example (fresh index) was not saved: HTTP {status} {_short(answer)}",
-                status,
-                case,
-            )
+        record = self._save_fresh(save, "chain 1 save")
+        if record is None:
             return
+        index = record["hiImgIndx"]
         self._query_finds(record, expect=True, step="chain 2 query finds it")
         study_uid = str(record.get("studyUid") or "1.2.826.0.1.3680043.8.498.1")
         accession = str(record.get("accessionNumber") or "1").split(",")[0]
@@ -1022,16 +1020,99 @@ class Runner:
             self._others_cannot_write(index, study_uid, accession)
         sop = self._upload(index, study_uid, accession) if registered else None
         if sop is not None:
-            self._fetch(index, *sop)
-        message, headers = self.with_envelope(delete, {"input": [index]}, None, institution)
-        status, answer, case = self.send(delete, "chain 7 delete", message, headers)
-        if status != 200 or not isinstance(answer, dict) or answer.get("code") != self.plan.codes.get("success", 0):
-            self._chain_failure(
-                delete, "chain 7 delete", f"the saved exam was not deleted: HTTP {status} {_short(answer)}", status, case
-            )
+            study, series, sop_uid, md5 = sop
+            self._fetch(index, study, series, sop_uid, _same_md5(md5), ("chain 5 list", "chain 6 fetch"))
+        if not self._delete(delete, index, "chain 7 delete"):
             return
         self._query_finds(record, expect=False, step="chain 8 query no longer finds it")
         self.progress("chain: done")
+
+    def _save_fresh(self, save: Operation, step: str) -> dict[str, Any] | None:
+        """The spec's example record under a fresh index, saved (§2.1); None, with a finding, when it is not."""
+        assert save.example is not None
+        record = self.fresh_record(save)
+        message, headers = self.with_envelope(save, {**save.example, "input": [record]}, None, self.options.institutions[0])
+        status, answer, case = self.send(save, step, message, headers)
+        if status != 200 or not isinstance(answer, dict) or answer.get("code") != self.plan.codes.get("success", 0):
+            detail = f"the spec's example (fresh index) was not saved: HTTP {status} {_short(answer)}"
+            self._chain_failure(save, step, detail, status, case)
+            return None
+        return record
+
+    def _delete(self, delete: Operation, index: str, step: str) -> bool:
+        message, headers = self.with_envelope(delete, {"input": [index]}, None, self.options.institutions[0])
+        status, answer, case = self.send(delete, step, message, headers)
+        if status != 200 or not isinstance(answer, dict) or answer.get("code") != self.plan.codes.get("success", 0):
+            self._chain_failure(delete, step, f"the saved exam was not deleted: HTTP {status} {_short(answer)}", status, case)
+            return False
+        return True
+
+    # --- dicom ---------------------------------------------------------------------------------------------
+
+    def dicom(self) -> None:
+        """With --dicom: C-ECHO, then C-STORE of one instance of a study saved and registered over HTTP, which
+        §2.7 must list and §2.8 return; the exam is deleted again."""
+        if self.dicom_peer is None:
+            return
+        save, register = self._operation("saveExamRpotImgInfo"), self._operation("saveImgInfo")
+        delete = self._operation("deleteExamRpotImgIdxInfo")
+        if save is None or register is None or delete is None or save.example is None:
+            self._dicom_finding(ECHO, "dicom", "the spec has no §2.1/§2.3/§2.5 to place a DICOM instance with")
+            return
+        from pydicom import dcmread
+        from pynetdicom import AE, build_context
+        from pynetdicom.sop_class import SecondaryCaptureImageStorage, Verification  # type: ignore[attr-defined]
+
+        host, port = self.dicom_peer
+        ae = AE(ae_title=self.options.calling_ae)
+        ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = self.options.timeout
+        contexts = [build_context(Verification), build_context(SecondaryCaptureImageStorage)]
+        association = ae.associate(host, port, contexts=contexts, ae_title=self.options.called_ae)
+        if not association.is_established:
+            why = "rejected" if association.is_rejected else "aborted" if association.is_aborted else "not established"
+            self._dicom_finding(ECHO, "dicom 1 echo", f"association {self.options.calling_ae} -> {self.options.called_ae} {why}")
+            return
+        try:
+            status = association.send_c_echo()
+            self._dicom_status(ECHO, "dicom 1 echo", status)
+            record = self._save_fresh(save, "dicom 2 save")
+            if record is None:
+                return
+            index = record["hiImgIndx"]
+            study_uid = str(record.get("studyUid") or "1.2.826.0.1.3680043.8.498.1")
+            accession = str(record.get("accessionNumber") or "1").split(",")[0]
+            if self._register(index, study_uid, accession, test="dicom 3 register"):
+                data, series_uid, sop_uid = make_dicom(study_uid, accession)
+                sent = dcmread(io.BytesIO(data))
+                stored = self._dicom_status(STORE, "dicom 4 store", association.send_c_store(sent))
+                if stored:
+                    steps = ("dicom 5 list", "dicom 6 fetch")
+                    self._fetch(index, study_uid, series_uid, sop_uid, _same_instance(sent), steps)
+            self._delete(delete, index, "dicom 7 delete")
+        finally:
+            association.release()
+        self.progress("dicom: done")
+
+    def _dicom_status(self, service: str, test: str, status: Any) -> bool:
+        """Whether a DIMSE answer says success (0x0000); a finding when it does not."""
+        code = getattr(status, "Status", None)
+        if code == 0x0000:
+            self._dicom_count(service, test)
+            return True
+        said = "no answer (the association was lost)" if code is None else f"status 0x{code:04X}"
+        comment = getattr(status, "ErrorComment", None)
+        self._dicom_finding(service, test, said + (f": {comment}" if comment else ""))
+        return False
+
+    def _dicom_count(self, service: str, test: str) -> None:
+        key = (service, test)
+        self.report.tests[key] = self.report.tests.get(key, 0) + 1
+        self.report.sections[service] = "DICOM"
+
+    def _dicom_finding(self, service: str, test: str, message: str) -> None:
+        self._dicom_count(service, test)
+        self.report.findings.append(Finding(service, "DICOM", test, "dicom", message))
+        self.progress(f"  finding: {service} {test}: {message[:160]}")
 
     def _others_cannot_write(self, index: str, study_uid: str, accession: str) -> None:
         """Another registered institution can neither register images for nor delete an exam it did not save."""
@@ -1130,32 +1211,41 @@ class Runner:
             return None
         return study_uid, series_uid, sop_uid, md5
 
-    def _fetch(self, index: str, study_uid: str, series_uid: str, sop_uid: str, md5: str) -> None:
+    def _fetch(
+        self,
+        index: str,
+        study_uid: str,
+        series_uid: str,
+        sop_uid: str,
+        check: Callable[[bytes], str | None],
+        steps: tuple[str, str],
+    ) -> None:
+        """§2.7 lists the instance and §2.8 returns it, as `check` (a problem, or None) judges the file's bytes."""
         fetch = self._is_selected("queryImgCaheFIndex")
         if fetch is None:
             return
+        list_step, fetch_step = steps
         messages = self.messages(self.options.institutions[0])
-        status, answer, case = self.send(fetch, "chain 5 list", wire(messages.list_images(index)), {})
+        status, answer, case = self.send(fetch, list_step, wire(messages.list_images(index)), {})
         if self._not_implemented(fetch, status, answer) or not isinstance(answer, dict):
             return
         data = answer.get("data") if isinstance(answer.get("data"), dict) else {}
         listed = [item for item in (data.get("imgFileSnList") or []) if isinstance(item, dict)]
         wanted = {"examUuid": study_uid, "snUuid": series_uid, "instUuid": sop_uid}
         if status != 200 or not any(all(item.get(k) == v for k, v in wanted.items()) for item in listed):
-            self._chain_failure(
-                fetch, "chain 5 list", f"the uploaded instance is not listed: HTTP {status} {_short(answer)}", status, case
-            )
+            detail = f"the instance sent is not listed: HTTP {status} {_short(answer)}"
+            self._chain_failure(fetch, list_step, detail, status, case)
             return
-        status, answer, case = self.send(fetch, "chain 6 fetch", wire(messages.fetch_image(index, wanted)), {})
+        status, answer, case = self.send(fetch, fetch_step, wire(messages.fetch_image(index, wanted)), {})
         if self._not_implemented(fetch, status, answer) or not isinstance(answer, dict):
             return
         content = (answer.get("data") or {}).get("fileContent") if isinstance(answer.get("data"), dict) else None
         try:
-            got = hashlib.md5(base64.b64decode(content or "", validate=True), usedforsecurity=False).hexdigest()
+            problem = check(base64.b64decode(content or "", validate=True))
         except ValueError:
-            got = "(not Base64)"
-        if status != 200 or got != md5:
-            self._chain_failure(fetch, "chain 6 fetch", f"fileContent's MD5 is {got}, the uploaded file's {md5}", status, case)
+            problem = "fileContent is not Base64"
+        if status != 200 or problem:
+            self._chain_failure(fetch, fetch_step, problem or f"HTTP {status}", status, case)
 
 
 def _is_file(schema: dict[str, Any]) -> bool:
@@ -1164,6 +1254,45 @@ def _is_file(schema: dict[str, Any]) -> bool:
 
 def replace_path(ref: FieldRef, path: str) -> FieldRef:
     return FieldRef(path, ref.code if ref.code != "item" else "input", ref.title, ref.seq, ref.rule)
+
+
+ECHO, STORE = "C-ECHO", "C-STORE"
+
+
+def _dicom_peer(given: str) -> tuple[str, int]:
+    host, _, port = given.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise NotStarted(f"--dicom {given}: give HOST:PORT of the C-STORE SCP")
+    return host, int(port)
+
+
+def _same_md5(md5: str) -> Callable[[bytes], str | None]:
+    """§2.2's file comes back byte for byte."""
+
+    def check(data: bytes) -> str | None:
+        got = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        return None if got == md5 else f"fileContent's MD5 is {got}, the uploaded file's {md5}"
+
+    return check
+
+
+def _same_instance(sent: Any) -> Callable[[bytes], str | None]:
+    """A C-STORE'd instance comes back as a Part 10 file of the same SOP instance, study, series and pixels (its
+    file meta is the receiver's own, so the bytes of the file need not be the sender's)."""
+
+    def check(data: bytes) -> str | None:
+        from pydicom import dcmread
+
+        try:
+            got = dcmread(io.BytesIO(data))
+        except Exception as error:  # noqa: BLE001 - whatever pydicom says of it is the finding
+            return f"fileContent is not a DICOM Part 10 file: {error}"
+        for keyword in ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "PixelData"):
+            if got.get(keyword) != sent.get(keyword):
+                return f"fileContent's {keyword} differs from the instance sent by C-STORE"
+        return None
+
+    return check
 
 
 def _schemathesis_checks() -> list[Any]:
