@@ -715,7 +715,7 @@ def report(runs: list[Run], corpora: dict[str, Corpus]) -> None:
         per_instance = statistics.median(r.receiver_cpu / r.instances * 1000 for r in group)
         stored = "/".join(str(v) for v in group[-1].stored.values())
         each = " ".join(f"{r.per_second:,.0f}" for r in group)
-        print(f"{key[1]:<6} {label:<9} {key[3]:>5} {median(group, 'per_second'):>9,.0f} {median(group, 'mb_per_second'):>7.1f} "
+        print(f"{key[1]:<6} {label:<12} {key[3]:>5} {median(group, 'per_second'):>9,.0f} {median(group, 'mb_per_second'):>7.1f} "
               f"{median(group, 'seconds'):>7.2f} {len(group):>4}  {each:<20} "
               f"{statistics.median(r.receiver_cpu / r.seconds for r in group):>7.0%} {per_instance:>8.2f} ms "
               f"{statistics.median(r.sender_cpu / r.seconds for r in group):>7.0%} "
@@ -723,7 +723,7 @@ def report(runs: list[Run], corpora: dict[str, Corpus]) -> None:
 
     print()
     print("C-STORE (storescu, TCP_NODELAY=1) and saveImgFile over HTTP; medians over the runs listed:")
-    print(f"{'corpus':<6} {'receiver':<9} {'assoc':>5} {'inst/s':>9} {'MB/s':>7} {'wall s':>7} {'runs':>4}  "
+    print(f"{'corpus':<6} {'receiver':<12} {'assoc':>5} {'inst/s':>9} {'MB/s':>7} {'wall s':>7} {'runs':>4}  "
           f"{'inst/s of each run':<20} {'rcv CPU':>7} {'rcv CPU/inst':>11} {'snd CPU':>7} {'other':>7}  stored")  # fmt: skip
     for corpus in corpora:
         for receiver in RECEIVERS:

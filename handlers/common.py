@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, BinaryIO
+from typing import Any
 
 from connexion import request
 from starlette.concurrency import run_in_threadpool
@@ -11,10 +11,11 @@ from starlette.datastructures import UploadFile
 
 from mie import runtime
 from mie.service.answers import Answer
+from mie.service.uploads import UploadedFile
 from mie.store.database import Database
 from mie.store.files import FileStore
 
-FileService = Callable[[Database, FileStore, dict[str, str], dict[str, Any], BinaryIO | None, int], Answer]
+FileService = Callable[[Database, FileStore, dict[str, str], dict[str, Any], UploadedFile | None, int], Answer]
 
 
 def reply(answer: Answer) -> tuple[dict[str, Any], int]:

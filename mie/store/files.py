@@ -52,13 +52,18 @@ class FileStore:
 
     # writing -----------------------------------------------------------------------------------------------------
     @contextmanager
-    def spool(self) -> Iterator[_SpoolWriter]:
+    def spool(self) -> Iterator[SpoolWriter]:
         """A temporary file to write into; removed on error or when not kept by `commit`."""
-        writer = _SpoolWriter(self.tmp / f"{uuid.uuid4().hex}.part")
+        writer = self.open_spool()
         try:
             yield writer
         finally:
             writer.discard()
+
+    def open_spool(self) -> SpoolWriter:
+        """A temporary file to write into, for a caller that writes it over time (an upload as its body arrives):
+        the caller must `discard()` it in the end, which removes it unless `finish(keep=True)` kept it."""
+        return SpoolWriter(self.tmp / f"{uuid.uuid4().hex}.part")
 
     def spool_stream(self, stream: BinaryIO, limit: int | None = None) -> Spooled:
         """Copy a stream into the temporary area in chunks (never whole in memory)."""
@@ -167,7 +172,9 @@ class FileTooLarge(ValueError):
         super().__init__(f"文件超过 {limit} 字节")
 
 
-class _SpoolWriter:
+class SpoolWriter:
+    """A file of the temporary area being written, hashed (MD5) as it is written."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._file = path.open("xb")
@@ -175,7 +182,7 @@ class _SpoolWriter:
         self.size = 0
         self._kept = False
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         self._file.write(data)
         self._md5.update(data)
         self.size += len(data)
