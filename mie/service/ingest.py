@@ -121,22 +121,25 @@ HEADER_PREFIX = 64 * 1024
 """The bytes of a file read first for its header: the attributes mie reads come before the pixel data."""
 
 
-def read_header(path: Path) -> Header:
+def read_header(path: Path, head: bytes | None = None) -> Header:
     """The header of a Part 10 file, found by mie's scanner as the SCP finds a received data set's: in the
-    file's first HEADER_PREFIX bytes, or the whole file if the header runs past them. Files the scanner does
-    not follow (no preamble, big endian, deflated, irregular) are read by pydicom. Character sets such as
-    GB18030 and GBK are decoded either way."""
+    file's first HEADER_PREFIX bytes (`head`, when the caller has them: an upload kept them as they were
+    written), or the whole file if the header runs past them. Files the scanner does not follow (no preamble,
+    big endian, deflated, irregular) are read by pydicom. Character sets such as GB18030 and GBK are decoded
+    either way."""
     try:
-        with path.open("rb") as file:
-            data = file.read(HEADER_PREFIX)
-            for _ in range(2):
-                try:
-                    syntax, start = split_file(data)
-                    return _checked_header(scan_header(data[start:], syntax).get, syntax)
-                except Irregular:
-                    if len(data) < HEADER_PREFIX:
-                        break
-                    data += file.read()  # a header longer than the prefix: the whole file, once
+        if head is None:
+            with path.open("rb") as file:
+                head = file.read(HEADER_PREFIX)
+        data = head[:HEADER_PREFIX]
+        for _ in range(2):
+            try:
+                syntax, start = split_file(data)
+                return _checked_header(scan_header(data[start:], syntax).get, syntax)
+            except Irregular:
+                if len(data) < HEADER_PREFIX:
+                    break
+                data = path.read_bytes()  # a header longer than the prefix: the whole file, once
     except OSError as error:
         raise IngestRefused("not_dicom", f"不是有效的 DICOM 文件: {type(error).__name__}") from None
     return _read_header_with_pydicom(path)
@@ -263,7 +266,10 @@ def ingest_instance(
     try:
         if expected_md5 is not None and spooled.md5 != expected_md5.lower():
             raise IngestRefused("md5", f"文件 MD5 {spooled.md5} 与 fileMd5 {expected_md5} 不符")
-        header = header or read_header(spooled.path)
+        if header is None:
+            # the head an upload kept, if it holds the file's first HEADER_PREFIX bytes (or the whole file)
+            whole_head = len(spooled.head) >= min(spooled.size, HEADER_PREFIX)
+            header = read_header(spooled.path, spooled.head if whole_head else None)
         result = _record(database, store, _Arrival(spooled, header, institution, source, claim, calling_ae, then))
     except BaseException:
         store.discard(spooled)

@@ -34,6 +34,7 @@ from generated.models import ResponseCode
 from mie import runtime
 from mie.contract.spec import transaction
 from mie.service.answers import Answer, MieError
+from mie.service.ingest import HEADER_PREFIX
 from mie.service.uploads import UploadedFile
 from mie.store.database import Database
 from mie.store.files import FileStore, FileTooLarge, SpoolWriter
@@ -229,7 +230,7 @@ class StreamedForm:
             self._kind = "text"
         elif self._name == self._file_field and self._writer is None:
             self._kind = "file"
-            self._writer = self._store.open_spool()
+            self._writer = self._store.open_spool(keep_head=HEADER_PREFIX)  # read for the header, not reopened
         else:
             self._kind = "other"
 
