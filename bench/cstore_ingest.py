@@ -26,15 +26,23 @@ Instance UID, one fixed Study Instance UID, AccessionNumber 114649960, a few ser
 
 Each (receiver, corpus) is sent over one association (one storescu with the whole corpus) and over four
 in parallel (four storescu processes, a quarter each). The wall time runs from the start of the first
-storescu to the exit of the last (every instance acknowledged). Then saveImgFile over HTTP (mie only): the
-same files POSTed one by one as multipart/form-data, with one client and with four concurrent clients.
+storescu to the exit of the last (every instance acknowledged). Then the same files over HTTP, one request
+each, by the same client code (httpx, one keep-alive connection per client thread), with one client and with
+four concurrent clients, into a fresh receiver each time:
+
+  mie-http      saveImgFile (§2.2): multipart/form-data, the envelope in headers, the form fields and the file
+                part `dicom`; every answer must have code 0.
+  orthanc-http  Orthanc's REST upload, `POST /instances` with the file as the body; every answer must have
+                Status "Success".
 
 Run:  .venv/bin/python bench/cstore_ingest.py     (up to 3 rounds within --budget 600 s; 2 fit at mie's
                                                    present speed: about 8 minutes)
       .venv/bin/python bench/cstore_ingest.py --repeats 1 --instances 400   (quick look, about 1 minute)
+      .venv/bin/python bench/cstore_ingest.py --no-scp --instances 500      (the HTTP uploads only, about 3 min)
+      .venv/bin/python bench/cstore_ingest.py --receivers mie --repeats 1   (mie's SCP beside both HTTP uploads)
 
-The first round also runs saveImgFile over HTTP (--http-repeats 1); later rounds run C-STORE only. A round
-is started only if it would end within the budget, judged by the longest C-STORE part of the rounds before.
+The first round also runs the HTTP uploads (--http-repeats 1); later rounds run C-STORE only. A round is
+started only if it would end within the budget, judged by the longest C-STORE part of the rounds before.
 """
 
 from __future__ import annotations
