@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any, BinaryIO
+from typing import Any
 
 from generated.models import ResponseCode
 from mie.contract import Contract
 from mie.contract.validation import FieldError
 from mie.service.answers import Answer, RecordResult, entry
 from mie.service.envelope import read_envelope, remember_answer
-from mie.service.ingest import Claim, IngestRefused, ingest_instance
+from mie.service.ingest import Claim, Ingested, IngestRefused, ingest_instance
 from mie.service.messages import answer_message, refused, with_notes
-from mie.service.uploads import file_answer, receive_upload
-from mie.store.database import Database
+from mie.service.uploads import UploadedFile, file_answer, receive_upload
+from mie.store.database import Batch, Database
 from mie.store.files import FileStore
 from mie.store.repository import Repository
 
@@ -79,7 +79,7 @@ def save_img_file(
     store: FileStore,
     headers: Mapping[str, str],
     form: Mapping[str, Any],
-    dicom: BinaryIO | None,
+    dicom: UploadedFile | None,
     max_file_bytes: int,
 ) -> Answer:
     """saveImgFile (§2.2): one DICOM file, streamed to disk, checked, stored once."""
@@ -90,17 +90,27 @@ def save_img_file(
         return upload
     value, spooled, institution, envelope = upload.value, upload.spooled, upload.institution, upload.envelope
     claim = Claim(value["hiImgIndx"], value["studyUid"], value["accessionNumber"], int(value["imageTotalNum"]))
+
+    def stored_answer(ingested: Ingested) -> Answer:
+        message = "成功" + ("; 该实例此前已存储" if ingested.duplicate else "") + f"; {ingested.progress()}"
+        return file_answer(ResponseCode.success, claim.hi_img_indx, with_notes(message, upload.notes))
+
+    def remember(batch: Batch, ingested: Ingested) -> None:
+        remember_answer(batch.repository, institution, envelope, stored_answer(ingested))
+
     try:
+        # The answer is remembered (for a replay of this msgid) in the instance's own transaction, in the ingest's
+        # group commit, as the SCP's instances are committed: one writer's turn and one commit for both.
         ingested = ingest_instance(
-            database, store, spooled, institution=institution, source="http", claim=claim, expected_md5=value["fileMd5"]
-        )
+            database, store, spooled, institution=institution, source="http", claim=claim, expected_md5=value["fileMd5"],
+            then=remember,
+        )  # fmt: skip
     except IngestRefused as refusal:
         return file_answer(
             REFUSAL_CODES[refusal.kind], claim.hi_img_indx, f"{entry(REFUSAL_CODES[refusal.kind]).name}: {refusal.reason}"
         )
-    message = "成功" + ("; 该实例此前已存储" if ingested.duplicate else "") + f"; {ingested.progress()}"
-    message = with_notes(message, upload.notes)
-    answer = file_answer(ResponseCode.success, claim.hi_img_indx, message)
-    # With the other messages being answered at this moment: one commit (and fsync) for them all.
-    database.message_commit.run(lambda batch: remember_answer(batch.repository, institution, envelope, answer))
+    answer = stored_answer(ingested)
+    if not ingested.followed:
+        # Found stored by another process after the group commit failed on it: remembered on its own.
+        database.message_commit.run(lambda batch: remember_answer(batch.repository, institution, envelope, answer))
     return answer

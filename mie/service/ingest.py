@@ -8,6 +8,7 @@ once, whole, and known to the database, or not at all. Names on disk are built o
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import zlib
@@ -89,9 +90,14 @@ class Ingested:
     received: int
     image_total_num: int
     duplicate: bool
+    followed: bool = False  # the caller's `then` ran in the transaction that stored (or found) the instance
 
     def progress(self) -> str:
         return f"本检查已收到 {self.received}/{self.image_total_num} 张"
+
+
+Then = Callable[[Batch, Ingested], None]
+"""What a caller commits together with its instance (see `ingest_instance`)."""
 
 
 # The attributes mie reads: pydicom then converts only these, not the whole header.
@@ -115,22 +121,25 @@ HEADER_PREFIX = 64 * 1024
 """The bytes of a file read first for its header: the attributes mie reads come before the pixel data."""
 
 
-def read_header(path: Path) -> Header:
+def read_header(path: Path, head: bytes | None = None) -> Header:
     """The header of a Part 10 file, found by mie's scanner as the SCP finds a received data set's: in the
-    file's first HEADER_PREFIX bytes, or the whole file if the header runs past them. Files the scanner does
-    not follow (no preamble, big endian, deflated, irregular) are read by pydicom. Character sets such as
-    GB18030 and GBK are decoded either way."""
+    file's first HEADER_PREFIX bytes (`head`, when the caller has them: an upload kept them as they were
+    written), or the whole file if the header runs past them. Files the scanner does not follow (no preamble,
+    big endian, deflated, irregular) are read by pydicom. Character sets such as GB18030 and GBK are decoded
+    either way."""
     try:
-        with path.open("rb") as file:
-            data = file.read(HEADER_PREFIX)
-            for _ in range(2):
-                try:
-                    syntax, start = split_file(data)
-                    return _checked_header(scan_header(data[start:], syntax).get, syntax)
-                except Irregular:
-                    if len(data) < HEADER_PREFIX:
-                        break
-                    data += file.read()  # a header longer than the prefix: the whole file, once
+        if head is None:
+            with path.open("rb") as file:
+                head = file.read(HEADER_PREFIX)
+        data = head[:HEADER_PREFIX]
+        for _ in range(2):
+            try:
+                syntax, start = split_file(data)
+                return _checked_header(scan_header(data[start:], syntax).get, syntax)
+            except Irregular:
+                if len(data) < HEADER_PREFIX:
+                    break
+                data = path.read_bytes()  # a header longer than the prefix: the whole file, once
     except OSError as error:
         raise IngestRefused("not_dicom", f"不是有效的 DICOM 文件: {type(error).__name__}") from None
     return _read_header_with_pydicom(path)
@@ -246,16 +255,22 @@ def ingest_instance(
     expected_md5: str | None = None,
     calling_ae: str | None = None,
     header: Header | None = None,
+    then: Then | None = None,
 ) -> Ingested:
     """Store one spooled instance for `institution`, or refuse it (IngestRefused) leaving nothing behind.
 
     `header` is what the caller already read of the instance (the SCP has the data set in hand); without it
-    the spooled file's header is read."""
+    the spooled file's header is read. `then` writes what the caller must commit with the instance (§2.2's
+    remembered answer), in the same transaction of the group commit; the result says whether it ran there
+    (`followed`: not when another process stored the instance first and it was found afterwards)."""
     try:
         if expected_md5 is not None and spooled.md5 != expected_md5.lower():
             raise IngestRefused("md5", f"文件 MD5 {spooled.md5} 与 fileMd5 {expected_md5} 不符")
-        header = header or read_header(spooled.path)
-        result = _record(database, store, _Arrival(spooled, header, institution, source, claim, calling_ae))
+        if header is None:
+            # the head an upload kept, if it holds the file's first HEADER_PREFIX bytes (or the whole file)
+            whole_head = len(spooled.head) >= min(spooled.size, HEADER_PREFIX)
+            header = read_header(spooled.path, spooled.head if whole_head else None)
+        result = _record(database, store, _Arrival(spooled, header, institution, source, claim, calling_ae, then))
     except BaseException:
         store.discard(spooled)
         raise
@@ -302,6 +317,7 @@ class _Arrival:
     source: Source
     claim: Claim | None
     calling_ae: str | None
+    then: Then | None = None
 
 
 def _record(database: Database, store: FileStore, arrival: _Arrival) -> Ingested:
@@ -381,7 +397,8 @@ def _store(batch: Batch, store: FileStore, arrival: _Arrival) -> Ingested:
     assert study is not None
     if existing is not None:
         received = repository.received_count(existing.hi_img_indx, header.study_uid)
-        return Ingested(header.sop_instance_uid, existing.hi_img_indx, header.study_uid, received, study.image_total_num, True)
+        found = Ingested(header.sop_instance_uid, existing.hi_img_indx, header.study_uid, received, study.image_total_num, True)
+        return _followed(batch, arrival, found)
     target = relative_path(header)
     received = repository.add_instance(
         _instance_row(header, study, spooled.size, spooled.md5, target, arrival.source, institution, arrival.calling_ae)
@@ -389,7 +406,16 @@ def _store(batch: Batch, store: FileStore, arrival: _Arrival) -> Ingested:
     placed = store.place(spooled, target)
     batch.if_not_committed(lambda: store.unplace(spooled, target))
     batch.before_commit(placed.parent, lambda: sync_directory(placed.parent))
-    return Ingested(header.sop_instance_uid, study.hi_img_indx, header.study_uid, received, study.image_total_num, False)
+    stored = Ingested(header.sop_instance_uid, study.hi_img_indx, header.study_uid, received, study.image_total_num, False)
+    return _followed(batch, arrival, stored)
+
+
+def _followed(batch: Batch, arrival: _Arrival, ingested: Ingested) -> Ingested:
+    """The caller's `then`, in the instance's transaction (a failure there rolls the instance back too)."""
+    if arrival.then is None:
+        return ingested
+    arrival.then(batch, ingested)
+    return dataclasses.replace(ingested, followed=True)
 
 
 def adopt_instance(database: Database, store: FileStore, relative: Path) -> bool:

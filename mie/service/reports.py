@@ -9,7 +9,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from generated.models import ResponseCode
 from mie.contract import Contract
@@ -17,7 +17,7 @@ from mie.contract.validation import mask
 from mie.service.answers import Answer, entry
 from mie.service.envelope import remember_answer
 from mie.service.messages import with_notes
-from mie.service.uploads import file_answer, receive_upload
+from mie.service.uploads import UploadedFile, file_answer, receive_upload
 from mie.store.database import Database
 from mie.store.files import FileStore, Spooled
 
@@ -41,7 +41,7 @@ def save_rpt_file(
     store: FileStore,
     headers: Mapping[str, str],
     form: Mapping[str, Any],
-    pdf: BinaryIO | None,
+    pdf: UploadedFile | None,
     max_file_bytes: int,
 ) -> Answer:
     upload = receive_upload(

@@ -13,9 +13,22 @@ from mie.contract.spec import resolve_refs
 from mie.contract.validation import Outcome
 from mie.service.answers import Answer, MieError, entry, fitting_index
 from mie.service.envelope import Envelope, body_digest, check_envelope, replayed_answer
+from mie.service.ingest import HEADER_PREFIX
 from mie.service.institutions import authenticate
 from mie.store.database import Database
-from mie.store.files import FileStore, FileTooLarge, Spooled
+from mie.store.files import FileStore, FileTooLarge, Spooled, SpoolWriter
+
+UploadedFile = BinaryIO | SpoolWriter
+"""A file part as the service gets it: a stream to spool, or already written into the spool as the body arrived
+(mie.web.uploads), complete but not yet fsynced."""
+
+__all__ = ["FileTooLarge", "SpoolWriter", "UploadedFile", "open_upload_spool"]  # what the HTTP layer streams with
+
+
+def open_upload_spool(store: FileStore) -> SpoolWriter:
+    """Where a file part is written as the body arrives: mie's spool, its first bytes kept in memory for the DICOM
+    header (read from there, not reopened)."""
+    return store.open_spool(keep_head=HEADER_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -66,6 +79,8 @@ def check_form(contract: Contract, schema_name: str, form: Mapping[str, Any], fi
     fields = dict(form)
     if has_file:
         fields[file_field] = "<file>"  # the file itself is checked by the transaction, not as text
+    else:
+        fields.pop(file_field, None)  # a text part of the file's name is no file: the field is missing
     outcome = contract.validator(schema_name).validate(fields)
     if outcome.errors:
         raise MieError(ResponseCode.envelope_invalid, errors=outcome.errors)
@@ -91,20 +106,27 @@ def receive_upload(
     file_field: str,
     headers: Mapping[str, str],
     form: Mapping[str, Any],
-    stream: BinaryIO | None,
+    file: UploadedFile | None,
     max_file_bytes: int,
 ) -> FileUpload | Answer:
-    """Authenticate, answer a replay with its first answer, check the form, spool the file (bounded)."""
+    """Authenticate, answer a replay with its first answer, check the form, spool the file (bounded). A file
+    already in the spool (a SpoolWriter) is made durable here (fsync); the caller discards it in the end, which
+    removes it unless it was kept here."""
     envelope = read_header_envelope(contract, infno, headers, form)
     with database.reading() as repository:  # reads only: no writer's turn taken on SQLite
         institution = authenticate(repository, envelope.institution_code, envelope.key)
         previous = replayed_answer(repository, institution, envelope)
     if previous is not None:
         return previous
-    checked = check_form(contract, form_schema, form, file_field, stream is not None)
-    assert stream is not None  # the form check refuses a missing file part
+    checked = check_form(contract, form_schema, form, file_field, file is not None)
+    assert file is not None  # the form check refuses a missing file part
     try:
-        spooled = store.spool_stream(stream, limit=max_file_bytes)
+        if isinstance(file, SpoolWriter):
+            if file.size > max_file_bytes:
+                raise FileTooLarge(max_file_bytes)
+            spooled = file.finish(keep=True)
+        else:
+            spooled = store.spool_stream(file, limit=max_file_bytes)
     except FileTooLarge as error:
         raise MieError(ResponseCode.payload_too_large, str(error)) from None
     return FileUpload(envelope, institution, checked.value, spooled, [*envelope.notes, *checked.notes])

@@ -42,6 +42,7 @@ class Spooled:
     path: Path
     size: int
     md5: str
+    head: bytes = b""  # the file's first bytes, as many as its writer was asked to keep (SpoolWriter's keep_head)
 
 
 class FileStore:
@@ -52,13 +53,19 @@ class FileStore:
 
     # writing -----------------------------------------------------------------------------------------------------
     @contextmanager
-    def spool(self) -> Iterator[_SpoolWriter]:
+    def spool(self) -> Iterator[SpoolWriter]:
         """A temporary file to write into; removed on error or when not kept by `commit`."""
-        writer = _SpoolWriter(self.tmp / f"{uuid.uuid4().hex}.part")
+        writer = self.open_spool()
         try:
             yield writer
         finally:
             writer.discard()
+
+    def open_spool(self, keep_head: int = 0) -> SpoolWriter:
+        """A temporary file to write into, for a caller that writes it over time (an upload as its body arrives):
+        the caller must `discard()` it in the end, which removes it unless `finish(keep=True)` kept it. Its first
+        `keep_head` bytes are also kept in memory (`Spooled.head`), for a reader of the header not to open it again."""
+        return SpoolWriter(self.tmp / f"{uuid.uuid4().hex}.part", keep_head)
 
     def spool_stream(self, stream: BinaryIO, limit: int | None = None) -> Spooled:
         """Copy a stream into the temporary area in chunks (never whole in memory)."""
@@ -167,17 +174,23 @@ class FileTooLarge(ValueError):
         super().__init__(f"文件超过 {limit} 字节")
 
 
-class _SpoolWriter:
-    def __init__(self, path: Path) -> None:
+class SpoolWriter:
+    """A file of the temporary area being written, hashed (MD5) as it is written."""
+
+    def __init__(self, path: Path, keep_head: int = 0) -> None:
         self.path = path
         self._file = path.open("xb")
         self._md5 = hashlib.md5(usedforsecurity=False)
         self.size = 0
         self._kept = False
+        self._keep_head = keep_head
+        self._head = bytearray()
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         self._file.write(data)
         self._md5.update(data)
+        if len(self._head) < self._keep_head:
+            self._head += data[: self._keep_head - len(self._head)]
         self.size += len(data)
 
     def finish(self, keep: bool) -> Spooled:
@@ -185,7 +198,7 @@ class _SpoolWriter:
         os.fsync(self._file.fileno())
         self._file.close()
         self._kept = keep
-        return Spooled(self.path, self.size, self._md5.hexdigest())
+        return Spooled(self.path, self.size, self._md5.hexdigest(), bytes(self._head))
 
     def discard(self) -> None:
         if not self._file.closed:

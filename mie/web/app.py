@@ -11,6 +11,7 @@ from connexion import AsyncApp, ConnexionMiddleware
 from connexion.datastructures import MediaTypeDict
 from connexion.jsonifier import Jsonifier
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
+from connexion.middleware.exceptions import ExceptionMiddleware
 from connexion.middleware.response_validation import ResponseValidationMiddleware
 from connexion.middleware.security import SecurityMiddleware
 from connexion.options import SwaggerUIOptions
@@ -23,6 +24,7 @@ from mie.contract import Contract
 from mie.runtime import Runtime, set_runtime
 from mie.service.answers import Answer, MieError, entry
 from mie.web import pages
+from mie.web.uploads import StreamingUploads
 from mie.web.validators import EnvelopeJSONValidator, HeadersLeftToTheTransaction, StreamingMultipartValidator
 
 log = logging.getLogger("mie.http")
@@ -90,7 +92,10 @@ def served_spec(contract: Contract) -> dict[str, Any]:
 
 # connexion's stack without what mie does not use: the spec declares no security schemes (the key is checked by
 # the transaction) and responses are not validated. Each layer left out is one routing lookup fewer per request.
-MIDDLEWARES = [m for m in ConnexionMiddleware.default_middlewares if m not in (SecurityMiddleware, ResponseValidationMiddleware)]
+# The file uploads (§2.2, §2.4) are taken just inside the exception middleware, whose handlers answer their
+# refusals (mie.web.uploads).
+_KEPT = [m for m in ConnexionMiddleware.default_middlewares if m not in (SecurityMiddleware, ResponseValidationMiddleware)]
+MIDDLEWARES = [*_KEPT[: _KEPT.index(ExceptionMiddleware) + 1], StreamingUploads, *_KEPT[_KEPT.index(ExceptionMiddleware) + 1 :]]
 
 
 def create_app(runtime: Runtime) -> AsyncApp:
