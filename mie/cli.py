@@ -514,22 +514,23 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from sqlalchemy.exc import OperationalError
-
-    from mie.store.schema import SchemaError
-
     args = parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except SchemaError as refusal:
-        print(f"mie: {refusal}", file=sys.stderr)
-        return EXIT_PROBLEMS
-    except OperationalError as error:
-        # Only what the driver says first: no statement, no parameters, no traceback.
-        print(f"mie: the database cannot be reached: {str(error.orig or error).strip().splitlines()[0]}", file=sys.stderr)
-        return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_OK
+    except Exception as error:
+        # The storage stack (SQLAlchemy, alembic) is imported only by the commands that use it: its import is most
+        # of a second, which `mie validate` need not pay. An error of its own means it is loaded.
+        schema, driver = sys.modules.get("mie.store.schema"), sys.modules.get("sqlalchemy.exc")
+        if schema is not None and isinstance(error, schema.SchemaError):
+            print(f"mie: {error}", file=sys.stderr)
+            return EXIT_PROBLEMS
+        if driver is not None and isinstance(error, driver.OperationalError):
+            # Only what the driver says first: no statement, no parameters, no traceback.
+            print(f"mie: the database cannot be reached: {str(error.orig or error).strip().splitlines()[0]}", file=sys.stderr)
+            return EXIT_USAGE
+        raise
 
 
 if __name__ == "__main__":

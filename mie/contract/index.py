@@ -88,8 +88,9 @@ def parse(index: str) -> HiImgIndx:
             problems.append(f"第{part.number}部分 {part.title}({part.code}) '{piece}' 不符合: {part.rule}")
     exam_time = None
     if not problems:
-        try:
-            exam_time = datetime.strptime(pieces[2], "%Y%m%d%H%M%S")
+        text = pieces[2]  # 14 digits, by its part's pattern: read as strptime's %Y%m%d%H%M%S reads them, without
+        try:  # its locale look-up on every call (a third of `mie validate`'s time per §2.1 record)
+            exam_time = datetime(int(text[:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]), int(text[10:12]), int(text[12:]))
         except ValueError:
             problems.append(f"第3部分 {parts[2].title} '{pieces[2]}' 不是有效的日期时间")
     if problems or exam_time is None:

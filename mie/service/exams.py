@@ -14,11 +14,12 @@ from typing import Any
 
 from sqlmodel import select
 
-from mie.contract import index as hi_img_indx
 from mie.contract.spec import component, transaction
 from mie.contract.validation import FieldError, Outcome, Validator, component_validator, mask
 from mie.service.answers import Answer, RecordResult
 from mie.service.envelope import Envelope, read_envelope
+from mie.service.exam_check import check_exam_record
+from mie.service.exam_check import index_field_error as _index_field_error
 from mie.service.messages import answer_message, refused, with_notes
 from mie.store.database import Database
 from mie.store.files import FileStore
@@ -29,37 +30,6 @@ log = logging.getLogger("mie.exams")
 
 SAVED = "保存数据成功"
 DELETED = "删除数据成功"
-
-
-def _index_field_error(detail: str, rule: str = "index") -> FieldError:
-    schema = component("ExamRpotImgInfo")["properties"]["hiImgIndx"]
-    return FieldError("hiImgIndx", "hiImgIndx", schema["title"], f"#{schema['x-seq']}", rule, detail)
-
-
-def check_exam_record(record: Any) -> Outcome:
-    """Validate one §2.1 record: every field by the spec, then the index against the record (§1.2)."""
-    outcome = component_validator("ExamRpotImgInfo").validate(record)
-    value = outcome.value
-    if not isinstance(value, dict) or any(error.code == "hiImgIndx" for error in outcome.errors):
-        return outcome
-    index_text = value.get("hiImgIndx")
-    if not isinstance(index_text, str):
-        return outcome
-    try:
-        parts = hi_img_indx.parse(index_text)
-    except hi_img_indx.IndexError_ as error:
-        outcome.errors.insert(0, _index_field_error(str(error)))
-        return outcome
-    cert_type, certno = value.get("psnCertType"), value.get("certno")
-    if isinstance(cert_type, str) and parts.psn_cert_type != cert_type:
-        detail = f"第1部分证件类型 '{parts.psn_cert_type}' 与 psnCertType '{cert_type}' 不一致"
-        outcome.errors.insert(0, _index_field_error(detail))
-    if isinstance(certno, str) and parts.certno != certno.upper():
-        outcome.errors.insert(0, _index_field_error("第2部分证件号码与 certno 不一致"))
-    exam_date = value.get("examDate")
-    if isinstance(exam_date, str) and parts.exam_time.strftime("%Y-%m-%d") != exam_date:
-        outcome.notes.append(f"索引第3部分的检查日期 {parts.exam_time:%Y-%m-%d} 与 examDate {exam_date} 不一致")
-    return outcome
 
 
 def _save_record(repository: Repository, institution: str, envelope: Envelope, record: Any, outcome: Outcome) -> RecordResult:
