@@ -188,12 +188,12 @@ def _object(source: _Source, schema: Mapping[str, Any]) -> str:
     name, lines = source.function("object")
     properties: Mapping[str, Any] = schema.get("properties") or {}
     required = set(schema.get("required") or ())
-    known = source.constant(frozenset(properties), "known")
     lines += [
         f"def {name}(value, path, notes):",
         "    if type(value) is not dict: raise GiveWay",
         "    get = value.get",
         "    result = {}",
+        "    nulls = 0",
     ]
     for code, child in properties.items():
         key = repr(code)
@@ -205,38 +205,54 @@ def _object(source: _Source, schema: Mapping[str, Any]) -> str:
         body, result = _value(source, child, "v", child_path, indent, required=code in required)
         lines += body
         lines.append(f"{indent}result[{key}] = {result}")
-    # a null field, or fields the spec does not have (a set's issuperset of a dict's keys runs in C)
-    lines.append(f"    if len(result) != len(value) and not {known}.issuperset(value):")
+        if code not in required:
+            lines.append(f"    elif {key} in value: nulls += 1")  # sent as null: known, and dropped
+    lines.append("    unknown = len(value) - len(result) - nulls")  # fields the spec does not have
+    lines.append("    if unknown:")
     if schema.get("additionalProperties", True) is False:
         lines.append("        raise GiveWay")  # each is an error
     else:
-        unknown = source.constant(_Unknown(frozenset(properties), frozenset(field_aliases(properties))), "unknown")
-        lines.append(f"        notes.append({unknown}.note(value, path))")
+        note = source.constant(_Unknown(frozenset(properties), frozenset(field_aliases(properties))), "unknown")
+        lines.append(f"        notes.append({note}.note(value, path, unknown))")
     lines.append("    return result")
     return name
 
 
 class _Unknown:
-    """The note naming the fields of an object that the spec does not have, in the order they were sent (the
-    records of a batch mostly carry the same ones, as the document's own example has hospitalCode and
-    patientId: the last note is kept for them)."""
+    """The note naming the fields of an object that the spec does not have, in the order they were sent.
+
+    Finding them is a walk over every key in Python. The records of a batch mostly carry the same ones (the
+    document's own example has hospitalCode and patientId), so the last ones are tried first: they are this
+    value's unknown fields when there are as many (`count`, which the generated code knows), the value has
+    them all, and in the same order."""
 
     def __init__(self, known: frozenset[str], aliases: frozenset[str]) -> None:
         self.known = known
         self.aliases = aliases
-        # replaced as one tuple, as validators are shared by the server's threads
-        self.last: tuple[list[str], str | None, str] = ([], None, "")
+        # the last answer, replaced as one tuple (validators are shared by the server's threads): the unknown
+        # names, where they were, and the note for the path it was made for
+        self.last: tuple[list[str], list[int], str | None, str] = ([], [], None, "")
 
-    def note(self, value: dict[str, Any], path: str) -> str:
-        known = self.known
-        names = [key for key in value if key not in known]
-        if not self.aliases.isdisjoint(names):
-            raise _GiveWay  # an alias is read as its field, and the answer says so
-        said, said_for, text = self.last
-        if names != said or path != said_for:
+    def note(self, value: dict[str, Any], path: str, count: int) -> str:
+        last = self.last
+        names, places, said_for, text = last
+        same = len(names) == count and all(map(value.__contains__, names))
+        if same and count > 1:  # and in the same order: where they were last, else wherever they are now
+            keys = list(value)
+            if not all(place < len(keys) and keys[place] == name for name, place in zip(names, places, strict=True)):
+                places = [keys.index(name) for name in names]
+                same = places == sorted(places)
+        if not same:
+            keys = list(value)
+            names = [key for key in keys if key not in self.known]
+            if not self.aliases.isdisjoint(names):
+                raise _GiveWay  # an alias is read as its field, and the answer says so
+            places, said_for = [keys.index(name) for name in names], None
+        if path != said_for:
             prefix = f"{path}." if path else ""
             text = ignored_fields_note([prefix + key for key in names])
-            self.last = (names, path, text)
+        if (names, places, path) != last[:3]:
+            self.last = (names, places, path, text)
         return text
 
 
