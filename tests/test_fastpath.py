@@ -281,3 +281,40 @@ def test_big_integers_go_to_json() -> None:
     assert toolkit._parse_fast(b'{"n": 12345678901234567890}') is toolkit._UNPARSED
     assert toolkit._parse_fast(b'{"n": [1, -12345678901234567890]}') is toolkit._UNPARSED
     assert toolkit._parse_fast(b'{"s": "x12345678901234567890"}') == {"s": "x12345678901234567890"}
+
+
+def test_the_index_parts_in_one_pattern_decide_as_the_parts_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """index.parse checks a plain index with one pattern of all its parts, else part by part: the same answers."""
+    assert index._whole_pattern() is not None  # the spec's parts are plain: the one pattern is in use
+    example = component("HiImgIndx")["example"]
+    rng = random.Random(11)
+    samples = [example, example.rsplit("-", 1)[0], example + "-1", example.replace("-", "--", 1), "-" + example, "", "-"]
+    alphabet = "0123456789AZaz-- .\n١"
+    for _ in range(4000):
+        chars = list(example)
+        for _ in range(rng.randrange(1, 4)):
+            position = rng.randrange(len(chars) + 1)
+            action = rng.randrange(3)
+            if action == 0 and chars:
+                del chars[min(position, len(chars) - 1)]
+            elif action == 1:
+                chars.insert(position, rng.choice(alphabet))
+            elif chars:
+                chars[min(position, len(chars) - 1)] = rng.choice(alphabet)
+        samples.append("".join(chars))
+
+    def outcomes() -> list[Any]:
+        index.parse.cache_clear()
+        found: list[Any] = []
+        for sample in samples:
+            try:
+                found.append(index.parse(sample))
+            except index.IndexError_ as error:
+                found.append(str(error))
+        return found
+
+    one_pattern = outcomes()
+    monkeypatch.setattr(index, "_whole_pattern", lambda: None)
+    assert outcomes() == one_pattern
+    assert sum(isinstance(outcome, index.HiImgIndx) for outcome in one_pattern) > 100
+    index.parse.cache_clear()

@@ -74,18 +74,44 @@ def index_parts() -> tuple[IndexPart, ...]:
     )
 
 
+# What a part's pattern may hold for `_whole_pattern`: classes of letters and digits, \d, letters and digits,
+# counts, alternatives and groups. Such a part never matches a "-", so one pattern of all the parts joined by
+# "-" matches exactly the indexes whose "-"-separated pieces each match their part.
+_PLAIN_PART = re.compile(r"(?:\[(?:[0-9A-Za-z]-[0-9A-Za-z]|[0-9A-Za-z])+\]|\\d|[0-9A-Za-z]|\{\d+(?:,\d+)?\}|[|?*+]|\(\?:|\))*")
+
+
+@functools.cache
+def _whole_pattern() -> re.Pattern[str] | None:
+    """All the parts in one pattern (with as many optional ones at the end as an index may have), for the
+    indexes that break nothing: one match instead of one per part. None when a part is not plain."""
+    parts = index_parts()
+    bodies = []
+    for part in parts:
+        text = part.pattern.pattern
+        if not (text.startswith("^(?:") and text.endswith(")$")) or not _PLAIN_PART.fullmatch(text[4:-2]):
+            return None
+        bodies.append(f"(?:{text[4:-2]})")
+    mandatory = max(1, sum(1 for part in parts if not part.optional))
+    tail = ""  # the optional parts, each only after the one before it: P1-...-Pm(?:-Pm+1(?:-Pm+2)?)?
+    for body in reversed(bodies[mandatory:]):
+        tail = f"(?:-{body}{tail})?"
+    return re.compile("-".join(bodies[:mandatory]) + tail)
+
+
 @functools.lru_cache(maxsize=4096)
 def parse(index: str) -> HiImgIndx:
     """Split and check an index; every broken part is named in the error (cached: a record is checked twice)."""
     parts = index_parts()
     pieces = index.split("-")
-    mandatory = sum(1 for part in parts if not part.optional)
-    if not mandatory <= len(pieces) <= len(parts):
-        raise IndexError_(index, [f"应由 {mandatory} 个部分(可带第 {len(parts)} 部分)以 '-' 连接, 实为 {len(pieces)} 个部分"])
     problems: list[str] = []
-    for part, piece in zip(parts, pieces, strict=False):
-        if not part.pattern.fullmatch(piece):
-            problems.append(f"第{part.number}部分 {part.title}({part.code}) '{piece}' 不符合: {part.rule}")
+    whole = _whole_pattern()
+    if whole is None or not whole.fullmatch(index):  # the parts one by one, to name each broken one
+        mandatory = sum(1 for part in parts if not part.optional)
+        if not mandatory <= len(pieces) <= len(parts):
+            raise IndexError_(index, [f"应由 {mandatory} 个部分(可带第 {len(parts)} 部分)以 '-' 连接, 实为 {len(pieces)} 个部分"])
+        for part, piece in zip(parts, pieces, strict=False):
+            if not part.pattern.fullmatch(piece):
+                problems.append(f"第{part.number}部分 {part.title}({part.code}) '{piece}' 不符合: {part.rule}")
     exam_time = None
     if not problems:
         text = pieces[2]  # 14 digits, by its part's pattern: read as strptime's %Y%m%d%H%M%S reads them, without
