@@ -45,6 +45,7 @@ class _Source:
         self.functions: list[list[str]] = []
         self.constants: dict[str, Any] = {"GiveWay": _GiveWay, "Decimal": Decimal, "InvalidOperation": InvalidOperation}
         self._names: dict[int, str] = {}
+        self._locals = 0
 
     def constant(self, value: Any, hint: str) -> str:
         name = self._names.get(id(value))
@@ -53,6 +54,11 @@ class _Source:
             self.constants[name] = value
             self._names[id(value)] = name
         return name
+
+    def local(self, hint: str) -> str:
+        """A local variable's name no other block of the generated code uses."""
+        self._locals += 1
+        return f"{hint}_{self._locals}"
 
     def function(self, prefix: str) -> tuple[str, list[str]]:
         lines: list[str] = []
@@ -155,7 +161,7 @@ def _value(
     if kind == "array":
         items = merge_all_of(schema.get("items") or {})
         item_function = _object(source, items) if schema_kind(items, top=False) == "object" else _item(source, items)
-        base = source.constant(object(), "base").replace("base", "path")  # a local name of its own
+        base = source.local("path")
         lines = [
             f"{indent}if type({var}) is not list: raise GiveWay",
             *_count(schema, var, indent),
