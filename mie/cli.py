@@ -567,22 +567,23 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from sqlalchemy.exc import OperationalError
-
-    from mie.service.maintenance import SchemaError
+    from mie.service.failures import storage_failure
 
     args = parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except SchemaError as refusal:
-        print(f"mie: {refusal}", file=sys.stderr)
-        return EXIT_PROBLEMS
-    except OperationalError as error:
-        # Only what the driver says first: no statement, no parameters, no traceback.
-        print(f"mie: the database cannot be reached: {str(error.orig or error).strip().splitlines()[0]}", file=sys.stderr)
-        return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_OK
+    except Exception as error:
+        failure = storage_failure(error)
+        if failure is None:
+            raise
+        kind, message = failure
+        if kind == "schema":
+            print(f"mie: {message}", file=sys.stderr)
+            return EXIT_PROBLEMS
+        print(f"mie: the database cannot be reached: {message}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from mie.contract.index import IndexError_
@@ -13,6 +14,12 @@ def index_field_error(contract: Contract, detail: str, rule: str = "index") -> F
     """A finding on the hiImgIndx field of a §2.1 record."""
     schema = contract.component("ExamRpotImgInfo")["properties"]["hiImgIndx"]
     return FieldError("hiImgIndx", "hiImgIndx", schema["title"], f"#{schema['x-seq']}", rule, detail)
+
+
+def _day(moment: datetime) -> str:
+    """strftime("%Y-%m-%d"), which the C library does not zero-pad before year 1000; isoformat (several times
+    faster) for the years it writes alike."""
+    return moment.date().isoformat() if moment.year >= 1000 else moment.strftime("%Y-%m-%d")
 
 
 def check_exam_record(contract: Contract, record: Any) -> Outcome:
@@ -36,6 +43,6 @@ def check_exam_record(contract: Contract, record: Any) -> Outcome:
     if isinstance(certno, str) and parts.certno != certno.upper():
         outcome.errors.insert(0, index_field_error(contract, "第2部分证件号码与 certno 不一致"))
     exam_date = value.get("examDate")
-    if isinstance(exam_date, str) and parts.exam_time.strftime("%Y-%m-%d") != exam_date:
+    if isinstance(exam_date, str) and _day(parts.exam_time) != exam_date:
         outcome.notes.append(f"索引第3部分的检查日期 {parts.exam_time:%Y-%m-%d} 与 examDate {exam_date} 不一致")
     return outcome

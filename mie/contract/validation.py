@@ -140,29 +140,62 @@ def _is_absent(value: Any) -> bool:
     return value is _MISSING or value is None
 
 
-def _compile_string(schema: Mapping[str, Any], info: _Field, contract: Contract) -> Check:
-    max_length = schema.get("maxLength")
-    min_length = schema.get("minLength")
+@dataclass(frozen=True)
+class StringRules:
+    """What a string schema asks, read once: the detailed checks below and the fast path (fastpath.py) both
+    take their rules from here, so that the two cannot read the spec differently."""
+
+    max_length: int | None
+    min_length: int | None
+    date_format: str | None
+    parse_date: Callable[[str], object] | None
+    dictionary_name: str | None
+    codes: frozenset[str] | None
+    split: re.Pattern[str] | None
+    enum: frozenset[Any] | None
+    pattern: re.Pattern[str] | None
+    rule_name: str | None
+    parser: Callable[[str], str | None] | None
+    # x-relax: a broken `rule` whose value (for a dictionary: each code) matches `match` is a finding of
+    # `severity`, not an error. x-advise: a value that does not match `pattern` is a finding of `severity`.
+    relaxed: dict[str, tuple[re.Pattern[str], Mapping[str, Any]]]
+    advice: list[tuple[re.Pattern[str], Mapping[str, Any]]]
+
+
+def string_rules(schema: Mapping[str, Any], contract: Contract) -> StringRules:
     date_format = schema.get("x-format")
-    parse_date = _DATE_PARSERS.get(date_format) if date_format else None
     dictionary_name = schema.get("x-dictionary")
     separator = schema.get("x-separator")
-    codes = frozenset(allowed_codes(schema, contract.dictionaries)) if dictionary_name else None
-    enum = None if dictionary_name else (frozenset(schema["enum"]) if "enum" in schema else None)
     pattern = None
     if "pattern" in schema and not dictionary_name:
         # fullmatch: ECMA-262's `$` (JSON Schema's) ends the text, Python's also matches before a final "\n",
         # which would let "1.2.3\n" through as a UID (and into a file path).
         pattern = re.compile(schema["pattern"])
-    rule_name = schema.get("x-pattern-name", schema.get("pattern"))
     parser = _parser(schema.get("x-parser"), contract)
     if parser is not None:
         pattern = None  # the parser names each broken part, which the whole pattern cannot
-    split = re.compile(separator_class(separator)) if separator else None
-    # x-relax: a broken `rule` whose value (for a dictionary: each code) matches `match` is a finding of
-    # `severity`, not an error. x-advise: a value that does not match `pattern` is a finding of `severity`.
-    relaxed = {item["rule"]: (re.compile(item["match"]), item) for item in schema.get("x-relax", ()) if "match" in item}
-    advice = [(re.compile(item["pattern"]), item) for item in schema.get("x-advise", ())]
+    return StringRules(
+        max_length=schema.get("maxLength"),
+        min_length=schema.get("minLength"),
+        date_format=date_format,
+        parse_date=_DATE_PARSERS.get(date_format) if date_format else None,
+        dictionary_name=dictionary_name,
+        codes=frozenset(allowed_codes(schema, contract.dictionaries)) if dictionary_name else None,
+        split=re.compile(separator_class(separator)) if separator else None,
+        enum=None if dictionary_name else (frozenset(schema["enum"]) if "enum" in schema else None),
+        pattern=pattern,
+        rule_name=schema.get("x-pattern-name", schema.get("pattern")),
+        parser=parser,
+        relaxed={item["rule"]: (re.compile(item["match"]), item) for item in schema.get("x-relax", ()) if "match" in item},
+        advice=[(re.compile(item["pattern"]), item) for item in schema.get("x-advise", ())],
+    )
+
+
+def _compile_string(schema: Mapping[str, Any], info: _Field, contract: Contract) -> Check:
+    rules = string_rules(schema, contract)
+    max_length, min_length, date_format, parse_date = rules.max_length, rules.min_length, rules.date_format, rules.parse_date
+    dictionary_name, codes, split, enum = rules.dictionary_name, rules.codes, rules.split, rules.enum
+    pattern, rule_name, parser, relaxed, advice = rules.pattern, rules.rule_name, rules.parser, rules.relaxed, rules.advice
 
     def broken(outcome: Outcome, path: str, rule: str, detail: str, value: str) -> None:
         relax = relaxed.get(rule)
@@ -212,20 +245,38 @@ def _compile_string(schema: Mapping[str, Any], info: _Field, contract: Contract)
     return check
 
 
-def _compile_decimal(schema: Mapping[str, Any], info: _Field) -> Check:
-    """BigDecimal(precision, scale) and Int(digits): a JSON number or a string of digits."""
+@dataclass(frozen=True)
+class DecimalRules:
+    """BigDecimal(precision, scale) and Int(digits), read once (shared with the fast path)."""
+
+    scale: int
+    shape: str  # how an error names the format: (5,1) or "3 位整数"
+    text_pattern: re.Pattern[str]
+    # A JSON body's decimal takes a number or a digit string (`anyOf`, ERRATA E-DECIMAL); a field the spec types
+    # `string` (a multipart form's, where every value is text) takes the string only.
+    strings_only: bool
+
+
+def decimal_rules(schema: Mapping[str, Any]) -> DecimalRules:
     precision = int(schema["x-decimal"]["precision"])
     scale = int(schema["x-decimal"].get("scale", 0))
     integer_digits = precision - scale
-    shape = f"({precision},{scale})" if scale else f"{precision} 位整数"
     # [0-9], not \d: Python's \d takes any Unicode digit ("٣٥"), which Decimal reads but no JSON Schema pattern
     # (ECMA-262) or other tool does.
     fraction = rf"(?:\.[0-9]{{1,{scale}}})?" if scale else ""
-    text_pattern = re.compile(rf"^[0-9]{{1,{integer_digits}}}{fraction}$")
+    return DecimalRules(
+        scale=scale,
+        shape=f"({precision},{scale})" if scale else f"{precision} 位整数",
+        text_pattern=re.compile(rf"^[0-9]{{1,{integer_digits}}}{fraction}$"),
+        strings_only=schema.get("type") == "string",
+    )
 
-    # A JSON body's decimal takes a number or a digit string (`anyOf`, ERRATA E-DECIMAL); a field the spec types
-    # `string` (a multipart form's, where every value is text) takes the string only.
-    kinds: tuple[type, ...] = (str,) if schema.get("type") == "string" else (str, int, float, Decimal)
+
+def _compile_decimal(schema: Mapping[str, Any], info: _Field) -> Check:
+    """BigDecimal(precision, scale) and Int(digits): a JSON number or a string of digits."""
+    rules = decimal_rules(schema)
+    scale, shape, text_pattern = rules.scale, rules.shape, rules.text_pattern
+    kinds: tuple[type, ...] = (str,) if rules.strings_only else (str, int, float, Decimal)
 
     def check(value: Any, path: str, outcome: Outcome) -> Any:
         if isinstance(value, bool) or not isinstance(value, kinds):
@@ -278,15 +329,13 @@ def _compile_object(schema: Mapping[str, Any], info: _Field | None, node: str | 
     required = set(schema.get("required") or ())
     node = schema.get("x-node", node)
     fields: list[tuple[str, _Field, Check, bool]] = []
-    aliases: dict[str, str] = {}
+    aliases = field_aliases(properties)
     # x-relax rule `required` with `when-absent`: a required field missing while those fields are absent too
     # (an exam without a second review has no second-review date) is a finding of `severity`, not an error.
     optional_when: dict[str, Mapping[str, Any]] = {}
     for code, child in properties.items():
         child_info = _describe(child, code, node)
         fields.append((code, child_info, compile_schema(child, contract, code, node, top=False), code in required))
-        for alias in child.get("x-aliases", ()):
-            aliases[alias] = code
         for relax in child.get("x-relax", ()):
             if relax["rule"] == "required" and "when-absent" in relax:
                 optional_when[code] = relax
@@ -345,10 +394,20 @@ def _compile_object(schema: Mapping[str, Any], info: _Field | None, node: str | 
                         FieldError(prefix + name, name, name, "", "additionalProperties", "接口规范中没有这个字段")
                     )
             else:
-                outcome.notes.append(f"已忽略接口规范中没有的字段 {', '.join(prefix + name for name in unknown)}")
+                outcome.notes.append(ignored_fields_note([prefix + name for name in unknown]))
         return result
 
     return check
+
+
+def field_aliases(properties: Mapping[str, Any]) -> dict[str, str]:
+    """Other spellings of an object's fields the errata accept (`x-aliases`): alias -> the spec's name."""
+    return {alias: code for code, child in properties.items() for alias in child.get("x-aliases", ())}
+
+
+def ignored_fields_note(paths: list[str]) -> str:
+    """The note for fields the spec does not have (they are ignored, and the answer says so)."""
+    return f"已忽略接口规范中没有的字段 {', '.join(paths)}"
 
 
 def _compile_shallow(schema: Mapping[str, Any], info: _Field) -> Check:
@@ -379,24 +438,46 @@ def _parser(name: str | None, contract: Contract) -> Callable[[str], str | None]
     raise ValueError(f"the spec names an unknown x-parser {name!r}")
 
 
+def merge_all_of(schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A schema with its `allOf` parts merged in (the spec uses allOf to add a field's own keywords to a
+    shared component, such as hiImgIndx's title and 序号 to HiImgIndx)."""
+    if "allOf" not in schema:
+        return schema
+    merged: dict[str, Any] = {}
+    for part in schema["allOf"]:
+        merged.update(part)
+    merged.update({key: value for key, value in schema.items() if key != "allOf"})
+    return merged
+
+
+def schema_kind(schema: Mapping[str, Any], top: bool) -> str:
+    """Which check a (merged) schema compiles to: decimal, shallow, object, array, string or any (no check)."""
+    if "x-decimal" in schema:
+        return "decimal"
+    kind = schema.get("type")
+    if schema.get("x-per-record") and not top:
+        return "shallow"
+    if kind == "object" or "properties" in schema:
+        return "object"
+    if kind in ("array", "string"):
+        return str(kind)
+    return "any"
+
+
 def compile_schema(
     schema: Mapping[str, Any], contract: Contract, code: str = "", node: str | None = None, top: bool = True
 ) -> Check:
     """Compile a resolved schema (no $ref) into a check."""
-    if "allOf" in schema:
-        merged: dict[str, Any] = {}
-        for part in schema["allOf"]:
-            merged.update(part)
-        merged.update({key: value for key, value in schema.items() if key != "allOf"})
-        schema = merged
+    schema = merge_all_of(schema)
     info = _describe(schema, code, node) if not top else None
-    if "x-decimal" in schema:
+    kind = schema_kind(schema, top)
+    if kind == "decimal":
         assert info is not None, "a decimal cannot be a whole body"
         return _compile_decimal(schema, info)
-    kind = schema.get("type")
-    if schema.get("x-per-record") and info is not None:
+    if kind == "shallow":
+        assert info is not None
         return _compile_shallow(schema, info)
-    if kind == "object" or "properties" in schema:
+    if kind == "object":
         return _compile_object(schema, info, node, contract)
     if kind == "array":
         assert info is not None
@@ -411,11 +492,21 @@ class Validator:
     """A compiled schema of one contract: `validate(value)` gives an Outcome with every error."""
 
     def __init__(self, schema: Mapping[str, Any], contract: Contract) -> None:
+        from mie.contract.fastpath import compile_fast  # it reads its rules through this module's helpers
+
         self.schema = schema
         self.strict = contract.strict
         self._check = compile_schema(schema, contract)
+        # Most values break nothing: generated code says so quickly, and gives way to the detailed checks
+        # (which name every finding) as soon as a value is anything but plainly valid.
+        self._fast = compile_fast(schema, contract)
 
     def validate(self, value: Any, path: str = "") -> Outcome:
+        outcome = self._fast(value, path)
+        return outcome if outcome is not None else self.validate_detailed(value, path)
+
+    def validate_detailed(self, value: Any, path: str = "") -> Outcome:
+        """The detailed checks alone (what `validate` falls back to; the fast path's tests compare both)."""
         outcome = Outcome(value=None, strict=self.strict)
         outcome.value = self._check(value, path, outcome)
         return outcome

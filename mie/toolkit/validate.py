@@ -30,6 +30,11 @@ from mie.contract.records import check_exam_record
 from mie.contract.spec import resolve_refs
 from mie.contract.validation import ERROR, INFORMATION, SEVERITY_NAMES, WARNING, FieldError, Outcome, Validator, advisory_note
 
+try:
+    import orjson  # parses a batch's files about three times faster than json (see _parse_fast)
+except ImportError:  # a venv installed before it was a dependency: json alone, the same findings, slower
+    orjson = None  # type: ignore[assignment]
+
 CAPTURE_KEYS = frozenset({"headers", "form"})
 _RANK = {ERROR: 0, WARNING: 1, INFORMATION: 2}
 
@@ -174,6 +179,8 @@ def _from_error(base: str, error: FieldError) -> Finding:
 
 
 def _from_outcome(base: str, outcome: Outcome) -> list[Finding]:
+    if not outcome.errors and not outcome.advisories:  # most records of a batch: at most a note
+        return [Finding(INFORMATION, base, note, "note") for note in outcome.notes] if outcome.notes else []
     findings = [_from_error(base, error) for error in outcome.errors]
     findings += [_from_error(base, advisory) for advisory in outcome.advisories]
     said = {advisory_note(advisory) for advisory in outcome.advisories}
@@ -462,6 +469,43 @@ def validate_text(
     return validate_document(body, infno, source, base_dir, contract)
 
 
+_UNPARSED = object()
+_DIGITS = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x78 for byte in range(256))  # each digit 0, anything else x
+_LONG_DIGITS = b"0" * 19  # an integer of 19 digits or more may lie beyond 64 bits
+_BEFORE_NUMBER = b":[,"  # what precedes a number in JSON, spaces and its minus sign apart
+_BOM = b"\xef\xbb\xbf"
+
+
+def _parse_fast(raw: bytes) -> Any:
+    """The JSON document in `raw` as json.loads gives it, parsed by orjson; or _UNPARSED, and json.loads parses
+    (and names what is wrong, in the words `mie validate` has always used).
+
+    orjson refuses what json.loads refuses, and what json.loads takes only as an extension (NaN, Infinity,
+    lone surrogates, numbers beyond a double); it checks UTF-8 as strictly as Python's codec. It parses the
+    rest to the same values but one: an integer beyond 64 bits becomes a float. So a document holding a
+    number of 19 digits or more goes to json.loads (a long digit run inside a string does not)."""
+    if orjson is None:
+        return _UNPARSED
+    if raw.startswith(_BOM):  # as the utf-8-sig codec drops it
+        raw = raw[3:]
+    digits = raw.translate(_DIGITS)
+    start = digits.find(_LONG_DIGITS)
+    while start != -1:
+        before = start - 1
+        if before >= 0 and raw[before] == 0x2D:  # "-"
+            before -= 1
+        while before >= 0 and raw[before] in b" \t\r\n":
+            before -= 1
+        if before < 0 or raw[before] in _BEFORE_NUMBER:
+            return _UNPARSED
+        end = digits.find(b"x", start)
+        start = -1 if end == -1 else digits.find(_LONG_DIGITS, end)
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return _UNPARSED
+
+
 def validate_file(path: Path, infno: str | None = None, contract: Contract | None = None) -> Report:
     try:
         raw = path.read_bytes()
@@ -469,6 +513,9 @@ def validate_file(path: Path, infno: str | None = None, contract: Contract | Non
         raise UnreadableInput(f"{path}: 无法读取 ({error.strerror or error})") from None
     if raw.startswith(b"POST "):
         return validate_raw_request(raw, infno, str(path), contract)
+    body = _parse_fast(raw)
+    if body is not _UNPARSED:
+        return validate_document(body, infno, str(path), path.parent, contract)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
