@@ -658,12 +658,17 @@ def ajv_directory() -> Path | None:
     if not shutil.which("node") or not shutil.which("npm"):
         return None
     NODE_DIR.mkdir(exist_ok=True)
-    subprocess.run(
-        ["npm", "install", "--prefix", str(NODE_DIR), "--no-audit", "--no-fund", "--no-save", f"ajv@{AJV_VERSION}"],
-        check=True,
-        stdout=subprocess.DEVNULL,
-        timeout=300,
-    )
+    try:
+        subprocess.run(
+            ["npm", "install", "--prefix", str(NODE_DIR), "--no-audit", "--no-fund", "--no-save", f"ajv@{AJV_VERSION}"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            timeout=180,
+        )
+    except subprocess.TimeoutExpired:
+        # Seen when npm cannot reach the registry over TLS: tox passes NODE_EXTRA_CA_CERTS for that (tox.ini)
+        raise RuntimeError(f"npm could not install ajv@{AJV_VERSION} within 180 s: is the npm registry reachable?") from None
     return NODE_DIR
 
 
