@@ -4,7 +4,7 @@ mie's validator compiled from the spec (`mie.contract.validation.Validator`) aga
 on the same resolved schema (`CONTRACT.component("ExamRpotImgInfo")`, $refs inlined):
   - Draft4Validator (what connexion uses for request bodies), all errors collected (`iter_errors`);
   - Draft202012Validator, the same way.
-Also mie's full per-record check, `mie.service.exams.check_exam_record` (validation plus the hiImgIndx
+Also mie's full per-record check, `mie.contract.records.check_exam_record` (validation plus the hiImgIndx
 parse and its consistency with psnCertType, certno and examDate).
 Extra, when importable: jsonschema_rs (Rust) Draft4Validator on the same schema.
 
@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import copy
 import platform
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -31,7 +30,10 @@ from typing import Any
 from jsonschema import Draft4Validator, Draft202012Validator
 
 from mie.contract import current
-from mie.service.exams import check_exam_record
+from mie.contract.records import check_exam_record
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from http_save_exam import code_state  # noqa: E402  (the benchmarks' one report of the code's state)
 
 CONTRACT = current()
 
@@ -90,20 +92,6 @@ def rate(function: Callable[[], Any], seconds: float, repeat: int) -> float:
     return best
 
 
-def code_state() -> str:
-    """The commit mie runs from, and whether its code or spec differ from it (figures belong to a state)."""
-    try:
-        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-        status = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "mie", "handlers", "spec", "generated"],
-            capture_output=True, text=True,
-        )  # fmt: skip
-    except OSError:
-        return "unknown (no git)"
-    changed = [line[3:] for line in status.stdout.splitlines() if line.strip()]
-    return head.stdout.strip() + (f" + uncommitted changes in {len(changed)} file(s)" if changed else " (clean)")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=3.0, help="seconds per timing loop")
@@ -140,7 +128,7 @@ def main() -> int:
         ("mie Validator.validate", lambda record: len(mie_validator.validate(record).errors)),
         ("jsonschema Draft4Validator", lambda record: len(list(draft4.iter_errors(record)))),
         ("jsonschema Draft202012Validator", lambda record: len(list(draft2020.iter_errors(record)))),
-        ("mie check_exam_record (full)", lambda record: len(check_exam_record(record).errors)),
+        ("mie check_exam_record (full)", lambda record: len(check_exam_record(CONTRACT, record).errors)),
     ]
     try:  # extra, when the venv has it (it comes with the test tools, not with mie): a validator in Rust
         import jsonschema_rs

@@ -58,7 +58,7 @@ from mie.contract.validation import FieldError, Outcome
 from mie.service.exams import _index_of_delete_item
 from mie.service.retrieval import ImageServices, _images_input
 from mie.service.uploads import header_envelope_schema
-from tests.spec_cases import MISSING, breakages
+from tests.spec_cases import MISSING, RECORD_SCHEMAS, breakages
 
 CONTRACT = current()
 
@@ -70,16 +70,7 @@ EXAMPLES = 40  # valid cases drawn per record schema
 BODY_EXAMPLES = 15  # per request body (a §2.1 body holds up to 1000 records, each drawn: slow to draw)
 MUTATIONS = 3  # broken cases made from each drawn one
 
-RECORDS = [
-    "ExamRpotImgInfo",
-    "ImgInfo",
-    "DeleteExamRpotImgIdxItem",
-    "QueryExamRpotImgIndxListInput",
-    "QueryImgCaheFileSnInput",
-    "QueryImgCaheInput",
-    "SaveImgFileForm",
-    "SaveRptFileForm",
-]
+RECORDS = RECORD_SCHEMAS
 
 # --------------------------------------------------------------------------------------- OpenAPI 3.0 -> JSON Schema
 

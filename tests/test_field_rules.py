@@ -11,20 +11,11 @@ from typing import Any
 import pytest
 
 from mie.contract import current
-from tests.spec_cases import Breakage, breakages
+from tests.spec_cases import RECORD_SCHEMAS, Breakage, breakages
 
 CONTRACT = current()
 
-INPUT_SCHEMAS = [
-    "ExamRpotImgInfo",
-    "ImgInfo",
-    "DeleteExamRpotImgIdxItem",
-    "QueryExamRpotImgIndxListInput",
-    "QueryImgCaheFileSnInput",
-    "QueryImgCaheInput",
-    "SaveImgFileForm",
-    "SaveRptFileForm",
-]
+INPUT_SCHEMAS = RECORD_SCHEMAS
 
 CASES = [(name, case) for name in INPUT_SCHEMAS for case in breakages(name)]
 
