@@ -58,11 +58,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 def test_mie_serve_is_clean(tmp_path: Path, database_url: str) -> None:
-    server, base = serve(tmp_path, database_url)
+    scp_port = free_port()
+    server, base = serve(tmp_path, database_url, scp_port)
     junit, report = tmp_path / "conformance.xml", tmp_path / "conformance.json"
     try:
         command = [*MIE, "conformance", base, "--institution", INSTITUTION, "--key", KEY, "--institution", OTHER_INSTITUTION]
         command += ["--key", OTHER_KEY, "--seed", SEED, "--max-examples", EXAMPLES]
+        # the DICOM phase after every other one (which saved and registered the spec's example study again and again)
+        command += ["--dicom", f"127.0.0.1:{scp_port}", "--called-ae", "MIE", "--calling-ae", CALLING_AE]
         result = subprocess.run(
             [*command, "--junit", str(junit), "--json", str(report)], capture_output=True, text=True, timeout=300, check=False
         )
@@ -79,6 +82,7 @@ def test_mie_serve_is_clean(tmp_path: Path, database_url: str) -> None:
     assert tests["saveImgFile"]["tests"]["chain 4 upload"] == 1 and tests["saveExamRpotImgInfo"]["tests"]["replay"] == 3
     assert tests["deleteExamRpotImgIdxInfo"]["tests"]["chain 3c another institution deletes"] == 1
     assert any(name.startswith("field input[0].examPart") for name in tests["saveExamRpotImgInfo"]["tests"])
+    assert tests["C-STORE"]["tests"]["dicom 4 store"] == 1 and tests["queryImgCaheFIndex"]["tests"]["dicom 6 fetch"] == 1
 
     root = ElementTree.parse(junit).getroot()  # a real XML parser reads what CI's JUnit readers read
     assert root.tag == "testsuites" and root.get("failures") == "0"

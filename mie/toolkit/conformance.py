@@ -1027,10 +1027,11 @@ class Runner:
         self._query_finds(record, expect=False, step="chain 8 query no longer finds it")
         self.progress("chain: done")
 
-    def _save_fresh(self, save: Operation, step: str) -> dict[str, Any] | None:
-        """The spec's example record under a fresh index, saved (§2.1); None, with a finding, when it is not."""
+    def _save_fresh(self, save: Operation, step: str, **fields: str) -> dict[str, Any] | None:
+        """The spec's example record under a fresh index (and `fields`), saved (§2.1); None, with a finding, when
+        it is not."""
         assert save.example is not None
-        record = self.fresh_record(save)
+        record = {**self.fresh_record(save), **fields}
         message, headers = self.with_envelope(save, {**save.example, "input": [record]}, None, self.options.institutions[0])
         status, answer, case = self.send(save, step, message, headers)
         if status != 200 or not isinstance(answer, dict) or answer.get("code") != self.plan.codes.get("success", 0):
@@ -1075,7 +1076,11 @@ class Runner:
         try:
             status = association.send_c_echo()
             self._dicom_status(ECHO, "dicom 1 echo", status)
-            record = self._save_fresh(save, "dicom 2 save")
+            # A study of its own: a C-STORE names no exam, only its study, which the spec's example record shares
+            # with every exam the earlier phases saved from it (each of them may have registered it).
+            from pydicom.uid import generate_uid
+
+            record = self._save_fresh(save, "dicom 2 save", studyUid=generate_uid())
             if record is None:
                 return
             index = record["hiImgIndx"]
