@@ -265,8 +265,8 @@ def _contract_of(given: str | None, strict: bool = False) -> Contract | None:
         return current().strictly(strict)
     spec = Path(given)
     directory = spec.parent if spec.is_file() else spec
-    if not (directory / "openapi.yaml").is_file():
-        print(f"mie: {given}: 没有 openapi.yaml (应为规范目录, 含 openapi.yaml 与 dictionaries/)", file=sys.stderr)
+    if not (directory / "openapi.yaml").is_file() or not (directory / "dictionaries").is_dir():
+        print(f"mie: {given}: 应为规范目录, 含 openapi.yaml 与 dictionaries/", file=sys.stderr)
         return None
     return Contract.load(directory, strict=strict)
 

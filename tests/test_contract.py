@@ -4,8 +4,13 @@ loaded contract, not of the process."""
 from __future__ import annotations
 
 import copy
+import json
+import os
+import shutil
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from mie.contract import Contract, current
 from mie.contract.spec import BUNDLED_SPEC_DIR
@@ -59,3 +64,24 @@ def test_a_contract_loads_from_a_directory_or_its_openapi_file() -> None:
     assert by_directory.document == by_file.document == V14.document
     assert by_directory.dictionaries.keys() == V14.dictionaries.keys() and "examPart" in V14.dictionaries
     assert [t.infno for t in by_file.transactions] == [t.infno for t in V14.transactions]
+
+
+def test_validate_takes_a_revision_for_one_run_and_leaves_the_process_its_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`mie validate --spec` loads the revision it is given as a value: no environment variable is set, so the
+    next run in the same process judges by the bundled contract again."""
+    from mie.cli import EXIT_USAGE, main
+
+    v15 = write_v15_dir(tmp_path / "v15")
+    message = tmp_path / "2.3.json"
+    message.write_text(json.dumps(_img_info_message(), ensure_ascii=False), encoding="utf-8")
+    assert main(["validate", str(message), "--spec", str(v15), "--quiet"]) == 1  # V1.5: §2.3's modality required
+    assert "modality" in capsys.readouterr().out
+    assert main(["validate", str(message), "--quiet"]) == 0  # V1.4 again
+    assert "MIE_SPEC_DIR" not in os.environ and current() is V14
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    shutil.copy(v15 / "openapi.yaml", bare / "openapi.yaml")  # a spec without its dictionaries
+    assert main(["validate", str(message), "--spec", str(bare)]) == EXIT_USAGE
+    assert "dictionaries/" in capsys.readouterr().err
