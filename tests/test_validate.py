@@ -322,3 +322,43 @@ def test_raw_multipart_and_json_requests(capsys: pytest.CaptureFixture[str], tmp
     code, out, _ = run(capsys, str(tmp_path / "*.http"), "--json")
     wheres = {Path(r["file"]).name: [f["where"] for f in r["findings"]] for r in json.loads(out)["reports"]}
     assert code == 1 and wheres["query.http"] == ["$.input.certno"] and wheres["upload.http"] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (b'{"infno": "saveExamRpotImgInfo", "infno": "saveImgInfo"}', "duplicate key"),
+        (b'{"infno": "saveExamRpotImgInfo", "x": NaN}', "NaN"),
+        (b'{"infno": "saveExamRpotImgInfo", "x": ' + b"[" * 40 + b"]" * 40 + b"}", "nested too deeply"),
+        (b'{"infno": "saveExamRpotImgInfo", "x": "\\ud800"}', "lone surrogate"),
+        (b'{"infno": "saveExamRpotImgInfo", "x\\u003a": 1, "x:": 2}', "duplicate key"),
+    ],
+    ids=["duplicate-key", "nan", "deep", "lone-surrogate", "duplicate-by-escape"],
+)
+def test_a_body_is_read_as_strictly_as_the_processor_reads_it(body: bytes, said: str, tmp_path: Path) -> None:
+    """ERRATA E-JSON-STRICT, in `mie validate` as in the processor (mie.contract.body): the fast reader of files
+    (orjson) hands what it would take more loosely to the strict one."""
+    from mie.toolkit.validate import validate_file
+
+    path = tmp_path / "body.json"
+    path.write_bytes(body)
+    findings = validate_file(path).findings
+    assert [(f.severity, f.rule) for f in findings] == [("error", "json")] and said in findings[0].message
+
+
+def test_a_body_in_utf16_or_declared_gbk_is_read_as_the_processor_reads_it(tmp_path: Path) -> None:
+    from mie.toolkit.validate import validate_file
+
+    example = document_example()  # §2.1: Chinese names in it
+    text = json.dumps(example, ensure_ascii=False)
+    utf16 = tmp_path / "utf16.json"
+    utf16.write_bytes(text.encode("utf-16"))  # with its byte-order mark
+    assert validate_file(utf16).valid
+    request = tmp_path / "gbk.http"
+    head = "POST /mie/api/mie/saveExamRpotImgInfo HTTP/1.1\r\nContent-Type: application/json; charset=GBK\r\n\r\n"
+    request.write_bytes(head.encode("latin-1") + text.encode("gbk"))
+    assert validate_file(request).valid
+    undeclared = tmp_path / "undeclared.http"
+    undeclared.write_bytes(head.replace("; charset=GBK", "").encode("latin-1") + text.encode("gbk"))
+    findings = validate_file(undeclared).findings
+    assert findings and "charset=GBK" in findings[0].message  # as the processor answers it

@@ -24,7 +24,6 @@ around it. Only a JSON request body is read whole before it is forwarded, up to 
 
 from __future__ import annotations
 
-import codecs
 import json
 import logging
 import re
@@ -46,6 +45,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from mie.contract import Contract, current
+from mie.contract.body import BodyRefused, declared_charset, decode_body, parse_json
 from mie.contract.validation import ERROR, SEVERITY_NAMES, WARNING, FieldError, Validator
 from mie.toolkit.conformance import Operation, Plan, plan_of
 from mie.toolkit.validate import FileDigest, Finding, validate_document, validate_text
@@ -303,30 +303,6 @@ def _media_type(value: str | None) -> str:
     return (value or "").split(";", 1)[0].strip().lower()
 
 
-def _charset(content_type: str) -> str:
-    _, params = parse_options_header(content_type)
-    return params.get(b"charset", b"utf-8").decode("latin-1")
-
-
-# Byte order marks, longest first (UTF-32 LE begins as UTF-16 LE's does): the processor takes a body in each.
-_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-
-
-def _body_encoding(body: bytes, content_type: str) -> str:
-    """How a JSON body is read, as the processor reads it: by its byte order mark, else the declared charset, else
-    UTF-8 (ERRATA E-JSON-STRICT)."""
-    for bom, encoding in _BOMS:
-        if body.startswith(bom):
-            return encoding
-    return _charset(content_type)
-
-
 @dataclass
 class Exchange:
     """What the proxy learns of one request and its answer, and the violations it found."""
@@ -355,15 +331,11 @@ class Exchange:
 
     def judge_json(self, body: bytes, content_type: str) -> list[Finding]:
         assert self.operation is not None
-        encoding = _body_encoding(body, content_type)
-        try:
-            text = body.decode(encoding)
-        except (LookupError, UnicodeDecodeError) as error:
-            return [Finding(ERROR, "$", f"请求体不是有效的文本 ({encoding}): {error}", "json")]
-        try:
-            message = json.loads(text)
-        except ValueError:
-            message = None
+        try:  # read as the processor reads a body (ERRATA E-JSON-STRICT)
+            text, _ = decode_body(body, declared_charset(content_type))
+            message = parse_json(text)
+        except BodyRefused as refusal:
+            return [Finding(ERROR, "$", refusal.detail, "json")]
         if isinstance(message, dict):
             self.msgid = message.get("msgid") if isinstance(message.get("msgid"), str) else None
             self.records = message.get("input")

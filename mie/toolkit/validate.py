@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
-import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -26,6 +26,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 from mie.contract import Contract, Transaction, current
+from mie.contract.body import MAX_DEPTH, BodyRefused, declared_charset, decode_body, deeper_than, parse_json
 from mie.contract.records import check_exam_record
 from mie.contract.spec import resolve_refs
 from mie.contract.validation import ERROR, INFORMATION, SEVERITY_NAMES, WARNING, FieldError, Outcome, Validator, advisory_note
@@ -459,14 +460,30 @@ def validate_document(
 def validate_text(
     text: str, infno: str | None = None, source: str = "-", base_dir: Path | None = None, contract: Contract | None = None
 ) -> Report:
+    """Validate a request body's text, read as strictly as the processor reads it (ERRATA E-JSON-STRICT)."""
+    if not text.strip():
+        return _unreadable(source, "请求体为空")
     try:
-        body = json.loads(text)
-    except json.JSONDecodeError as error:
-        message = f"不是有效的 JSON: 第 {error.lineno} 行第 {error.colno} 列: {error.msg}"
-        return Report(source, findings=[Finding(ERROR, "$", message, "json")])
-    except ValueError as error:  # e.g. an integer of more digits than Python parses
-        return Report(source, findings=[Finding(ERROR, "$", f"不是有效的 JSON: {error}", "json")])
+        body = parse_json(text)
+    except BodyRefused as refusal:
+        return _unreadable(source, f"不是有效的 JSON: {refusal.detail}")
     return validate_document(body, infno, source, base_dir, contract)
+
+
+def _unreadable(source: str, message: str) -> Report:
+    return Report(source, findings=[Finding(ERROR, "$", message, "json")])
+
+
+def _decoded(raw: bytes, charset: str | None, source: str) -> str | Report:
+    """A body's text as the processor decodes it (byte-order mark, declared charset, else UTF-8), or the report
+    of one that cannot be."""
+    if not raw.strip():
+        return ""
+    try:
+        text, _ = decode_body(raw, charset)
+    except BodyRefused as refusal:
+        return _unreadable(source, refusal.detail)
+    return text
 
 
 _UNPARSED = object()
@@ -474,6 +491,7 @@ _DIGITS = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x78 for byte in range(256))  
 _LONG_DIGITS = b"0" * 19  # an integer of 19 digits or more may lie beyond 64 bits
 _BEFORE_NUMBER = b":[,"  # what precedes a number in JSON, spaces and its minus sign apart
 _BOM = b"\xef\xbb\xbf"
+_ESCAPED_COLON = re.compile(rb"\\u003[aA]")
 
 
 def _parse_fast(raw: bytes) -> Any:
@@ -501,9 +519,16 @@ def _parse_fast(raw: bytes) -> Any:
         end = digits.find(b"x", start)
         start = -1 if end == -1 else digits.find(_LONG_DIGITS, end)
     try:
-        return orjson.loads(raw)
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return _UNPARSED
+    # orjson takes the last value of a key given twice, and nesting up to 1,024 levels; the processor refuses
+    # both (ERRATA E-JSON-STRICT), so such a document goes to the strict parse. orjson writes each key's colon and
+    # every colon inside a string as one ":" (never escaped): a key given twice leaves the source with more. A
+    # colon written as an escape counts only once decoded: such a source goes to the strict parse too.
+    if raw.count(b":") != orjson.dumps(body).count(b":") or _ESCAPED_COLON.search(raw) or deeper_than(body, MAX_DEPTH):
+        return _UNPARSED
+    return body
 
 
 def validate_file(path: Path, infno: str | None = None, contract: Contract | None = None) -> Report:
@@ -516,10 +541,9 @@ def validate_file(path: Path, infno: str | None = None, contract: Contract | Non
     body = _parse_fast(raw)
     if body is not _UNPARSED:
         return validate_document(body, infno, str(path), path.parent, contract)
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        return Report(str(path), findings=[Finding(ERROR, "$", f"不是有效的 UTF-8 (第 {error.start} 字节)", "json")])
+    text = _decoded(raw, None, str(path))
+    if isinstance(text, Report):
+        return text
     return validate_text(text, infno, str(path), path.parent, contract)
 
 
@@ -545,10 +569,9 @@ def validate_raw_request(raw: bytes, infno: str | None = None, source: str = "-"
                 infno = kind.transaction.infno
     content_type = lowered.get("content-type", "")
     if not content_type.startswith("multipart/"):
-        try:
-            text = body.decode("utf-8-sig")
-        except UnicodeDecodeError as error:
-            return Report(source, findings=[Finding(ERROR, "$", f"请求体不是有效的 UTF-8 (第 {error.start} 字节)", "json")])
+        text = _decoded(body, declared_charset(content_type), source)
+        if isinstance(text, Report):
+            return text
         return validate_text(text, infno, source, contract=contract)
     form, files = _multipart_form(content_type, body)
     capture: dict[str, Any] = {"headers": headers, "form": form}

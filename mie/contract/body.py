@@ -1,0 +1,180 @@
+"""How a request's JSON body is read (ERRATA E-JSON-STRICT): its encoding (byte-order mark, else the charset its
+Content-Type declares, GBK read as GB18030, else UTF-8), then strict JSON (no NaN or Infinity, no key twice, no
+number beyond a float or 4,300 digits, no lone surrogate, at most MAX_DEPTH levels).
+
+The processor, `mie validate` and `mie proxy` read bodies through here, so that a body means the same to each;
+what cannot be read is a BodyRefused with the catalogue's code, which each says in its own way.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import math
+import re
+import sys
+from typing import Any, NoReturn
+
+from generated.models import ResponseCode
+
+
+class BodyRefused(Exception):
+    """A body that cannot be read as the contract reads bodies: the catalogue's code and what is wrong."""
+
+    def __init__(self, code: ResponseCode, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+# Charsets a JSON body may declare. GBK and GB2312 are read as GB18030, their superset: many hospital systems
+# still send GBK. Anything else is refused rather than guessed.
+CHARSETS = {
+    "utf-8": "utf-8",
+    "utf8": "utf-8",
+    "gbk": "gb18030",
+    "gb2312": "gb18030",
+    "gb18030": "gb18030",
+    "cp936": "gb18030",
+    "x-gbk": "gb18030",
+    "utf-16": "utf-16",
+    "utf-16le": "utf-16-le",
+    "utf-16be": "utf-16-be",
+    "utf-32": "utf-32",
+    "utf-32le": "utf-32-le",
+    "utf-32be": "utf-32-be",
+}
+# A byte-order mark says the encoding before any declaration does (as WHATWG's decode does); longest first.
+BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+MAX_DEPTH = 32
+"""Nesting deeper than this is refused: the spec's bodies nest five levels, and a deep body must not reach
+code that recurses (Python's json stops near 1,000 levels with RecursionError)."""
+
+
+def declared_charset(content_type: str) -> str | None:
+    for parameter in content_type.split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"').lower() or None
+    return None
+
+
+def decode_body(raw: bytes, charset: str | None) -> tuple[str, str]:
+    """The body's text and the codec that read it: by its byte-order mark, else by the charset its
+    Content-Type declares, else UTF-8."""
+    if not raw.strip():
+        raise BodyRefused(ResponseCode.malformed_body, "请求体为空")
+    encoding = next((name for bom, name in BOMS if raw.startswith(bom)), None)
+    if encoding is None and charset is not None:
+        encoding = CHARSETS.get(charset)
+        if encoding is None:
+            raise BodyRefused(
+                ResponseCode.unsupported_media_type,
+                f"不支持的字符集 charset={charset[:40]}; 请用 UTF-8, 或声明 charset=GBK / GB18030 (unsupported charset)",
+            )
+    encoding = encoding or "utf-8"
+    if encoding == "utf-8" and b"\x00" in raw[:4]:  # JSON text begins with ASCII: NULs there mean UTF-16/32
+        raise BodyRefused(
+            ResponseCode.malformed_body,
+            "请求体像是没有 BOM 的 UTF-16/32; 请用 UTF-8 (not UTF-8: looks like UTF-16 or UTF-32 without a byte-order mark)",
+        )
+    try:
+        return raw.decode(encoding), encoding
+    except UnicodeDecodeError as error:
+        named = (charset or encoding).upper()
+        detail = f"请求体不是有效的 {named} (第 {error.start} 字节; invalid {named} at byte {error.start})"
+        if charset is None and encoding == "utf-8" and _decodes_as_gb18030(raw):
+            detail += "; 若为 GBK/GB18030 编码, 请在 Content-Type 中声明 charset=GBK (declare the charset)"
+        raise BodyRefused(ResponseCode.malformed_body, detail) from None
+
+
+def _decodes_as_gb18030(raw: bytes) -> bool:
+    try:
+        raw.decode("gb18030")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _show_name(name: str) -> str:
+    return name if len(name) <= 60 else name[:57] + "..."
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Two values of one field are ambiguous (RFC 8259 §4 leaves it to the reader): refuse, naming the field."""
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name in seen:
+                raise BodyRefused(
+                    ResponseCode.malformed_body,
+                    f"字段 {_show_name(name)} 在同一对象中出现了两次, 取哪个值不明确 (duplicate key {_show_name(name)!r})",
+                )
+            seen.add(name)
+    return value
+
+
+def _no_constant(name: str) -> NoReturn:
+    raise BodyRefused(ResponseCode.malformed_body, f"{name} 不是 JSON 的数 (RFC 8259 §6: {name} is not a JSON number)")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise BodyRefused(ResponseCode.malformed_body, f"数 {_show_name(text)} 超出范围 (number out of range)")
+    return number
+
+
+def parse_json(text: str) -> Any:
+    """Strict JSON: no NaN or Infinity, no number beyond a float's range or 4,300 digits (Python's limit),
+    no key twice in one object, at most MAX_DEPTH levels of nesting."""
+    try:
+        body = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant, parse_float=_finite)
+    except json.JSONDecodeError as error:
+        raise BodyRefused(ResponseCode.malformed_body, f"第 {error.lineno} 行第 {error.colno} 列: {error.msg}") from None
+    except RecursionError:
+        raise BodyRefused(ResponseCode.malformed_body, f"嵌套超过 {MAX_DEPTH} 层 (nested too deeply)") from None
+    except ValueError:  # int(): more digits than sys.get_int_max_str_digits()
+        limit = sys.get_int_max_str_digits()
+        raise BodyRefused(ResponseCode.malformed_body, f"数的位数超过 {limit} 位 (number longer than {limit} digits)") from None
+    # No more levels than opening brackets (those inside strings only add to the count): most bodies skip the walk.
+    if text.count("{") + text.count("[") > MAX_DEPTH and deeper_than(body, MAX_DEPTH):
+        raise BodyRefused(ResponseCode.malformed_body, f"嵌套超过 {MAX_DEPTH} 层 (nested too deeply)")
+    if _SURROGATE_ESCAPE.search(text) and _lone_surrogate(body):
+        raise BodyRefused(ResponseCode.malformed_body, "字符串中有不成对的 \\u 代理项, 不是 Unicode 字符 (lone surrogate escape)")
+    return body
+
+
+# "\ud800" alone is valid JSON but no character: PostgreSQL (and UTF-8) cannot store it.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _lone_surrogate(body: Any) -> bool:
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def deeper_than(value: Any, limit: int) -> bool:
+    """Whether containers nest more than `limit` levels (walked level by level, no recursion)."""
+    level = [value] if type(value) is dict or type(value) is list else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        inner: list[Any] = []
+        for container in level:
+            items = container.values() if type(container) is dict else container
+            inner.extend(item for item in items if type(item) is dict or type(item) is list)
+        level = inner
+    return False
