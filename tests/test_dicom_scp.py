@@ -278,3 +278,20 @@ def test_recovery_registers_again_a_whole_instance_whose_row_was_lost(
     with runtime.database.unit_of_work() as repository:
         assert repository.received_count(study["hiImgIndx"], study["studyUid"]) == 2
     assert_database_agrees_with_disk(runtime)
+
+
+def test_a_study_registered_for_two_exams_takes_each_instance_by_its_accession(
+    scp: StorageSCP, runtime: Runtime, client: TestClient
+) -> None:
+    """One study, two exams (two exam parts of one CT visit, say), each registered with its own accession number:
+    a C-STORE names only the study and the accession, and goes to the exam whose registration lists it."""
+    first = exam_record()
+    second = exam_record(studyUid=first["studyUid"])
+    for record, accession in ((first, "A-CHEST"), (second, "A-ABDOMEN")):
+        assert client.post(SAVE_EXAM, json=exam_message(record)).json()["code"] == 0
+        assert client.post("/mie/api/mie/saveImgInfo", json=img_info_message(record, accession=accession)).json()["code"] == 0
+    chest, abdomen = (make_instance(first["studyUid"], accession=a) for a in ("A-CHEST", "A-ABDOMEN"))
+    assert pynetdicom_send(scp.port, chest, abdomen) == [0, 0]
+    rows = stored_instances(runtime)
+    assert rows[str(chest.SOPInstanceUID)].hi_img_indx == first["hiImgIndx"]
+    assert rows[str(abdomen.SOPInstanceUID)].hi_img_indx == second["hiImgIndx"]

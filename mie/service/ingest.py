@@ -383,7 +383,10 @@ def _store(batch: Batch, store: FileStore, arrival: _Arrival) -> Ingested:
         studies = repository.studies_of_uid(header.study_uid, institution)
         if not studies:
             raise IngestRefused("not_registered", f"检查 {header.study_uid} 未经 saveImgInfo 登记")
-        if header.accession_number not in studies[0].accession_list():
+        # A study may be registered for several exams (one per exam part, say): the instance goes to the first
+        # registered one whose accession numbers hold its own (a C-STORE names its study and accession, no exam).
+        studies = [study for study in studies if header.accession_number in study.accession_list()]
+        if not studies:
             raise IngestRefused("accession", f"AccessionNumber '{header.accession_number}' 不在登记的影像关联编号中")
     existing = repository.instance(header.sop_instance_uid)
     if existing is not None and existing.md5 != spooled.md5:
