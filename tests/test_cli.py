@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,15 +14,9 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import KEY, SAVE_EXAM, document_example
+from tests.conftest import KEY, SAVE_EXAM, document_example, free_port
 
 MIE = [sys.executable, "-m", "mie.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def mie(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

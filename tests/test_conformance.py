@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,6 @@ from xml.etree import ElementTree
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,7 +20,7 @@ from starlette.routing import Route
 
 from mie.contract import current
 from mie.toolkit.conformance import EXIT_NOT_STARTED, Institution, Options, Report, run
-from tests.conftest import INSTITUTION, KEY, OTHER_INSTITUTION, OTHER_KEY, POSTGRES_URL, own_postgres_schema
+from tests.conftest import INSTITUTION, KEY, OTHER_INSTITUTION, OTHER_KEY, POSTGRES_URL, own_postgres_schema, served_in_thread
 from tests.test_cli import free_port
 from tests.test_crash import start_server
 
@@ -161,19 +158,9 @@ def check_against(
     rewrite: Callable[[str, Any], Any] | None = None,
     institutions: tuple[Institution, ...] = (Institution(INSTITUTION, KEY),),
 ) -> Report:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(proxy(upstream, fault, rewrite), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
+    with served_in_thread(proxy(upstream, fault, rewrite)) as port:
         options = Options(f"http://127.0.0.1:{port}", list(institutions), transactions=transactions, max_examples=1, seed=7)
         return run(options)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 def findings(report: Report, check: str, transaction: str) -> list[Any]:

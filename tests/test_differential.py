@@ -54,7 +54,7 @@ from schemathesis.transport.serialization import Binary
 
 from mie.contract import current
 from mie.contract.spec import REPO_ROOT, resolve_refs
-from mie.contract.validation import FieldError, Outcome
+from mie.contract.validation import FieldError, Outcome, merge_all_of
 from mie.service.exams import _index_of_delete_item
 from mie.service.retrieval import ImageServices, _images_input
 from mie.service.uploads import header_envelope_schema
@@ -361,7 +361,7 @@ def _targeted(target: Target, example: Any) -> list[Any]:
                 cases.append(_put(example, place, renamed) if place else renamed)
         if not isinstance(record, dict):
             continue
-        codes = {code for branch in branches for code in _merged(branch).get("properties", {})}
+        codes = {code for branch in branches for code in merge_all_of(branch).get("properties", {})}
         for code in sorted(codes):  # every field of the table, also those the example leaves out
             old = record.get(code)
             news: list[Any] = [MISSING, None, "", 5, "X\n"]
@@ -487,34 +487,24 @@ RELAX = MieOnlyRule("E-MIE-RELAX", "x-relax")
 RULES = [CALENDAR, INDEX_DATE, DECIMAL_SCALE, ALIASES, RELAX]
 
 
-def _merged(schema: dict[str, Any]) -> dict[str, Any]:
-    if "allOf" not in schema:
-        return schema
-    merged: dict[str, Any] = {}
-    for part in schema["allOf"]:
-        merged.update(_merged(part))
-    merged.update({key: value for key, value in schema.items() if key != "allOf"})
-    return merged
-
-
 def schema_at(schema: dict[str, Any], root: Any, path: tuple[str | int, ...]) -> dict[str, Any]:
     """The OpenAPI schema of the value at `path` (a oneOf branch chosen as the value's shape and properties say)."""
     value = root
     for part in path:
-        schema = _merged(schema)
+        schema = merge_all_of(schema)
         if "oneOf" in schema:
             schema = _branch(schema["oneOf"], value)
         if isinstance(part, int):
             schema = schema.get("items", {})
         else:
-            schema = _merged(schema).get("properties", {}).get(part, {})
+            schema = merge_all_of(schema).get("properties", {}).get(part, {})
         value = value[part] if _has(value, part) else None
-    schema = _merged(schema)
+    schema = merge_all_of(schema)
     return _branch(schema["oneOf"], value) if "oneOf" in schema else schema
 
 
 def _branch(branches: list[dict[str, Any]], value: Any) -> dict[str, Any]:
-    for branch in map(_merged, branches):
+    for branch in map(merge_all_of, branches):
         if isinstance(value, str) and branch.get("type") == "string":
             return branch
         if isinstance(value, dict) and branch.get("type") == "object":

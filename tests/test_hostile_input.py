@@ -12,15 +12,12 @@ import json
 import logging
 import re
 import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from sqlmodel import Session, func, select
 from starlette.testclient import TestClient
 
@@ -28,9 +25,8 @@ from mie.runtime import Runtime
 from mie.store.tables import AuditEvent, ExamRecord, Instance, Message, Report, SetlInfo, Study
 from mie.web.app import create_app
 from mie.web.protocol import BoundedHttpToolsProtocol
-from tests.conftest import INSTITUTION, KEY, SAVE_EXAM, exam_message, exam_record, new_msgid
+from tests.conftest import INSTITUTION, KEY, SAVE_EXAM, exam_message, exam_record, new_msgid, served_in_thread
 from tests.dicom_files import make_instance, md5, part10_bytes
-from tests.test_cli import free_port
 from tests.test_envelope import CATALOGUE
 
 SAVE_IMG_FILE = "/mie/api/mie/saveImgFile"
@@ -323,18 +319,8 @@ def test_an_oversized_envelope_header_is_refused_short(client: TestClient, runti
 @pytest.fixture
 def server(runtime: Runtime) -> Iterator[tuple[str, int]]:
     """`create_app` under uvicorn with the protocol `mie serve` uses, in a thread, on a free port."""
-    port = free_port()
-    config = uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning", http=BoundedHttpToolsProtocol)
-    served = uvicorn.Server(config)
-    thread = threading.Thread(target=served.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not served.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
-    yield "127.0.0.1", port
-    served.should_exit = True
-    thread.join(timeout=30)
+    with served_in_thread(create_app(runtime), http=BoundedHttpToolsProtocol) as port:
+        yield "127.0.0.1", port
 
 
 def http_request(path: str, body: bytes, headers: dict[str, str] | None = None) -> bytes:

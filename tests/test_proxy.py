@@ -8,7 +8,6 @@ import json
 import random
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -29,7 +27,16 @@ from mie.contract import current
 from mie.runtime import Runtime
 from mie.service.institutions import add_institution, allow_sources
 from mie.toolkit.proxy import ClippedJSON, Options, Violation, ViolationLog, create_app
-from tests.conftest import INSTITUTION, KEY, SAVE_EXAM, document_example, exam_message, exam_record, img_info_message
+from tests.conftest import (
+    INSTITUTION,
+    KEY,
+    SAVE_EXAM,
+    document_example,
+    exam_message,
+    exam_record,
+    img_info_message,
+    served_in_thread,
+)
 from tests.dicom_files import make_instance, md5, part10_bytes
 from tests.retrieval_helpers import QUERIER, QUERY_IMAGES, QUERY_INDEX, fetch_query, index_query, list_query
 from tests.spec_revision import write_v15_dir
@@ -61,18 +68,8 @@ class Collected(ViolationLog):
 
 @contextmanager
 def running(app: Any) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
+    with served_in_thread(app, lifespan="on") as port:
         yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 @contextmanager

@@ -44,6 +44,7 @@ import requests
 from mie.client import Messages, MsgidSequence, wire
 from mie.contract import Contract
 from mie.contract.spec import BUNDLED_SPEC_DIR
+from mie.contract.validation import merge_all_of
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_NOT_STARTED = 0, 1, 2
 DEFAULT_SPEC = BUNDLED_SPEC_DIR / "openapi.yaml"
@@ -301,16 +302,8 @@ def plan_of(contract: Contract) -> Plan:
 
 
 def merged(schema: Any) -> dict[str, Any]:
-    """A schema with its allOf parts folded in (the spec writes `allOf: [$ref]` beside a field's own keywords)."""
-    if not isinstance(schema, dict):
-        return {}
-    if "allOf" not in schema:
-        return schema
-    result: dict[str, Any] = {}
-    for part in schema["allOf"]:
-        result.update(merged(part))
-    result.update({key: value for key, value in schema.items() if key != "allOf"})
-    return result
+    """A schema with its allOf parts folded in (the contract's merge_all_of), {} for anything not a schema."""
+    return dict(merge_all_of(schema)) if isinstance(schema, dict) else {}
 
 
 # --- breaking one field one way (the rules of the project's spec-derived tests) ---------------------------

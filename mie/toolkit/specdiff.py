@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from mie.contract import Contract
+from mie.contract.validation import merge_all_of
 
 SENDERS, RECEIVERS = "senders", "receivers"
 _SEVERITY_NAMES = {"error": "错误", "warning": "警告", "information": "提示"}
@@ -178,19 +179,8 @@ def _request_fields(operation: Mapping[str, Any]) -> Iterator[tuple[str, FieldIn
         yield from _properties(schema, "", None)
 
 
-def _merged(schema: Mapping[str, Any]) -> dict[str, Any]:
-    """allOf folded into one schema, as the validator reads it."""
-    if "allOf" not in schema:
-        return dict(schema)
-    merged: dict[str, Any] = {}
-    for part in schema["allOf"]:
-        merged.update(_merged(part))
-    merged.update({key: value for key, value in schema.items() if key != "allOf"})
-    return merged
-
-
 def _properties(schema: Mapping[str, Any], prefix: str, node: str | None) -> Iterator[tuple[str, FieldInfo]]:
-    schema = _merged(schema)
+    schema = merge_all_of(schema)
     node = schema.get("x-node", node)
     required = set(schema.get("required") or ())
     open_object = schema.get("additionalProperties", True) is not False
@@ -202,18 +192,18 @@ def _properties(schema: Mapping[str, Any], prefix: str, node: str | None) -> Ite
 def _flatten(
     schema: Mapping[str, Any], path: str, code: str, required: bool, open_parent: bool, node: str | None
 ) -> Iterator[tuple[str, FieldInfo]]:
-    schema = _merged(schema)
+    schema = merge_all_of(schema)
     branches = schema.get("oneOf") or []
     own = schema
-    plain = [b for b in branches if not _is_object(_merged(b))]
+    plain = [b for b in branches if not _is_object(merge_all_of(b))]
     if len(plain) == 1:  # §2.5: an index, or an object naming one
-        own = {**_merged(plain[0]), **{k: v for k, v in schema.items() if k != "oneOf"}}
+        own = {**merge_all_of(plain[0]), **{k: v for k, v in schema.items() if k != "oneOf"}}
     yield path, _describe(own, path, code, required, open_parent, node)
     items = schema.get("items")
     if schema.get("type") == "array" and isinstance(items, dict):
-        items = _merged(items)
+        items = merge_all_of(items)
         item_node = items.get("x-node", node)
-        item_plain = [b for b in items.get("oneOf") or [] if not _is_object(_merged(b))]
+        item_plain = [b for b in items.get("oneOf") or [] if not _is_object(merge_all_of(b))]
         if item_plain:
             yield from _flatten(items, f"{path}[]", code, True, open_parent, item_node)
         elif _is_object(items):
@@ -225,7 +215,7 @@ def _flatten(
         yield from _properties(schema, path, node)
     discriminator = (schema.get("discriminator") or {}).get("propertyName")
     for branch in branches:
-        branch = _merged(branch)
+        branch = merge_all_of(branch)
         if not _is_object(branch):
             continue
         label = path

@@ -34,7 +34,7 @@ from mie import runtime
 from mie.contract import Contract
 from mie.service.answers import Answer, MieError
 from mie.service.uploads import FileTooLarge, SpoolWriter, open_upload_spool
-from mie.web.validators import MAX_PARTS, multipart_boundary
+from mie.web.validators import MAX_PARTS, body_chunks, multipart_boundary
 
 # images.save_img_file, reports.save_rpt_file: (contract, database, store, headers, form, file, max_file_bytes)
 FileService = Callable[..., Answer]
@@ -177,22 +177,12 @@ class StreamedForm:
             raise HTTPException(400, f"Invalid multipart boundary: {error}") from None
 
     async def read(self, receive: Receive, limit: int) -> None:
-        received = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise MieError(ResponseCode.malformed_body, "请求体未收全, 连接已断开")
-            chunk = message.get("body", b"")
-            received += len(chunk)
-            if received > limit:
-                raise MieError(ResponseCode.payload_too_large, f"请求体超过 {limit} 字节")
+        async for chunk in body_chunks(receive, limit):
             if chunk:
                 try:
                     self._parser.write(chunk)
                 except FormParserError as error:
                     raise HTTPException(400, f"Invalid multipart data: {error}") from None
-            if not message.get("more_body", False):
-                break
         # A body cut short leaves the part it cut unfinished: its text is dropped, and a file part is no file.
         self._parser.finalize()
 

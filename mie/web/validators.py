@@ -35,6 +35,23 @@ class HeadersLeftToTheTransaction(ParameterValidator):
         return None
 
 
+async def body_chunks(receive: Receive, limit: int) -> t.AsyncIterator[bytes]:
+    """A request body's pieces as they arrive; refused once they pass `limit` bytes, or when the client leaves
+    before the last one (the JSON transactions read it whole, the uploads parse it as it comes)."""
+    received = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise MieError(ResponseCode.malformed_body, "请求体未收全, 连接已断开")
+        chunk = message.get("body", b"")
+        received += len(chunk)
+        if received > limit:
+            raise MieError(ResponseCode.payload_too_large, f"请求体超过 {limit} 字节")
+        yield chunk
+        if not message.get("more_body", False):
+            return
+
+
 MAX_PARTS = 64
 """More multipart parts than this are refused as they stream in: the forms have seven fields, and each file part
 may take up to 1 MiB of memory in Starlette's parse before it spills to disk."""
@@ -117,20 +134,7 @@ class EnvelopeJSONValidator(JSONRequestBodyValidator):
             raise MieError(ResponseCode.payload_too_large, f"请求体超过 {self.max_body_bytes} 字节")
         if length in ("", "0") and "chunked" not in headers.get("transfer-encoding", ""):
             raise MieError(ResponseCode.malformed_body, "请求体为空")
-        chunks: list[bytes] = []
-        size = 0
-        more_body = True
-        while more_body:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise MieError(ResponseCode.malformed_body, "请求体未收全, 连接已断开")
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                raise MieError(ResponseCode.payload_too_large, f"请求体超过 {self.max_body_bytes} 字节")
-            chunks.append(chunk)
-            more_body = message.get("more_body", False)
-        raw = b"".join(chunks)
+        raw = b"".join([chunk async for chunk in body_chunks(receive, self.max_body_bytes)])
         text, encoding = decode_body(raw, declared_charset(headers.get("content-type", "")))
         body = parse_json(text)
         scope[CHECKED_BODY] = CheckedBody(body, check_envelope(self.contract, self._schema, body))
