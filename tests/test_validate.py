@@ -362,3 +362,27 @@ def test_a_body_in_utf16_or_declared_gbk_is_read_as_the_processor_reads_it(tmp_p
     undeclared.write_bytes(head.replace("; charset=GBK", "").encode("latin-1") + text.encode("gbk"))
     findings = validate_file(undeclared).findings
     assert findings and "charset=GBK" in findings[0].message  # as the processor answers it
+
+
+def test_a_large_file_beside_a_capture_is_read_piece_by_piece(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A study's file may be hundreds of MB: it is hashed as it is read, its header taken from its first MiB, and
+    never read whole (Path.read_bytes is not called)."""
+    from mie.toolkit import validate as toolkit
+
+    dataset = make_instance(EXAM_RECORD["studyUid"])
+    dataset.PixelData = bytes(range(256)) * (3 * 4096)  # 3 MiB of pixels after the header
+    dataset.Rows, dataset.Columns, dataset.BitsAllocated, dataset.BitsStored, dataset.HighBit = 1024, 3072, 8, 8, 7
+    data = part10_bytes(dataset)
+    assert len(data) > 3 * toolkit.FILE_HEAD_BYTES
+    (tmp_path / "big.dcm").write_bytes(data)
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail(f"{self} read whole"))
+    good = capture("saveImgFile", fileMd5=md5(data).upper())
+    good["file"] = "big.dcm"
+    good["form"].pop("dicom")
+    assert validate_document(good, base_dir=tmp_path).findings == []
+    wrong = copy.deepcopy(good)
+    wrong["form"]["fileMd5"], wrong["form"]["studyUid"] = "0" * 32, "1.2.3"
+    assert {f.where: f.rule for f in validate_document(wrong, base_dir=tmp_path).findings} == {
+        "$.form.fileMd5": "md5",
+        "$.form.studyUid": "fileMismatch",
+    }

@@ -48,7 +48,7 @@ from mie.contract import Contract, current
 from mie.contract.body import BodyRefused, declared_charset, decode_body, parse_json
 from mie.contract.validation import ERROR, SEVERITY_NAMES, WARNING, FieldError, Validator
 from mie.toolkit.conformance import Operation, Plan, plan_of
-from mie.toolkit.validate import FileDigest, Finding, validate_document, validate_text
+from mie.toolkit.validate import FILE_HEAD_BYTES, FileDigest, Finding, validate_document, validate_text
 
 log = logging.getLogger("mie.proxy")
 
@@ -61,8 +61,6 @@ MAX_ANSWER_BYTES = 32 * 1024 * 1024
 # A string of the answer longer than this is kept only to this length: every maxLength of the spec is far
 # below it, so a kept string still breaks exactly the rules the whole one breaks.
 KEEP_STRING_BYTES = 64 * 1024
-# Of an uploaded DICOM file, the head kept to read StudyInstanceUID and AccessionNumber from its header.
-FILE_HEAD_BYTES = 1024 * 1024
 FORM_FIELD_BYTES = 64 * 1024  # a form field's text kept (every form field of the spec is far shorter)
 SPOOL_IN_MEMORY = 1024 * 1024  # under --strict, an upload beyond this waits on disk until it is judged
 

@@ -304,13 +304,14 @@ def _check_capture(contract: Contract, transaction: Transaction, capture: dict[s
         summary = capture.get("file_summary")
         if not isinstance(summary, FileSummary):
             data = capture.get("file_bytes")
-            if not isinstance(data, bytes):
+            if isinstance(data, bytes):
+                summary = FileSummary.of(data)
+            else:  # a file beside the capture, read piece by piece (a study's file may be large)
                 path = Path(file_name) if base_dir is None else base_dir / file_name
                 try:
-                    data = path.read_bytes()
+                    summary = summarize_file(path)
                 except OSError as error:
                     raise UnreadableInput(f"{path}: 无法读取 ({error.strerror or error})") from None
-            summary = FileSummary.of(data)
         findings += _check_file(contract, transaction, form_schema, file_field, form_outcome.value, Path(file_name).name, summary)
     return findings
 
@@ -361,6 +362,19 @@ class FileDigest:
 
     def summary(self) -> FileSummary:
         return FileSummary(self._md5.hexdigest(), bytes(self._head), self._tail, self.size <= self._head_bytes)
+
+
+# Of a DICOM file, the head read for StudyInstanceUID and AccessionNumber (its header, never its pixels).
+FILE_HEAD_BYTES = 1024 * 1024
+
+
+def summarize_file(path: Path, head_bytes: int = FILE_HEAD_BYTES) -> FileSummary:
+    """A file's FileSummary, read a MiB at a time: never the whole file in memory."""
+    digest = FileDigest(head_bytes)
+    with path.open("rb") as stream:
+        while chunk := stream.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.summary()
 
 
 def _check_file(
