@@ -25,10 +25,11 @@ from mie.service.pages import PageRefused
 log = logging.getLogger("mie.pages")
 
 MAX_FRAME = 100_000
-# Inline styles and scripts only, everything else from this processor; the PDF may be framed by our own page.
+# Inline styles and scripts only, everything else from this processor; the PDF may be framed by our own page;
+# the image page shows the rendered PNGs it fetched as blob: URLs (it reads their window and status).
 _SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; frame-ancestors 'self'; base-uri 'none'; form-action 'none'",
+    "img-src 'self' data: blob:; frame-ancestors 'self'; base-uri 'none'; form-action 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",  # the token is in the address
 }
@@ -70,7 +71,7 @@ def _guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Req
             return _refusal(refused)
         except Exception:
             log.exception("page %s failed", request.url.path)
-            return _refusal(PageRefused(500, "服务器内部错误, 请稍后再试"))
+            return _refusal(PageRefused(500, "服务器内部错误，请稍后再试"))
 
     return guarded
 
@@ -78,7 +79,7 @@ def _guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Req
 def _token(request: Request) -> str:
     token = request.query_params.get("t")
     if not token:
-        raise PageRefused(403, "链接不完整: 缺少访问令牌")
+        raise PageRefused(403, "链接不完整：缺少访问令牌")
     return token
 
 
@@ -95,7 +96,8 @@ def _integer(request: Request, name: str, default: int | None = None, top: int |
 async def report_view(request: Request) -> Response:
     runtime = current()
     page = await run_in_threadpool(pages.report_page, runtime, _token(request), _client(request))
-    return _html("report.html", page=page, shown=page.reports[0] if page.reports else None)
+    images = f"../image/view?t={page.image_token}"
+    return _html("report.html", page=page, shown=page.reports[0] if page.reports else None, images=images)
 
 
 @_guarded
@@ -124,7 +126,7 @@ async def image_view(request: Request) -> Response:
             "label": " ".join(part for part in (view.number and f"#{view.number}", view.modality, view.description) if part),
             "modality": view.modality,
             "not_shown": view.not_shown,
-            "slices": [[piece.sop_instance_uid, piece.frame] for piece in view.slices],
+            "slices": [[piece.sop_instance_uid, piece.frame, piece.instance_number] for piece in view.slices],
         }
         for view in page.series
     ]
@@ -137,8 +139,15 @@ async def image_render(request: Request) -> Response:
     sop = request.query_params.get("sop") or ""
     frame = _integer(request, "frame", default=0, top=MAX_FRAME)
     preset = request.query_params.get("preset") or "auto"
-    png = await run_in_threadpool(pages.image_png, runtime, _token(request), sop, frame, preset, _client(request))
-    return Response(png, media_type="image/png", headers={**_IMAGE_CACHE, "X-Content-Type-Options": "nosniff"})
+    center, width = request.query_params.get("wc"), request.query_params.get("ww")
+    rendered = await run_in_threadpool(
+        pages.image_png, runtime, _token(request), sop, frame, preset, _client(request), center, width
+    )
+    headers = {**_IMAGE_CACHE, "X-Content-Type-Options": "nosniff"}
+    if rendered.window is not None:  # what the page's overlay shows, and where a drag starts from
+        headers["X-Window-Center"] = f"{rendered.window.center:g}"
+        headers["X-Window-Width"] = f"{rendered.window.width:g}"
+    return Response(rendered.png, media_type="image/png", headers=headers)
 
 
 ROUTES: tuple[tuple[str, Callable[[Request], Awaitable[Response]]], ...] = (
