@@ -87,7 +87,7 @@ def test_the_report_page_puts_findings_first_then_the_pdf_and_links_to_the_image
     page = client.get(address).text
     findings, conclusion = page.index(html.escape(FINDINGS)), page.index(CONCLUSION)
     frame = re.search(r'<iframe[^>]* src="([^"]+)"', page)
-    assert frame is not None and frame.group(1).endswith("#view=FitH")  # the PDF at the page's width
+    assert frame is not None and frame.group(1).endswith("view=FitH")  # the PDF at the page's width
     patient = page.index(f"<dt>{CONTRACT.component('ExamRpotImgInfo')['properties']['psnName']['title']}</dt>")
     assert findings < conclusion < frame.start() < patient
     assert not ASCII_IN_CHINESE.search(visible_text(page.replace(html.escape(FINDINGS), "")))
