@@ -128,6 +128,7 @@ def _shot(page: object, name: str) -> None:
     """A screenshot for a person to look at, when MIE_PAGE_SCREENSHOTS names a directory."""
     directory = os.environ.get("MIE_PAGE_SCREENSHOTS")
     if directory:
+        page.wait_for_timeout(1500)  # type: ignore[attr-defined]  # the PDF viewer draws after the page's load
         page.screenshot(path=os.path.join(directory, f"{name}.png"))  # type: ignore[attr-defined]
 
 
@@ -217,10 +218,16 @@ def test_the_report_page_shows_the_report_and_its_pdf(browser: object, served: S
 
 
 def _image_loaded(page: object, address_part: str = "render") -> None:
-    """The picture on screen is a rendered slice whose address holds `address_part`."""
+    """The picture on screen is the slice the page is at (of the series chosen, at the slider's position), and its
+    address holds `address_part`."""
     page.wait_for_function(  # type: ignore[attr-defined]
-        "part => { const i = document.getElementById('image'); return !i.hidden && i.complete && i.naturalWidth > 0 "
-        "&& (i.dataset.address || '').includes(part); }",
+        """part => { const i = document.getElementById('image'), a = i.dataset.address || '';
+        const series = JSON.parse(document.getElementById('series-data').textContent);
+        const active = document.querySelector('button.series.active');
+        if (!active) return false;
+        const slice = series[Number(active.dataset.index)].slices[Number(document.getElementById('slider').value)];
+        return !i.hidden && i.complete && i.naturalWidth > 0 && a.includes(part)
+               && a.includes('sop=' + encodeURIComponent(slice[0]) + '&frame=' + slice[1] + '&'); }""",
         arg=address_part,
     )
 
@@ -363,6 +370,7 @@ def test_drag_changes_the_window_and_zoom_and_pan_move_the_picture(browser: obje
     page.click("#fit")
     _image_loaded(page, "preset=auto")
     assert page.eval_on_selector("#image", "i => i.style.transform") == "translate(0px, 0px) scale(1)"
+    _shot(page, "image-after-drag")
     assert errors == []
     page.context.close()
 
@@ -376,7 +384,8 @@ def test_a_link_that_expires_while_the_page_is_open_says_so(browser: object, ser
     page.keyboard.press("End")  # a slice not loaded yet: the server answers 410
     page.wait_for_selector("#notice", state="visible")
     assert page.inner_text("#notice") == "链接已过期，请重新查询"
-    assert not page.locator("#image").is_visible()
+    assert not page.locator("#image").is_visible() and page.inner_text("#overlay-window") == ""
+    _shot(page, "image-expired")
     page.context.close()
 
 
