@@ -217,19 +217,16 @@ def test_the_report_page_shows_the_report_and_its_pdf(browser: object, served: S
     page.context.close()
 
 
+# The picture on screen is the slice the page is at (of the series chosen, at the slider's position) and its render
+# address holds `part` (the page shows each rendered slice as a blob: URL; data-address is where it came from).
+SLICE_ON_SCREEN = """part => {
+    const i = document.getElementById('image'), active = document.querySelector('button.series.active');
+    return !!active && !i.hidden && i.complete && i.naturalWidth > 0 && (i.dataset.address || '').includes(part)
+           && i.dataset.slice === active.dataset.index + ':' + document.getElementById('slider').value; }"""
+
+
 def _image_loaded(page: object, address_part: str = "render") -> None:
-    """The picture on screen is the slice the page is at (of the series chosen, at the slider's position), and its
-    address holds `address_part`."""
-    page.wait_for_function(  # type: ignore[attr-defined]
-        """part => { const i = document.getElementById('image'), a = i.dataset.address || '';
-        const series = JSON.parse(document.getElementById('series-data').textContent);
-        const active = document.querySelector('button.series.active');
-        if (!active) return false;
-        const slice = series[Number(active.dataset.index)].slices[Number(document.getElementById('slider').value)];
-        return !i.hidden && i.complete && i.naturalWidth > 0 && a.includes(part)
-               && a.includes('sop=' + encodeURIComponent(slice[0]) + '&frame=' + slice[1] + '&'); }""",
-        arg=address_part,
-    )
+    page.wait_for_function(SLICE_ON_SCREEN, arg=address_part)  # type: ignore[attr-defined]
 
 
 def _choose(page: object, modality: str) -> None:

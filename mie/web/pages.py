@@ -145,8 +145,8 @@ async def image_render(request: Request) -> Response:
     )
     headers = {**_IMAGE_CACHE, "X-Content-Type-Options": "nosniff"}
     if rendered.window is not None:  # what the page's overlay shows, and where a drag starts from
-        headers["X-Window-Center"] = f"{rendered.window.center:g}"
-        headers["X-Window-Width"] = f"{rendered.window.width:g}"
+        headers["X-Window-Center"] = f"{rendered.window.center:.10g}"
+        headers["X-Window-Width"] = f"{rendered.window.width:.10g}"
     return Response(rendered.png, media_type="image/png", headers=headers)
 
 
