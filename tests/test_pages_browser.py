@@ -373,11 +373,12 @@ def test_drag_changes_the_window_and_zoom_and_pan_move_the_picture(browser: obje
 
 
 def test_a_link_that_expires_while_the_page_is_open_says_so(browser: object, served: Served) -> None:
-    page, _errors, response = _open(browser, served.link_expiring_in(Page.image, 4))
+    expires_at = time.time() + 10  # long enough for the page to open on a loaded machine
+    page, _errors, response = _open(browser, served.link_expiring_in(Page.image, 10))
     assert response.status == 200
     _choose(page, "CT")
     _image_loaded(page, "preset=auto")
-    page.wait_for_timeout(4500)  # past the link's expiry
+    page.wait_for_timeout(max(0.0, expires_at - time.time()) * 1000 + 1500)  # past the link's expiry
     page.keyboard.press("End")  # a slice not loaded yet: the server answers 410
     page.wait_for_selector("#notice", state="visible")
     assert page.inner_text("#notice") == "链接已过期，请重新查询"
