@@ -357,10 +357,10 @@ def cmd_conformance(args: argparse.Namespace) -> int:
     from mie.toolkit import conformance
 
     if len(args.institution) != len(args.key) or not args.institution:
-        print("mie: give --institution CODE --key KEY, one --key after each --institution", file=sys.stderr)
+        print("mie: 请给出 --institution CODE --key KEY, 每个 --institution 之后一个 --key", file=sys.stderr)
         return EXIT_USAGE
     if args.max_examples < 1 or (args.duration is not None and args.duration <= 0):
-        print("mie: --max-examples and --duration must be positive", file=sys.stderr)
+        print("mie: --max-examples 与 --duration 应为正数", file=sys.stderr)
         return EXIT_USAGE
     options = conformance.Options(
         url=args.url,
@@ -378,9 +378,9 @@ def cmd_conformance(args: argparse.Namespace) -> int:
     try:
         report = conformance.run(options, progress)
     except conformance.NotStarted as error:
-        print(f"mie: conformance run not started: {error}", file=sys.stderr)
+        print(f"mie conformance: 未开始: {error}", file=sys.stderr)
         return conformance.EXIT_NOT_STARTED
-    emit(report.summary())  # `mie conformance ... | head`: the reports below and the exit code still count
+    emit(report.summary(verbose=args.verbose))  # `mie conformance ... | head`: the reports below and the exit code still count
     if args.json:
         Path(args.json).write_text(json.dumps(report.to_json(), ensure_ascii=False, indent=2), encoding="utf-8")
     if args.junit:
@@ -551,6 +551,11 @@ def parser() -> argparse.ArgumentParser:
     conformance = commands.add_parser(
         "conformance",
         help="check a server that claims to implement the spec (exit 0 clean, 1 findings, 2 could not start)",
+        description="Check a server that claims to implement the spec: generated messages, every field broken one way, "
+        "replays, and the chain §2.1 save → §2.6 → §2.3 → §2.2 → §2.7 → §2.8 → §2.5. First one harmless query per "
+        "institution (preflight). The report: a summary, then one line per distinct problem with a reproducer, at most "
+        "40 lines (--verbose: every case). Exit codes: 0 conforms; 1 problems found; 2 the run could not start (wrong "
+        "usage, an unreadable spec, a server that does not answer or is not this interface, a key it refuses).",
     )
     conformance.add_argument("url", help="the server's base URL, e.g. http://127.0.0.1:8080")
     conformance.add_argument("--spec", help="the contract to hold it to (default: the bundled spec/openapi.yaml)")
@@ -567,7 +572,10 @@ def parser() -> argparse.ArgumentParser:
     conformance.add_argument(
         "--calling-ae", default="MIECONFORMANCE", help="our AE title, the one the server knows the first --institution by"
     )
-    conformance.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
+    conformance.add_argument(
+        "--verbose", "-v", action="store_true", help="list every case of every problem, each with its curl line"
+    )
+    conformance.add_argument("--junit", metavar="FILE", help="write a JUnit XML report (a failing testcase per problem)")
     conformance.add_argument("--json", metavar="FILE", help="write a JSON report")
     conformance.add_argument(
         "--progress", action="store_true", help="progress lines on standard error even when it is no terminal"
