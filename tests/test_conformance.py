@@ -21,6 +21,8 @@ from starlette.routing import Route
 
 from mie.contract import current
 from mie.toolkit.conformance import EXIT_NOT_STARTED, Institution, Options, Report, Runner, run
+from mie.toolkit.conformance_report import Finding
+from mie.toolkit.conformance_report import Request as Sent
 from tests.conftest import INSTITUTION, KEY, OTHER_INSTITUTION, OTHER_KEY, POSTGRES_URL, own_postgres_schema, served_in_thread
 from tests.test_cli import free_port
 from tests.test_crash import start_server
@@ -438,3 +440,22 @@ def test_preflight_sends_one_harmless_query_per_institution() -> None:
         runner = Runner(Options(f"http://127.0.0.1:{port}", both))
         runner.preflight()
     assert seen == ["/mie/api/mie/queryExamRpotImgIndxListFHospital"] * 2
+
+
+def test_the_default_report_is_at_most_40_lines_whatever_was_found() -> None:
+    """Many transactions, many distinct problems, one not implemented: still 40 lines; --verbose has them all."""
+    report = Report("http://vendor", "spec/openapi.yaml", 0, elapsed=1.0)
+    for number in range(20):
+        name = f"transaction{number}"
+        report.tests[(name, "fuzz negative")] = 5
+        report.sections[name] = f"9.{number}"
+        for kind in range(6):
+            request = Sent(f"http://vendor/{name}", {}, body={"input": ["x" * 5000]})
+            said = f"问题种类 {'甲乙丙丁戊己'[kind]}"
+            report.findings.append(Finding(name, f"9.{number}", "fuzz negative", "envelope", said, None, 400, request))
+    report.not_implemented["transaction3"] = "HTTP 501, code 5001"
+    text = report.summary()
+    assert len(text.splitlines()) <= 40 and "另有" in text
+    assert all(len(line) < 600 for line in text.splitlines())  # a 5,000-character body is not carried whole
+    verbose = report.summary(verbose=True)
+    assert all(f"transaction{n} / 生成用例 (违规数据): 问题种类 己" in verbose for n in range(20))

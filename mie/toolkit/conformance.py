@@ -563,7 +563,7 @@ class Runner:
                     )
                 if answer["code"] == refused_key:
                     raise NotStarted(
-                        f"机构 {institution.code} 被服务器拒绝 (code {refused_key}: {_short(str(answer.get('message')), 120)}): "
+                        f"机构 {institution.code} 被服务器拒绝 (code {refused_key}: {_one_line(answer.get('message'))}): "
                         "检查 --institution 与 --key, 以及该机构是否已在服务器登记"
                     )
                 if answer["code"] != self.plan.codes.get("not_implemented"):
@@ -1259,6 +1259,10 @@ def _said_by_schemathesis(failure: Any, response: Any) -> tuple[str, str]:
         said += f": 位置 {'/'.join(str(p) for p in path) or '(根)'}"
     raw = getattr(failure, "_raw_message", None) or _first_line(failure.message)
     return check, f"{said} ({_short(raw, 160)})" if raw and check != "server-error" else said
+
+
+def _one_line(text: Any, limit: int = 120) -> str:
+    return _short(" ".join(str(text).split()), limit)
 
 
 def _shown(value: Any) -> str:

@@ -66,6 +66,42 @@ CHECKS: dict[str, tuple[int, str]] = {
 _OTHER_CHECK = (6, "schemathesis")
 
 
+# The steps of a run as the text report names them (JSON and JUnit keep the identifiers, stable for tools).
+STEPS = {
+    "setup": "准备",
+    "fuzz positive": "生成用例 (合规数据)",
+    "fuzz negative": "生成用例 (违规数据)",
+    "replay": "重放",
+    "fields base upload": "逐字段用例的基础上传",
+    "fields register": "逐字段用例的影像登记",
+    "chain 1 save": "链路 1 保存 (§2.1)",
+    "chain 2 query finds it": "链路 2 保存后查询 (§2.6)",
+    "chain 3 register": "链路 3 登记影像 (§2.3)",
+    "chain 3b another institution registers": "链路 3b 另一机构登记影像",
+    "chain 3c another institution deletes": "链路 3c 另一机构删除",
+    "chain 4 upload": "链路 4 上传影像 (§2.2)",
+    "chain 5 list": "链路 5 影像清单 (§2.7)",
+    "chain 6 fetch": "链路 6 获取影像 (§2.8)",
+    "chain 7 delete": "链路 7 删除 (§2.5)",
+    "chain 8 query no longer finds it": "链路 8 删除后查询 (§2.6)",
+    "dicom": "DICOM",
+    "dicom 1 echo": "DICOM 1 C-ECHO",
+    "dicom 2 save": "DICOM 2 保存 (§2.1)",
+    "dicom 3 register": "DICOM 3 登记影像 (§2.3)",
+    "dicom 4 store": "DICOM 4 C-STORE",
+    "dicom 5 list": "DICOM 5 影像清单 (§2.7)",
+    "dicom 6 fetch": "DICOM 6 获取影像 (§2.8)",
+    "dicom 7 delete": "DICOM 7 删除 (§2.5)",
+}
+
+
+def step_label(test: str) -> str:
+    """`field input[0].gend enum` -> `逐字段 input[0].gend enum`; a known step by its Chinese name."""
+    if test.startswith("field "):
+        return "逐字段 " + test[len("field ") :]
+    return STEPS.get(test, test)
+
+
 def check_label(check: str) -> str:
     return CHECKS.get(check, _OTHER_CHECK)[1] if check in CHECKS else f"{_OTHER_CHECK[1]}: {check}"
 
@@ -182,7 +218,7 @@ class Problem:
     def line(self) -> str:
         """`[check] §section transaction / test: message (n 例)`, the fields involved when they differ."""
         tests = self.tests()
-        test = tests[0] if len(tests) == 1 else f"{tests[0]} 等 {len(tests)} 项"
+        test = step_label(tests[0]) if len(tests) == 1 else f"{step_label(tests[0])} 等 {len(tests)} 项"
         where = f"§{self.section} {self.transaction}" if self.section else self.transaction
         same = all(finding.message == self.first.message for finding in self.findings)
         message = self.first.message if same else self.shape  # values that differ between cases are not one of them
@@ -231,14 +267,19 @@ class Report:
         return EXIT_CLEAN if self.clean else EXIT_FINDINGS
 
     def problems(self) -> list[Problem]:
-        """The findings grouped, the worst first (then the most cases, then the spec's order)."""
+        """The findings grouped, the worst first: the chain's in the order of its steps, the others by their cases
+        (the most first), then the spec's order."""
         grouped: dict[tuple[str, str, str], Problem] = {}
         for finding in self.findings:
             key = (finding.transaction, finding.check, finding.shape())
             if key not in grouped:
                 grouped[key] = Problem(finding.transaction, finding.section, finding.check, key[2])
             grouped[key].findings.append(finding)
-        return sorted(grouped.values(), key=lambda p: (p.rank, -len(p.findings), p.section, p.transaction))
+        def order(problem: Problem) -> tuple[Any, ...]:
+            step = problem.first.test if problem.rank == 0 else ""
+            return (problem.rank, step, -len(problem.findings), problem.section, problem.transaction)
+
+        return sorted(grouped.values(), key=order)
 
     def _transactions(self) -> list[str]:
         return sorted({name for name, _ in self.tests}, key=lambda name: (self.sections.get(name, ""), name))
@@ -273,7 +314,7 @@ class Report:
                 for finding in problem.findings:
                     status = f" HTTP {finding.status}" if finding.status is not None else ""
                     where = f" {finding.field.named()} [{finding.field.rule}]" if finding.field else ""
-                    entry.append(f"       - {finding.test}{where}{status}: {finding.message}")
+                    entry.append(f"       - {step_label(finding.test)}{where}{status}: {finding.message}")
                     if finding.request:
                         entry.append(f"         {finding.request.curl(full=True)}")
             elif problem.first.request:
@@ -285,16 +326,15 @@ class Report:
         return "\n".join(head + body)
 
     def _transaction_lines(self, problems: list[Problem]) -> list[str]:
-        """One line per transaction (cases, problems), or a single line when the spec has very many."""
+        """One line per transaction (cases, problems); with more than ten, several to a line, in eight lines."""
         entries = []
         for transaction in self._transactions():
             cases = sum(count for (name, _), count in self.tests.items() if name == transaction)
             found = sum(1 for problem in problems if problem.transaction == transaction)
             state = f"{found} 类问题" if found else "通过"
             entries.append(f"§{self.sections.get(transaction, '?')} {transaction}: {cases} 例, {state}")
-        if len(entries) > 12:
-            return ["  " + "; ".join(entries)]
-        return ["  " + entry for entry in entries]
+        per_line = 1 if len(entries) <= 10 else -(-len(entries) // 8)
+        return ["  " + "; ".join(entries[start : start + per_line]) for start in range(0, len(entries), per_line)]
 
     # machine-readable
 
