@@ -1221,6 +1221,7 @@ def no_answer(error: requests.RequestException) -> str:
     text = str(error)
     for marker, said in (
         ("Connection refused", "连接被拒绝 (该端口没有服务在监听)"),
+        ("Failed to resolve", "无法解析主机名"),
         ("Name or service not known", "无法解析主机名"),
         ("nodename nor servname", "无法解析主机名"),
         ("Temporary failure in name resolution", "无法解析主机名"),
