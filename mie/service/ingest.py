@@ -26,16 +26,18 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, Imp
 from sqlalchemy.exc import IntegrityError
 
 from mie.contract.validation import mask
-from mie.service.part10 import LAST_HEADER_TAG, Irregular, file_meta, integer_string, scan_header, split_file
+from mie.service.part10 import LAST_HEADER_TAG, Irregular, file_meta, integer_string, scan_header, scannable, split_file
 from mie.store.database import Batch, CleanRefusal, Database
-from mie.store.files import FileStore, Spooled, UnsafeName, checked_uid, sync_directory
+from mie.store.files import FileStore, Spooled, SpoolWriter, UnsafeName, checked_uid, sync_directory
 from mie.store.repository import StoredStudy, accession_list
 
 log = logging.getLogger("mie.ingest")
 
 DICOM_AREA = "dicom"
 Source = Literal["http", "dicom", "recovered"]
-RefusalKind = Literal["md5", "not_dicom", "bad_uid", "unknown_exam", "study_mismatch", "accession", "not_registered", "conflict"]
+RefusalKind = Literal[
+    "md5", "not_dicom", "bad_uid", "unknown_exam", "study_mismatch", "accession", "not_registered", "conflict", "not_as_announced"
+]
 
 
 class IngestRefused(CleanRefusal):
@@ -119,14 +121,16 @@ _HEADER_TAGS = [
 
 HEADER_PREFIX = 64 * 1024
 """The bytes of a file read first for its header: the attributes mie reads come before the pixel data."""
+LONG_HEADER_PREFIX = 16 * 1024 * 1024
+"""The bytes read for a header that runs past HEADER_PREFIX; one longer still is read by pydicom."""
 
 
 def read_header(path: Path, head: bytes | None = None) -> Header:
     """The header of a Part 10 file, found by mie's scanner as the SCP finds a received data set's: in the
     file's first HEADER_PREFIX bytes (`head`, when the caller has them: an upload kept them as they were
-    written), or the whole file if the header runs past them. Files the scanner does not follow (no preamble,
-    big endian, deflated, irregular) are read by pydicom. Character sets such as GB18030 and GBK are decoded
-    either way."""
+    written), or its first LONG_HEADER_PREFIX bytes if the header runs past them. Files the scanner does not
+    follow (no preamble, big endian, deflated, irregular) are read by pydicom. Character sets such as GB18030
+    and GBK are decoded either way."""
     try:
         if head is None:
             with path.open("rb") as file:
@@ -135,11 +139,15 @@ def read_header(path: Path, head: bytes | None = None) -> Header:
         for _ in range(2):
             try:
                 syntax, start = split_file(data)
+                if not scannable(syntax):
+                    break
                 return _checked_header(scan_header(data[start:], syntax).get, syntax)
             except Irregular:
                 if len(data) < HEADER_PREFIX:
                     break
-                data = path.read_bytes()  # a header longer than the prefix: the whole file, once
+                # a header longer than the prefix: a longer one, once (never the whole file: it may be GBs)
+                with path.open("rb") as file:
+                    data = file.read(LONG_HEADER_PREFIX)
     except OSError as error:
         raise IngestRefused("not_dicom", f"不是有效的 DICOM 文件: {type(error).__name__}") from None
     return _read_header_with_pydicom(path)
@@ -302,6 +310,58 @@ def ingest_received(
     file meta header naming its transfer syntax (hashed, fsynced), then ingested like any other instance."""
     header = header_of_received(data, transfer_syntax_uid)
     spooled = store.spool_bytes([file_meta(header.sop_class_uid, header.sop_instance_uid, transfer_syntax_uid), data])
+    return ingest_instance(
+        database, store, spooled, institution=institution, source="dicom", calling_ae=calling_ae, header=header
+    )
+
+
+def receive_into_spool(store: FileStore, sop_class_uid: str, sop_instance_uid: str, transfer_syntax_uid: str) -> SpoolWriter:
+    """Where a data set arriving over DICOM is written as its fragments come in, never held whole: a spool file
+    begun with the file meta naming the SOP class and instance its C-STORE request announced and the negotiated
+    transfer syntax, hashed as it is written, its first bytes kept for the header. The caller writes the data
+    set's fragments, then passes the writer to `ingest_spooled_received` (or discards it)."""
+    writer = store.open_spool(keep_head=HEADER_PREFIX)
+    try:
+        writer.write(file_meta(sop_class_uid, sop_instance_uid, transfer_syntax_uid))
+    except BaseException:
+        writer.discard()
+        raise
+    return writer
+
+
+def ingest_spooled_received(
+    database: Database,
+    store: FileStore,
+    received: SpoolWriter | Path,
+    *,
+    sop_class_uid: str,
+    sop_instance_uid: str,
+    institution: str,
+    calling_ae: str,
+) -> Ingested:
+    """A data set the DICOM SCP received into a file: mie's spool (`receive_into_spool`, complete but not yet
+    fsynced), or a Part 10 file written elsewhere (copied into the spool a chunk at a time). It is fsynced, its
+    header read from its first bytes, and ingested like any other instance. The file meta names what the request
+    announced, so a data set that is not that instance is refused, as dcmtk's storescp refuses it (PS3.4 B.2.3)."""
+    if isinstance(received, Path):
+        with received.open("rb") as stream:
+            spooled = store.spool_stream(stream, limit=None)
+    else:
+        try:
+            spooled = received.finish(keep=True)
+        except BaseException:
+            received.discard()
+            raise
+    try:
+        header = read_header(spooled.path, spooled.head if len(spooled.head) >= min(spooled.size, HEADER_PREFIX) else None)
+        if (header.sop_class_uid, header.sop_instance_uid) != (sop_class_uid, sop_instance_uid):
+            raise IngestRefused(
+                "not_as_announced",
+                f"数据集的 SOP Class/Instance UID ({header.sop_class_uid}, {header.sop_instance_uid}) 与 C-STORE 请求的不符",
+            )
+    except BaseException:
+        store.discard(spooled)
+        raise
     return ingest_instance(
         database, store, spooled, institution=institution, source="dicom", calling_ae=calling_ae, header=header
     )
