@@ -9,7 +9,6 @@ once, whole, and known to the database, or not at all. Names on disk are built o
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import zlib
 from collections.abc import Callable
@@ -28,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from mie.contract.validation import mask
 from mie.service.part10 import LAST_HEADER_TAG, Irregular, file_meta, integer_string, scan_header, scannable, split_file
 from mie.store.database import Batch, CleanRefusal, Database
-from mie.store.files import FileStore, Spooled, SpoolWriter, UnsafeName, checked_uid, sync_directory
+from mie.store.files import FileStore, Spooled, SpoolWriter, UnsafeName, checked_uid
 from mie.store.repository import StoredStudy, accession_list
 
 log = logging.getLogger("mie.ingest")
@@ -282,8 +281,7 @@ def ingest_instance(
     except BaseException:
         store.discard(spooled)
         raise
-    if result.duplicate:
-        store.discard(spooled)
+    store.discard(spooled)  # a duplicate's, or the spooled copy of a file the storage area copied (not moved)
     log.info(
         "%s instance %s of study %s from %s%s: %s (%s)",
         source,
@@ -426,8 +424,9 @@ def _instance_row(
 def _store(batch: Batch, store: FileStore, arrival: _Arrival) -> Ingested:
     """One instance's part of a group commit: checks, its row, its file in place; the commit follows.
 
-    The row goes in (and holds the instance's key) before the file takes its name; the directory is synced
-    and the transaction committed once for the whole batch, and only then is anyone answered."""
+    The row goes in (and holds the instance's key) before the file takes its name; the file is made durable
+    (local: its directory synced once for the whole batch; object store: confirmed on its put) and the
+    transaction committed, and only then is anyone answered."""
     repository = batch.repository
     spooled, header, institution, claim = arrival.spooled, arrival.header, arrival.institution, arrival.claim
     # Every refusal comes before the first write (IngestRefused is a CleanRefusal).
@@ -468,7 +467,8 @@ def _store(batch: Batch, store: FileStore, arrival: _Arrival) -> Ingested:
     )
     placed = store.place(spooled, target)
     batch.if_not_committed(lambda: store.unplace(spooled, target))
-    batch.before_commit(placed.parent, lambda: sync_directory(placed.parent))
+    if placed.make_durable is not None:
+        batch.before_commit(placed.key, placed.make_durable)
     stored = Ingested(header.sop_instance_uid, study.hi_img_indx, header.study_uid, received, study.image_total_num, False)
     return _followed(batch, arrival, stored)
 
@@ -490,15 +490,22 @@ def adopt_instance(database: Database, store: FileStore, relative: Path) -> bool
     process died between placing the file and committing, before any answer. Either way the file is whole,
     and keeping it is right: if it was acknowledged it must not be lost, and if it was not, the sender sends
     it again and finds it already stored."""
-    path = store.path(relative)
+    # read through a copy in the spool (a chunk at a time), wherever the storage area keeps it: recovery is rare
+    with store.open_stored(relative) as stored:
+        copy = store.spool_stream(stored)
     try:
-        header = read_header(path)
+        return _adopt(database, relative, copy)
+    finally:
+        store.discard(copy)
+
+
+def _adopt(database: Database, relative: Path, copy: Spooled) -> bool:
+    try:
+        header = read_header(copy.path)
     except IngestRefused:
         return False
     if relative != relative_path(header):
         return False
-    with path.open("rb") as stream:
-        digest = hashlib.file_digest(stream, lambda: hashlib.md5(usedforsecurity=False))
     with database.unit_of_work() as repository:
         studies = repository.studies_of_uid_any_institution(header.study_uid)
         registered = [study for study in studies if header.accession_number in study.accession_list()]
@@ -507,7 +514,7 @@ def adopt_instance(database: Database, store: FileStore, relative: Path) -> bool
         study = registered[0]
         received = repository.add_instance(
             _instance_row(
-                header, study, path.stat().st_size, digest.hexdigest(), relative, "recovered", study.institution_code, None
+                header, study, copy.size, copy.md5, relative, "recovered", study.institution_code, None
             )
         )
     adopted = Ingested(header.sop_instance_uid, study.hi_img_indx, header.study_uid, received, study.image_total_num, False)

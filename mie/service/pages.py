@@ -392,7 +392,8 @@ def image_png(runtime: Runtime, token: str, sop_instance_uid: str, frame: int, p
     except ValueError:
         chosen = Preset.auto
     try:
-        png = render_png(runtime.store.path(Path(instance.path)), frame, chosen)
+        with runtime.store.open_stored(Path(instance.path)) as stored:
+            png = render_png(stored, frame, chosen)
     except RenderError as error:
         log.warning("image page: a stored instance could not be rendered: %s", error)
         _refuse(runtime, Access.view_image, grant, exam, client, 422, "该影像无法显示")

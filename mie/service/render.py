@@ -17,6 +17,7 @@ import io
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
@@ -55,8 +56,8 @@ class RenderError(Exception):
     """A frame that cannot be shown: no pixel data, a frame number out of range, or a codec that failed."""
 
 
-def render_png(path: Path, frame: int = 0, preset: Preset = Preset.auto) -> bytes:
-    """One frame of the Part 10 file at `path` as a PNG (8-bit grey or RGB)."""
+def render_png(path: Path | BinaryIO, frame: int = 0, preset: Preset = Preset.auto) -> bytes:
+    """One frame of the Part 10 file at `path` (or open, seekable) as a PNG (8-bit grey or RGB)."""
     header = Dataset()
     try:
         pixels = pixel_array(path, index=frame, ds_out=header)
