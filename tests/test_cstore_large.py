@@ -1,6 +1,7 @@
 """C-STORE in bounded memory: a 600 MiB multi-frame instance sent by dcmtk's storescu to a real `mie serve` raises
 the server's peak memory by less than 64 MiB (its data set goes to the spool as it arrives, hashed and its header
-read there), and §2.8 gives back exactly the file meta mie writes followed by the data set as sent (MD5).
+read there), on the local store and on an object store (SeaweedFS, tests/objectstore.py), and §2.8 gives back
+exactly the file meta mie writes followed by the data set as sent (MD5).
 
 The file is made without holding it: a real header written by pydicom, then the Pixel Data element's header and
 its value as a sparse run of zeros with a distinct marker every 64 MiB (a piece dropped, sent twice or out of
@@ -27,6 +28,7 @@ from mie.service.part10 import file_meta
 from mie.store.database import default_database_url
 from tests.conftest import INSTITUTION, KEY, exam_message, img_info_message
 from tests.dicom_files import make_instance, write
+from tests.objectstore import object_store, seaweedfs  # noqa: F401 (fixtures, for the object-store case)
 from tests.retrieval_helpers import QUERIER, QUERIER_KEY, person_record
 from tests.test_cli import free_port
 from tests.test_crash import start_server
@@ -78,7 +80,10 @@ def storescu(port: int, *paths: Path) -> None:
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the server's peak memory from /proc")
-def test_a_600_mib_instance_is_received_in_bounded_memory(tmp_path: Path) -> None:
+@pytest.mark.parametrize("storage", ["local", "object store"])
+def test_a_600_mib_instance_is_received_in_bounded_memory(tmp_path: Path, storage: str, request: pytest.FixtureRequest) -> None:
+    # on the object store: uploaded in parts from the spool, and §2.8 streams it back from the bucket
+    extra = ["--object-store", request.getfixturevalue("object_store")] if storage == "object store" else []
     data_dir = tmp_path / "data"
     runtime = Runtime.open(Settings(data_dir=data_dir))
     add_institution(runtime.database, INSTITUTION, KEY, ae_title=CALLING_AE)
@@ -91,13 +96,13 @@ def test_a_600_mib_instance_is_received_in_bounded_memory(tmp_path: Path) -> Non
     large = large_instance(str(record["studyUid"]), tmp_path)
 
     http_port, dicom_port = free_port(), free_port()
-    server = start_server(data_dir, default_database_url(data_dir), http_port, dicom_port)
+    server = start_server(data_dir, default_database_url(data_dir), http_port, dicom_port, extra=extra)
     try:
         storescu(dicom_port, small)  # warm: the code path loaded, the first association served
         before = peak_rss(server.pid)
         storescu(dicom_port, large)
         after = peak_rss(server.pid)
-        runtime = Runtime.open(Settings(data_dir=data_dir), recover=False)
+        runtime = Runtime.open(Settings(data_dir=data_dir, object_store=extra[1] if extra else None), recover=False)
         [row] = [row for row in stored_instances(runtime).values() if row.size > 2**29]
         runtime.database.dispose()
         with MieClient(f"http://127.0.0.1:{http_port}", QUERIER, QUERIER_KEY, timeout=300) as client:

@@ -6,12 +6,13 @@ whole or a range, remove, list), chosen once at start-up: `LocalArea`, files und
 `mie.store.objects.S3Area`, objects in an S3-compatible bucket. Nothing outside this module and that one knows
 which is in use.
 
-What a stored file means, on either: once `FileStore.place` (with its `Placed.make_durable`, run before the
-database commit) or `FileStore.commit` returns, the whole file is durable under its final name, its content
-confirmed by the area (local: written from the spool, fsynced, renamed, its directory fsynced; S3: the store
-checked the MD5 sent with the object and answered with it). An acknowledgement (C-STORE Success, §2.2/§2.4
-success) is given only after that and the row's commit. A failure of the area raises `StorageUnavailable`
-(an OSError) and leaves nothing under the final name that a row knows; the sender may push again.
+What a stored file means, on either: once `FileStore.stage` and `FileStore.place` (with its
+`Placed.make_durable`, run before the database commit) or `FileStore.commit` return, the whole file is durable
+under its final name, its content confirmed by the area (local: written from the spool, fsynced, renamed, its
+directory fsynced; S3: the store checked the MD5 sent with the object and answered with it). An acknowledgement
+(C-STORE Success, §2.2/§2.4 success) is given only after that and the row's commit. A failure of the area raises
+`StorageUnavailable` (an OSError) and leaves nothing under the final name that a row knows; the sender may push
+again.
 
 Names are built only from values checked here (DICOM UIDs, checked digests), never from a caller's string.
 `recover()` at start-up removes what a crash left half-done.
@@ -104,15 +105,35 @@ class FileStore:
         if placed.make_durable is not None:
             placed.make_durable()
 
-    def place(self, spooled: Spooled, relative: Path) -> Placed:
-        """Store a spooled file under its final name; durable once its `make_durable` (if any) has run (callers
-        placing many files run each distinct one once, before their commit)."""
-        return self.area.put(spooled, relative)
+    def stage(self, spooled: Spooled, relative: Path) -> Staged:
+        """Before the transaction that will know the file: an area whose puts are slow (`puts_early`: a network
+        store) stores it now, under a name of its own (`relative` with a random suffix, so that no two attempts
+        share an object and undoing one never touches another's), in the caller's thread, so that puts run in
+        parallel and not in the database's single writer's turn; others do nothing yet."""
+        if not self.area.puts_early:
+            return Staged(relative, stored=False)
+        name = relative.with_name(f"{relative.stem}{_ATTEMPT}{uuid.uuid4().hex[:16]}{relative.suffix}")
+        placed = self.area.put(spooled, name)
+        assert placed.make_durable is None, "an area that puts early is durable when its put returns"
+        return Staged(name, stored=True)
 
-    def unplace(self, spooled: Spooled, relative: Path) -> None:
-        """Undo `place` (its transaction did not commit): the file is no longer stored, and the spooled file is
-        there again for the caller to place again or discard."""
-        self.area.unput(spooled, relative)
+    def unstage(self, staged: Staged) -> None:
+        """Undo `stage` when its transaction did not keep the file (refused, a duplicate, failed)."""
+        if staged.stored:
+            self.area.remove(staged.name)
+
+    def place(self, spooled: Spooled, staged: Staged) -> Placed:
+        """Store a spooled file under its staged name, in its transaction; durable once its `make_durable` (if
+        any) has run (callers placing many files run each distinct one once, before their commit)."""
+        if staged.stored:
+            return Placed(staged.name, None)
+        return self.area.put(spooled, staged.name)
+
+    def unplace(self, spooled: Spooled, staged: Staged) -> None:
+        """Undo `place` (its transaction did not commit): the file is no longer stored under that name (a staged
+        one waits for `unstage`), and the spooled file is there for the caller to place again or discard."""
+        if not staged.stored:
+            self.area.unput(spooled, staged.name)
 
     def discard(self, spooled: Spooled) -> None:
         spooled.path.unlink(missing_ok=True)
@@ -173,6 +194,25 @@ class FileStore:
         return removed
 
 
+_ATTEMPT = "_"  # between a stored file's own name and its attempt's suffix: never in a DICOM UID or a digest
+
+
+def stands_for(name: Path, relative: Path) -> bool:
+    """Whether a stored name is `relative` itself or one attempt's name for it (`FileStore.stage`)."""
+    if name == relative:
+        return True
+    stem, _, attempt = name.stem.partition(_ATTEMPT)
+    return name.parent == relative.parent and name.suffix == relative.suffix and stem == relative.stem and attempt != ""
+
+
+@dataclass(frozen=True)
+class Staged:
+    """The name a file is to be stored under, and whether it is stored there already (`FileStore.stage`)."""
+
+    name: Path
+    stored: bool
+
+
 class StorageUnavailable(OSError):
     """The storage area could not store, read or remove a file now (unreachable, refused, timed out): nothing was
     acknowledged, and the same request may succeed later."""
@@ -197,6 +237,9 @@ class StoredFile(io.BufferedReader):
 
 class StorageArea(ABC):
     """Where accepted files are kept, by their names relative to the data directory (`dicom/...`, `reports/...`)."""
+
+    puts_early = False
+    """Whether instances are put before their transaction (see `FileStore.stage`)."""
 
     @abstractmethod
     def put(self, spooled: Spooled, relative: Path) -> Placed:
