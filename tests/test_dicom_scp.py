@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,13 +47,22 @@ def dcmtk(tool: str) -> str:
     return str(path)
 
 
-@pytest.fixture
-def scp(runtime: Runtime) -> Iterator[StorageSCP]:
+@contextmanager
+def running_scp(runtime: Runtime) -> Iterator[StorageSCP]:
+    """`runtime`'s SCP on a free port, the test institution registered with CALLING_AE."""
     add_institution(runtime.database, INSTITUTION, KEY, ae_title=CALLING_AE)
     server = StorageSCP(runtime, "127.0.0.1", 0, "MIE")
     server.start()
-    yield server
-    server.stop()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def scp(runtime: Runtime) -> Iterator[StorageSCP]:
+    with running_scp(runtime) as server:
+        yield server
 
 
 @pytest.fixture

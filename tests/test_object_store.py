@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pydicom
 import pytest
 from PIL import Image
 from pynetdicom import AE
@@ -27,13 +26,12 @@ from starlette.testclient import TestClient
 
 from mie.dicom.scp import OUT_OF_RESOURCES, StorageSCP
 from mie.runtime import Runtime
-from mie.service.institutions import add_institution
 from mie.service.links import Page
 from mie.store import objects
 from mie.store.files import FileStore, Spooled, StorageUnavailable
 from mie.store.objects import S3Area, parse_url
 from mie.web.app import create_app
-from tests.conftest import INSTITUTION, KEY, SAVE_EXAM, exam_message, img_info_message
+from tests.conftest import SAVE_EXAM, exam_message, img_info_message
 from tests.dicom_files import make_instance, md5, part10_bytes, write
 from tests.objectstore import SeaweedFS, object_store, s3_runtime, seaweedfs  # noqa: F401 (fixtures)
 from tests.page_data import pdf, store_ct_series, store_exam, store_report
@@ -47,7 +45,7 @@ from tests.retrieval_helpers import (
     person_record,
     register_querier,
 )
-from tests.test_dicom_scp import CALLING_AE, dcmtk, stored_instances
+from tests.test_dicom_scp import CALLING_AE, dcmtk, pynetdicom_send, running_scp, stored_instances
 from tests.test_images_http import headers, upload
 from tests.test_pages import link, token_of
 
@@ -92,11 +90,8 @@ def test_the_storage_area_puts_with_md5_in_parts_reads_ranges_and_refuses_a_wron
 
 @pytest.fixture
 def s3_scp(s3_runtime: Runtime) -> Iterator[StorageSCP]:
-    add_institution(s3_runtime.database, INSTITUTION, KEY, ae_title=CALLING_AE)
-    server = StorageSCP(s3_runtime, "127.0.0.1", 0, "MIE")
-    server.start()
-    yield server
-    server.stop()
+    with running_scp(s3_runtime) as server:
+        yield server
 
 
 @pytest.fixture
@@ -116,18 +111,6 @@ def registered_exam(client: TestClient, total: int) -> dict[str, Any]:
     assert client.post(SAVE_EXAM, json=exam_message(record)).json()["code"] == 0
     assert client.post("/mie/api/mie/saveImgInfo", json=img_info_message(record, total=total)).json()["code"] == 0
     return record
-
-
-def c_store(port: int, *datasets: pydicom.Dataset) -> list[int]:
-    ae = AE(ae_title=CALLING_AE)
-    for ds in datasets:
-        ae.add_requested_context(ds.SOPClassUID, ds.file_meta.TransferSyntaxUID)
-    assoc = ae.associate("127.0.0.1", port, ae_title="MIE")
-    assert assoc.is_established
-    try:
-        return [int(assoc.send_c_store(ds).Status) for ds in datasets]
-    finally:
-        assoc.release()
 
 
 def listed(client: TestClient, index: str) -> list[dict[str, str]]:
@@ -189,14 +172,14 @@ def test_with_the_store_down_pushes_are_refused_and_stored_once_it_is_back(
     head = headers()
     seaweedfs.stop_gateway()
     try:
-        assert c_store(s3_scp.port, by_dicom) == [OUT_OF_RESOURCES]
+        assert pynetdicom_send(s3_scp.port, by_dicom) == [OUT_OF_RESOURCES]
         refused = upload(s3_client, record, data, head=head)
         assert refused.status_code == 503 and refused.json()["code"] == 5003 and refused.json()["type"] == "error"
         assert listed(querier, record["hiImgIndx"]) == []  # §2.7 reads the database: it answers, listing nothing
     finally:
         seaweedfs.start_gateway()
     assert stored_instances(s3_runtime) == {}
-    assert c_store(s3_scp.port, by_dicom) == [0]
+    assert pynetdicom_send(s3_scp.port, by_dicom) == [0]
     assert upload(s3_client, record, data, head=head).json()["code"] == 0  # the same message, msgid and all
     assert set(stored_instances(s3_runtime)) == {by_dicom.SOPInstanceUID, by_http.SOPInstanceUID}
     assert_bucket_agrees_with_rows(s3_runtime, seaweedfs)
@@ -241,7 +224,7 @@ def test_the_store_stopping_mid_push_loses_no_acknowledged_instance_and_fakes_no
     assert {item["instUuid"] for item in listed(querier, record["hiImgIndx"])} == acknowledged
     assert_bucket_agrees_with_rows(s3_runtime, seaweedfs)
     # the same push again: the refused ones are stored, the others found stored
-    assert c_store(s3_scp.port, *datasets) == [0] * count
+    assert pynetdicom_send(s3_scp.port, *datasets) == [0] * count
     assert set(stored_instances(s3_runtime)) == set(statuses)
     assert_bucket_agrees_with_rows(s3_runtime, seaweedfs)
 
