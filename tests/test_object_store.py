@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pydicom
 import pytest
 from PIL import Image
 from pynetdicom import AE
@@ -26,6 +27,7 @@ from starlette.testclient import TestClient
 
 from mie.dicom.scp import OUT_OF_RESOURCES, StorageSCP
 from mie.runtime import Runtime
+from mie.service.ingest import header_of, relative_path
 from mie.service.links import Page
 from mie.store import objects
 from mie.store.files import FileStore, Spooled, StorageUnavailable
@@ -250,3 +252,43 @@ def test_the_pages_read_reports_and_images_from_the_bucket(
         png = s3_client.get("/mie/image/render", params={"t": token, "sop": sop, "frame": 0})
         assert png.status_code == 200 and png.headers["content-type"] == "image/png", png.text[:200]
         assert np.asarray(Image.open(io.BytesIO(png.content))).std() > 5
+
+
+def test_recovery_registers_again_an_object_whose_row_was_lost_and_removes_what_no_row_knows(
+    s3_runtime: Runtime, s3_client: TestClient, seaweedfs: SeaweedFS
+) -> None:
+    """As on the local store (tests/test_dicom_scp.py): an instance put (under its attempt's name) whose row did not
+    survive is registered again from the bucket; an object that is not an instance of a registered study is
+    removed; the rows' objects stay."""
+    record = registered_exam(s3_client, total=3)
+    kept = make_instance(record["studyUid"])
+    assert upload(s3_client, record, part10_bytes(kept), head=headers(), imageTotalNum="3").json()["code"] == 0
+
+    def put_without_row(ds: pydicom.Dataset) -> Path:
+        spooled = s3_runtime.store.spool_bytes([part10_bytes(ds)])
+        staged = s3_runtime.store.stage(spooled, relative_path(header_of(ds, str(ds.file_meta.TransferSyntaxUID))))
+        s3_runtime.store.discard(spooled)
+        return staged.name
+
+    lost = make_instance(record["studyUid"])
+    lost_name = put_without_row(lost)
+    stray_name = put_without_row(make_instance("1.2.826.0.1.3680043.8.498.99"))
+    area = s3_runtime.store.area
+    assert isinstance(area, S3Area)
+    seaweedfs.client().put_object(Bucket=area.bucket, Key=f"{area.prefix}dicom/{record['studyUid']}/1.2.3/1.2.3.5.dcm", Body=b"x")
+
+    s3_runtime.recover()
+
+    rows = stored_instances(s3_runtime)
+    assert set(rows) == {kept.SOPInstanceUID, lost.SOPInstanceUID}
+    assert (rows[lost.SOPInstanceUID].source, rows[lost.SOPInstanceUID].path) == ("recovered", lost_name.as_posix())
+    assert {key.removeprefix(area.prefix) for key in seaweedfs.objects(area.bucket)} == {row.path for row in rows.values()}
+    assert stray_name.as_posix() not in {row.path for row in rows.values()}
+    assert_bucket_agrees_with_rows(s3_runtime, seaweedfs)
+
+
+def test_an_object_store_that_is_not_an_s3_url_is_refused_at_start(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from mie.cli import main
+
+    assert main(["serve", "--data-dir", str(tmp_path), "--object-store", "http://bucket/mie", "--dicom-port", "0"]) == 2
+    assert "--object-store takes s3://BUCKET[/PREFIX]" in capsys.readouterr().err

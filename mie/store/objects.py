@@ -41,7 +41,7 @@ def parse_url(url: str) -> tuple[str, str]:
     """The bucket and the key prefix ("" or ending in "/") of s3://BUCKET[/PREFIX]."""
     parts = urlsplit(url)
     if parts.scheme != "s3" or not parts.netloc or parts.query or parts.fragment:
-        raise ObjectStoreURL(f"对象存储应写作 s3://BUCKET[/PREFIX]: {url}")
+        raise ObjectStoreURL(f"--object-store takes s3://BUCKET[/PREFIX], not {url!r}")
     prefix = parts.path.strip("/")
     return parts.netloc, f"{prefix}/" if prefix else ""
 
