@@ -624,6 +624,9 @@ def main(argv: list[str] | None = None) -> int:
         if kind == "schema":
             print(f"mie: {message}", file=sys.stderr)
             return EXIT_PROBLEMS
+        if kind == "setting":
+            print(f"mie: {message}", file=sys.stderr)
+            return EXIT_USAGE
         print(f"mie: the database cannot be reached: {message}", file=sys.stderr)
         return EXIT_USAGE
 

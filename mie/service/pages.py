@@ -29,6 +29,7 @@ from mie.service.audit import Access, AccessEvent, masked_certno
 from mie.service.links import LinkRefused, Page, PageGrant
 from mie.service.part10 import integer_string
 from mie.service.render import CT_PRESETS, Preset, Rendered, RenderError, WindowRefused, asked_window, render
+from mie.store.files import StorageUnavailable, StoredFile
 from mie.store.repository import ExamInstance, StoredExam, StoredReport
 
 log = logging.getLogger("mie.pages")
@@ -277,17 +278,24 @@ def _report_file(report: StoredReport, current: bool) -> ReportFile:
     return ReportFile(report.id, report.rpot_no, report.version, report.size, received, current)
 
 
-def report_pdf(runtime: Runtime, token: str, report_id: int, client: str | None) -> tuple[Path, int]:
-    """The stored PDF of report `report_id` (path and size), if it is of the exam the token grants."""
+def report_pdf(runtime: Runtime, token: str, report_id: int, client: str | None) -> StoredFile:
+    """The stored PDF of report `report_id`, open for reading (its size with it), if it is of the exam the token
+    grants. The caller streams and closes it."""
     grant, exam = _open(runtime, token, Page.report, Access.view_report, client, "报告 PDF")
     with runtime.database.unit_of_work() as repository:
         report = repository.page_report(report_id)
     if report is None or report.hi_img_indx != grant.hi_img_indx:
         _refuse(runtime, Access.view_report, grant, exam, client, 404, "该报告不属于此检查")
-    path = runtime.store.path(Path(report.path))
+    try:
+        stored = runtime.store.open_stored(Path(report.path))
+    except FileNotFoundError:
+        raise PageRefused(404, "报告文件不存在") from None
+    except StorageUnavailable as error:
+        log.error("report page: %s", error)
+        raise PageRefused(503, "报告存储暂不可用, 请稍后再试") from None
     detail = f"报告 PDF 第 {report.version} 版"
     runtime.audit.record(_event(runtime, Access.view_report, grant, exam, client, items=1, bytes_sent=report.size, detail=detail))
-    return path, report.size
+    return stored
 
 
 # --- the image page -------------------------------------------------------------------------------------------------
@@ -412,7 +420,8 @@ def image_png(
     except ValueError:
         chosen = Preset.auto
     try:
-        rendered = render(runtime.store.path(Path(instance.path)), frame, chosen, window)
+        with runtime.store.open_stored(Path(instance.path)) as stored:
+            rendered = render(stored, frame, chosen, window)
     except RenderError as error:
         log.warning("image page: a stored instance could not be rendered: %s", error)
         _refuse(runtime, Access.view_image, grant, exam, client, 422, "该影像无法显示")

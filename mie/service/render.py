@@ -20,6 +20,7 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
@@ -97,14 +98,14 @@ class Rendered:
     window: Window | None  # the window applied; None for colour images, shown as they are
 
 
-def render_png(path: Path, frame: int = 0, preset: Preset = Preset.auto) -> bytes:
-    """One frame of the Part 10 file at `path` as a PNG (8-bit grey or RGB)."""
+def render_png(path: Path | BinaryIO, frame: int = 0, preset: Preset = Preset.auto) -> bytes:
+    """One frame of the Part 10 file at `path` (or open, seekable) as a PNG (8-bit grey or RGB)."""
     return render(path, frame, preset).png
 
 
-def render(path: Path, frame: int = 0, preset: Preset = Preset.auto, window: Window | None = None) -> Rendered:
-    """One frame of the Part 10 file at `path` as a PNG, in `window` if given, else in `preset`'s, and the
-    window applied."""
+def render(path: Path | BinaryIO, frame: int = 0, preset: Preset = Preset.auto, window: Window | None = None) -> Rendered:
+    """One frame of the Part 10 file at `path` (or open, seekable) as a PNG, in `window` if given, else in
+    `preset`'s, and the window applied."""
     header = Dataset()
     try:
         pixels = pixel_array(path, index=frame, ds_out=header)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
+from typing import BinaryIO
 
 from jinja2 import Environment, PackageLoader, select_autoescape
-from starlette.concurrency import run_in_threadpool
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.responses import HTMLResponse, Response, StreamingResponse
 
 from mie.runtime import current
 from mie.service import pages
@@ -104,16 +105,23 @@ async def report_view(request: Request) -> Response:
 async def report_pdf(request: Request) -> Response:
     runtime = current()
     report_id = _integer(request, "id", top=2**31 - 1)  # an integer column on every database
-    path, _size = await run_in_threadpool(pages.report_pdf, runtime, _token(request), report_id, _client(request))
-    if not path.is_file():  # FileResponse would fail only once the answer has begun
-        raise PageRefused(404, "报告文件不存在")
-    return FileResponse(
-        path,
-        media_type="application/pdf",
-        filename=f"report-{report_id}.pdf",
-        content_disposition_type="inline",
-        headers={**_NO_STORE, "X-Content-Type-Options": "nosniff"},
-    )
+    stored = await run_in_threadpool(pages.report_pdf, runtime, _token(request), report_id, _client(request))
+    headers = {
+        **_NO_STORE,
+        "X-Content-Type-Options": "nosniff",
+        "Content-Length": str(stored.size),
+        "Content-Disposition": f'inline; filename="report-{report_id}.pdf"',
+    }
+    # read a piece at a time wherever the storage area keeps it (a local file or an object)
+    return StreamingResponse(iterate_in_threadpool(_pieces(stored)), media_type="application/pdf", headers=headers)
+
+
+def _pieces(stored: BinaryIO, size: int = 1024 * 1024) -> Iterator[bytes]:
+    try:
+        while piece := stored.read(size):
+            yield piece
+    finally:
+        stored.close()
 
 
 @_guarded
