@@ -38,8 +38,10 @@ def _save_record(
         return refused(raw_index if isinstance(raw_index, str) else None, outcome.errors)
     value: dict[str, Any] = outcome.value
     index_text = value["hiImgIndx"]
+    index_key = contract.index.canonical(index_text)
     key_columns = {
         "hi_img_indx": index_text,
+        "index_key": index_key,
         "institution_code": institution,
         "psn_cert_type": value["psnCertType"],
         "certno": value["certno"].upper(),  # as the index's part 2 has it: §2.6 finds 003x and 003X alike
@@ -51,7 +53,7 @@ def _save_record(
         {"setl_id": s["setlId"], "med_list_codg": s["medListCodg"], "feedetl_sn": s["feedetlSn"], "exam_part": s["examPart"]}
         for s in value["setlInfoList"]
     ]
-    previous = repository.exam(index_text)
+    previous = repository.exam_of_key(index_key)  # saved in either spelling of the index (ERRATA E-INDEX-SPELLING)
     notes = list(outcome.notes)
     if previous is None:
         repository.add_exam(key_columns, value, settlements)
@@ -62,8 +64,8 @@ def _save_record(
         version = repository.replace_exam(previous, key_columns, value, settlements)
         action = "update"
         notes.append(f"已更新 (第 {version} 版), 旧版本已存入历史")
-    if action == "update":  # a change to data already held; a first save is on record in its message row
-        repository.audit(institution, action, index_text, f"msgid={envelope.msgid} version={version}")
+    if previous is not None:  # a change to data already held; a first save is on record in its message row
+        repository.audit(institution, action, previous.hi_img_indx, f"msgid={envelope.msgid} version={version}")
     return RecordResult(index_text, True, with_notes(SAVED, notes))
 
 
@@ -108,13 +110,13 @@ def _delete_record(
     index_text, errors = _index_of_delete_item(contract, item)
     if errors or index_text is None:
         return refused(item if isinstance(item, str) else None, errors)
-    owner = repository.exam_owner(index_text)
-    if owner is None:
+    exam = repository.exam_ref(contract.index.canonical(index_text))
+    if exam is None:
         return refused(index_text, [index_field_error(contract, "索引不存在, 未删除", rule="ownership")])
-    if owner != institution:
+    if exam.institution_code != institution:
         return refused(index_text, [index_field_error(contract, "该索引由其他机构上传, 不能删除", rule="ownership")])
-    files += repository.delete_exam(index_text)
-    repository.audit(institution, "delete", index_text, f"msgid={envelope.msgid}")
+    files += repository.delete_exam(exam.hi_img_indx)
+    repository.audit(institution, "delete", exam.hi_img_indx, f"msgid={envelope.msgid}")
     log.info("deleted %s for %s", mask(index_text), institution)
     return RecordResult(index_text, True, DELETED)
 

@@ -269,16 +269,17 @@ def query_images(retrieval: Retrieval, body: Any, source_address: str | None) ->
             if outcome.errors:
                 raise MieError(ResponseCode.envelope_invalid, errors=outcome.errors)
             assert isinstance(index_text, str)
-            if repository.exam_owner(index_text) is None:
+            exam = repository.exam_ref(contract.index.canonical(index_text))  # in either spelling of the index
+            if exam is None:
                 raise MieError(ResponseCode.exam_not_found, f"索引 {mask(index_text)} 不在本前置机 (未上传或已删除)")
             if service == services.list_service:
-                instances = repository.instances_of_exam(index_text)
+                instances = repository.instances_of_exam(exam.hi_img_indx)
             else:
                 wanted = value["imgFileSn"]
                 stored = repository.instance_file(wanted["instUuid"])
                 if (
                     stored is None
-                    or stored.hi_img_indx != index_text
+                    or stored.hi_img_indx != exam.hi_img_indx
                     or stored.study_uid != wanted["examUuid"]
                     or stored.series_uid != wanted["snUuid"]
                 ):
