@@ -14,8 +14,8 @@ from typing import Any
 from sqlmodel import select
 
 from mie.contract import Contract
-from mie.contract.records import check_exam_record, index_field_error
-from mie.contract.validation import FieldError, Outcome, Validator, mask
+from mie.contract.records import check_delete_item, check_exam_record, index_field_error
+from mie.contract.validation import Outcome, mask
 from mie.service.answers import Answer, RecordResult
 from mie.service.envelope import Envelope, read_envelope
 from mie.service.messages import answer_message, refused, with_notes
@@ -82,34 +82,13 @@ def save_exam_records(contract: Contract, database: Database, body: Any, checked
     return answer_message(database, envelope, records)
 
 
-def _bare_index_validator(contract: Contract) -> Validator:
-    """The index field of §2.5 input, for the bare strings the document's example sends."""
-
-    def build() -> Validator:
-        item = contract.component("DeleteExamRpotImgIdxItem")
-        schema = {"type": "object", "required": ["hiImgIndx"], "properties": {"hiImgIndx": item["properties"]["hiImgIndx"]}}
-        return contract.validator_of(schema)
-
-    return contract.memo("bare-index-validator", build)
-
-
-def _index_of_delete_item(contract: Contract, item: Any) -> tuple[str | None, list[FieldError]]:
-    """An item of §2.5 input: the index itself (as the document's example sends it) or {hiImgIndx: ...}."""
-    if isinstance(item, dict):
-        outcome = contract.validator("DeleteExamRpotImgIdxItem").validate(item)
-        if outcome.errors:
-            return None, outcome.errors
-        item = outcome.value["hiImgIndx"]
-    outcome = _bare_index_validator(contract).validate({"hiImgIndx": item})
-    return (item if not outcome.errors else None), outcome.errors
-
-
 def _delete_record(
     contract: Contract, repository: Repository, institution: str, envelope: Envelope, item: Any, files: list[str]
 ) -> RecordResult:
-    index_text, errors = _index_of_delete_item(contract, item)
-    if errors or index_text is None:
-        return refused(item if isinstance(item, str) else None, errors)
+    outcome = check_delete_item(contract, item)
+    index_text = outcome.value
+    if outcome.errors or index_text is None:
+        return refused(item if isinstance(item, str) else None, outcome.errors)
     exam = repository.exam_ref(contract.index.canonical(index_text))
     if exam is None:
         return refused(index_text, [index_field_error(contract, "索引不存在, 未删除", rule="ownership")])

@@ -12,6 +12,7 @@ from typing import Any
 
 from generated.models import ResponseCode
 from mie.contract import Contract
+from mie.contract.records import check_record
 from mie.contract.validation import FieldError
 from mie.service.answers import Answer, RecordResult, entry
 from mie.service.envelope import read_envelope, remember_answer
@@ -43,7 +44,7 @@ REFUSAL_CODES = {
 
 
 def _register(contract: Contract, repository: Repository, institution: str, record: Any) -> RecordResult:
-    outcome = contract.validator("ImgInfo").validate(record)
+    outcome = check_record(contract, contract.transaction("saveImgInfo"), record)
     raw_index = record.get("hiImgIndx") if isinstance(record, dict) else None
     if outcome.errors:
         return refused(raw_index if isinstance(raw_index, str) else None, outcome.errors)
