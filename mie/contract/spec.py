@@ -130,6 +130,21 @@ class Contract:
     def __repr__(self) -> str:
         return f"Contract({self.location or '<memory>'}, version={self.version!r}, strict={self.strict})"
 
+    @functools.cached_property
+    def stale_dictionaries(self) -> list[str]:
+        """The dictionaries whose codes this revision's openapi.yaml does not carry as its dictionaries/ say (none:
+        they agree, or there are no files). The files are the truth: validation and `mie spec diff` read them."""
+        from mie.contract.dictionaries import stale_dictionaries
+
+        return stale_dictionaries(self.document, self.dictionaries) if self.dictionaries else []
+
+    def stale_note(self) -> str | None:
+        """One line naming a stale openapi.yaml, for the tools to say; None when it agrees with its dictionaries."""
+        if not self.stale_dictionaries:
+            return None
+        names = ", ".join(self.stale_dictionaries)
+        return f"{self.location}: 与 dictionaries/ 不一致 (字典 {names}), 以 dictionaries/ 为准; 运行 mie generate 更新"
+
     @property
     def version(self) -> str:
         return str(self.document.get("info", {}).get("version", ""))
