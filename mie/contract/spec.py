@@ -27,7 +27,11 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-BUNDLED_SPEC_DIR = REPO_ROOT / "spec"
+# spec/ of the checkout; in an installed wheel, the copy inside the package (mie/spec, a link to ../spec in the
+# checkout, is the package data that carries it: pyproject.toml)
+BUNDLED_SPEC_DIR = (
+    REPO_ROOT / "spec" if (REPO_ROOT / "spec" / "openapi.yaml").is_file() else Path(__file__).resolve().parents[1] / "spec"
+)
 
 
 def spec_dir() -> Path:
