@@ -12,11 +12,13 @@ clean); information is not compared. What only the processor can decide is liste
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import pydicom
 import pytest
 from starlette.testclient import TestClient
 
@@ -33,7 +35,6 @@ from mie.toolkit.proxy import create_app as create_proxy
 from mie.toolkit.validate import Finding, validate_raw_request
 from mie.web.app import create_app
 from tests.conftest import INSTITUTION, KEY, SAVE_EXAM, delete_message, exam_message, free_port, img_info_message, new_msgid
-from tests.dicom_files import make_instance, md5, part10_bytes
 from tests.retrieval_helpers import (
     ALLOWED,
     QUERY_IMAGES,
@@ -45,7 +46,7 @@ from tests.retrieval_helpers import (
     register_querier,
 )
 from tests.spec_cases import MISSING, RECORD_SCHEMAS, breakages
-from tests.test_hostile_input import FORM, JSON_CASES, PDF, UPLOAD_CASES, Part, multipart, upload_headers
+from tests.test_hostile_input import FORM, JSON_CASES, UPLOAD_CASES, Part, image_parts, multipart, report_parts, upload_headers
 
 CONTRACT = current()
 PATHS = {transaction.infno: transaction.path for transaction in CONTRACT.transactions}
@@ -203,24 +204,19 @@ def stored(judges: Judges) -> Stored:
     record = person_record()
     assert judges.server.post(SAVE_EXAM, json=exam_message(record)).json()["code"] == 0
     assert judges.server.post(PATHS["saveImgInfo"], json=img_info_message(record, total=2)).json()["code"] == 0
-    instance = make_instance(record["studyUid"])
-    parts = _image_parts(record, part10_bytes(instance))
+    parts = image_parts(record)
     answer = judges.server.post(
         PATHS["saveImgFile"], content=multipart(parts), headers={**upload_headers("saveImgFile"), "content-type": FORM}
     )
     assert answer.json()["code"] == 0, answer.text
-    file_sn = {
-        "examUuid": record["studyUid"],
-        "snUuid": str(instance.SeriesInstanceUID),
-        "instUuid": str(instance.SOPInstanceUID),
-    }
+    instance = pydicom.dcmread(io.BytesIO(parts[-1].value))
+    file_sn = {"examUuid": record["studyUid"], "snUuid": instance.SeriesInstanceUID, "instUuid": instance.SOPInstanceUID}
     return Stored(record, file_sn)
 
 
-def _image_parts(record: dict[str, Any], data: bytes) -> list[Part]:
-    fields = {"hiImgIdx": record["hiImgIndx"], "studyUid": record["studyUid"], "accessionNumber": "114649960",
-              "fileMd5": md5(data), "imageTotalNum": "2"}  # fmt: skip
-    return [Part(name, value.encode()) for name, value in fields.items()] + [Part("dicom", data, "image.dcm")]
+def _form_of(parts: list[Part]) -> tuple[dict[str, str], Part]:
+    """A good upload's form fields, and its file part."""
+    return {part.name: part.value.decode() for part in parts[:-1]}, parts[-1]
 
 
 def _form_parts(form: dict[str, Any], file: Part) -> list[Part]:
@@ -240,16 +236,10 @@ def hostile_cases(stored: Stored) -> dict[str, Case]:
         for name, spec in JSON_CASES.items()
     }
     for name, spec in UPLOAD_CASES.items():
-        for infno, parts in (("saveImgFile", _image_parts(stored.record, part10_bytes(make_instance(stored.record["studyUid"])))),
-                             ("saveRptFile", _report_parts(stored.record))):  # fmt: skip
+        for infno, parts in (("saveImgFile", image_parts(stored.record)), ("saveRptFile", report_parts(stored.record))):
             body, content_type = spec.build(parts)
             cases[f"hostile-multipart:{infno}:{name}"] = Case(infno, body, upload_headers(infno), content_type)
     return cases
-
-
-def _report_parts(record: dict[str, Any]) -> list[Part]:
-    fields = {"hiImgIdx": record["hiImgIndx"], "studyUId": record["studyUid"], "rpotNo": "R1", "fileMd5": md5(PDF)}
-    return [Part(name, value.encode()) for name, value in fields.items()] + [Part("examRpotPdf1", PDF, "report.pdf")]
 
 
 def _good_records(stored: Stored, fresh_exam: Callable[[], str]) -> dict[str, tuple[str, Any, Callable[[Any], Case]]]:
@@ -269,10 +259,8 @@ def _good_records(stored: Stored, fresh_exam: Callable[[], str]) -> dict[str, tu
         index = fresh_exam()
         return json_case({**delete_message(index), "input": [breakage.apply({"hiImgIndx": index})]})
 
-    image_form = {"hiImgIdx": record["hiImgIndx"], "studyUid": record["studyUid"], "accessionNumber": "114649960",
-                  "imageTotalNum": "2"}  # fmt: skip
-    report_form = {"hiImgIdx": record["hiImgIndx"], "studyUId": record["studyUid"], "rpotNo": "R1", "fileMd5": md5(PDF)}
-    data = part10_bytes(make_instance(record["studyUid"]))
+    image_form, image_file = _form_of(image_parts(record))
+    report_form, report_file = _form_of(report_parts(record))
 
     def upload(infno: str, file: Part) -> Callable[[Any], Case]:
         return lambda form: Case(infno, multipart(_form_parts(form, file)), upload_headers(infno), FORM)
@@ -284,12 +272,8 @@ def _good_records(stored: Stored, fresh_exam: Callable[[], str]) -> dict[str, tu
         "QueryExamRpotImgIndxListInput": (QUERY_INDEX, query["input"], with_input(query, False)),
         "QueryImgCaheFileSnInput": (QUERY_IMAGES, listing["input"], with_input(listing, False)),
         "QueryImgCaheInput": (QUERY_IMAGES, fetching["input"], with_input(fetching, False)),
-        "SaveImgFileForm": (
-            "saveImgFile",
-            {**image_form, "fileMd5": md5(data)},
-            upload("saveImgFile", Part("dicom", data, "a.dcm")),
-        ),
-        "SaveRptFileForm": ("saveRptFile", report_form, upload("saveRptFile", Part("examRpotPdf1", PDF, "r.pdf"))),
+        "SaveImgFileForm": ("saveImgFile", image_form, upload("saveImgFile", image_file)),
+        "SaveRptFileForm": ("saveRptFile", report_form, upload("saveRptFile", report_file)),
     }
 
 
