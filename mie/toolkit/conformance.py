@@ -967,7 +967,11 @@ class Runner:
             changed = {**fresh, "input": fresh["input"] + fresh["input"]}
             status, answer, case = self.send(operation, "replay", changed, headers)
             code = answer.get("code") if isinstance(answer, dict) else None
-            if status < 400 or code in (None, self.plan.codes.get("success", 0)) or (conflict is not None and code != conflict):
+            if (
+                status < 400
+                or code in (None, self.plan.codes.get("success", 0))
+                or (conflict is not None and code != conflict)
+            ):
                 self._find(
                     operation,
                     "replay",

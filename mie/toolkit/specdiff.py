@@ -182,12 +182,8 @@ def _request_fields(operation: Mapping[str, Any]) -> Iterator[tuple[str, FieldIn
         for parameter in operation.get("parameters", []):
             if parameter.get("in") == "header":
                 yield from _flatten(
-                    parameter.get("schema", {}),
-                    f"headers.{parameter['name']}",
-                    parameter["name"],
-                    bool(parameter.get("required")),
-                    True,
-                    None,
+                    parameter.get("schema", {}), f"headers.{parameter['name']}", parameter["name"],
+                    bool(parameter.get("required")), True, None,
                 )
         yield from _properties(schema, "form", None)
     else:
@@ -264,7 +260,9 @@ def _relaxed_for(relax: Mapping[str, Any]) -> str:
     return f"在 {', '.join(relax.get('when-absent', ()))} 都缺失时"
 
 
-def _describe(schema: Mapping[str, Any], path: str, code: str, required: bool, open_parent: bool, node: str | None) -> FieldInfo:
+def _describe(
+    schema: Mapping[str, Any], path: str, code: str, required: bool, open_parent: bool, node: str | None
+) -> FieldInfo:
     seq = schema.get("x-seq")
     decimal = schema.get("x-decimal")
     codes = _codes(schema)
@@ -331,27 +329,15 @@ def diff_contracts(old: Contract, new: Contract) -> Diff:
     for route, transaction in old_transactions.items():
         if route not in new_transactions:
             result.changes.append(
-                Change(
-                    "transaction-removed",
-                    route,
-                    transaction.section,
-                    transaction.infno,
-                    f"交易 {transaction.name()} ({route}) 已删除",
-                    (SENDERS,),
-                )
+                Change("transaction-removed", route, transaction.section, transaction.infno,
+                       f"交易 {transaction.name()} ({route}) 已删除", (SENDERS,))
             )
     for route, transaction in new_transactions.items():
         previous = old_transactions.get(route)
         if previous is None:
             result.changes.append(
-                Change(
-                    "transaction-added",
-                    route,
-                    transaction.section,
-                    transaction.infno,
-                    f"新增交易 {transaction.name()} ({route}): {transaction.summary}",
-                    (RECEIVERS,),
-                )
+                Change("transaction-added", route, transaction.section, transaction.infno,
+                       f"新增交易 {transaction.name()} ({route}): {transaction.summary}", (RECEIVERS,))
             )
             continue
         result.changes += _field_changes(previous, transaction)
@@ -364,20 +350,8 @@ def _field_changes(old: Transaction, new: Transaction) -> list[Change]:
     def change(kind: str, info: FieldInfo, detail: str, breaks: tuple[str, ...], before: Any = None, after: Any = None) -> None:
         ordered = tuple(side for side in (SENDERS, RECEIVERS) if side in breaks)
         changes.append(
-            Change(
-                kind,
-                new.path,
-                new.section,
-                new.infno,
-                f"{info.name()}: {detail}",
-                ordered,
-                info.path,
-                info.code,
-                info.title,
-                info.seq,
-                before,
-                after,
-            )
+            Change(kind, new.path, new.section, new.infno, f"{info.name()}: {detail}", ordered,
+                   info.path, info.code, info.title, info.seq, before, after)
         )
 
     removed = {path: info for path, info in old.fields.items() if path not in new.fields}
@@ -430,38 +404,22 @@ def _attribute_changes(old: FieldInfo, new: FieldInfo, change: Any, ignore_alias
         change("type-changed", new, f"类型 {old.type} → {new.type}", (SENDERS, RECEIVERS), old.type, new.type)
     if old.max_length != new.max_length:
         shorter = new.max_length is not None and (old.max_length is None or new.max_length < old.max_length)
-        change(
-            "maxLength-changed",
-            new,
-            f"最大长度 {old.max_length} → {new.max_length}",
-            (SENDERS,) if shorter else (RECEIVERS,),
-            old.max_length,
-            new.max_length,
-        )
+        change("maxLength-changed", new, f"最大长度 {old.max_length} → {new.max_length}",
+               (SENDERS,) if shorter else (RECEIVERS,), old.max_length, new.max_length)
     if old.min_length != new.min_length:
         longer = (new.min_length or 0) > (old.min_length or 0)
-        change(
-            "minLength-changed",
-            new,
-            f"最小长度 {old.min_length} → {new.min_length}",
-            (SENDERS,) if longer else (RECEIVERS,),
-            old.min_length,
-            new.min_length,
-        )
+        change("minLength-changed", new, f"最小长度 {old.min_length} → {new.min_length}",
+               (SENDERS,) if longer else (RECEIVERS,), old.min_length, new.min_length)
     if old.format != new.format:
         change("format-changed", new, f"格式 {old.format} → {new.format}", (SENDERS, RECEIVERS), old.format, new.format)
     if old.pattern != new.pattern:
         change("pattern-changed", new, f"规则 {old.pattern} → {new.pattern}", (SENDERS, RECEIVERS), old.pattern, new.pattern)
     if old.decimal != new.decimal:
-        narrower = (
-            old.decimal is not None
-            and new.decimal is not None
-            and (new.decimal[0] - new.decimal[1] < old.decimal[0] - old.decimal[1] or new.decimal[1] < old.decimal[1])
+        narrower = old.decimal is not None and new.decimal is not None and (
+            new.decimal[0] - new.decimal[1] < old.decimal[0] - old.decimal[1] or new.decimal[1] < old.decimal[1]
         )
-        wider = (
-            old.decimal is not None
-            and new.decimal is not None
-            and (new.decimal[0] - new.decimal[1] > old.decimal[0] - old.decimal[1] or new.decimal[1] > old.decimal[1])
+        wider = old.decimal is not None and new.decimal is not None and (
+            new.decimal[0] - new.decimal[1] > old.decimal[0] - old.decimal[1] or new.decimal[1] > old.decimal[1]
         )
         breaks = ((SENDERS,) if narrower or old.decimal is None else ()) + ((RECEIVERS,) if wider or new.decimal is None else ())
         change("decimal-changed", new, f"数值格式 {old.decimal} → {new.decimal}", breaks, old.decimal, new.decimal)
@@ -469,23 +427,11 @@ def _attribute_changes(old: FieldInfo, new: FieldInfo, change: Any, ignore_alias
         before, after = old.codes or frozenset(), new.codes or frozenset()
         source = f"字典 {new.dictionary or old.dictionary}" if (new.dictionary or old.dictionary) else "取值范围"
         if after - before and old.codes is not None:
-            change(
-                "codes-added",
-                new,
-                f"{source} 新增代码 {', '.join(sorted(after - before))}",
-                (RECEIVERS,),
-                None,
-                sorted(after - before),
-            )
+            change("codes-added", new, f"{source} 新增代码 {', '.join(sorted(after - before))}", (RECEIVERS,),
+                   None, sorted(after - before))
         if before - after and new.codes is not None:
-            change(
-                "codes-removed",
-                new,
-                f"{source} 删除代码 {', '.join(sorted(before - after))}",
-                (SENDERS,),
-                sorted(before - after),
-                None,
-            )
+            change("codes-removed", new, f"{source} 删除代码 {', '.join(sorted(before - after))}", (SENDERS,),
+                   sorted(before - after), None)
         if old.codes is None and new.codes is not None:
             change("codes-restricted", new, f"改为{source}中的代码", (SENDERS,), None, sorted(after))
         if old.codes is not None and new.codes is None:
@@ -500,26 +446,15 @@ def _attribute_changes(old: FieldInfo, new: FieldInfo, change: Any, ignore_alias
         change("aliases-added", new, f"新增别名 {', '.join(more)}", (), None, more)
     # A relaxed rule (spec/ERRATA.md, Severities) lets through, as a warning, what the rule alone refuses.
     for rule, values, severity in sorted(new.relaxed - old.relaxed):
-        change(
-            "rule-relaxed",
-            new,
-            f"规则 {rule} {values}放宽为{_SEVERITY_NAMES.get(severity, severity)}",
-            (RECEIVERS,),
-            None,
-            [rule, values, severity],
-        )
+        change("rule-relaxed", new, f"规则 {rule} {values}放宽为{_SEVERITY_NAMES.get(severity, severity)}", (RECEIVERS,),
+               None, [rule, values, severity])
     for rule, values, severity in sorted(old.relaxed - new.relaxed):
         change("relaxation-removed", new, f"规则 {rule} {values}不再放宽", (SENDERS,), [rule, values, severity], None)
     for rule, pattern, severity in sorted(new.advice ^ old.advice):
         added = (rule, pattern, severity) in new.advice
-        change(
-            "advice-added" if added else "advice-removed",
-            new,
-            f"{'新增' if added else '删除'}{_SEVERITY_NAMES.get(severity, severity)} {rule} ({pattern})",
-            (),
-            None if added else [rule, pattern, severity],
-            [rule, pattern, severity] if added else None,
-        )
+        change("advice-added" if added else "advice-removed", new,
+               f"{'新增' if added else '删除'}{_SEVERITY_NAMES.get(severity, severity)} {rule} ({pattern})", (),
+               None if added else [rule, pattern, severity], [rule, pattern, severity] if added else None)
     if old.title != new.title:
         change("title-changed", new, f"中文名称 {old.title} → {new.title}", (), old.title, new.title)
     if old.seq != new.seq:

@@ -246,7 +246,7 @@ def _check_capture(contract: Contract, transaction: Transaction, capture: dict[s
     findings: list[Finding] = []
     headers, form = capture.get("headers"), capture.get("form")
     if not isinstance(headers, dict) or not isinstance(form, dict):
-        return [Finding(ERROR, "$", '抓取文件应为 {"headers": {...}, "form": {...}, "file": "文件名"}', "capture")]
+        return [Finding(ERROR, "$", "抓取文件应为 {\"headers\": {...}, \"form\": {...}, \"file\": \"文件名\"}", "capture")]
     header_schema = _header_schema(contract, transaction)
     names = {name.lower(): name for name in header_schema["properties"]}
     for prop in header_schema["properties"].values():
@@ -449,12 +449,7 @@ class _FormRefused(Exception):
 
 def _check_file(
     contract: Contract,
-    transaction: Transaction,
-    form_schema: Mapping[str, Any],
-    file_field: str,
-    form: Any,
-    name: str,
-    file: FileSummary,
+    transaction: Transaction, form_schema: Mapping[str, Any], file_field: str, form: Any, name: str, file: FileSummary
 ) -> list[Finding]:
     """What the processor checks of the file itself: its MD5 against fileMd5, and its type."""
     findings: list[Finding] = []
@@ -535,7 +530,7 @@ def validate_document(
         return Report(source, findings=[Finding(ERROR, where, f"{detail}; 用 --transaction 指定", "transaction", "infno")])
     report = Report(source, transaction.infno, transaction.section)
     if transaction.envelope_in_headers and not multipart:
-        detail = f'{transaction.infno} 是 multipart 交易: 应给出 {{"headers": ..., "form": ..., "file": ...}}'
+        detail = f"{transaction.infno} 是 multipart 交易: 应给出 {{\"headers\": ..., \"form\": ..., \"file\": ...}}"
         report.findings.append(Finding(ERROR, "$", detail, "capture"))
         return report
     if multipart and not transaction.envelope_in_headers:
