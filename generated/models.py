@@ -20,7 +20,7 @@ class HiImgIndx(RootModel[str]):
         ),
     ]
     """
-    §1.2: 证件类型-证件号码-检查日期时间代码-成像设备代码-检查部位代码, 以 '-' 连接; 文档示例另带第 6 部分 (见 ERRATA E-INDEX-6)。
+    §1.2: 证件类型-证件号码-检查日期时间代码-成像设备代码-检查部位代码, 以 '-' 连接; 文档示例另带第 6 部分 (见 ERRATA E-INDEX-6)。第 4、5 部分的一个 0 与全零是同一值的两种写法, 指同一检查, 规范写法为全零 (ERRATA E-INDEX-SPELLING)。
     """
 
 
@@ -1053,7 +1053,7 @@ class QueryImgCaheFileSnInput(BaseModel):
         ),
     ]
     """
-    §1.2: 证件类型-证件号码-检查日期时间代码-成像设备代码-检查部位代码, 以 '-' 连接; 文档示例另带第 6 部分 (见 ERRATA E-INDEX-6)。
+    §1.2: 证件类型-证件号码-检查日期时间代码-成像设备代码-检查部位代码, 以 '-' 连接; 文档示例另带第 6 部分 (见 ERRATA E-INDEX-6)。第 4、5 部分的一个 0 与全零是同一值的两种写法, 指同一检查, 规范写法为全零 (ERRATA E-INDEX-SPELLING)。
     """
     service_name: Annotated[
         Literal["queryImgCaheFileSn"], Field(alias="serviceName", title="服务名称")
@@ -1092,7 +1092,7 @@ class QueryImgCaheInput(BaseModel):
         ),
     ]
     """
-    §1.2: 证件类型-证件号码-检查日期时间代码-成像设备代码-检查部位代码, 以 '-' 连接; 文档示例另带第 6 部分 (见 ERRATA E-INDEX-6)。
+    §1.2: 证件类型-证件号码-检查日期时间代码-成像设备代码-检查部位代码, 以 '-' 连接; 文档示例另带第 6 部分 (见 ERRATA E-INDEX-6)。第 4、5 部分的一个 0 与全零是同一值的两种写法, 指同一检查, 规范写法为全零 (ERRATA E-INDEX-SPELLING)。
     """
     img_file_sn: Annotated[FileSnDTO, Field(alias="imgFileSn", title="影像文件序列号")]
     service_name: Annotated[

@@ -284,7 +284,11 @@ def _contract_of(given: str | None, strict: bool = False) -> Contract | None:
     if not (directory / "openapi.yaml").is_file() or not (directory / "dictionaries").is_dir():
         print(f"mie: {given}: 应为规范目录, 含 openapi.yaml 与 dictionaries/", file=sys.stderr)
         return None
-    return Contract.load(directory, strict=strict)
+    contract = Contract.load(directory, strict=strict)
+    note = contract.stale_note()
+    if note:
+        print(f"mie: 注意: {note}", file=sys.stderr)
+    return contract
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

@@ -39,7 +39,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -53,10 +52,9 @@ from schemathesis.generation.jsonschema.builder import build  # schemathesis is 
 from schemathesis.transport.serialization import Binary
 
 from mie.contract import current
+from mie.contract.records import check_delete_item, check_images_input
 from mie.contract.spec import REPO_ROOT, resolve_refs
 from mie.contract.validation import FieldError, Outcome, merge_all_of
-from mie.service.exams import _index_of_delete_item
-from mie.service.retrieval import ImageServices, _images_input
 from mie.service.uploads import header_envelope_schema
 from tests.spec_cases import MISSING, RECORD_SCHEMAS, breakages
 
@@ -178,7 +176,7 @@ def _record_judge(name: str) -> Callable[[Any], MieVerdict]:
 
 
 def _delete_item(item: Any, place: tuple[str | int, ...]) -> MieVerdict:
-    _, errors = _index_of_delete_item(CONTRACT, item)
+    errors = check_delete_item(CONTRACT, item).errors
     # a bare index is the item itself; an object's errors name its hiImgIndx
     return MieVerdict([((*place, *parse_path(e.path)[1 if isinstance(item, str) else 0 :]), e) for e in errors], [])
 
@@ -192,9 +190,7 @@ _RECORD_CHECKS: dict[str, Callable[[Any], MieVerdict]] = {
     "queryExamRpotImgIndxListFHospital": lambda value: _verdict(
         CONTRACT.validator("QueryExamRpotImgIndxListInput").validate(value, "input")
     ),
-    "queryImgCaheFIndex": lambda value: _verdict(
-        _images_input(CONTRACT, ImageServices.of(CONTRACT), SimpleNamespace(input=value))  # type: ignore[arg-type]
-    ),
+    "queryImgCaheFIndex": lambda value: _verdict(check_images_input(CONTRACT, value)),
 }
 
 

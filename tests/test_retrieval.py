@@ -446,7 +446,7 @@ def test_the_reads_of_a_query_do_not_wait_for_a_writer(client: TestClient, runti
             seen.append(len(repository.exams_of_person("111", CERTNO, "", "9999-12-31")))
 
     with runtime.database.unit_of_work() as writer:  # holds its turn (and, on SQLite, the write lock)
-        writer.exam_owner(record["hiImgIndx"])
+        writer.exam_ref(record["hiImgIndx"])
         reader = threading.Thread(target=read)
         reader.start()
         reader.join(timeout=30)

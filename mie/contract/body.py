@@ -52,6 +52,10 @@ BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
+MAX_PARTS = 64
+"""A multipart/form-data body (§2.2, §2.4) of more parts than this is refused: the forms have seven fields."""
+MAX_FIELD_BYTES = 1024 * 1024
+"""A text field of a multipart form longer than this is refused; the forms' longest field is far shorter."""
 MAX_DEPTH = 32
 """Nesting deeper than this is refused: the spec's bodies nest five levels, and a deep body must not reach
 code that recurses (Python's json stops near 1,000 levels with RecursionError)."""

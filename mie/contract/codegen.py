@@ -22,6 +22,17 @@ from mie.contract.dictionaries import bundle, read_dictionaries
 from mie.contract.spec import REPO_ROOT, load_yaml
 
 MODELS_FILE = "models.py"
+# How the models are generated: given on the command line, so that `mie generate` writes the same models wherever
+# it runs (not only where a pyproject.toml configures the generator).
+GENERATOR_OPTIONS = (
+    *("--input-file-type", "openapi", "--output-model-type", "pydantic_v2.BaseModel", "--target-python-version", "3.11"),
+    *("--use-annotated", "--snake-case-field", "--allow-population-by-field-name"),
+    *("--use-schema-description", "--use-field-description", "--collapse-root-models", "--use-double-quotes"),
+    *("--disable-timestamp", "--use-standard-collections", "--use-union-operator", "--enum-field-as-literal", "none"),
+    # format: byte (§2.8 fileContent, a DICOM file) is base64 of binary data: Base64Bytes decodes it to bytes; the
+    # default Base64Str would decode it again as UTF-8 text and refuse every real file
+    *("--type-mappings", "string+byte=binary", "--formatters", "black"),
+)
 
 
 class _SpecDumper(yaml.SafeDumper):
@@ -60,17 +71,18 @@ def _init_text(spec_text: str) -> str:
     return f'"""Generated from spec/openapi.yaml by `mie generate`: never edit by hand."""\n\nSPEC_SHA256 = "{digest}"\n'
 
 
-def _models_text(spec_text: str, root: Path) -> str:
+def _models_text(spec_text: str) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         spec_file = Path(tmp) / "openapi.yaml"
         spec_file.write_text(spec_text, encoding="utf-8")
         output = Path(tmp) / MODELS_FILE
-        # Run from the repository so that [tool.datamodel-codegen] in pyproject.toml applies.
+        # Run in the temporary directory: no pyproject.toml of the working directory changes the options.
         subprocess.run(
             [
                 sys.executable,
                 "-m",
                 "datamodel_code_generator",
+                *GENERATOR_OPTIONS,
                 "--input",
                 str(spec_file),
                 "--output",
@@ -78,7 +90,7 @@ def _models_text(spec_text: str, root: Path) -> str:
                 "--custom-file-header",
                 '"""Generated from spec/openapi.yaml by `mie generate`: never edit by hand."""',
             ],
-            cwd=root,
+            cwd=tmp,
             check=True,
             capture_output=True,
             text=True,
@@ -87,12 +99,12 @@ def _models_text(spec_text: str, root: Path) -> str:
 
 
 def expected_files(root: Path = REPO_ROOT) -> dict[Path, str]:
-    """What `mie generate` writes in a checkout at `root` (its pyproject.toml configures the generator)."""
+    """What `mie generate` writes in a checkout at `root` (a directory holding spec/ and generated/)."""
     spec_text = bundled_spec_text(root)
     return {
         root / "spec" / "openapi.yaml": spec_text,
         root / "generated" / "__init__.py": _init_text(spec_text),
-        root / "generated" / MODELS_FILE: _models_text(spec_text, root),
+        root / "generated" / MODELS_FILE: _models_text(spec_text),
     }
 
 

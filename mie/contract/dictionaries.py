@@ -2,11 +2,14 @@
 
 They reach spec/openapi.yaml by one mechanism only: `bundle()` writes each field's `enum` (or, for a
 field that holds several codes, its `pattern`) from the dictionary the field names in `x-dictionary`.
-`mie generate` runs it; `mie generate --check` fails when the spec and the files disagree.
+`mie generate` runs it; `mie generate --check` fails when the spec and the files disagree. The files are the
+truth: what a revision's fields take is read from its dictionaries (validation, `mie spec diff`), and a directory
+whose openapi.yaml says otherwise is stale (`stale_dictionaries`).
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import re
 from collections.abc import Iterator, Mapping
@@ -111,3 +114,24 @@ def bundle(spec: dict[str, Any], known: Mapping[str, Dictionary]) -> dict[str, A
             schema.pop("pattern", None)
             schema["enum"] = codes if required else ["", *codes]
     return spec
+
+
+def stale_dictionaries(spec: Mapping[str, Any], known: Mapping[str, Dictionary]) -> list[str]:
+    """The dictionaries whose codes the spec's fields do not carry as bundling them would write them (a file edited
+    without `mie generate`), or that the spec names and `known` lacks; sorted, each once."""
+    bundled = copy.deepcopy(dict(spec))
+    missing = {schema["x-dictionary"] for schema, _ in _schemas_with_dictionary(bundled) if schema["x-dictionary"] not in known}
+    if missing:
+        return sorted(missing)
+    bundle(bundled, known)
+    stale = set()
+    for (written, _), (wanted, _) in zip(_schemas_with_dictionary(spec), _schemas_with_dictionary(bundled), strict=True):
+        if written.get("enum") != wanted.get("enum") or written.get("pattern") != wanted.get("pattern"):
+            stale.add(wanted["x-dictionary"])
+    return sorted(stale)
+
+
+def bundled(spec: Mapping[str, Any], known: Mapping[str, Dictionary]) -> dict[str, Any]:
+    """A copy of the spec with its dictionaries bundled (the spec itself, copied, when there are none to bundle)."""
+    copied = copy.deepcopy(dict(spec))
+    return bundle(copied, known) if known else copied

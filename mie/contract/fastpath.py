@@ -93,6 +93,8 @@ def _string(source: _Source, schema: Mapping[str, Any], var: str, indent: str, r
         checks.append(f"if not {source.constant(rules.pattern.fullmatch, 'pattern')}({var}): raise GiveWay")
     if rules.parser is not None:
         checks.append(f"if {source.constant(rules.parser, 'parser')}({var}): raise GiveWay")
+    if rules.spelling is not None:  # a note the detailed checks give
+        checks.append(f"if {source.constant(rules.spelling, 'spelling')}({var}): raise GiveWay")
     if rules.codes is not None:
         codes = source.constant(rules.codes, "codes")
         if rules.split is None:

@@ -2,6 +2,10 @@
 
 Its parts are described once, in the spec (`components/schemas/HiImgIndx`, `x-parts`): each part's code,
 Chinese name and pattern. The whole index's `pattern` there is the same parts joined by "-".
+
+A part may be spelled two ways (`same-as`: a spelling and the canonical one it stands for, ERRATA E-INDEX-SPELLING):
+the placeholder "0" of parts 4 and 5 is their full zeros. Two indexes whose canonical forms are equal name the same
+exam: the store keeps an exam under the index as first saved and finds it by `IndexRule.canonical`.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ class IndexPart:
     pattern: re.Pattern[str]
     rule: str
     optional: bool
+    same_as: Mapping[str, str]  # a spelling of this part -> the canonical spelling it stands for
 
 
 @dataclass(frozen=True)
@@ -75,10 +80,12 @@ class IndexRule:
                 pattern=re.compile(f"^(?:{part['pattern']})$"),
                 rule=part.get("description", part["pattern"]),
                 optional=bool(part.get("optional")),
+                same_as=dict(part.get("same-as", {})),
             )
             for number, part in enumerate(schema["x-parts"], start=1)
         )
         self.whole_pattern = self._whole_pattern()
+        self._respelled = tuple((part.number - 1, part.same_as) for part in self.parts if part.same_as)
         # cached per rule: a record's index is checked by its field rule and again when it is stored
         self.parse = functools.lru_cache(maxsize=4096)(self._parse)
 
@@ -128,6 +135,30 @@ class IndexRule:
             exam_part=pieces[4],
             institution_code=pieces[5] if len(pieces) > 5 else None,
         )
+
+    def canonical(self, index: str) -> str:
+        """The index with each part in its canonical spelling: the key that names its exam (the index itself when
+        every part already is; an index too broken to split is its own key)."""
+        pieces = index.split("-")
+        changed = False
+        for position, same_as in self._respelled:
+            if position < len(pieces) and pieces[position] in same_as:
+                pieces[position] = same_as[pieces[position]]
+                changed = True
+        return "-".join(pieces) if changed else index
+
+    def spelling_note(self, index: str) -> str | None:
+        """Information, for an index with a part spelled otherwise than canonically: which spelling is canonical
+        (both name the same exam). None for a canonical index."""
+        pieces = index.split("-")
+        respelled = [
+            f"第{number + 1}部分{self.parts[number].title} '{pieces[number]}' 与 '{same_as[pieces[number]]}'"
+            for number, same_as in self._respelled
+            if number < len(pieces) and pieces[number] in same_as
+        ]
+        if not respelled:
+            return None
+        return f"索引{', '.join(respelled)} 指同一检查, 规范写法为后者 (ERRATA E-INDEX-SPELLING)"
 
     def problem(self, index: str) -> str | None:
         """What is wrong with an index, or None."""

@@ -27,7 +27,11 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-BUNDLED_SPEC_DIR = REPO_ROOT / "spec"
+# spec/ of the checkout; in an installed wheel, the copy inside the package (mie/spec, a link to ../spec in the
+# checkout, is the package data that carries it: pyproject.toml)
+BUNDLED_SPEC_DIR = (
+    REPO_ROOT / "spec" if (REPO_ROOT / "spec" / "openapi.yaml").is_file() else Path(__file__).resolve().parents[1] / "spec"
+)
 
 
 def spec_dir() -> Path:
@@ -129,6 +133,21 @@ class Contract:
 
     def __repr__(self) -> str:
         return f"Contract({self.location or '<memory>'}, version={self.version!r}, strict={self.strict})"
+
+    @functools.cached_property
+    def stale_dictionaries(self) -> list[str]:
+        """The dictionaries whose codes this revision's openapi.yaml does not carry as its dictionaries/ say (none:
+        they agree, or there are no files). The files are the truth: validation and `mie spec diff` read them."""
+        from mie.contract.dictionaries import stale_dictionaries
+
+        return stale_dictionaries(self.document, self.dictionaries) if self.dictionaries else []
+
+    def stale_note(self) -> str | None:
+        """One line naming a stale openapi.yaml, for the tools to say; None when it agrees with its dictionaries."""
+        if not self.stale_dictionaries:
+            return None
+        names = ", ".join(self.stale_dictionaries)
+        return f"{self.location}: 与 dictionaries/ 不一致 (字典 {names}), 以 dictionaries/ 为准; 运行 mie generate 更新"
 
     @property
     def version(self) -> str:

@@ -158,6 +158,7 @@ class StringRules:
     pattern: re.Pattern[str] | None
     rule_name: str | None
     parser: Callable[[str], str | None] | None
+    spelling: Callable[[str], str | None] | None  # information on a value the parser takes in a non-canonical spelling
     # x-relax: a broken `rule` whose value (for a dictionary: each code) matches `match` is a finding of
     # `severity`, not an error. x-advise: a value that does not match `pattern` is a finding of `severity`.
     relaxed: dict[str, tuple[re.Pattern[str], Mapping[str, Any]]]
@@ -174,6 +175,7 @@ def string_rules(schema: Mapping[str, Any], contract: Contract) -> StringRules:
         # which would let "1.2.3\n" through as a UID (and into a file path).
         pattern = re.compile(schema["pattern"])
     parser = _parser(schema.get("x-parser"), contract)
+    spelling = contract.index.spelling_note if schema.get("x-parser") == "hiImgIndx" else None
     if parser is not None:
         pattern = None  # the parser names each broken part, which the whole pattern cannot
     return StringRules(
@@ -188,6 +190,7 @@ def string_rules(schema: Mapping[str, Any], contract: Contract) -> StringRules:
         pattern=pattern,
         rule_name=schema.get("x-pattern-name", schema.get("pattern")),
         parser=parser,
+        spelling=spelling,
         relaxed={item["rule"]: (re.compile(item["match"]), item) for item in schema.get("x-relax", ()) if "match" in item},
         advice=[(re.compile(item["pattern"]), item) for item in schema.get("x-advise", ())],
     )
@@ -198,6 +201,7 @@ def _compile_string(schema: Mapping[str, Any], info: _Field, contract: Contract)
     max_length, min_length, date_format, parse_date = rules.max_length, rules.min_length, rules.date_format, rules.parse_date
     dictionary_name, codes, split, enum = rules.dictionary_name, rules.codes, rules.split, rules.enum
     pattern, rule_name, parser, relaxed, advice = rules.pattern, rules.rule_name, rules.parser, rules.relaxed, rules.advice
+    spelling = rules.spelling
 
     def broken(outcome: Outcome, path: str, rule: str, detail: str, value: str) -> None:
         relax = relaxed.get(rule)
@@ -231,6 +235,8 @@ def _compile_string(schema: Mapping[str, Any], info: _Field, contract: Contract)
             problem = parser(value)
             if problem:
                 outcome.errors.append(info.error(path, "index", problem))
+            elif spelling is not None and (note := spelling(value)) is not None:
+                outcome.notes.append(note)
         if codes is not None:
             parts = split.split(value) if split else [value]
             unknown = [part for part in parts if part not in codes]

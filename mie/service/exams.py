@@ -14,8 +14,8 @@ from typing import Any
 from sqlmodel import select
 
 from mie.contract import Contract
-from mie.contract.records import check_exam_record, index_field_error
-from mie.contract.validation import FieldError, Outcome, Validator, mask
+from mie.contract.records import check_delete_item, check_exam_record, index_field_error
+from mie.contract.validation import Outcome, mask
 from mie.service.answers import Answer, RecordResult
 from mie.service.envelope import Envelope, read_envelope
 from mie.service.messages import answer_message, refused, with_notes
@@ -38,8 +38,10 @@ def _save_record(
         return refused(raw_index if isinstance(raw_index, str) else None, outcome.errors)
     value: dict[str, Any] = outcome.value
     index_text = value["hiImgIndx"]
+    index_key = contract.index.canonical(index_text)
     key_columns = {
         "hi_img_indx": index_text,
+        "index_key": index_key,
         "institution_code": institution,
         "psn_cert_type": value["psnCertType"],
         "certno": value["certno"].upper(),  # as the index's part 2 has it: §2.6 finds 003x and 003X alike
@@ -51,7 +53,7 @@ def _save_record(
         {"setl_id": s["setlId"], "med_list_codg": s["medListCodg"], "feedetl_sn": s["feedetlSn"], "exam_part": s["examPart"]}
         for s in value["setlInfoList"]
     ]
-    previous = repository.exam(index_text)
+    previous = repository.exam_of_key(index_key)  # saved in either spelling of the index (ERRATA E-INDEX-SPELLING)
     notes = list(outcome.notes)
     if previous is None:
         repository.add_exam(key_columns, value, settlements)
@@ -62,8 +64,8 @@ def _save_record(
         version = repository.replace_exam(previous, key_columns, value, settlements)
         action = "update"
         notes.append(f"已更新 (第 {version} 版), 旧版本已存入历史")
-    if action == "update":  # a change to data already held; a first save is on record in its message row
-        repository.audit(institution, action, index_text, f"msgid={envelope.msgid} version={version}")
+    if previous is not None:  # a change to data already held; a first save is on record in its message row
+        repository.audit(institution, action, previous.hi_img_indx, f"msgid={envelope.msgid} version={version}")
     return RecordResult(index_text, True, with_notes(SAVED, notes))
 
 
@@ -80,41 +82,20 @@ def save_exam_records(contract: Contract, database: Database, body: Any, checked
     return answer_message(database, envelope, records)
 
 
-def _bare_index_validator(contract: Contract) -> Validator:
-    """The index field of §2.5 input, for the bare strings the document's example sends."""
-
-    def build() -> Validator:
-        item = contract.component("DeleteExamRpotImgIdxItem")
-        schema = {"type": "object", "required": ["hiImgIndx"], "properties": {"hiImgIndx": item["properties"]["hiImgIndx"]}}
-        return contract.validator_of(schema)
-
-    return contract.memo("bare-index-validator", build)
-
-
-def _index_of_delete_item(contract: Contract, item: Any) -> tuple[str | None, list[FieldError]]:
-    """An item of §2.5 input: the index itself (as the document's example sends it) or {hiImgIndx: ...}."""
-    if isinstance(item, dict):
-        outcome = contract.validator("DeleteExamRpotImgIdxItem").validate(item)
-        if outcome.errors:
-            return None, outcome.errors
-        item = outcome.value["hiImgIndx"]
-    outcome = _bare_index_validator(contract).validate({"hiImgIndx": item})
-    return (item if not outcome.errors else None), outcome.errors
-
-
 def _delete_record(
     contract: Contract, repository: Repository, institution: str, envelope: Envelope, item: Any, files: list[str]
 ) -> RecordResult:
-    index_text, errors = _index_of_delete_item(contract, item)
-    if errors or index_text is None:
-        return refused(item if isinstance(item, str) else None, errors)
-    owner = repository.exam_owner(index_text)
-    if owner is None:
+    outcome = check_delete_item(contract, item)
+    index_text = outcome.value
+    if outcome.errors or index_text is None:
+        return refused(item if isinstance(item, str) else None, outcome.errors)
+    exam = repository.exam_ref(contract.index.canonical(index_text))
+    if exam is None:
         return refused(index_text, [index_field_error(contract, "索引不存在, 未删除", rule="ownership")])
-    if owner != institution:
+    if exam.institution_code != institution:
         return refused(index_text, [index_field_error(contract, "该索引由其他机构上传, 不能删除", rule="ownership")])
-    files += repository.delete_exam(index_text)
-    repository.audit(institution, "delete", index_text, f"msgid={envelope.msgid}")
+    files += repository.delete_exam(exam.hi_img_indx)
+    repository.audit(institution, "delete", exam.hi_img_indx, f"msgid={envelope.msgid}")
     log.info("deleted %s for %s", mask(index_text), institution)
     return RecordResult(index_text, True, DELETED)
 

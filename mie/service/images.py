@@ -12,6 +12,7 @@ from typing import Any
 
 from generated.models import ResponseCode
 from mie.contract import Contract
+from mie.contract.records import check_record
 from mie.contract.validation import FieldError
 from mie.service.answers import Answer, RecordResult, entry, storage_unavailable
 from mie.service.envelope import read_envelope, remember_answer
@@ -43,21 +44,22 @@ REFUSAL_CODES = {
 
 
 def _register(contract: Contract, repository: Repository, institution: str, record: Any) -> RecordResult:
-    outcome = contract.validator("ImgInfo").validate(record)
+    outcome = check_record(contract, contract.transaction("saveImgInfo"), record)
     raw_index = record.get("hiImgIndx") if isinstance(record, dict) else None
     if outcome.errors:
         return refused(raw_index if isinstance(raw_index, str) else None, outcome.errors)
     value = outcome.value
     index_text = value["hiImgIndx"]
-    if repository.exam_owner(index_text) != institution:
+    exam = repository.exam_ref(contract.index.canonical(index_text))
+    if exam is None or exam.institution_code != institution:
         schema = contract.component("ImgInfo")["properties"]["hiImgIndx"]
         error = FieldError(
             "hiImgIndx", "hiImgIndx", schema["title"], f"#{schema['x-seq']}", "ownership", "索引不存在或不属于本机构"
         )
         return refused(index_text, [error])
     total = int(value["imageTotalNum"])
-    repository.register_study(index_text, value["studyUid"], institution, value["accessionNumber"], total)
-    received = repository.received_count(index_text, value["studyUid"])
+    repository.register_study(exam.hi_img_indx, value["studyUid"], institution, value["accessionNumber"], total)
+    received = repository.received_count(exam.hi_img_indx, value["studyUid"])
     return RecordResult(index_text, True, with_notes(REGISTERED, [*outcome.notes, f"本检查已收到 {received}/{total} 张"]))
 
 
@@ -89,7 +91,10 @@ def save_img_file(
     if isinstance(upload, Answer):
         return upload
     value, spooled, institution, envelope = upload.value, upload.spooled, upload.institution, upload.envelope
-    claim = Claim(value["hiImgIndx"], value["studyUid"], value["accessionNumber"], int(value["imageTotalNum"]))
+    claim = Claim(
+        value["hiImgIndx"], value["studyUid"], value["accessionNumber"], int(value["imageTotalNum"]),
+        index_key=contract.index.canonical(value["hiImgIndx"]),
+    )  # fmt: skip
 
     def stored_answer(ingested: Ingested) -> Answer:
         message = "成功" + ("; 该实例此前已存储" if ingested.duplicate else "") + f"; {ingested.progress()}"

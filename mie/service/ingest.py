@@ -67,6 +67,7 @@ class Claim:
     study_uid: str
     accession_numbers: str  # as sent: several separated by English commas
     image_total_num: int
+    index_key: str  # the index's canonical spelling, which finds its exam (mie.contract IndexRule.canonical)
 
     def accession_list(self) -> list[str]:
         return accession_list(self.accession_numbers)
@@ -456,8 +457,8 @@ def _store(batch: Batch, store: FileStore, arrival: _Arrival) -> Ingested:
     spooled, header, institution, claim = arrival.spooled, arrival.header, arrival.institution, arrival.claim
     # Every refusal comes before the first write (IngestRefused is a CleanRefusal).
     if claim is not None:
-        owner = repository.exam_owner(claim.hi_img_indx)
-        if owner != institution:
+        exam = repository.exam_ref(claim.index_key)
+        if exam is None or exam.institution_code != institution:
             raise IngestRefused("unknown_exam", f"索引 {mask(claim.hi_img_indx)} 不存在或不属于本机构")
         if header.study_uid != claim.study_uid:
             raise IngestRefused("study_mismatch", f"文件的 StudyInstanceUID {header.study_uid} 与 studyUid 不符")
@@ -476,9 +477,10 @@ def _store(batch: Batch, store: FileStore, arrival: _Arrival) -> Ingested:
     if existing is not None and existing.md5 != spooled.md5:
         raise IngestRefused("conflict", f"实例 {header.sop_instance_uid} 已以不同内容存储")
     if claim is not None:
-        # §2.2's form registers (or updates) the study, as §2.3 would.
-        repository.register_study(claim.hi_img_indx, claim.study_uid, institution, claim.accession_numbers, claim.image_total_num)
-        study = repository.study(claim.hi_img_indx, claim.study_uid)
+        # §2.2's form registers (or updates) the study, as §2.3 would, under the exam's index as first saved.
+        assert exam is not None
+        repository.register_study(exam.hi_img_indx, claim.study_uid, institution, claim.accession_numbers, claim.image_total_num)
+        study = repository.study(exam.hi_img_indx, claim.study_uid)
     else:
         study = studies[0]
     assert study is not None

@@ -60,14 +60,15 @@ def save_rpt_file(
         if not is_pdf(spooled):
             return file_answer(ResponseCode.file_invalid, index_text, f"{entry(ResponseCode.file_invalid).name}: 不是 PDF 文件")
         with database.unit_of_work() as repository:
-            if repository.exam_owner(index_text) != institution:
+            exam = repository.exam_ref(contract.index.canonical(index_text))  # in either spelling of the index
+            if exam is None or exam.institution_code != institution:
                 return file_answer(ResponseCode.unknown_exam, index_text, entry(ResponseCode.unknown_exam).name)
-            version = repository.latest_report_version(index_text, value["rpotNo"]) + 1
+            version = repository.latest_report_version(exam.hi_img_indx, value["rpotNo"]) + 1
             # Named by a fresh UUID under the checked index: rpotNo is free text and never becomes a path.
-            relative = Path(REPORT_AREA) / index_text / f"{uuid.uuid4().hex}.pdf"
+            relative = Path(REPORT_AREA) / exam.hi_img_indx / f"{uuid.uuid4().hex}.pdf"
             repository.add_report(
                 {
-                    "hi_img_indx": index_text,
+                    "hi_img_indx": exam.hi_img_indx,
                     "rpot_no": value["rpotNo"],
                     "version": version,
                     "study_uid": value["studyUid"],

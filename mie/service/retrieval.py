@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from generated.models import ResponseCode
 from mie.contract import Contract
-from mie.contract.validation import FieldError, Outcome, mask
+from mie.contract.records import LAST_DAY, QUERY_IMAGES, QUERY_INDEX, ImageServices, check_images_input, check_query_index_input
+from mie.contract.validation import mask
 from mie.service.access import QueryRefused, admit
 from mie.service.answers import Answer, MieError, entry, storage_unavailable
 from mie.service.audit import Access, AccessEvent, AuditLog, masked_certno
-from mie.service.envelope import Envelope, read_envelope
+from mie.service.envelope import read_envelope
 from mie.service.links import LinkSigner, Page, page_url
 from mie.service.messages import with_notes
 from mie.store.database import Database
@@ -38,40 +39,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mie.retrieval")
 
-QUERY_INDEX = "queryExamRpotImgIndxListFHospital"
-QUERY_IMAGES = "queryImgCaheFIndex"
-
-
-
-
-@dataclass(frozen=True)
-class ImageServices:
-    """The two services of §2.7/§2.8's one URL, as a contract's discriminator maps serviceName to input tables."""
-
-    input_schemas: dict[str, str]  # serviceName -> the schema of its input
-    list_service: str  # §2.7: queryImgCaheFileSn
-    fetch_service: str  # §2.8: queryImgCahe
-    download_path: str  # the URL of both, which §2.6's imgDldLink names
-
-    @classmethod
-    def of(cls, contract: Contract) -> ImageServices:
-        def build() -> ImageServices:
-            envelope = contract.document["components"]["schemas"]["QueryImgCaheFIndexRequest"]
-            mapping = envelope["properties"]["input"]["discriminator"]["mapping"]
-            schemas = {service: reference.rsplit("/", 1)[-1] for service, reference in mapping.items()}
-            service_of = {schema: service for service, schema in schemas.items()}
-            return cls(
-                schemas,
-                service_of["QueryImgCaheFileSnInput"],
-                service_of["QueryImgCaheInput"],
-                contract.transaction(QUERY_IMAGES).path,
-            )
-
-        return contract.memo("image-services", build)
 
 # Read in multiples of 3 bytes: each piece then encodes to whole base64 quanta and the pieces simply concatenate.
 READ_CHUNK = 3 * 256 * 1024
-_LAST_DAY = "9999-12-31"  # the open end of a date range: examDate compares as text
 
 
 @dataclass(frozen=True)
@@ -140,11 +110,6 @@ def _success(data: Any, notes: list[str]) -> Answer:
     )
 
 
-def _input_error(contract: Contract, schema_name: str, code: str, rule: str, detail: str) -> FieldError:
-    schema = contract.component(schema_name)["properties"][code]
-    return FieldError(f"input.{code}", code, schema["title"], f"#{schema['x-seq']}", rule, detail)
-
-
 # --- §2.6 queryExamRpotImgIndxListFHospital ---------------------------------------------------------------------------
 
 
@@ -156,14 +121,11 @@ def query_index(retrieval: Retrieval, body: Any, source_address: str | None) -> 
         contract = retrieval.contract
         envelope = read_envelope(contract, contract.transaction(QUERY_INDEX), body)
         event.institution_code = envelope.institution_code
-        outcome = contract.validator("QueryExamRpotImgIndxListInput").validate(envelope.input, "input")
+        outcome = check_query_index_input(contract, envelope.input)
         value: dict[str, Any] = outcome.value if isinstance(outcome.value, dict) else {}
         if isinstance(value.get("psnCertType"), str) and isinstance(value.get("certno"), str):
             event.psn_cert_type, event.certno = value["psnCertType"], value["certno"]
-        begin, end = value.get("begntime") or "", value.get("endtime") or _LAST_DAY
-        if not outcome.errors and begin > end:
-            detail = f"检查开始时间 {begin} 晚于检查结束时间 {end}"
-            outcome.errors.append(_input_error(contract, "QueryExamRpotImgIndxListInput", "begntime", "range", detail))
+        begin, end = value.get("begntime") or "", value.get("endtime") or LAST_DAY
         with retrieval.database.reading() as repository:
             caller = admit(repository, envelope, source_address, retrieval.require_key)
             if outcome.errors:
@@ -256,7 +218,7 @@ def query_images(retrieval: Retrieval, body: Any, source_address: str | None) ->
     def work() -> Answer | ImageStream:
         envelope = read_envelope(contract, contract.transaction(QUERY_IMAGES), body)
         event.institution_code = envelope.institution_code
-        outcome = _images_input(contract, services, envelope)
+        outcome = check_images_input(contract, envelope.input)
         value: dict[str, Any] = outcome.value if isinstance(outcome.value, dict) else {}
         index_text = value.get("hiImgIndx")
         if isinstance(index_text, str) and not any(error.code == "hiImgIndx" for error in outcome.errors):
@@ -268,16 +230,17 @@ def query_images(retrieval: Retrieval, body: Any, source_address: str | None) ->
             if outcome.errors:
                 raise MieError(ResponseCode.envelope_invalid, errors=outcome.errors)
             assert isinstance(index_text, str)
-            if repository.exam_owner(index_text) is None:
+            exam = repository.exam_ref(contract.index.canonical(index_text))  # in either spelling of the index
+            if exam is None:
                 raise MieError(ResponseCode.exam_not_found, f"索引 {mask(index_text)} 不在本前置机 (未上传或已删除)")
             if service == services.list_service:
-                instances = repository.instances_of_exam(index_text)
+                instances = repository.instances_of_exam(exam.hi_img_indx)
             else:
                 wanted = value["imgFileSn"]
                 stored = repository.instance_file(wanted["instUuid"])
                 if (
                     stored is None
-                    or stored.hi_img_indx != index_text
+                    or stored.hi_img_indx != exam.hi_img_indx
                     or stored.study_uid != wanted["examUuid"]
                     or stored.series_uid != wanted["snUuid"]
                 ):
@@ -290,21 +253,6 @@ def query_images(retrieval: Retrieval, body: Any, source_address: str | None) ->
         return _image_stream(retrieval, event, index_text, stored.path, stored.size, [*envelope.notes, *outcome.notes])
 
     return _audited(retrieval, event, work)
-
-
-def _images_input(contract: Contract, services: ImageServices, envelope: Envelope) -> Outcome:
-    """The input of §2.7 or §2.8, validated by the table its serviceName names."""
-    raw = envelope.input
-    service = raw.get("serviceName") if isinstance(raw, dict) else None
-    schema_name = services.input_schemas.get(service) if isinstance(service, str) else None
-    if schema_name is None:
-        outcome = Outcome(value=raw, strict=contract.strict)
-        listing, fetching = services.list_service, services.fetch_service
-        detail = "必填项缺失" if service is None else f"'{service}' 应为 {listing} (§2.7) 或 {fetching} (§2.8)"
-        rule = "required" if service is None else "enum"
-        outcome.errors.append(_input_error(contract, services.input_schemas[listing], "serviceName", rule, detail))
-        return outcome
-    return contract.validator(schema_name).validate(raw, "input")
 
 
 def in_series_order(instances: list[ListedInstance]) -> list[ListedInstance]:

@@ -89,6 +89,14 @@ class StoredExam:
 
 
 @dataclass(frozen=True)
+class ExamRef:
+    """Which exam an index names (in either spelling: found by its canonical key) and who stored it."""
+
+    hi_img_indx: str  # as first saved: what every other table refers to
+    institution_code: str
+
+
+@dataclass(frozen=True)
 class IndexedExam:
     """An exam record as §2.6 answers it: the record, and who stored it."""
 
@@ -157,10 +165,10 @@ _KEY_HASH = select(_institution.c.key_hash).where(_institution.c.code == bindpar
 _MESSAGE = select(
     _message.c.infno, _message.c.body_sha256, _message.c.http_status, _message.c.answer, _message.c.received_at
 ).where(_message.c.institution_code == bindparam("institution_code"), _message.c.msgid == bindparam("msgid"))
-_EXAM = select(
-    *[_exam.c[name] for name in ("hi_img_indx", "institution_code", "version", "msgid", "record", "received_at")]
-).where(_exam.c.hi_img_indx == bindparam("indx"))
-_EXAM_OWNER = select(_exam.c.institution_code).where(_exam.c.hi_img_indx == bindparam("indx"))
+_EXAM_COLUMNS = [_exam.c[name] for name in ("hi_img_indx", "institution_code", "version", "msgid", "record", "received_at")]
+_EXAM = select(*_EXAM_COLUMNS).where(_exam.c.hi_img_indx == bindparam("indx"))
+_EXAM_OF_KEY = select(*_EXAM_COLUMNS).where(_exam.c.index_key == bindparam("key"))
+_EXAM_REF = select(_exam.c.hi_img_indx, _exam.c.institution_code).where(_exam.c.index_key == bindparam("key"))
 _UPDATE_EXAM = update(_exam).where(_exam.c.hi_img_indx == bindparam("where_indx"))
 _DELETE = {
     table.name: delete(table).where(table.c.hi_img_indx == bindparam("indx"))
@@ -322,7 +330,7 @@ _DIRECT_INSERT_MESSAGE = _Direct(insert(_message))
 # What every §2.2 upload runs besides the instance's own statements: its key, its exam's owner, its study
 # (registered or updated by the form, then read back).
 _DIRECT_KEY_HASH = _Direct(_KEY_HASH)
-_DIRECT_EXAM_OWNER = _Direct(_EXAM_OWNER)
+_DIRECT_EXAM_REF = _Direct(_EXAM_REF)
 _DIRECT_STUDY = _Direct(_STUDY)
 _DIRECT_UPDATE_STUDY = _Direct(
     update(_study)
@@ -385,9 +393,15 @@ class Repository:
         row = self.connection.execute(_EXAM, {"indx": hi_img_indx}).first()
         return StoredExam(*row) if row else None
 
-    def exam_owner(self, hi_img_indx: str) -> str | None:
-        row = _DIRECT_EXAM_OWNER.execute(self.connection, {"indx": hi_img_indx}).fetchone()
-        return row[0] if row else None
+    def exam_of_key(self, index_key: str) -> StoredExam | None:
+        """The exam an index names, by its canonical key (mie.contract IndexRule.canonical)."""
+        row = self.connection.execute(_EXAM_OF_KEY, {"key": index_key}).first()
+        return StoredExam(*row) if row else None
+
+    def exam_ref(self, index_key: str) -> ExamRef | None:
+        """Which exam an index names, by its canonical key, and its owner."""
+        row = _DIRECT_EXAM_REF.execute(self.connection, {"key": index_key}).fetchone()
+        return ExamRef(*row) if row else None
 
     def add_exam(self, key_columns: dict[str, Any], record: dict[str, Any], settlements: Sequence[dict[str, Any]]) -> None:
         self.connection.execute(insert(_exam), {**key_columns, "record": record, "version": 1, "received_at": utcnow()})
@@ -412,9 +426,11 @@ class Repository:
         )
         self.connection.execute(_DELETE[_setl.name], {"indx": previous.hi_img_indx})
         version = previous.version + 1
+        # the exam keeps the index it was first saved with (and its key): a resend in another spelling is this exam
+        columns = {name: value for name, value in key_columns.items() if name not in ("hi_img_indx", "index_key")}
         self.connection.execute(
             _UPDATE_EXAM,
-            {**key_columns, "record": record, "version": version, "received_at": now, "where_indx": previous.hi_img_indx},
+            {**columns, "record": record, "version": version, "received_at": now, "where_indx": previous.hi_img_indx},
         )
         self._add_settlements(previous.hi_img_indx, settlements)
         return version

@@ -72,12 +72,18 @@ class Message(SQLModel, table=True):
 
 
 class ExamRecord(SQLModel, table=True):
-    """影像详情表: the current version of each exam record (§2.1 input), keyed by hiImgIndx."""
+    """影像详情表: the current version of each exam record (§2.1 input), keyed by hiImgIndx as first saved, and found
+    by `index_key`, the index in its canonical spelling (ERRATA E-INDEX-SPELLING, revision 0005_index_key): every
+    other table refers to the exam by `hi_img_indx`, so a resend in another spelling changes no reference."""
 
     __tablename__ = "exam_record"
-    __table_args__ = (Index("ix_exam_record_person", "psn_cert_type", "certno", "exam_date"),)
+    __table_args__ = (
+        Index("ix_exam_record_person", "psn_cert_type", "certno", "exam_date"),
+        Index("ux_exam_record_index_key", "index_key", unique=True),
+    )
 
     hi_img_indx: str = spec_field("hiImgIndx", primary_key=True)
+    index_key: str = spec_field("hiImgIndx")  # mie.contract IndexRule.canonical(hi_img_indx)
     institution_code: str = spec_field("infCode", "fixmedinsCode", index=True)
     psn_cert_type: str = spec_field("psnCertType")
     certno: str = spec_field("certno")

@@ -36,8 +36,6 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
-from python_multipart.exceptions import MultipartParseError
-from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -48,7 +46,7 @@ from mie.contract import Contract, current
 from mie.contract.body import BodyRefused, declared_charset, decode_body, parse_json
 from mie.contract.validation import ERROR, SEVERITY_NAMES, WARNING, FieldError, Validator
 from mie.toolkit.conformance import Operation, Plan, plan_of
-from mie.toolkit.validate import FILE_HEAD_BYTES, FileDigest, Finding, validate_document, validate_text
+from mie.toolkit.validate import Finding, UploadReader, validate_document, validate_text
 
 log = logging.getLogger("mie.proxy")
 
@@ -61,7 +59,6 @@ MAX_ANSWER_BYTES = 32 * 1024 * 1024
 # A string of the answer longer than this is kept only to this length: every maxLength of the spec is far
 # below it, so a kept string still breaks exactly the rules the whole one breaks.
 KEEP_STRING_BYTES = 64 * 1024
-FORM_FIELD_BYTES = 64 * 1024  # a form field's text kept (every form field of the spec is far shorter)
 SPOOL_IN_MEMORY = 1024 * 1024  # under --strict, an upload beyond this waits on disk until it is judged
 
 # RFC 9110 §7.6.1: these describe one connection, not the message; a proxy does not pass them on.
@@ -209,91 +206,6 @@ class ClippedJSON:
             self.kept.clear()
 
 
-# --- a multipart upload, read as it passes ------------------------------------------------------------------------
-
-
-class UploadReader:
-    """The text fields of a multipart/form-data body and a FileDigest of each file part, fed chunk by chunk."""
-
-    def __init__(self, content_type: str) -> None:
-        self.fields: dict[str, str] = {}
-        self.files: dict[str, tuple[str, FileDigest]] = {}
-        self.problem: str | None = None
-        _, params = parse_options_header(content_type)
-        boundary = params.get(b"boundary")
-        self._parser: MultipartParser | None = None
-        if not boundary:
-            self.problem = "multipart/form-data 请求缺少 boundary"
-            return
-        self._header_name = b""
-        self._header_value = b""
-        self._headers: dict[bytes, bytes] = {}
-        self._name: str | None = None
-        self._text = bytearray()
-        self._digest: FileDigest | None = None
-        callbacks = {
-            "on_part_begin": self._part_begin,
-            "on_header_field": lambda data, start, end: self._add("_header_name", data[start:end]),
-            "on_header_value": lambda data, start, end: self._add("_header_value", data[start:end]),
-            "on_header_end": self._header_end,
-            "on_headers_finished": self._headers_finished,
-            "on_part_data": self._part_data,
-            "on_part_end": self._part_end,
-        }
-        self._parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
-
-    def _add(self, name: str, data: bytes) -> None:
-        setattr(self, name, getattr(self, name) + data)
-
-    def _part_begin(self) -> None:
-        self._headers, self._name, self._digest = {}, None, None
-        self._text = bytearray()
-
-    def _header_end(self) -> None:
-        self._headers[self._header_name.strip().lower()] = self._header_value.strip()
-        self._header_name = self._header_value = b""
-
-    def _headers_finished(self) -> None:
-        _, params = parse_options_header(self._headers.get(b"content-disposition", b""))
-        name = params.get(b"name")
-        self._name = name.decode("utf-8", errors="replace") if name is not None else None
-        filename = params.get(b"filename")
-        if self._name is not None and filename is not None:
-            self._digest = FileDigest(FILE_HEAD_BYTES)
-            self.files[self._name] = (filename.decode("utf-8", errors="replace"), self._digest)
-
-    def _part_data(self, data: bytes, start: int, end: int) -> None:
-        if self._digest is not None:
-            self._digest.update(data[start:end])
-        elif len(self._text) <= FORM_FIELD_BYTES:
-            self._text += data[start:end]
-
-    def _part_end(self) -> None:
-        if self._name is not None and self._digest is None:
-            _, params = parse_options_header(self._headers.get(b"content-type", b""))
-            charset = params.get(b"charset", b"utf-8").decode("latin-1")
-            try:
-                self.fields[self._name] = bytes(self._text).decode(charset, errors="replace")
-            except LookupError:
-                self.fields[self._name] = bytes(self._text).decode("utf-8", errors="replace")
-
-    def feed(self, chunk: bytes) -> None:
-        if self._parser is None or self.problem:
-            return
-        try:
-            self._parser.write(chunk)
-        except MultipartParseError as error:
-            self.problem = f"请求体不是有效的 multipart/form-data: {error}"
-
-    def finish(self) -> None:
-        if self._parser is None or self.problem:
-            return
-        try:
-            self._parser.finalize()
-        except MultipartParseError as error:
-            self.problem = f"请求体不是有效的 multipart/form-data: {error}"
-
-
 # --- one exchange: a request and its answer -----------------------------------------------------------------------
 
 
@@ -344,11 +256,7 @@ class Exchange:
         self.msgid = next((value for name, value in headers.items() if name.lower() == "msgid"), None)
         if reader.problem:
             return [Finding(ERROR, "$", reader.problem, "multipart")]
-        capture: dict[str, Any] = {"headers": dict(headers), "form": dict(reader.fields)}
-        if reader.files:
-            field_name, (file_name, digest) = next(iter(reader.files.items()))
-            capture.update(file=file_name or field_name, file_summary=digest.summary())
-        return validate_document(capture, self.operation.infno, self.path, contract=self.plan.contract).findings
+        return validate_document(reader.capture(headers), self.operation.infno, self.path, contract=self.plan.contract).findings
 
     def content_type_finding(self, content_type: str) -> Finding | None:
         assert self.operation is not None

@@ -3,8 +3,10 @@
 Both revisions are read as files (never through the process-wide spec cache), so any two can be compared.
 Each transaction's *request* is flattened into fields by their place in a message (`input[].setlInfoList[].examPart`;
 `headers.msgid` and `form.fileMd5` for the multipart transactions; a oneOf chosen by a discriminator as
-`input(queryImgCahe).imgFileSn`), each with its code, Chinese name (`title`) and 序号 (`x-seq`). Dictionaries are
-bundled into the spec (`enum`, or the `pattern` of a field holding several codes), so they compare as codes.
+`input(queryImgCahe).imgFileSn`), each with its code, Chinese name (`title`) and 序号 (`x-seq`). A field's codes
+are its revision's dictionary files' (spec/dictionaries/, the truth, as validation reads them), bundled as `mie
+generate` bundles them (`enum`, or the `pattern` of a field holding several codes), so they compare as codes; a
+revision whose openapi.yaml says otherwise is named as stale.
 
 Every change is classified, for the two sides of this interface:
 
@@ -31,6 +33,8 @@ from typing import Any
 import yaml
 
 from mie.contract import Contract
+from mie.contract.dictionaries import bundled
+from mie.contract.spec import resolve_refs
 from mie.contract.validation import merge_all_of
 
 SENDERS, RECEIVERS = "senders", "receivers"
@@ -144,8 +148,15 @@ def load_revision(path: Path) -> Contract:
 
 
 def revision_transactions(contract: Contract) -> dict[str, Transaction]:
-    """A contract's transactions (by route), each with its request fields in the spec's terms."""
+    """A contract's transactions (by route), each with its request fields in the spec's terms; a field's codes are
+    its dictionary file's (the truth, as validation reads it), whatever the openapi.yaml beside them says."""
     resolved = contract.resolved
+    if contract.dictionaries:
+        try:
+            document = bundled(contract.document, contract.dictionaries)
+            resolved = resolve_refs(document, document)
+        except KeyError:  # a dictionary the spec names and the files lack: said as stale, compared as written
+            pass
     found: dict[str, Transaction] = {}
     for route, item in resolved["paths"].items():
         operation = (item or {}).get("post")
@@ -287,6 +298,7 @@ class Diff:
     old_version: str
     new_version: str
     changes: list[Change] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)  # a revision whose openapi.yaml disagrees with its dictionaries/
 
     @property
     def breaking(self) -> bool:
@@ -302,6 +314,7 @@ class Diff:
             "breaking_for_senders": self.breaks(SENDERS),
             "breaking_for_receivers": self.breaks(RECEIVERS),
             "changes": [change.as_dict() for change in self.changes],
+            "stale": self.stale,
         }
 
 
@@ -312,7 +325,7 @@ def diff_files(old: Path, new: Path) -> Diff:
 def diff_contracts(old: Contract, new: Contract) -> Diff:
     """What changed from `old` to `new`, both loaded at once."""
     old_transactions, new_transactions = revision_transactions(old), revision_transactions(new)
-    result = Diff(old.version, new.version)
+    result = Diff(old.version, new.version, stale=[note for note in (old.stale_note(), new.stale_note()) if note])
     for route, transaction in old_transactions.items():
         if route not in new_transactions:
             result.changes.append(
@@ -452,9 +465,11 @@ def _attribute_changes(old: FieldInfo, new: FieldInfo, change: Any, ignore_alias
 
 
 def render_text(result: Diff) -> str:
-    lines = [f"接口规范 V{result.old_version} → V{result.new_version}: {len(result.changes)} 处变更"]
+    lines = [f"注意: {note}" for note in result.stale]
+    lines.append(f"接口规范 V{result.old_version} → V{result.new_version}: {len(result.changes)} 处变更")
     if not result.changes:
-        return lines[0] + ", 无"
+        lines[-1] += ", 无"
+        return "\n".join(lines)
     current = None
     for change in result.changes:
         if change.transaction != current:

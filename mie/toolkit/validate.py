@@ -26,9 +26,21 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
+
 from mie.contract import Contract, Transaction, current
-from mie.contract.body import MAX_DEPTH, BodyRefused, declared_charset, decode_body, deeper_than, parse_json
-from mie.contract.records import check_exam_record
+from mie.contract.body import (
+    MAX_DEPTH,
+    MAX_FIELD_BYTES,
+    MAX_PARTS,
+    BodyRefused,
+    declared_charset,
+    decode_body,
+    deeper_than,
+    parse_json,
+)
+from mie.contract.records import DELETE_EXAM, check_record
 from mie.contract.spec import resolve_refs
 from mie.contract.validation import ERROR, INFORMATION, SEVERITY_NAMES, WARNING, FieldError, Outcome, Validator, advisory_note
 
@@ -200,64 +212,14 @@ def _from_outcome(base: str, outcome: Outcome) -> list[Finding]:
 # --- one input --------------------------------------------------------------------------------------------------
 
 
-def _record_schema(schema: Mapping[str, Any], value: Any) -> Mapping[str, Any] | None:
-    """The branch of a oneOf a value takes: by the discriminator, else by JSON type (§2.5's index or object)."""
-    if "allOf" in schema and len(schema["allOf"]) == 1 and "properties" not in schema:
-        return schema["allOf"][0]
-    branches = schema.get("oneOf")
-    if not branches:
-        return schema
-    discriminator = schema.get("discriminator")
-    if discriminator and isinstance(value, dict):
-        chosen = value.get(discriminator["propertyName"])
-        for branch in branches:
-            if chosen in (branch.get("properties", {}).get(discriminator["propertyName"], {}).get("enum") or ()):
-                return branch
-        return None
-    for branch in branches:
-        if isinstance(value, dict) == (branch.get("type") == "object" or "properties" in branch):
-            return branch
-    return None
-
-
-def _check_record(
-    contract: Contract, transaction: Transaction, schema: Mapping[str, Any], value: Any, where: str
-) -> list[Finding]:
-    if transaction.infno == "saveExamRpotImgInfo":
-        # The processor's own record check: the spec's fields, then the index against the record (§1.2).
-        return _from_outcome(where, check_exam_record(contract, value))
-    branch = _record_schema(schema, value)
-    if branch is None:
-        discriminator = schema.get("discriminator", {}).get("propertyName")
-        if discriminator:
-            names = [n for b in schema["oneOf"] for n in b.get("properties", {}).get(discriminator, {}).get("enum", [])]
-            chosen = value.get(discriminator) if isinstance(value, dict) else None
-            spec = next(b["properties"][discriminator] for b in schema["oneOf"] if discriminator in b.get("properties", {}))
-            title, seq = str(spec.get("title", discriminator)), f"#{spec['x-seq']}" if "x-seq" in spec else ""
-            detail = f"{discriminator}({title},{seq}): {chosen!r} 不在取值范围 [{', '.join(names)}] 中"
-            return [Finding(ERROR, _join(where, discriminator), detail, "enum", discriminator, title, seq)]
-        return [Finding(ERROR, where, f"类型应为对象或字符串, 实为 {type(value).__name__}", "type")]
-    if branch.get("type") == "object" or "properties" in branch:
-        return _from_outcome(where, _validator(contract, branch).validate(value))
-    # A bare value (§2.5's index as the document's example sends it) stands for the one required field of the
-    # object form beside it, and is checked as that field, as the processor does.
-    for sibling in schema.get("oneOf", ()):
-        required = sibling.get("required") or []
-        if "properties" in sibling and len(required) == 1:
-            outcome = _validator(contract, _bare(contract, sibling, required[0])).validate({required[0]: value})
-            return [
-                replace(finding, where=where) if finding.where == _join(where, required[0]) else finding
-                for finding in _from_outcome(where, outcome)
-            ]
-    return []  # a bare value with no object form beside it: its schema has no rule this validator reads
-
-
-def _bare(contract: Contract, sibling: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """The object form's one field as a schema of its own (kept by the contract, like the schemas it holds)."""
-    return contract.memo(
-        f"toolkit-bare:{id(sibling)}:{name}",
-        lambda: {"type": "object", "required": [name], "properties": {name: sibling["properties"][name]}},
-    )
+def _check_record(contract: Contract, transaction: Transaction, value: Any, where: str) -> list[Finding]:
+    """One record (or the one input object of §2.6-§2.8) by the processor's own check (mie.contract.records)."""
+    findings = _from_outcome(where, check_record(contract, transaction, value))
+    if transaction.infno == DELETE_EXAM and not isinstance(value, dict):  # a bare value (§2.5's index as the
+        # document's example sends it) is the field itself
+        field_path = _join(where, "hiImgIndx")
+        findings = [replace(finding, where=where) if finding.where == field_path else finding for finding in findings]
+    return findings
 
 
 def _check_json(contract: Contract, transaction: Transaction, body: Any) -> list[Finding]:
@@ -267,14 +229,12 @@ def _check_json(contract: Contract, transaction: Transaction, body: Any) -> list
     value = outcome.value
     if outcome.errors or not isinstance(value, dict):
         return findings  # the processor refuses the whole message: its records are not looked at
-    input_schema = schema["properties"]["input"]
     records = value.get("input")
     if isinstance(records, list):
-        item_schema = input_schema.get("items", {})
         for position, record in enumerate(records):
-            findings += _check_record(contract, transaction, item_schema, record, f"$.input[{position}]")
+            findings += _check_record(contract, transaction, record, f"$.input[{position}]")
     else:
-        findings += _check_record(contract, transaction, input_schema, records, "$.input")
+        findings += _check_record(contract, transaction, records, "$.input")
     return findings
 
 
@@ -385,6 +345,114 @@ def summarize_file(path: Path, head_bytes: int = FILE_HEAD_BYTES) -> FileSummary
         while chunk := stream.read(1024 * 1024):
             digest.update(chunk)
     return digest.summary()
+
+
+# --- a multipart upload, read as the processor reads it -------------------------------------------------------------
+
+
+class UploadReader:
+    """The text fields of a multipart/form-data body and a FileDigest of each file part, fed chunk by chunk (as
+    `mie proxy` sees an upload pass, and `mie validate` reads a captured one), with the processor's limits
+    (mie.contract.body: MAX_PARTS, MAX_FIELD_BYTES) and choices (of a field or file sent twice, the first)."""
+
+    def __init__(self, content_type: str) -> None:
+        self.fields: dict[str, str] = {}
+        self.files: dict[str, tuple[str, FileDigest]] = {}
+        self.problem: str | None = None
+        _, params = parse_options_header(content_type)
+        boundary = params.get(b"boundary")
+        self._parser: MultipartParser | None = None
+        if not boundary:
+            self.problem = "multipart/form-data 请求缺少 boundary"
+            return
+        self._parts = 0
+        self._header_name = b""
+        self._header_value = b""
+        self._headers: dict[bytes, bytes] = {}
+        self._name: str | None = None
+        self._text = bytearray()
+        self._digest: FileDigest | None = None
+        callbacks = {
+            "on_part_begin": self._part_begin,
+            "on_header_field": lambda data, start, end: self._add("_header_name", data[start:end]),
+            "on_header_value": lambda data, start, end: self._add("_header_value", data[start:end]),
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+            "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+        }
+        self._parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
+
+    def _add(self, name: str, data: bytes) -> None:
+        setattr(self, name, getattr(self, name) + data)
+
+    def _part_begin(self) -> None:
+        self._parts += 1
+        if self._parts > MAX_PARTS:
+            raise _FormRefused(f"表单超过 {MAX_PARTS} 个部分")
+        self._headers, self._name, self._digest = {}, None, None
+        self._text = bytearray()
+
+    def _header_end(self) -> None:
+        self._headers[self._header_name.strip().lower()] = self._header_value.strip()
+        self._header_name = self._header_value = b""
+
+    def _headers_finished(self) -> None:
+        _, params = parse_options_header(self._headers.get(b"content-disposition", b""))
+        name = params.get(b"name")
+        self._name = name.decode("utf-8", errors="replace") if name is not None else None
+        filename = params.get(b"filename")
+        if self._name is not None and filename is not None:
+            self._digest = FileDigest(FILE_HEAD_BYTES)
+            self.files.setdefault(self._name, (filename.decode("utf-8", errors="replace"), self._digest))
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._digest is not None:
+            self._digest.update(data[start:end])
+        else:
+            if len(self._text) + end - start > MAX_FIELD_BYTES:
+                raise _FormRefused(f"表单字段超过 {MAX_FIELD_BYTES // 1024} KiB")
+            self._text += data[start:end]
+
+    def _part_end(self) -> None:
+        if self._name is not None and self._digest is None:
+            _, params = parse_options_header(self._headers.get(b"content-type", b""))
+            charset = params.get(b"charset", b"utf-8").decode("latin-1")
+            try:
+                text = bytes(self._text).decode(charset, errors="replace")
+            except LookupError:
+                text = bytes(self._text).decode("utf-8", errors="replace")
+            self.fields.setdefault(self._name, text)
+
+    def feed(self, chunk: bytes) -> None:
+        if self._parser is None or self.problem:
+            return
+        try:
+            self._parser.write(chunk)
+        except MultipartParseError as error:
+            self.problem = f"请求体不是有效的 multipart/form-data: {error}"
+        except _FormRefused as refusal:
+            self.problem = str(refusal)
+
+    def finish(self) -> None:
+        if self._parser is None or self.problem:
+            return
+        try:
+            self._parser.finalize()
+        except MultipartParseError as error:
+            self.problem = f"请求体不是有效的 multipart/form-data: {error}"
+
+    def capture(self, headers: Mapping[str, str]) -> dict[str, Any]:
+        """The upload as a capture for `validate_document`: its headers, its form, what was read of its file."""
+        capture: dict[str, Any] = {"headers": dict(headers), "form": dict(self.fields)}
+        if self.files:
+            field_name, (file_name, digest) = next(iter(self.files.items()))
+            capture.update(file=file_name or field_name, file_summary=digest.summary())
+        return capture
+
+
+class _FormRefused(Exception):
+    """A limit of the processor's form reading, broken while parsing."""
 
 
 def _check_file(
@@ -603,33 +671,13 @@ def validate_raw_request(raw: bytes, infno: str | None = None, source: str = "-"
         if isinstance(text, Report):
             return text
         return validate_text(text, infno, source, contract=contract)
-    form, files = _multipart_form(content_type, body)
-    capture: dict[str, Any] = {"headers": headers, "form": form}
-    if files:
-        (field_name, (file_name, data)), *_ = files.items()
-        capture.update(file=file_name or field_name, file_bytes=data)
-    return validate_document(capture, infno, source, contract=contract)
-
-
-def _multipart_form(content_type: str, body: bytes) -> tuple[dict[str, str], dict[str, tuple[str, bytes]]]:
-    """The text fields and the file parts of a multipart/form-data body (RFC 7578)."""
-    from email.parser import BytesParser
-    from email.policy import HTTP
-
-    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
-    form: dict[str, str] = {}
-    files: dict[str, tuple[str, bytes]] = {}
-    for part in message.iter_parts() if message.is_multipart() else ():
-        name = part.get_param("name", header="content-disposition")
-        if not isinstance(name, str):
-            continue
-        payload = part.get_payload(decode=True) or b""
-        filename = part.get_filename()
-        if filename is not None:
-            files[name] = (filename, payload)
-        else:
-            form[name] = payload.decode(part.get_content_charset() or "utf-8", errors="replace")
-    return form, files
+    reader = UploadReader(content_type)
+    reader.feed(body)
+    reader.finish()
+    report = validate_document(reader.capture(headers), infno, source, contract=contract)
+    if reader.problem:  # the processor refuses the body before it reads the form
+        report.findings = [Finding(ERROR, "$", reader.problem, "multipart")]
+    return report
 
 
 def expand_inputs(patterns: Iterable[str]) -> list[Path]:

@@ -32,16 +32,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from generated.models import ResponseCode
 from mie import runtime
 from mie.contract import Contract
+from mie.contract.body import MAX_FIELD_BYTES, MAX_PARTS
 from mie.service.answers import Answer, MieError
 from mie.service.uploads import FileTooLarge, SpoolWriter, open_upload_spool
-from mie.web.validators import MAX_PARTS, body_chunks, multipart_boundary
+from mie.web.validators import body_chunks, multipart_boundary
 
 # images.save_img_file, reports.save_rpt_file: (contract, database, store, headers, form, file, max_file_bytes)
 FileService = Callable[..., Answer]
 
-MAX_FIELD_BYTES = 1024 * 1024
-"""A text field longer than this is refused (Starlette's form parse had the same limit); the forms' longest field
-is 100 characters."""
 FORM_ROOM = 64 * 1024
 """Room in the body for the form's text fields, part headers and delimiters beside the file."""
 

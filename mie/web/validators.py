@@ -20,7 +20,7 @@ from starlette.types import Message, Receive, Scope
 from generated.models import ResponseCode
 from mie.contract import Contract
 from mie.contract import body as contract_body
-from mie.contract.body import MAX_DEPTH, BodyRefused, declared_charset
+from mie.contract.body import MAX_DEPTH, MAX_PARTS, BodyRefused, declared_charset
 from mie.contract.validation import Outcome
 from mie.service.answers import MieError
 from mie.service.envelope import check_envelope
@@ -50,11 +50,6 @@ async def body_chunks(receive: Receive, limit: int) -> t.AsyncIterator[bytes]:
         yield chunk
         if not message.get("more_body", False):
             return
-
-
-MAX_PARTS = 64
-"""More multipart parts than this are refused as they stream in: the forms have seven fields, and each file part
-may take up to 1 MiB of memory in Starlette's parse before it spills to disk."""
 
 
 def multipart_boundary(content_type: str) -> bytes:
