@@ -149,7 +149,7 @@ def test_validate_names_what_is_wrong_in_chinese(tmp_path: Path, capsys: pytest.
     out = capsys.readouterr().out
     assert "字符串没有结束; 内容不完整 (被截断?)" in out  # json's own words only in brackets after it
     assert "$.foo: foo: 接口规范中没有这个字段" in out and "foo(foo," not in out
-    assert "serviceName(服务名称,#2): 'bogus' 不在取值范围" in out
+    assert "serviceName(服务名称,#2): 'bogus' 应为 queryImgCaheFileSn" in out  # the processor's own words (one verdict)
 
 
 def test_a_capture_whose_file_is_missing_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
