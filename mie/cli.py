@@ -26,6 +26,7 @@ from mie.config import (
     add_dicom_options,
     add_server_options,
     add_storage_options,
+    http_workers,
     settings_environment,
     settings_from,
 )
@@ -406,7 +407,10 @@ def parser() -> argparse.ArgumentParser:
     add_storage_options(serve)
     add_dicom_options(serve)
     serve.add_argument(
-        "--workers", type=int, default=int(os.environ.get("MIE_WORKERS", "1")), help="worker processes (MIE_WORKERS)"
+        "--workers",
+        type=http_workers,
+        default=http_workers(os.environ.get("MIE_WORKERS", "auto") or "auto"),
+        help="HTTP worker processes, or auto: one per core (MIE_WORKERS; default auto)",
     )
     serve.add_argument("--log-level", default=os.environ.get("MIE_LOG_LEVEL", "info"), help="log level (MIE_LOG_LEVEL)")
     serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True, help="log each request's path")
