@@ -19,6 +19,7 @@ from typing import IO, Any, cast
 
 import httpx
 import pytest
+from pydicom import Dataset
 
 from generated.models import FileSnDTO, ImgCaheResponse, ResponseCode
 from mie.client import MieClient, wire
@@ -60,8 +61,19 @@ def peak_rss_of(pids: list[int]) -> dict[int, int]:
 def store_instance(runtime: Runtime, record: dict[str, object], data: bytes | None, size: int) -> tuple[FileSnDTO, str]:
     """An instance of `record`'s study, file and row: `data` itself, or a sparse `size`-byte file headed by a real
     DICOM header, with markers. Returns its FileSnDTO and MD5."""
-    ds = make_instance(str(record["studyUid"]))
-    header = part10_bytes(ds)
+    row, file_sn, digest = write_instance(runtime, record, data, size)
+    with runtime.database.unit_of_work() as repository:
+        repository.add_instance(row)
+    return file_sn, digest
+
+
+def write_instance(
+    runtime: Runtime, record: dict[str, object], data: bytes | None, size: int, ds: Dataset | None = None
+) -> tuple[dict[str, object], FileSnDTO, str]:
+    """store_instance's file, and the row to add for it (several can then go in one transaction); `ds` gives the
+    instance's UIDs (a new instance of the study's by default)."""
+    ds = ds if ds is not None else make_instance(str(record["studyUid"]))
+    header = part10_bytes(ds) if data is None else b""
     target = relative_path(
         Header(ds.SOPInstanceUID, ds.SOPClassUID, ds.StudyInstanceUID, ds.SeriesInstanceUID, "1.2.840.10008.1.2.1", "", "")
     )
@@ -80,29 +92,26 @@ def store_instance(runtime: Runtime, record: dict[str, object], data: bytes | No
     with path.open("rb") as stored:
         while chunk := stored.read(8 * 1024 * 1024):
             digest.update(chunk)
-    with runtime.database.unit_of_work() as repository:
-        repository.add_instance(
-            {
-                "sop_instance_uid": ds.SOPInstanceUID,
-                "hi_img_indx": record["hiImgIndx"],
-                "study_uid": ds.StudyInstanceUID,
-                "series_uid": ds.SeriesInstanceUID,
-                "sop_class_uid": ds.SOPClassUID,
-                "transfer_syntax_uid": "1.2.840.10008.1.2.1",
-                "size": path.stat().st_size,
-                "md5": digest.hexdigest(),
-                "path": target.as_posix(),
-                "source": "http",
-                "institution_code": INSTITUTION,
-                "calling_ae": None,
-                # what ingest reads for §2.7's order and the image page: as a file without them
-                **dict.fromkeys(("series_number", "instance_number", "number_of_frames", "rows"), None),
-                "modality": "",
-                "series_description": "",
-            }
-        )
+    row = {
+        "sop_instance_uid": ds.SOPInstanceUID,
+        "hi_img_indx": record["hiImgIndx"],
+        "study_uid": ds.StudyInstanceUID,
+        "series_uid": ds.SeriesInstanceUID,
+        "sop_class_uid": ds.SOPClassUID,
+        "transfer_syntax_uid": "1.2.840.10008.1.2.1",
+        "size": path.stat().st_size,
+        "md5": digest.hexdigest(),
+        "path": target.as_posix(),
+        "source": "http",
+        "institution_code": INSTITUTION,
+        "calling_ae": None,
+        # what ingest reads for §2.7's order and the image page: as a file without them
+        **dict.fromkeys(("series_number", "instance_number", "number_of_frames", "rows"), None),
+        "modality": "",
+        "series_description": "",
+    }
     file_sn = FileSnDTO(exam_uuid=ds.StudyInstanceUID, sn_uuid=ds.SeriesInstanceUID, inst_uuid=ds.SOPInstanceUID)
-    return file_sn, digest.hexdigest()
+    return row, file_sn, digest.hexdigest()
 
 
 class DigestSink(io.RawIOBase):

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydicom.uid import generate_uid
 
 from mie.cli import parser
 from mie.client import Messages, wire
@@ -27,7 +28,7 @@ from mie.store.database import default_database_url
 from tests.conftest import INSTITUTION, KEY, exam_message, exam_record, new_msgid
 from tests.dicom_files import make_instance, md5, part10_bytes
 from tests.test_crash import c_store_senders, database_url, serve_registered_study  # noqa: F401 - database_url is a fixture
-from tests.test_fetch_large import server_processes, store_instance
+from tests.test_fetch_large import server_processes, write_instance
 
 QUERY_IMAGES = "/mie/api/mie/queryImgCaheFIndex"
 DEFAULT = "auto"  # what `mie serve` runs with unless told otherwise
@@ -233,12 +234,19 @@ def test_a_thousand_small_instances_come_back_whole_from_two_workers(tmp_path: P
         workers = http_workers_of(server)
         assert len(workers) >= 2
         runtime = Runtime.open(Settings(data_dir=data_dir, database_url=database), recover=False)
-        files, sizes = [], []
+        files, sizes, rows = [], [], []
+        instance = make_instance(record["studyUid"])
+        template = part10_bytes(instance)
         for _ in range(1000):
-            data = part10_bytes(make_instance(record["studyUid"]))
-            file_sn, digest = store_instance(runtime, record, data, len(data))
+            data = template + os.urandom(64 + len(rows) % 3)  # each file its own content (and a length mod 3 of each)
+            instance.SOPInstanceUID = generate_uid()  # the row's UIDs; the file's content is what is compared
+            row, file_sn, digest = write_instance(runtime, record, data, len(data), instance)
             files.append((file_sn.model_dump(by_alias=True), digest))
             sizes.append(len(data))
+            rows.append(row)
+        with runtime.database.unit_of_work() as repository:  # one transaction: the test is about the fetches
+            for row in rows:
+                repository.add_instance(row)
         runtime.database.dispose()
         fetched = fetch_all(http_port, record["hiImgIndx"], files, threads=8)
         journals = {path.name.split("-")[0] for path in (data_dir / "audit-journal").glob("*.jsonl")}
