@@ -8,7 +8,8 @@ Targets, each started here on a free port, in one run:
              §2.7 of the same exam is measured too (1 connection), for its CPU per request.
   orthanc    Orthanc 1.10 (Debian), the same file stored by `POST /instances`; wrk GETs `/instances/{id}/file`.
   starlette  bench/bare_starlette.py under uvicorn, one process: parses the same body, reads the file, encodes it
-             with pybase64 and answers the envelope (what Python does with no contract, access, database or audit).
+             with pybase64 and answers the envelope (what Python does with no contract, access, database or audit),
+             with glibc's malloc thresholds as mie's serving processes set them (mie/web/allocator.py).
 
 Before the runs, each target's answer is fetched once and checked: mie's decoded fileContent and Orthanc's body
 have the stored file's MD5. wrk (bench/fetch_image.lua) has no response callback, so that wrk's own CPU does not
@@ -50,13 +51,16 @@ BENCH = Path(__file__).resolve().parent
 LUA = BENCH / "fetch_image.lua"
 QUERY_IMAGES = "/mie/api/mie/queryImgCaheFIndex"
 
-# A sample's stage: the first rule (in this order) that one of its frames matches, by file or function.
+# A sample's stage: the first rule (in this order) that one of its frames matches, by file or function. "transaction"
+# is the service's own code beyond those (the §2.7/§2.8 logic, building the answer's records); "thread hops" what is
+# left on a worker thread or in handing work to one and back (anyio, the executor, waiting for the GIL).
 STAGES: list[tuple[str, re.Pattern[str]]] = [
     ("audit", re.compile(r"mie/service/audit\.py|\brecord \(mie/service/retrieval|on_end|audit_journal|journal\.py")),
     ("access", re.compile(r"mie/service/access\.py|mie/service/institutions\.py")),
     ("validation", re.compile(r"mie/contract/|mie/service/envelope\.py|mie/web/validators\.py|_images_input")),
     ("storage", re.compile(r"mie/store/|sqlalchemy/|sqlite3|psycopg|open_stored|read_stored|\bpieces \(|_read_all")),
     ("answer", re.compile(r"base64|_image_stream|_success|_img_cahe_result|json/encoder|jsonifier|whole \(|chunks \(")),
+    ("transaction", re.compile(r"mie/service/|_transaction \(mie/web/queries")),
     ("thread hops", re.compile(r"anyio/|starlette/concurrency|concurrent/futures|threading\.py")),
     ("routing", re.compile(r"connexion/|starlette/routing|starlette/middleware|mie/web/|handlers/")),
     ("HTTP", re.compile(r".")),
@@ -181,6 +185,9 @@ def main() -> int:
                 shutil.copy(BENCH / "bare_starlette.py", app_dir)
                 port = base.free_port()
                 os.environ["MIE_BENCH_FILE"] = str(dicom)
+                # the allocator as mie's serving processes set it (mie/web/allocator.py), by glibc's variables
+                os.environ["MALLOC_MMAP_THRESHOLD_"] = str(32 * 1024 * 1024)
+                os.environ["MALLOC_TRIM_THRESHOLD_"] = str(64 * 1024 * 1024)
                 command = [
                     sys.executable, "-m", "uvicorn", "bare_starlette:app", "--app-dir", str(app_dir),
                     "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",

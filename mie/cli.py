@@ -46,10 +46,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from mie.runtime import Runtime
+    from mie.web.allocator import keep_freed_memory
     from mie.web.app import create_app
     from mie.web.protocol import BoundedHttpToolsProtocol
 
     _configure_logging(args.log_level.upper())
+    keep_freed_memory()  # this process serves HTTP itself with one worker (each worker does the same: mie.web.asgi)
     settings = settings_from(args)
     runtime = Runtime.open(settings, upgrade=args.upgrade)
     print(f"mie: data directory {settings.data_dir.resolve()}", flush=True)

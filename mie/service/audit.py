@@ -70,7 +70,7 @@ def masked_certno(certno: str) -> str:
     return mask(certno)
 
 
-DRAIN_SECONDS = 0.05
+DRAIN_SECONDS = 0.25
 """How long the drainer lets events gather after one arrives before it commits them together."""
 
 

@@ -15,6 +15,7 @@ import signal
 
 from mie.config import RECOVERED_BY, settings_from_environment
 from mie.runtime import Runtime
+from mie.web.allocator import keep_freed_memory
 from mie.web.app import create_app
 
 
@@ -38,4 +39,5 @@ PR_SET_PDEATHSIG = 1
 
 if recovered_by_parent():
     die_with_parent()
+keep_freed_memory()
 app = create_app(Runtime.open(settings_from_environment(), recover=not recovered_by_parent()))
