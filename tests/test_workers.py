@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -27,7 +28,8 @@ from mie.runtime import Runtime
 from mie.store.database import default_database_url
 from tests.conftest import INSTITUTION, KEY, exam_message, exam_record, new_msgid
 from tests.dicom_files import make_instance, md5, part10_bytes
-from tests.test_crash import c_store_senders, database_url, serve_registered_study  # noqa: F401 - database_url is a fixture
+from tests.test_cli import free_port
+from tests.test_crash import c_store_senders, database_url, serve_registered_study, start_server  # noqa: F401 - a fixture
 from tests.test_fetch_large import server_processes, write_instance
 
 QUERY_IMAGES = "/mie/api/mie/queryImgCaheFIndex"
@@ -258,3 +260,27 @@ def test_a_thousand_small_instances_come_back_whole_from_two_workers(tmp_path: P
     assert {str(pid) for pid in workers} <= journals, "a worker served no fetch"
     events = fetch_events(data_dir, database, 1000)
     assert sorted(e["bytes_sent"] for e in events) == sorted(sizes) and {e["items"] for e in events} == {1}
+
+
+def test_the_workers_die_with_a_killed_mie_serve(tmp_path: Path) -> None:
+    """SIGKILL of `mie serve` (a crash) takes its HTTP workers with it: none goes on serving, or holding the port,
+    beside the processor started next."""
+    data_dir = tmp_path / "data"
+    port = free_port()
+    server = start_server(data_dir, default_database_url(data_dir), port, 0, workers=two_workers())
+    workers = http_workers_of(server)
+    assert len(workers) >= 2
+    server.send_signal(signal.SIGKILL)
+    server.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists() and b"Z" not in _state(pid)]
+
+
+def _state(pid: int) -> bytes:
+    """A process's state letter (Z: a zombie, dead but not yet reaped by its new parent)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return b"Z"
