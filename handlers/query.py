@@ -1,17 +1,21 @@
-"""§2.6 queryExamRpotImgIndxListFHospital, §2.7/§2.8 queryImgCaheFIndex (mie.service.retrieval)."""
+"""§2.6 queryExamRpotImgIndxListFHospital, §2.7/§2.8 queryImgCaheFIndex (mie.service.retrieval).
+
+§2.7/§2.8 with a JSON body are taken before connexion's routing by mie.web.queries; this handler answers what
+reaches connexion all the same, through the same function."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from connexion import request
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import StreamingResponse
+from starlette.responses import Response
 
 from handlers.common import reply
 from mie import runtime
 from mie.service import retrieval
+from mie.web.queries import JSON_TYPE, answer_images, image_response
+from mie.web.validators import checked_body
 
 
 def _source_address() -> str | None:
@@ -24,24 +28,11 @@ def query_exam_rpot_img_indx_list_f_hospital(body: Any) -> tuple[dict[str, Any],
     return reply(retrieval.query_index(retrieval.Retrieval.of(runtime.current()), body, _source_address()))
 
 
-def query_img_cahe_f_index(body: Any) -> tuple[dict[str, Any], int] | StreamingResponse:
-    answer = retrieval.query_images(retrieval.Retrieval.of(runtime.current()), body, _source_address())
+async def query_img_cahe_f_index(body: Any) -> tuple[dict[str, Any], int] | Response:
+    checked = checked_body(request.scope)
+    answer = await run_in_threadpool(answer_images, body, _source_address(), checked.outcome if checked else None)
     if isinstance(answer, retrieval.ImageStream):
-        # §2.8: sent as it is read and encoded; the length is known before the first byte.
-        return StreamingResponse(
-            _pieces(answer.chunks()),
-            media_type="application/json; charset=utf-8",
-            headers={"Content-Length": str(answer.content_length)},
-        )
+        return image_response(answer)
+    if isinstance(answer, bytes):
+        return Response(answer, media_type=JSON_TYPE)
     return reply(answer)
-
-
-async def _pieces(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
-    """Each piece read and encoded on a worker thread. When the client goes away, Starlette cancels the stream
-    here (after the piece in hand: a worker thread is not interrupted); closing the generator then, rather than
-    whenever it is garbage-collected, lets go of the file and writes the fetch's audit event at once."""
-    try:
-        while (piece := await run_in_threadpool(next, chunks, None)) is not None:
-            yield piece
-    finally:
-        chunks.close()

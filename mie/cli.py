@@ -26,6 +26,7 @@ from mie.config import (
     add_dicom_options,
     add_server_options,
     add_storage_options,
+    http_workers,
     settings_environment,
     settings_from,
 )
@@ -61,10 +62,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from mie.runtime import Runtime
+    from mie.web.allocator import keep_freed_memory
     from mie.web.app import create_app
     from mie.web.protocol import BoundedHttpToolsProtocol
 
     _configure_logging(args.log_level.upper())
+    keep_freed_memory()  # this process serves HTTP itself with one worker (each worker does the same: mie.web.asgi)
     settings = settings_from(args)
     runtime = Runtime.open(settings, upgrade=args.upgrade)
     print(f"mie: data directory {settings.data_dir.resolve()}", flush=True)
@@ -435,7 +438,10 @@ def parser() -> argparse.ArgumentParser:
     add_storage_options(serve)
     add_dicom_options(serve)
     serve.add_argument(
-        "--workers", type=int, default=int(os.environ.get("MIE_WORKERS", "1")), help="worker processes (MIE_WORKERS)"
+        "--workers",
+        type=http_workers,
+        default=http_workers(os.environ.get("MIE_WORKERS", "auto") or "auto"),
+        help="HTTP worker processes, or auto: one per core (MIE_WORKERS; default auto)",
     )
     serve.add_argument("--log-level", default=os.environ.get("MIE_LOG_LEVEL", "info"), help="log level (MIE_LOG_LEVEL)")
     serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True, help="log each request's path")

@@ -127,13 +127,33 @@ def add_retrieval_options(parser: argparse.ArgumentParser) -> None:
 MAX_AUTO_DICOM_WORKERS = 4
 
 
-def _workers(value: str) -> int:
+def cores() -> int:
+    """The cores this process may run on (os.process_cpu_count on Python 3.13+, else the scheduler's affinity)."""
+    counted = getattr(os, "process_cpu_count", None)
+    if counted is not None:
+        return max(1, counted() or 1)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _count(value: str, auto: int) -> int:
     if value == "auto":
-        return max(1, min(len(os.sched_getaffinity(0)), MAX_AUTO_DICOM_WORKERS))
+        return auto
     count = int(value)
     if count < 1:
         raise argparse.ArgumentTypeError("at least 1, or auto")
     return count
+
+
+def http_workers(value: str) -> int:
+    """`--workers`: a number, or auto: one HTTP worker process per core (one Python process uses one core)."""
+    return _count(value, cores())
+
+
+def _workers(value: str) -> int:
+    return _count(value, min(cores(), MAX_AUTO_DICOM_WORKERS))
 
 
 def add_dicom_options(parser: argparse.ArgumentParser) -> None:

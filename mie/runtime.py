@@ -13,6 +13,7 @@ from mie.service.audit import AuditLog
 from mie.service.links import LinkSigner
 from mie.store.database import Database
 from mie.store.files import FileStore, StorageArea, StorageUnavailable
+from mie.store.journal import Journal
 
 log = logging.getLogger("mie")
 
@@ -32,7 +33,7 @@ class Runtime:
     @functools.cached_property
     def audit(self) -> AuditLog:
         """The audit of retrieval; its person digests are keyed by the data directory's secret."""
-        return AuditLog(self.database, self.store.secret("audit-person"))
+        return AuditLog(self.database, self.store.secret("audit-person"), Journal(self.store.root / "audit-journal"))
 
     @classmethod
     def open(cls, settings: Settings, recover: bool = True, upgrade: bool = False) -> Runtime:
@@ -74,6 +75,9 @@ class Runtime:
             return
         if removed:
             log.warning("recovery: removed %d unfinished or unacknowledged file(s)", len(removed))
+        adopted = self.audit.adopt_orphans()
+        if adopted:
+            log.warning("recovery: %d audit event(s) left in the journal of a process that ended were committed", adopted)
 
 
 def storage_area(object_store: str | None) -> StorageArea | None:

@@ -69,3 +69,37 @@ def test_mie_audit_lists_and_filters(tmp_path: Path) -> None:
     assert CERTNO not in audit().stdout
     assert audit("--person", "nocolon").returncode == 2
     assert audit("--since", "2025-13-01").returncode == 2
+
+
+# A process that records audit events and dies by SIGKILL: right after recording (the events only in its journal),
+# or right after committing them but before emptying its journal (they would come back twice if recovery did not
+# tell them apart).
+_DIES = """
+import os, signal, sys
+from pathlib import Path
+from mie.config import Settings
+from mie.runtime import Runtime
+from mie.service.audit import Access, AccessEvent
+
+runtime = Runtime.open(Settings(data_dir=Path(sys.argv[1])), recover=False)
+for n in range(3):
+    runtime.audit.record(AccessEvent(Access.fetch_image, "H52030200193", "10.1.2.3", items=1, bytes_sent=int(sys.argv[2]) + n))
+if sys.argv[3] == "after-commit":
+    os.ftruncate = lambda *_: os.kill(os.getpid(), signal.SIGKILL)  # the moment the journal would be emptied
+    runtime.audit.flush()
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_crash_loses_no_recorded_event_and_recovery_commits_each_once(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    Runtime.open(Settings(data_dir=data)).database.dispose()
+    for start, when in ((100, "before-commit"), (200, "after-commit")):
+        died = subprocess.run([sys.executable, "-c", _DIES, str(data), str(start), when], capture_output=True, timeout=120)
+        assert died.returncode == -9, died.stderr
+    runtime = Runtime.open(Settings(data_dir=data))  # start-up recovery commits the journals of the dead processes
+    try:
+        assert sorted(event["bytes_sent"] for event in runtime.audit.events()) == [100, 101, 102, 200, 201, 202]
+    finally:
+        runtime.database.dispose()
+    assert not list((data / "audit-journal").glob("*.jsonl"))

@@ -52,8 +52,12 @@ def start_server(
     dicom_workers: int = 1,
     log_level: str = "warning",
     extra: Sequence[str] = (),
+    workers: str = "1",
 ) -> subprocess.Popen[str]:
+    """`mie serve` with one HTTP worker unless `workers` says otherwise (auto is `mie serve`'s default): a test of
+    something else needs no more processes than that (`--workers` in `extra` overrides it)."""
     env = {**os.environ, "MIE_DATA_DIR": str(data_dir), "MIE_DATABASE_URL": database_url, "MIE_DICOM_WORKERS": str(dicom_workers)}
+    env["MIE_WORKERS"] = workers
     command = [
         sys.executable,
         "-m",
@@ -110,6 +114,7 @@ def serve_registered_study(
     dicom_workers: int = 1,
     log_level: str = "warning",
     extra: Sequence[str] = (),
+    workers: str = "1",
 ) -> tuple[subprocess.Popen[str], int, dict[str, Any]]:
     """`mie serve` (with `extra` options) with the institution (and its AE title), an exam and its study registered:
     (server, DICOM port, record); the HTTP port is `server.args`' after --http-port. The caller stops the server."""
@@ -134,7 +139,7 @@ def serve_registered_study(
         capture_output=True,
     )
     http_port, dicom_port = free_port(), free_port()
-    server = start_server(data_dir, database_url, http_port, dicom_port, dicom_workers, log_level, extra)
+    server = start_server(data_dir, database_url, http_port, dicom_port, dicom_workers, log_level, extra, workers)
     try:
         record = exam_record()
         base = f"http://127.0.0.1:{http_port}/mie/api/mie"

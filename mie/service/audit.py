@@ -5,24 +5,38 @@ number. A person is kept masked (for reading) and as an HMAC under a secret of t
 `mie audit --person`): an unkeyed hash of an 18-digit identity number could be reversed by trying the few
 hundred million valid numbers. The exam's index embeds the identity number and is kept masked.
 
-Durability: an event is committed before the request it records is answered (or, for §2.8's stream, as the
-stream ends), but its commit does not wait for the disk: a crash of mie loses none; a power cut, or a crash of
-the PostgreSQL server, may lose the events of its last moment (SQLite synchronous=NORMAL, PostgreSQL
-asynchronous commit). Waiting for an fsync per event cost more than the rest of a §2.8 fetch; events arriving together
-also share one transaction (the database's `audit_commit`, a group commit).
+Durability: an event is written to the audit's journal (mie.store.journal: one line appended to a file of this
+process by one write, no fsync) before the answer it records is handed to the HTTP server (for §2.8, before the
+last bytes of the file), and committed to the database by a thread of the process shortly after, many events
+in one transaction (the database's `audit_commit`, a group commit that does not wait for the disk). So recording
+costs a request one write(2), not a transaction. A crash of mie loses no event: the journal is in the kernel's
+page cache, and the journal of a process that is gone is committed by the next one that starts (start-up
+recovery, or any process's drainer), an event already committed before the crash not twice. A power cut, or a
+crash of the PostgreSQL server, may lose the events of its last moment (the journal is not fsynced; SQLite
+commits them with synchronous=NORMAL, PostgreSQL asynchronously), as it may the answers of that moment: waiting
+for an fsync per event cost more than the rest of a §2.8 fetch. `events()` first commits what this process has
+journaled; another process's events reach the database within DRAIN_SECONDS.
 """
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import hmac
+import logging
+import os
+import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from time import sleep
 from typing import Any
 
 from mie.contract.validation import mask
 from mie.store.database import Batch, Database
+from mie.store.journal import Journal
+
+log = logging.getLogger("mie.audit")
 
 
 class Access(StrEnum):
@@ -56,10 +70,22 @@ def masked_certno(certno: str) -> str:
     return mask(certno)
 
 
+DRAIN_SECONDS = 0.25
+"""How long the drainer lets events gather after one arrives before it commits them together."""
+
+
 class AuditLog:
-    def __init__(self, database: Database, secret: bytes) -> None:
+    def __init__(self, database: Database, secret: bytes, journal: Journal | None = None) -> None:
+        """With a `journal`, events are journaled and committed in the background (see the module's note on
+        durability); without one, each is committed before `record` returns."""
         self._database = database
         self._secret = secret
+        self._journal = journal
+        self._wake = threading.Event()
+        self._drainer_pid: int | None = None
+        self._draining = threading.Lock()
+        if journal is not None:
+            database.before_dispose(self.flush)
 
     def person_digest(self, psn_cert_type: str, certno: str) -> str:
         # Upper-cased: an identity number's check character X is the same person typed either way.
@@ -67,10 +93,10 @@ class AuditLog:
         return hmac.new(self._secret, person, hashlib.sha256).hexdigest()
 
     def record(self, event: AccessEvent) -> None:
-        """Write one event; committed before this returns, together with the events of other requests that
-        arrived meanwhile, and without waiting for the disk (see the module's note on durability)."""
+        """Record one event: in the journal when this returns (committed shortly after), or committed."""
         person = event.psn_cert_type is not None and event.certno is not None
         columns: dict[str, Any] = {
+            "at": datetime.now(UTC).isoformat(),
             "action": event.action.value,
             "institution_code": event.institution_code,
             "source_address": event.source_address,
@@ -82,11 +108,73 @@ class AuditLog:
             "outcome": event.outcome,
             "detail": event.detail,
         }
+        if self._journal is None:
+            self._commit([columns])
+            return
+        self._journal.append(columns)
+        if self._drainer_pid != os.getpid():
+            self._start_drainer()
+        self._wake.set()
+
+    def _start_drainer(self) -> None:
+        with self._draining:
+            if self._drainer_pid == os.getpid():
+                return
+            self._drainer_pid = os.getpid()
+            self._wake = threading.Event()
+            threading.Thread(target=self._drain_forever, name="mie-audit-drainer", daemon=True).start()
+            atexit.register(self.close)
+
+    def _drain_forever(self) -> None:
+        self.adopt_orphans()
+        while True:
+            self._wake.wait()
+            sleep(DRAIN_SECONDS)
+            self._wake.clear()
+            try:
+                self.flush()
+            except Exception:  # the database is unreachable: the events stay in the journal for the next try
+                log.exception("audit events could not be committed yet; kept in the journal")
+                sleep(1.0)
+                self._wake.set()
+
+    def flush(self) -> None:
+        """Commit every event this process has journaled."""
+        if self._journal is not None:
+            with self._draining:
+                self._journal.drain(self._commit)
+
+    def close(self) -> None:
+        """Commit what this process journaled and remove its journal (at the process's exit)."""
+        if self._journal is not None:
+            try:
+                self.flush()
+            except Exception:  # the database is gone: the journal stays, for the next process to commit
+                log.exception("audit events could not be committed at exit; kept in the journal")
+            self._journal.close()
+
+    def adopt_orphans(self) -> int:
+        """Commit the journals of processes that are gone, each event once (start-up recovery, and each drainer
+        as it starts); returns how many events they held."""
+        if self._journal is None:
+            return 0
+        return self._journal.adopt_orphans(self._commit_unless_stored)
+
+    def _commit(self, records: list[dict[str, Any]]) -> None:
+        rows = [{**record, "at": datetime.fromisoformat(record["at"])} for record in records]
+
         def write(batch: Batch) -> None:
             batch.repository.commit_without_waiting_for_the_disk()
-            batch.repository.add_access_event(columns)
+            batch.repository.add_access_events(rows)
 
         self._database.audit_commit.run(write)
+
+    def _commit_unless_stored(self, records: list[dict[str, Any]]) -> None:
+        """A journal's records of which some may be committed already (its process died between its commit and
+        emptying the journal)."""
+        rows = [{**record, "at": datetime.fromisoformat(record["at"])} for record in records]
+        with self._database.unit_of_work() as repository:
+            repository.add_access_events([row for row in rows if not repository.has_access_event(row)])
 
     def events(
         self,
@@ -100,5 +188,6 @@ class AuditLog:
         start = datetime.combine(since, time.min, tzinfo=UTC) if since else None
         end = datetime.combine(until + timedelta(days=1), time.min, tzinfo=UTC) if until else None
         digest = self.person_digest(*person) if person else None
+        self.flush()
         with self._database.unit_of_work() as repository:
             return repository.access_events(digest, institution_code, start, end, limit)

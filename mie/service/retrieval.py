@@ -5,14 +5,20 @@ one (§2.8). Queries only read: nothing is stored for them but their audit event
 remembered (a query sent twice is answered twice, with fresh links). Who may ask is `access.admit`'s
 decision; every call that reaches a transaction, refused or not, is recorded in the audit.
 
-§2.8's answer is a stream (`ImageStream`): the envelope's JSON up to fileContent, then the stored file read
-and base64-encoded piece by piece, then the end of the JSON. Every refusal is decided before it is built, and
-the file is already open then, so a deletion meanwhile cannot cut the answer short.
+§2.8's answer (`ImageStream`) is the envelope's JSON up to fileContent, the stored file in base64, and the end of
+the JSON. A file of up to WHOLE_BYTES is read and encoded in one go (`ImageStream.whole`: one body, in the same
+hop to a worker thread as the transaction); a larger one streams (`ImageStream.chunks`), read and encoded
+PIECE_BYTES at a time, so that memory stays bounded whatever the file's size. Every refusal is decided before
+the answer is built, and the file is already open then, so a deletion meanwhile cannot cut the answer short.
+The read itself is `read_stored`: the one way a stored instance is read for an answer (§2.8, DICOMweb).
+
+A fetch's audit event is recorded before the answer's last bytes are handed to the HTTP server (the whole body,
+or the last piece), with the bytes handed over; a stream cut short records how far it got (mie.service.audit
+says how an event survives a crash).
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -20,10 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+import pybase64
+
 from generated.models import ResponseCode
 from mie.contract import Contract
 from mie.contract.records import LAST_DAY, QUERY_IMAGES, QUERY_INDEX, ImageServices, check_images_input, check_query_index_input
-from mie.contract.validation import mask
+from mie.contract.validation import Outcome, mask
 from mie.service.access import QueryRefused, admit
 from mie.service.answers import Answer, MieError, entry, storage_unavailable
 from mie.service.audit import Access, AccessEvent, AuditLog, masked_certno
@@ -40,8 +48,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("mie.retrieval")
 
 
-# Read in multiples of 3 bytes: each piece then encodes to whole base64 quanta and the pieces simply concatenate.
-READ_CHUNK = 3 * 256 * 1024
+WHOLE_BYTES = 6 * 1024 * 1024
+"""A stored file up to this size is answered as one body, read and encoded at once (base64 and answer together
+hold about 2.4 times it in memory for the moment of the send); a larger one streams in pieces."""
+PIECE_BYTES = 3 * 1024 * 1024
+"""What a stream reads and encodes at a time: a multiple of 3 bytes, so each piece encodes to whole base64 quanta
+and the pieces simply concatenate; large enough that a hop to a worker thread per piece costs nothing that counts."""
 
 
 @dataclass(frozen=True)
@@ -169,6 +181,27 @@ def _res_dto(retrieval: Retrieval, exam: IndexedExam, institution_code: str) -> 
 # --- §2.7 queryImgCaheFileSn and §2.8 queryImgCahe --------------------------------------------------------------------
 
 
+class StoredFileChanged(OSError):
+    """A stored file that ends before its row's size: it was changed behind mie's back."""
+
+
+def read_stored(file: BinaryIO, size: int, piece_bytes: int) -> Iterator[bytes]:
+    """The `size` bytes of an open stored file, in pieces of `piece_bytes` (the last may be shorter), each a
+    multiple of 3 bytes but the last; StoredFileChanged if the file ends early."""
+    sent = 0
+    while sent < size:
+        piece = file.read(min(piece_bytes, size - sent))
+        if not piece:
+            raise StoredFileChanged(f"stored file ended after {sent} of {size} bytes")
+        while len(piece) % 3 and sent + len(piece) < size:  # a short read: complete the quanta
+            more = file.read(3 - len(piece) % 3)
+            if not more:
+                break
+            piece += more
+        sent += len(piece)
+        yield piece
+
+
 @dataclass
 class ImageStream:
     """§2.8's answer, to be sent as it is read: `prefix`, the file in base64, `suffix` (see the module doc)."""
@@ -177,46 +210,70 @@ class ImageStream:
     file: BinaryIO
     size: int
     suffix: bytes
-    on_end: Callable[[int], None]  # told how many bytes of the file were sent, once the stream ends or is dropped
+    on_end: Callable[[int], None]  # told how many bytes of the file were handed over: before the last, or when dropped
+    _ended: bool = False
 
     @property
     def content_length(self) -> int:
         return len(self.prefix) + 4 * ((self.size + 2) // 3) + len(self.suffix)
 
-    def chunks(self) -> Iterator[bytes]:
-        """The answer in pieces of about 1 MiB; the prefix rides with the first and the suffix with the last
-        (each piece is a hop to a worker thread and back: a small instance is one)."""
+    @property
+    def fits_whole(self) -> bool:
+        return self.size <= WHOLE_BYTES
+
+    def _end(self, sent: int) -> None:
+        if not self._ended:
+            self._ended = True
+            self.on_end(sent)
+
+    def whole(self) -> bytes:
+        """The whole answer at once: the file read in one call and encoded in one (for files that fit)."""
+        try:
+            data = b"".join(read_stored(self.file, self.size, self.size or 1))
+            body = b"".join((self.prefix, pybase64.b64encode(data), self.suffix))
+            self._end(self.size)
+            return body
+        finally:
+            self.file.close()
+            self._end(0)
+
+    def chunks(self, piece_bytes: int = PIECE_BYTES) -> Iterator[bytes]:
+        """The answer in pieces of `piece_bytes` of the file (in base64, a third more); the prefix rides with the
+        first and the suffix with the last. Closing the generator early records how much went out."""
         sent, head = 0, self.prefix
         try:
-            while sent < self.size:
-                piece = self.file.read(min(READ_CHUNK, self.size - sent))
-                if not piece:
-                    raise OSError(f"stored file ended after {sent} of {self.size} bytes")
-                while len(piece) % 3 and sent + len(piece) < self.size:  # a short read: complete the quanta
-                    more = self.file.read(3 - len(piece) % 3)
-                    if not more:
-                        break
-                    piece += more
+            for piece in read_stored(self.file, self.size, piece_bytes):
                 sent += len(piece)
-                encoded = base64.b64encode(piece)
-                yield head + encoded + (self.suffix if sent >= self.size else b"")
+                last = sent >= self.size
+                if last:
+                    self._end(sent)
+                yield head + pybase64.b64encode(piece) + (self.suffix if last else b"")
                 head = b""
             if head:  # an empty file
+                self._end(0)
                 yield head + self.suffix
         finally:
             self.file.close()
-            self.on_end(sent)
+            self._end(sent)
+
+    def close(self) -> None:
+        """Let go of an answer that will not be sent (the client left before it began)."""
+        self.file.close()
+        self._end(0)
 
 
-def query_images(retrieval: Retrieval, body: Any, source_address: str | None) -> Answer | ImageStream:
-    """§2.7 (serviceName queryImgCaheFileSn) or §2.8 (queryImgCahe) on the one URL."""
+def query_images(
+    retrieval: Retrieval, body: Any, source_address: str | None, checked: Outcome | None = None
+) -> Answer | ImageStream:
+    """§2.7 (serviceName queryImgCaheFileSn) or §2.8 (queryImgCahe) on the one URL. `checked`: the outcome of
+    `check_envelope` on this body, when the HTTP layer has checked it (not done twice)."""
     contract, services = retrieval.contract, ImageServices.of(retrieval.contract)
     service = body.get("input", {}).get("serviceName") if isinstance(body, dict) and isinstance(body.get("input"), dict) else None
     action = Access.fetch_image if service == services.fetch_service else Access.list_images
     event = AccessEvent(action, _claimed_institution(body), source_address)
 
     def work() -> Answer | ImageStream:
-        envelope = read_envelope(contract, contract.transaction(QUERY_IMAGES), body)
+        envelope = read_envelope(contract, contract.transaction(QUERY_IMAGES), body, checked)
         event.institution_code = envelope.institution_code
         outcome = check_images_input(contract, envelope.input)
         value: dict[str, Any] = outcome.value if isinstance(outcome.value, dict) else {}

@@ -273,6 +273,7 @@ class Database:
         self.message_commit = GroupCommit(self, durable=True)
         # The audit's events, committed together and without waiting for the disk (mie.service.audit).
         self.audit_commit = GroupCommit(self)
+        self._before_dispose: list[Callable[[], None]] = []
         if sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin_immediate)
@@ -323,8 +324,14 @@ class Database:
             with connection.begin():
                 yield Repository(connection)
 
+    def before_dispose(self, action: Callable[[], None]) -> None:
+        """Have `action` run first when the database is disposed of (the audit commits what its journal holds)."""
+        self._before_dispose.append(action)
+
     def dispose(self) -> None:
         """Close every connection (the group commits' and the pool's)."""
+        for action in self._before_dispose:
+            action()
         self.group_commit.close()
         self.message_commit.close()
         self.audit_commit.close()

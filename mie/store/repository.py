@@ -549,6 +549,18 @@ class Repository:
     def add_access_event(self, columns: dict[str, Any]) -> None:
         self.connection.execute(insert(_access), {"at": utcnow(), **columns})
 
+    def add_access_events(self, rows: list[dict[str, Any]]) -> None:
+        """Events with their own `at`, in one statement."""
+        if rows:
+            self.connection.execute(insert(_access), rows)
+
+    def has_access_event(self, row: dict[str, Any]) -> bool:
+        """Whether an event with exactly these columns is stored (an event is told apart by its time, to the
+        microsecond, with the rest)."""
+        query = select(_access.c.id).where(*(_access.c[name] == value for name, value in row.items() if value is not None))
+        query = query.where(*(_access.c[name].is_(None) for name, value in row.items() if value is None)).limit(1)
+        return self.connection.execute(query).first() is not None
+
     def access_events(
         self,
         person_digest: str | None = None,

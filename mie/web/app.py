@@ -24,6 +24,7 @@ from mie.contract import Contract
 from mie.runtime import Runtime, set_runtime
 from mie.service.answers import Answer, MieError, entry
 from mie.web import pages
+from mie.web.queries import ImageQueries
 from mie.web.uploads import StreamingUploads
 from mie.web.validators import EnvelopeJSONValidator, HeadersLeftToTheTransaction, StreamingMultipartValidator
 
@@ -92,10 +93,11 @@ def served_spec(contract: Contract) -> dict[str, Any]:
 
 # connexion's stack without what mie does not use: the spec declares no security schemes (the key is checked by
 # the transaction) and responses are not validated. Each layer left out is one routing lookup fewer per request.
-# The file uploads (§2.2, §2.4) are taken just inside the exception middleware, whose handlers answer their
-# refusals (mie.web.uploads).
+# The file uploads (§2.2, §2.4) and the image queries (§2.7, §2.8) are taken just inside the exception middleware,
+# whose handlers answer their refusals (mie.web.uploads, mie.web.queries).
 _KEPT = [m for m in ConnexionMiddleware.default_middlewares if m not in (SecurityMiddleware, ResponseValidationMiddleware)]
-MIDDLEWARES = [*_KEPT[: _KEPT.index(ExceptionMiddleware) + 1], StreamingUploads, *_KEPT[_KEPT.index(ExceptionMiddleware) + 1 :]]
+_INSIDE = _KEPT.index(ExceptionMiddleware) + 1
+MIDDLEWARES = [*_KEPT[:_INSIDE], ImageQueries, StreamingUploads, *_KEPT[_INSIDE:]]
 
 
 def create_app(runtime: Runtime) -> AsyncApp:

@@ -9,10 +9,13 @@ processor once before starting them.
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 
 from mie.config import RECOVERED_BY, settings_from_environment
 from mie.runtime import Runtime
+from mie.web.allocator import keep_freed_memory
 from mie.web.app import create_app
 
 
@@ -20,4 +23,21 @@ def recovered_by_parent() -> bool:
     return os.environ.get(RECOVERED_BY) == str(os.getppid())
 
 
+def die_with_parent() -> None:
+    """A worker of `mie serve` is killed with it: should `mie serve` itself be killed (a crash, SIGKILL), no worker
+    goes on serving, or holding the port, beside the processor started next (Linux's PR_SET_PDEATHSIG)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: a normal stop of `mie serve` still stops its workers
+        return
+    if os.environ.get(RECOVERED_BY) != str(os.getppid()):  # the parent died before the call took effect
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+PR_SET_PDEATHSIG = 1
+
+if recovered_by_parent():
+    die_with_parent()
+keep_freed_memory()
 app = create_app(Runtime.open(settings_from_environment(), recover=not recovered_by_parent()))

@@ -98,6 +98,21 @@ class StreamingMultipartValidator(AbstractRequestBodyValidator):
         return bounded, scope
 
 
+async def read_json_bytes(headers: Headers, receive: Receive, max_body_bytes: int) -> bytes:
+    """A JSON request's body, read whole within `max_body_bytes` (refused beyond it, or when there is none)."""
+    length = headers.get("content-length", "")
+    if length.isdigit() and int(length) > max_body_bytes:
+        raise MieError(ResponseCode.payload_too_large, f"请求体超过 {max_body_bytes} 字节")
+    if length in ("", "0") and "chunked" not in headers.get("transfer-encoding", ""):
+        raise MieError(ResponseCode.malformed_body, "请求体为空")
+    return b"".join([chunk async for chunk in body_chunks(receive, max_body_bytes)])
+
+
+def read_json(raw: bytes, content_type: str) -> t.Any:
+    """A JSON request's body as the contract reads it (decode_body, then parse_json)."""
+    return parse_json(decode_body(raw, declared_charset(content_type))[0])
+
+
 CHECKED_BODY = "mie.checked_body"
 """The request scope's key under which EnvelopeJSONValidator leaves the body it parsed and the outcome of its
 envelope check (a CheckedBody), so that a handler needs neither parse nor validate it again."""
@@ -124,12 +139,7 @@ class EnvelopeJSONValidator(JSONRequestBodyValidator):
 
     async def wrap_receive(self, receive: Receive, *, scope: Scope) -> tuple[Receive, Scope]:
         headers = Headers(scope=scope)
-        length = headers.get("content-length", "")
-        if length.isdigit() and int(length) > self.max_body_bytes:
-            raise MieError(ResponseCode.payload_too_large, f"请求体超过 {self.max_body_bytes} 字节")
-        if length in ("", "0") and "chunked" not in headers.get("transfer-encoding", ""):
-            raise MieError(ResponseCode.malformed_body, "请求体为空")
-        raw = b"".join([chunk async for chunk in body_chunks(receive, self.max_body_bytes)])
+        raw = await read_json_bytes(headers, receive, self.max_body_bytes)
         text, encoding = decode_body(raw, declared_charset(headers.get("content-type", "")))
         body = parse_json(text)
         scope[CHECKED_BODY] = CheckedBody(body, check_envelope(self.contract, self._schema, body))
