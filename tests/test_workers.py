@@ -221,7 +221,7 @@ def test_two_http_workers_and_dicom_lose_nothing(tmp_path: Path, database_url: s
     on_disk = {p.relative_to(data_dir).as_posix() for p in (data_dir / "dicom").rglob("*") if p.is_file()}
     assert on_disk == known and len(known) == 30
     with runtime.database.unit_of_work() as repository:
-        assert all(repository.exam_owner(json.loads(a.request.content)["input"][0]["hiImgIndx"]) for a in saved)
+        assert all(repository.exam(json.loads(a.request.content)["input"][0]["hiImgIndx"]) is not None for a in saved)
     runtime.database.dispose()
 
 
