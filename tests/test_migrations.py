@@ -62,7 +62,7 @@ from tests.test_reports import upload as upload_report
 
 V15_MIGRATIONS = Path(__file__).resolve().parent / "migrations_v1_5"
 V15 = "0004_v1_5_draft"
-PACKAGED_HEAD = "0003_instance_order"  # the newest revision in mie/store/migrations/versions/
+PACKAGED_HEAD = "0004_dicomweb"  # the newest revision in mie/store/migrations/versions/
 MIE = [sys.executable, "-m", "mie.cli"]
 
 
@@ -150,7 +150,8 @@ def test_a_database_made_before_migrations_is_stamped_as_the_baseline(database_u
         connection.execute(text("drop table access_event"))
     add_institution(old, INSTITUTION, KEY)
     # (instance: empty, and read with today's columns only once upgraded)
-    before = {**rows(old, skip=frozenset({"access_event", "instance"})), "access_event": [], "instance": []}
+    skipped = frozenset({"access_event", "instance", "dicomweb_instance"})
+    before = {**rows(old, skip=skipped), "access_event": [], "instance": [], "dicomweb_instance": []}
     old.dispose()
     settings = Settings(data_dir=tmp_path / "data", database_url=database_url)
     # taken as the baseline, and so behind the packaged revisions after it: refused, and left as it was
@@ -217,14 +218,16 @@ def test_instances_stored_before_0003_keep_their_rows_without_numbers_and_are_re
         )
         with runtime.database.engine.connect() as connection:
             before = [dict(row._mapping) for row in connection.execute(older)]
-        others = rows(runtime.database, skip=frozenset({"instance"}))
+        unread = frozenset({"instance", "dicomweb_instance"})  # dicomweb_instance: gone at 0002, empty again after
+        others = rows(runtime.database, skip=unread)
         with _migrating(runtime.database) as connection:
             command.upgrade(_config([], connection), "heads")
         after = rows(runtime.database)
         assert len(before) == 3
         assert [{k: v for k, v in row.items() if k not in ORDER_COLUMNS} for row in after["instance"]] == before
         assert all(row[name] is None for row in after["instance"] for name in ORDER_COLUMNS)
-        assert rows(runtime.database, skip=frozenset({"instance"})) == others
+        assert rows(runtime.database, skip=unread) == others
+        assert after["dicomweb_instance"] == []  # filled from the files on DICOMweb's first request, not here
 
         hi_img_indx = exam.record["hiImgIndx"]
         listed = client_at(runtime, ALLOWED).post(QUERY_IMAGES, json=list_query(hi_img_indx)).json()["data"]["imgFileSnList"]
@@ -320,7 +323,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_broken"
-down_revision = "0003_instance_order"
+down_revision = "0004_dicomweb"
 branch_labels = None
 depends_on = None
 

@@ -26,15 +26,17 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, Imp
 from sqlalchemy.exc import IntegrityError
 
 from mie.contract.validation import mask
+from mie.service.dicomweb_index import index_entry
 from mie.service.part10 import LAST_HEADER_TAG, Irregular, file_meta, integer_string, scan_header, split_file
 from mie.store.database import Batch, CleanRefusal, Database
+from mie.store.dicomweb import add_entry
 from mie.store.files import FileStore, Spooled, UnsafeName, checked_uid, sync_directory
 from mie.store.repository import StoredStudy, accession_list
 
 log = logging.getLogger("mie.ingest")
 
 DICOM_AREA = "dicom"
-Source = Literal["http", "dicom", "recovered"]
+Source = Literal["http", "dicom", "dicomweb", "recovered"]  # §2.2, C-STORE, STOW-RS, start-up recovery
 RefusalKind = Literal["md5", "not_dicom", "bad_uid", "unknown_exam", "study_mismatch", "accession", "not_registered", "conflict"]
 
 
@@ -270,7 +272,9 @@ def ingest_instance(
             # the head an upload kept, if it holds the file's first HEADER_PREFIX bytes (or the whole file)
             whole_head = len(spooled.head) >= min(spooled.size, HEADER_PREFIX)
             header = read_header(spooled.path, spooled.head if whole_head else None)
-        result = _record(database, store, _Arrival(spooled, header, institution, source, claim, calling_ae, then))
+        # DICOMweb's entry is read from the header here, outside the group commit's lock, and stored with the row.
+        entry = index_entry(spooled.path, header)
+        result = _record(database, store, _Arrival(spooled, header, institution, source, claim, calling_ae, then, entry))
     except BaseException:
         store.discard(spooled)
         raise
@@ -318,6 +322,7 @@ class _Arrival:
     claim: Claim | None
     calling_ae: str | None
     then: Then | None = None
+    dicomweb_entry: dict[str, object] | None = None  # mie.service.dicomweb_index: what DICOMweb reads of it
 
 
 def _record(database: Database, store: FileStore, arrival: _Arrival) -> Ingested:
@@ -406,6 +411,8 @@ def _store(batch: Batch, store: FileStore, arrival: _Arrival) -> Ingested:
     received = repository.add_instance(
         _instance_row(header, study, spooled.size, spooled.md5, target, arrival.source, institution, arrival.calling_ae)
     )
+    if arrival.dicomweb_entry is not None:
+        add_entry(repository, {**arrival.dicomweb_entry, "hi_img_indx": study.hi_img_indx, "institution_code": institution})
     placed = store.place(spooled, target)
     batch.if_not_committed(lambda: store.unplace(spooled, target))
     batch.before_commit(placed.parent, lambda: sync_directory(placed.parent))
@@ -450,6 +457,8 @@ def adopt_instance(database: Database, store: FileStore, relative: Path) -> bool
                 header, study, path.stat().st_size, digest.hexdigest(), relative, "recovered", study.institution_code, None
             )
         )
+        entry = index_entry(path, header)
+        add_entry(repository, {**entry, "hi_img_indx": study.hi_img_indx, "institution_code": study.institution_code})
     adopted = Ingested(header.sop_instance_uid, study.hi_img_indx, header.study_uid, received, study.image_total_num, False)
     log.warning(
         "recovery: instance %s of study %s registered again from its file (%s)",
