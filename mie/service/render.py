@@ -17,6 +17,7 @@ import io
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
@@ -55,8 +56,9 @@ class RenderError(Exception):
     """A frame that cannot be shown: no pixel data, a frame number out of range, or a codec that failed."""
 
 
-def render_png(path: Path, frame: int = 0, preset: Preset = Preset.auto) -> bytes:
-    """One frame of the Part 10 file at `path` as a PNG (8-bit grey or RGB)."""
+def render_png(path: Path | BinaryIO, frame: int = 0, preset: Preset = Preset.auto, window: Window | None = None) -> bytes:
+    """One frame of the Part 10 file at `path` (or open) as a PNG (8-bit grey or RGB); `window`, when given, in
+    place of the preset's (DICOMweb's `window` parameter)."""
     header = Dataset()
     try:
         pixels = pixel_array(path, index=frame, ds_out=header)
@@ -69,7 +71,8 @@ def render_png(path: Path, frame: int = 0, preset: Preset = Preset.auto) -> byte
     elif pixels.ndim == 3:  # samples per pixel 3: RGB (YBR already converted by the decoder)
         image = _to_uint8(pixels, int(header.get("BitsStored", 8)))
     else:
-        image = _window(apply_modality_lut(pixels, header).astype(np.float64), header, CT_PRESETS.get(preset, ("", None))[1])
+        chosen = window or CT_PRESETS.get(preset, ("", None))[1]
+        image = _window(apply_modality_lut(pixels, header).astype(np.float64), header, chosen)
         if photometric == "MONOCHROME1":
             image = 255 - image
     buffer = io.BytesIO()

@@ -229,7 +229,7 @@ def metadata_of(repository: Repository, sop_instance_uids: Sequence[str]) -> dic
     if not sop_instance_uids:
         return {}
     query = select(_index.c.sop_instance_uid, _index.c.dicom_json).where(_index.c.sop_instance_uid.in_(sop_instance_uids))
-    return dict(repository.connection.execute(query).tuples())
+    return {uid: document for uid, document in repository.connection.execute(query)}
 
 
 @dataclass(frozen=True)
