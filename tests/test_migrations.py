@@ -24,7 +24,7 @@ from starlette.testclient import TestClient
 
 from mie.config import Settings
 from mie.runtime import Runtime
-from mie.service import pages
+from mie.service import dicomweb_index, pages
 from mie.service.institutions import add_institution
 from mie.service.links import Page, page_url
 from mie.store.database import Database
@@ -247,6 +247,30 @@ def test_instances_stored_before_0003_keep_their_rows_without_numbers_and_are_re
         pages._header.cache_clear()
         client.get(page_url("", Page.image, token))
         assert pages._header.cache_info().misses == 3  # not for the new one
+    finally:
+        runtime.database.dispose()
+
+
+def test_instances_stored_before_0004_are_indexed_for_dicomweb_from_their_files_on_its_first_request(
+    database_url: str, tmp_path: Path
+) -> None:
+    """0004_dicomweb reads no file: instances stored before it have no DICOMweb entry until the first DICOMweb
+    request of a process reads their files; QIDO and series metadata then find them as if ingested since."""
+    runtime = Runtime.open(Settings(data_dir=tmp_path / "data", database_url=database_url), recover=False)
+    try:
+        add_institution(runtime.database, INSTITUTION, KEY)
+        client = TestClient(create_app(runtime), raise_server_exceptions=False)
+        exam = store_ct_series(client, store_exam(client), count=2)
+        with _migrating(runtime.database) as connection:  # as a database of revision 0003 has them, upgraded
+            command.downgrade(_config([], connection), "0003_instance_order")
+            command.upgrade(_config([], connection), "heads")
+        assert rows(runtime.database)["dicomweb_instance"] == []
+        dicomweb_index._backfilled.clear()  # as a process started after the upgrade
+        study, series = exam.record["studyUid"], exam.series_uid
+        metadata = client.get(f"/dicom-web/studies/{study}/series/{series}/metadata", auth=(INSTITUTION, KEY)).json()
+        assert [item["00080018"]["Value"][0] for item in metadata] == exam.sop_uids
+        assert "BulkDataURI" in metadata[0]["7FE00010"]
+        assert len(rows(runtime.database)["dicomweb_instance"]) == 2
     finally:
         runtime.database.dispose()
 

@@ -91,13 +91,14 @@ def admit_basic(runtime: Runtime, authorization: str | None, client: str | None)
     if code is not None:
         try:
             with runtime.database.unit_of_work() as repository:
-                authenticate(repository, code, key)
-        except MieError:
-            code = code  # refused below
-        else:
+                authenticate(repository, code, key)  # scrypt once per (code, key), then remembered (institutions.py)
             root = f"{runtime.settings.effective_public_url}{ROOT}"
             return Caller(code, Scope(institution_code=code), root, client, read_only=False)
-    _audit(runtime, AccessEvent(Access.dicomweb, code or "-", client, outcome="refused", detail="DICOMweb: 凭据缺失或错误"))
+        except MieError:
+            pass
+    # the code as sent, cut to the column's length (it may be anything)
+    event = AccessEvent(Access.dicomweb, (code or "-")[:30], client, outcome="refused", detail="DICOMweb: 凭据缺失或错误")
+    _audit(runtime, event)
     raise DicomwebRefused(401, "credentials missing or wrong (需要机构编号和密钥: HTTP Basic)", _CHALLENGE)
 
 

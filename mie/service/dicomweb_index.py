@@ -13,19 +13,22 @@ own transaction: an instance is stored with its entry or not at all. Instances s
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import struct
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pydicom
-from pydicom.dataelem import DataElement
+from pydicom.charset import convert_encodings, decode_bytes
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 from sqlalchemy.exc import IntegrityError
 
-from mie.service.part10 import integer_string
 from mie.store.database import Database
 from mie.store.dicomweb import add_entry, instances_without_entry
 from mie.store.files import FileStore
@@ -87,11 +90,7 @@ def entry_of(dataset: Dataset, header: Header) -> dict[str, Any]:
     def bulk(element: DataElement) -> str:
         return f"{base}/bulk/{element.tag:08X}"
 
-    try:
-        metadata = dataset.to_json_dict(BULK_THRESHOLD, bulk, suppress_invalid_tags=True)
-    except Exception as error:  # as above: a value pydicom cannot convert leaves the metadata to the index's values
-        log.warning("DICOMweb: metadata of instance %s not convertible (%s)", header.sop_instance_uid, type(error).__name__)
-        metadata = {}
+    metadata = dicom_json(dataset, bulk)
     for keyword, value in (
         ("StudyInstanceUID", header.study_uid),
         ("SeriesInstanceUID", header.series_uid),
@@ -102,7 +101,7 @@ def entry_of(dataset: Dataset, header: Header) -> dict[str, Any]:
     metadata[AVAILABLE_TRANSFER_SYNTAX] = {"vr": "UI", "Value": [header.transfer_syntax_uid]}
     if header.rows is not None:
         encapsulated = UID(header.transfer_syntax_uid).is_encapsulated
-        eight_bits = int(dataset.get("BitsAllocated", 16) or 16) <= 8
+        eight_bits = (_json_integer(metadata.get(_TAGS["BitsAllocated"])) or 16) <= 8
         metadata[PIXEL_DATA] = {"vr": "OB" if encapsulated or eight_bits else "OW", "BulkDataURI": f"{base}/bulk/{PIXEL_DATA}"}
     entry: dict[str, Any] = {
         "sop_instance_uid": header.sop_instance_uid,
@@ -112,10 +111,11 @@ def entry_of(dataset: Dataset, header: Header) -> dict[str, Any]:
         "transfer_syntax_uid": header.transfer_syntax_uid,
         "dicom_json": json.dumps(dict(sorted(metadata.items())), ensure_ascii=False, separators=(",", ":")),
     }
+    # the columns from the JSON just made: converting the elements again through pydicom would cost as much
     for column, keyword in TEXT_COLUMNS:
-        entry[column] = _text(dataset, keyword)
+        entry[column] = _json_text(metadata.get(_TAGS[keyword]))
     for column, keyword in INTEGER_COLUMNS:
-        entry[column] = _integer(dataset, keyword)
+        entry[column] = _json_integer(metadata.get(_TAGS[keyword]))
     # what the fast header scanner read wins when pydicom read less (an unreadable header)
     entry["modality"] = entry["modality"] or header.modality
     entry["series_description"] = entry["series_description"] or header.series_description
@@ -125,24 +125,126 @@ def entry_of(dataset: Dataset, header: Header) -> dict[str, Any]:
     return entry
 
 
-def _text(dataset: Dataset, keyword: str) -> str:
-    try:
-        value = dataset.get(keyword)
-    except Exception:  # pydicom converts on access: a malformed value of an untrusted file fails in many ways
-        return ""
-    if value is None:
-        return ""
-    if isinstance(value, str | pydicom.valuerep.PersonName):
-        return str(value)
-    return "\\".join(str(item) for item in value)
+# --- DICOM JSON (PS3.18 F.2), from the elements as read ----------------------------------------------------------------
+# pydicom's Dataset.to_json_dict converts every element to a Python value and back (several times the cost of
+# reading the header, on every stored instance). Here the common VRs go from their raw bytes straight to JSON
+# values, as to_json_dict would write them (tests/test_dicomweb_index.py compares the two on the test corpus);
+# sequences, VRs a dictionary cannot tell (implicit VR, private, US or SS) and anything unexpected go through pydicom.
+_BINARY_NUMBERS = {"US": "H", "SS": "h", "UL": "I", "SL": "i", "FL": "f", "FD": "d", "UV": "Q", "SV": "q"}
+_ASCII_TEXT = frozenset({"AE", "AS", "CS", "DA", "DT", "TM", "UI", "UR"})
+_CHARSET_TEXT = frozenset({"LO", "LT", "PN", "SH", "ST", "UC", "UT"})
+_ONE_VALUE = frozenset({"LT", "ST", "UT", "UR"})  # a backslash is text there, not a separator
+_BYTES = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
+_PN_DELIMITERS = {0x5E, 0x3D}  # ^ and =: where ISO 2022 escapes return to the default (PS3.5 6.1.2.5.3)
 
 
-def _integer(dataset: Dataset, keyword: str) -> int | None:
-    try:
-        value = dataset.get(keyword)
-        return value if isinstance(value, int) and -(2**31) <= value < 2**31 else integer_string(value)
-    except Exception:  # as in _text
+def dicom_json(dataset: Dataset, bulk: Callable[[DataElement], str]) -> dict[str, Any]:
+    """The data set as a DICOM JSON object: values over BULK_THRESHOLD bytes by BulkDataURI (`bulk` names them)."""
+    encodings = convert_encodings(_character_set(dataset))
+    found: dict[str, Any] = {}
+    for tag in dataset.keys():
+        raw = dataset.get_item(tag)
+        try:
+            element = _fast_element(raw, encodings, bulk) if isinstance(raw, RawDataElement) else None
+            if element is None:
+                element = dataset[tag].to_json_dict(bulk, BULK_THRESHOLD)
+        except Exception as error:  # a value pydicom cannot convert either: left out, the rest kept
+            log.warning("DICOMweb: element %s not convertible to DICOM JSON (%s)", tag, type(error).__name__)
+            continue
+        found[f"{tag:08X}"] = element
+    return found
+
+
+def _character_set(dataset: Dataset) -> list[str]:
+    value = dataset.get("SpecificCharacterSet")
+    if not value:
+        return []
+    return [str(value)] if isinstance(value, str) else [str(item) for item in value]
+
+
+def _fast_element(raw: RawDataElement, encodings: list[str], bulk: Callable[[DataElement], str]) -> dict[str, Any] | None:
+    """The JSON of a raw element, or None for pydicom to convert it."""
+    vr = raw.VR
+    if vr is None or not raw.is_little_endian:
         return None
+    data = raw.value or b""
+    if vr in _BYTES:
+        if not data:
+            return {"vr": vr}
+        if len(data) > (BULK_THRESHOLD // 4) * 3:
+            return {"vr": vr, "BulkDataURI": bulk(DataElement(raw.tag, vr, b""))}
+        return {"vr": vr, "InlineBinary": base64.b64encode(data).decode("ascii")}
+    if vr in _BINARY_NUMBERS:
+        size = struct.calcsize(_BINARY_NUMBERS[vr])
+        if len(data) % size:
+            return None
+        if not data:
+            return {"vr": vr}
+        return {"vr": vr, "Value": list(struct.unpack(f"<{len(data) // size}{_BINARY_NUMBERS[vr]}", data))}
+    if vr in _ASCII_TEXT:
+        text = data.decode("latin-1")
+    elif vr in _CHARSET_TEXT:
+        text = decode_bytes(data, encodings, _PN_DELIMITERS if vr == "PN" else set())
+    elif vr in ("IS", "DS"):
+        text = data.decode("latin-1")
+    else:
+        return None  # SQ, AT, US or SS...
+    if vr in ("LT", "ST", "UT"):
+        text = text.rstrip(" \x00")
+    else:
+        text = text.strip(" \x00")
+    if not text:
+        return {"vr": vr}
+    values: list[Any] = [text] if vr in _ONE_VALUE else text.split("\\")
+    if vr == "PN":
+        values = [_person_name(value.rstrip(" ")) for value in values]
+    elif vr in _ASCII_TEXT or vr in _CHARSET_TEXT:
+        values = [value.strip(" \x00") if vr not in ("LT", "ST", "UT") else value for value in values]
+        values = [value if value != "" else None for value in values]
+    elif vr == "IS":
+        values = [int(value) if value.strip() else None for value in values]
+    else:  # DS
+        values = [float(value) if value.strip() else None for value in values]
+    return {"vr": vr, "Value": values}
+
+
+def _person_name(value: str) -> dict[str, str]:
+    groups = value.split("=")
+    named = {"Alphabetic": groups[0]}
+    if len(groups) > 1:
+        named["Ideographic"] = groups[1]
+    if len(groups) > 2:
+        named["Phonetic"] = groups[2]
+    return named
+
+
+_TAGS = {
+    keyword: f"{pydicom.datadict.tag_for_keyword(keyword):08X}"
+    for keyword in [*(k for _, k in TEXT_COLUMNS), *(k for _, k in INTEGER_COLUMNS), "BitsAllocated"]
+}
+
+
+def _json_text(element: dict[str, Any] | None) -> str:
+    """A DICOM JSON element's values as the index keeps text: values joined by backslashes, a person name's groups
+    by `=` (Alphabetic=Ideographic=Phonetic, trailing empty groups left out)."""
+    if not element or not element.get("Value"):
+        return ""
+    texts = []
+    for value in element["Value"]:
+        if isinstance(value, dict):
+            groups = [value.get(name, "") for name in ("Alphabetic", "Ideographic", "Phonetic")]
+            while groups and not groups[-1]:
+                groups.pop()
+            texts.append("=".join(groups))
+        else:
+            texts.append("" if value is None else str(value))
+    return "\\".join(texts)
+
+
+def _json_integer(element: dict[str, Any] | None) -> int | None:
+    values = (element or {}).get("Value") or [None]
+    value = values[0]
+    return value if isinstance(value, int) and -(2**31) <= value < 2**31 else None
 
 
 def with_root(dicom_json: str, root: str) -> str:
