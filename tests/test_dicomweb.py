@@ -20,6 +20,8 @@ import pydicom
 import pytest
 import requests
 from dicomweb_client.api import DICOMwebClient
+from pydicom.encaps import get_frame
+from pydicom.filebase import DicomBytesIO
 from pydicom.uid import generate_uid
 from sqlalchemy import select
 
@@ -39,7 +41,7 @@ from tests.conftest import (
     own_postgres_schema,
 )
 from tests.dicom_files import make_instance, md5, part10_bytes
-from tests.page_data import ACCESSION, StoredExamData, ct_series, store_exam, store_instance
+from tests.page_data import ACCESSION, StoredExamData, ct_series, instance_of, store_exam, store_instance
 from tests.retrieval_helpers import QUERIER, QUERIER_KEY, QUERY_INDEX, index_query
 from tests.test_cli import free_port
 from tests.test_crash import start_server
@@ -141,7 +143,7 @@ def multipart_parts(response: httpx.Response) -> list[bytes]:
 def test_qido_matches_with_wildcards_ranges_includefield_and_pages(served: Served) -> None:
     dicomweb = client(served)
     study_uid = served.exam.record["studyUid"]
-    sent = pydicom.dcmread(pydicom.filebase.DicomBytesIO(served.sent[served.exam.sop_uids[0]]))
+    sent = pydicom.dcmread(DicomBytesIO(served.sent[served.exam.sop_uids[0]]))
     studies = dicomweb.search_for_studies(
         search_filters={"PatientName": "compressed*", "StudyDate": "20040101-20041231"},
         fields=["Manufacturer"],
@@ -180,7 +182,7 @@ def test_wado_instance_metadata_frames_rendered_and_wado_uri(served: Served) -> 
     dicomweb = client(served)
     study_uid, series_uid, sop = served.exam.record["studyUid"], served.exam.series_uid, served.exam.sop_uids[0]
     sent = served.sent[sop]
-    sent_ds = pydicom.dcmread(pydicom.filebase.DicomBytesIO(sent))
+    sent_ds = pydicom.dcmread(DicomBytesIO(sent))
 
     retrieved = dicomweb.retrieve_instance(study_uid, series_uid, sop)
     assert retrieved.SOPInstanceUID == sop and retrieved.PixelData == sent_ds.PixelData
@@ -263,6 +265,23 @@ def test_stow_stores_into_a_registered_study_and_refuses_an_unregistered_one(ser
     with pytest.raises(requests.HTTPError) as refusal:  # 409: nothing stored
         client(served).store_instances([make_instance(record["studyUid"], ACCESSION)])  # not the first one's study
     assert refusal.value.response.status_code == 409
+
+
+def test_frames_of_a_compressed_instance_as_stored_or_decoded_to_explicit_vr_little_endian(served: Served) -> None:
+    record = _register(served, INSTITUTION, KEY)
+    sent = pydicom.dcmread(DicomBytesIO(instance_of("MR_small_jp2klossless.dcm", record["studyUid"])))
+    client(served).store_instances([sent])
+    path = f"/dicom-web/studies/{record['studyUid']}/series/{sent.SeriesInstanceUID}/instances/{sent.SOPInstanceUID}/frames/1"
+    frames: dict[str, httpx.Response] = {}
+    for syntax in ("*", "1.2.840.10008.1.2.1"):
+        accept = f'multipart/related; type="application/octet-stream"; transfer-syntax={syntax}'
+        frames[syntax] = httpx.get(served.url + path, auth=(INSTITUTION, KEY), headers={"Accept": accept})
+    assert multipart_parts(frames["*"]) == [get_frame(sent.PixelData, 0, number_of_frames=1)]
+    assert "transfer-syntax=1.2.840.10008.1.2.4.90" in frames["*"].headers["content-type"]
+    assert multipart_parts(frames["1.2.840.10008.1.2.1"]) == [sent.pixel_array.tobytes()]
+    assert "transfer-syntax=1.2.840.10008.1.2.1" in frames["1.2.840.10008.1.2.1"].headers["content-type"]
+    jpeg_ls = 'multipart/related; type="application/octet-stream"; transfer-syntax=1.2.840.10008.1.2.4.80'
+    assert httpx.get(served.url + path, auth=(INSTITUTION, KEY), headers={"Accept": jpeg_ls}).status_code == 406
 
 
 def _image_link_token(served: Served) -> str:

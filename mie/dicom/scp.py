@@ -26,7 +26,14 @@ from mie.config import Settings
 from mie.dicom.dimse import StoreDIMSE
 from mie.dicom.reactor import EventDrivenAssociation
 from mie.runtime import Runtime
-from mie.service.ingest import IngestRefused, ingest_received
+from mie.service.ingest import (
+    NOT_REGISTERED,
+    OUT_OF_RESOURCES,
+    PROCESSING_FAILURE,
+    STATUS_OF_REFUSAL,
+    IngestRefused,
+    ingest_received,
+)
 from mie.service.institutions import institutions_by_ae_title
 
 log = logging.getLogger("mie.dicom")
@@ -37,24 +44,8 @@ _config.UNRESTRICTED_STORAGE_SERVICE = True
 # nothing is logged (0.4 ms per C-STORE); mie logs what it stores itself.
 _config.LOG_HANDLER_LEVEL = "none"
 
-# PS3.4 Annex B.2.3 C-STORE statuses.
+# PS3.4 Annex B.2.3 C-STORE statuses (the same as STOW-RS's failure reasons: mie/service/ingest.py).
 SUCCESS = 0x0000
-OUT_OF_RESOURCES = 0xA700
-CANNOT_UNDERSTAND = 0xC000
-NOT_REGISTERED = 0xC001
-INSTANCE_CONFLICT = 0xC002
-PROCESSING_FAILURE = 0x0110
-
-_STATUS_OF_REFUSAL = {
-    "not_dicom": CANNOT_UNDERSTAND,
-    "bad_uid": CANNOT_UNDERSTAND,
-    "not_registered": NOT_REGISTERED,
-    "unknown_exam": NOT_REGISTERED,
-    "accession": NOT_REGISTERED,
-    "study_mismatch": NOT_REGISTERED,
-    "conflict": INSTANCE_CONFLICT,
-    "md5": PROCESSING_FAILURE,
-}
 
 # Longer than any AE title (16 characters), so it matches no caller: with no institution registered for
 # DICOM, every association is rejected (an empty list would make pynetdicom accept anyone).
@@ -251,7 +242,7 @@ class StorageSCP:
             )
         except IngestRefused as refusal:
             log.warning("C-STORE from %s (%s) refused: %s", calling_ae, institution, refusal.reason)
-            return _failure(_STATUS_OF_REFUSAL[refusal.kind], refusal.kind)
+            return _failure(STATUS_OF_REFUSAL[refusal.kind], refusal.kind)
         except OSError as error:
             log.error("C-STORE from %s: storage failed: %s", calling_ae, error)
             return _failure(OUT_OF_RESOURCES, "storage failed")

@@ -22,6 +22,7 @@ import io
 import json
 import logging
 import re
+import struct
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -34,13 +35,20 @@ from PIL import Image
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 from pydicom.encaps import get_frame
 from pydicom.pixels import pixel_array
-from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ExplicitVRLittleEndian
 
 from mie.runtime import Runtime
 from mie.service.answers import MieError
 from mie.service.audit import Access, AccessEvent
 from mie.service.dicomweb_index import PIXEL_DATA, backfill, instance_path, with_root
-from mie.service.ingest import IngestRefused, RefusalKind, ingest_instance, read_header
+from mie.service.ingest import (
+    CANNOT_UNDERSTAND,
+    OUT_OF_RESOURCES,
+    STATUS_OF_REFUSAL,
+    IngestRefused,
+    ingest_instance,
+    read_header,
+)
 from mie.service.institutions import authenticate
 from mie.service.links import LinkRefused, Page, PageGrant
 from mie.service.render import RenderError, Window, render_png
@@ -479,7 +487,7 @@ def metadata(
     _ready(runtime)
     key = (caller.root, repr(caller.scope), study_uid, series_uid)
     with runtime.database.unit_of_work() as repository:
-        version = index.series_version(repository, caller.scope, study_uid, series_uid)
+        version, hi_img_indx = index.series_version(repository, caller.scope, study_uid, series_uid)
         with _metadata_lock:
             cached = _metadata_cache.get(key)
             if cached is not None:
@@ -493,19 +501,17 @@ def metadata(
                     _metadata_cache[key] = cached
                     while len(_metadata_cache) > METADATA_CACHE_ENTRIES:
                         _metadata_cache.popitem(last=False)
-    hi_img_indx = caller.scope.hi_img_indx
     if not version[0]:
-        _audit(
+        event = _event(
             runtime,
-            _event(
-                runtime, caller.institution_code, caller.client, hi_img_indx, outcome="refused", detail="WADO-RS metadata: 未找到"
-            ),
+            caller.institution_code,
+            caller.client,
+            caller.scope.hi_img_indx,
+            outcome="refused",
+            detail="WADO-RS metadata: 未找到",
         )
+        _audit(runtime, event)
         raise DicomwebRefused(404, NOT_FOUND)
-    if hi_img_indx is None:
-        with runtime.database.unit_of_work() as repository:
-            first = index.instances_in(repository, caller.scope, study_uid, series_uid)[:1]
-        hi_img_indx = first[0].hi_img_indx if first else None
     _audit(
         runtime, _event(runtime, caller.institution_code, caller.client, hi_img_indx, items=version[0], detail="WADO-RS metadata")
     )
@@ -546,26 +552,51 @@ def frames(
     if wanted is not None and wanted != stored and not (wanted == ExplicitVRLittleEndian and (native or stored.is_compressed)):
         raise DicomwebRefused(406, f"frames are available as stored ({stored}) or as {ExplicitVRLittleEndian}")
     with open_file(runtime, ref) as file:
-        dataset = pydicom.dcmread(file)
-    if "PixelData" not in dataset:
-        raise DicomwebRefused(404, "the instance has no pixel data")
-    count = int(dataset.get("NumberOfFrames", 1) or 1)
-    chosen = numbers if numbers is not None else list(range(1, count + 1))
-    if any(number < 1 or number > count for number in chosen):
-        raise DicomwebRefused(404, f"the instance has {count} frame(s)")
-    if native and stored != ExplicitVRBigEndian:
-        samples = int(dataset.get("SamplesPerPixel", 1))
-        length = int(dataset.Rows) * int(dataset.Columns) * samples * int(dataset.BitsAllocated) // 8
-        data = dataset.PixelData
-        parts = [bytes(data[(n - 1) * length : n * length]) for n in chosen]
-        return Frames(parts, ExplicitVRLittleEndian if wanted or stored == ImplicitVRLittleEndian else stored)
-    if not native and wanted is None:
-        return Frames([get_frame(dataset.PixelData, n - 1, number_of_frames=count) for n in chosen], stored)
-    try:  # decoded (compressed, or big endian) to little endian
-        return Frames([pixel_array(dataset, index=n - 1).tobytes() for n in chosen], ExplicitVRLittleEndian)
-    except Exception as error:  # a codec's failure on stored bytes
-        log.warning("DICOMweb: frames of a stored instance could not be decoded: %s", type(error).__name__)
-        raise DicomwebRefused(406, f"frames cannot be decoded; they are available as stored ({stored})") from None
+        # the header, then only the frames asked for: a multi-frame file is not read whole for one frame
+        header = pydicom.dcmread(file, stop_before_pixels=True)
+        start = _pixel_value(file, stored)
+        count = int(header.get("NumberOfFrames", 1) or 1)
+        chosen = numbers if numbers is not None else list(range(1, count + 1))
+        if start is None:
+            raise DicomwebRefused(404, "the instance has no pixel data")
+        if any(number < 1 or number > count for number in chosen):
+            raise DicomwebRefused(404, f"the instance has {count} frame(s)")
+        if native and stored != ExplicitVRBigEndian and stored != DeflatedExplicitVRLittleEndian:
+            samples = int(header.get("SamplesPerPixel", 1))
+            length = int(header.Rows) * int(header.Columns) * samples * int(header.BitsAllocated) // 8
+            parts = []
+            for number in chosen:
+                file.seek(start + (number - 1) * length)
+                parts.append(file.read(length))
+            if any(len(part) != length for part in parts):
+                raise DicomwebRefused(404, "the instance's pixel data is shorter than its frames")
+            return Frames(parts, ExplicitVRLittleEndian)  # native little endian: the same bytes in every such syntax
+        if not native and wanted is None:
+            parts = []
+            for number in chosen:
+                file.seek(start)
+                parts.append(get_frame(file, number - 1, number_of_frames=count))
+            return Frames(parts, stored)
+        try:  # decoded (compressed, big endian, deflated) to little endian
+            file.seek(0)
+            return Frames([pixel_array(file, index=n - 1).tobytes() for n in chosen], ExplicitVRLittleEndian)
+        except Exception as error:  # a codec's failure on stored bytes
+            log.warning("DICOMweb: frames of a stored instance could not be decoded: %s", type(error).__name__)
+            raise DicomwebRefused(406, f"frames cannot be decoded; they are available as stored ({stored})") from None
+
+
+def _pixel_value(file: BinaryIO, stored: UID) -> int | None:
+    """Where the Pixel Data value begins, read from just after the header (where dcmread stopped before it); None
+    when the next element is not (7FE0,0010). Deflated and big endian files are not read this way (None is not
+    said for them: they are decoded from the start)."""
+    if stored == DeflatedExplicitVRLittleEndian or stored == ExplicitVRBigEndian:
+        return 0
+    head = file.read(8)
+    if len(head) < 8 or struct.unpack("<HH", head[:4]) != (0x7FE0, 0x0010):
+        return None
+    if not stored.is_implicit_VR:
+        file.read(4)  # explicit VR: OB or OW, two reserved bytes (in `head`), then a 4-byte length
+    return file.tell()
 
 
 def bulk_data(runtime: Runtime, caller: Caller, study_uid: str, series_uid: str, sop_instance_uid: str, tag: str) -> Frames:
@@ -666,23 +697,7 @@ def wado_uri(runtime: Runtime, caller: Caller, parameters: dict[str, str]) -> tu
 
 
 # --- STOW-RS ----------------------------------------------------------------------------------------------------------
-# PS3.18 Table 10.5.3-1 failure reasons; a study that is not registered (§2.3) as the SCP says it (0xC001).
-CANNOT_UNDERSTAND = 0xC000
-NOT_REGISTERED = 0xC001
-INSTANCE_CONFLICT = 0xC002
-PROCESSING_FAILURE = 0x0110
-OUT_OF_RESOURCES = 0xA700
-STUDY_MISMATCH = 0xA900  # "the instance does not belong to the study of the request"
-_FAILURE_OF_REFUSAL: dict[RefusalKind, int] = {
-    "not_dicom": CANNOT_UNDERSTAND,
-    "bad_uid": CANNOT_UNDERSTAND,
-    "not_registered": NOT_REGISTERED,
-    "unknown_exam": NOT_REGISTERED,
-    "accession": NOT_REGISTERED,
-    "study_mismatch": NOT_REGISTERED,
-    "conflict": INSTANCE_CONFLICT,
-    "md5": PROCESSING_FAILURE,
-}
+STUDY_MISMATCH = 0xA900  # PS3.18 Table 10.5.3-1: not of the study the request names
 
 
 @dataclass(frozen=True)
@@ -730,7 +745,7 @@ def _store(runtime: Runtime, caller: Caller, study_uid: str | None, parts: Seque
         except IngestRefused as refusal:
             runtime.store.discard(spooled)
             log.info("STOW-RS from %s: refused: %s", caller.institution_code, refusal.reason)
-            failed.append({**identity, "00081197": {"vr": "US", "Value": [_FAILURE_OF_REFUSAL[refusal.kind]]}})
+            failed.append({**identity, "00081197": {"vr": "US", "Value": [STATUS_OF_REFUSAL[refusal.kind]]}})
             continue
         except OSError as error:
             log.error("STOW-RS from %s: storage failed: %s", caller.institution_code, error)

@@ -14,21 +14,25 @@ own transaction: an instance is stored with its entry or not at all. Instances s
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import logging
 import struct
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 import pydicom
 from pydicom.charset import convert_encodings, decode_bytes
+from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
-from pydicom.uid import UID
+from pydicom.tag import BaseTag
+from pydicom.uid import UID, ImplicitVRLittleEndian
 from sqlalchemy.exc import IntegrityError
 
+from mie.service.part10 import Irregular, scannable, split_file, top_level_elements
 from mie.store.database import Database
 from mie.store.dicomweb import add_entry, instances_without_entry
 from mie.store.files import FileStore
@@ -73,15 +77,55 @@ def instance_path(study_uid: str, series_uid: str, sop_instance_uid: str) -> str
     return f"studies/{study_uid}/series/{series_uid}/instances/{sop_instance_uid}"
 
 
-def index_entry(source: Path | BinaryIO, header: Header) -> dict[str, Any]:
+def index_entry(path: Path, header: Header, head: bytes, whole: bool) -> dict[str, Any]:
     """The row of `dicomweb_instance` for a stored instance (without its exam and institution, which the caller
-    adds). A header pydicom cannot read gives an entry of what `header` says (UIDs, numbers): never a refusal."""
-    try:
-        dataset = pydicom.dcmread(source, stop_before_pixels=True, force=True)
-    except Exception as error:  # untrusted bytes: pydicom fails in many ways; the instance is stored all the same
-        log.warning("DICOMweb: header of instance %s unreadable (%s)", header.sop_instance_uid, type(error).__name__)
-        dataset = Dataset()
+    adds), from `head`, the file's first bytes (`whole`: all of it), or from the file when the header runs past
+    them or is not little endian. A header that cannot be read gives an entry of what `header` says (UIDs,
+    numbers): never a refusal."""
+    dataset = header_dataset(head, whole)
+    if dataset is None:
+        try:
+            dataset = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+        except Exception as error:  # untrusted bytes: pydicom fails in many ways; the instance is stored all the same
+            log.warning("DICOMweb: header of instance %s unreadable (%s)", header.sop_instance_uid, type(error).__name__)
+            dataset = Dataset()
     return entry_of(dataset, header)
+
+
+def header_dataset(head: bytes, whole: bool) -> Dataset | None:
+    """The header's elements, found by mie's walk of the element headers (part10.top_level_elements) and left raw
+    for `dicom_json`: pydicom's reader costs several times as much. None when the walk cannot tell them all."""
+    try:
+        syntax, start = split_file(head)
+        if not scannable(syntax):
+            return None
+        implicit = syntax == ImplicitVRLittleEndian
+        elements, complete = top_level_elements(head, start, implicit)
+    except Irregular:
+        return None
+    if not complete and not whole:
+        return None
+    raw = {}
+    for tag, vr, begin, end, undefined in elements:
+        value = head[begin:end]
+        if undefined and vr in (None, "UN"):  # a sequence in implicit VR (PS3.5 6.2.2), as pydicom reads it
+            element = RawDataElement(BaseTag(tag), "SQ", len(value), value, begin, True, True, True, False)
+        else:
+            element = RawDataElement(
+                BaseTag(tag), vr or _dictionary_vr(tag), len(value), value, begin, implicit, True, True, False
+            )
+        raw[BaseTag(tag)] = element
+    return Dataset(raw)
+
+
+@functools.cache
+def _dictionary_vr(tag: int) -> str | None:
+    """The VR of an implicit VR element from the dictionary; None (pydicom decides) when private or ambiguous."""
+    try:
+        vr = dictionary_VR(tag)
+    except KeyError:
+        return None
+    return None if " or " in vr else vr
 
 
 def entry_of(dataset: Dataset, header: Header) -> dict[str, Any]:
@@ -261,7 +305,7 @@ _backfill_lock = threading.Lock()
 def backfill(database: Database, store: FileStore) -> int:
     """Give every stored instance without an entry its entry, from its file: once per process and database (new
     instances get theirs at ingest). Returns how many were filled."""
-    from mie.service.ingest import header_of  # ingest imports this module
+    from mie.service.ingest import HEADER_PREFIX, header_of  # ingest imports this module
 
     if id(database) in _backfilled:
         return 0
@@ -274,7 +318,12 @@ def backfill(database: Database, store: FileStore) -> int:
         for row in missing:
             try:
                 with store.open_stored(Path(row.path)) as stored:
-                    dataset = pydicom.dcmread(stored, stop_before_pixels=True, force=True)
+                    head = stored.read(HEADER_PREFIX)
+                    whole = not stored.read(1)
+                    dataset = header_dataset(head, whole)
+                    if dataset is None:
+                        stored.seek(0)
+                        dataset = pydicom.dcmread(stored, stop_before_pixels=True, force=True)
                 entry = entry_of(dataset, header_of(dataset, row.transfer_syntax_uid))
             except Exception as error:  # a file gone or unreadable: that instance stays out of DICOMweb
                 log.warning("DICOMweb: stored instance %s not indexed: %s", row.sop_instance_uid, type(error).__name__)

@@ -40,6 +40,25 @@ Source = Literal["http", "dicom", "dicomweb", "recovered"]  # §2.2, C-STORE, ST
 RefusalKind = Literal["md5", "not_dicom", "bad_uid", "unknown_exam", "study_mismatch", "accession", "not_registered", "conflict"]
 
 
+# What each refusal is as a DICOM status: C-STORE's (PS3.4 B.2.3), and STOW-RS's FailureReason (PS3.18 10.5.3):
+# the C0xx statuses are "cannot understand" with mie's reason in the last digits.
+OUT_OF_RESOURCES = 0xA700
+CANNOT_UNDERSTAND = 0xC000
+NOT_REGISTERED = 0xC001
+INSTANCE_CONFLICT = 0xC002
+PROCESSING_FAILURE = 0x0110
+STATUS_OF_REFUSAL: dict[RefusalKind, int] = {
+    "not_dicom": CANNOT_UNDERSTAND,
+    "bad_uid": CANNOT_UNDERSTAND,
+    "not_registered": NOT_REGISTERED,
+    "unknown_exam": NOT_REGISTERED,
+    "accession": NOT_REGISTERED,
+    "study_mismatch": NOT_REGISTERED,
+    "conflict": INSTANCE_CONFLICT,
+    "md5": PROCESSING_FAILURE,
+}
+
+
 class IngestRefused(CleanRefusal):
     """The instance is not stored; `kind` says why, for the entry point to map (HTTP code, DICOM status).
     Raised before anything is written (a CleanRefusal: the other instances of its group commit go on)."""
@@ -242,6 +261,14 @@ def _joined(value: object) -> str:
     return "\\".join(str(item) for item in value)  # type: ignore[attr-defined]
 
 
+def _head(path: Path, head: bytes | None, size: int) -> tuple[bytes, bool]:
+    """The file's first HEADER_PREFIX bytes (those given, or read), and whether they are the whole file."""
+    if head is None:
+        with path.open("rb") as file:
+            head = file.read(HEADER_PREFIX)
+    return head, len(head) >= size
+
+
 def relative_path(header: Header) -> Path:
     return Path(DICOM_AREA) / header.study_uid / header.series_uid / f"{header.sop_instance_uid}.dcm"
 
@@ -268,12 +295,12 @@ def ingest_instance(
     try:
         if expected_md5 is not None and spooled.md5 != expected_md5.lower():
             raise IngestRefused("md5", f"文件 MD5 {spooled.md5} 与 fileMd5 {expected_md5} 不符")
+        # the head an upload kept, if it holds the file's first HEADER_PREFIX bytes (or the whole file)
+        head = spooled.head if len(spooled.head) >= min(spooled.size, HEADER_PREFIX) else None
         if header is None:
-            # the head an upload kept, if it holds the file's first HEADER_PREFIX bytes (or the whole file)
-            whole_head = len(spooled.head) >= min(spooled.size, HEADER_PREFIX)
-            header = read_header(spooled.path, spooled.head if whole_head else None)
+            header = read_header(spooled.path, head)
         # DICOMweb's entry is read from the header here, outside the group commit's lock, and stored with the row.
-        entry = index_entry(spooled.path, header)
+        entry = index_entry(spooled.path, header, *_head(spooled.path, head, spooled.size))
         result = _record(database, store, _Arrival(spooled, header, institution, source, claim, calling_ae, then, entry))
     except BaseException:
         store.discard(spooled)
@@ -457,7 +484,7 @@ def adopt_instance(database: Database, store: FileStore, relative: Path) -> bool
                 header, study, path.stat().st_size, digest.hexdigest(), relative, "recovered", study.institution_code, None
             )
         )
-        entry = index_entry(path, header)
+        entry = index_entry(path, header, *_head(path, None, path.stat().st_size))
         add_entry(repository, {**entry, "hi_img_indx": study.hi_img_indx, "institution_code": study.institution_code})
     adopted = Ingested(header.sop_instance_uid, study.hi_img_indx, header.study_uid, received, study.image_total_num, False)
     log.warning(

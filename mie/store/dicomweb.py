@@ -209,15 +209,7 @@ def search_instances(
     query = (
         select(*_INSTANCE_COLUMNS, _index.c.sop_instance_uid.label("representative"))
         .where(*_where(scope, matches))
-        .order_by(
-            _index.c.study_uid,
-            _index.c.series_number.is_(None),
-            _index.c.series_number,
-            _index.c.series_uid,
-            _index.c.instance_number.is_(None),
-            _index.c.instance_number,
-            _index.c.sop_instance_uid,
-        )
+        .order_by(_index.c.study_uid, *_IN_SERIES_ORDER)
         .limit(limit)
         .offset(offset)
     )
@@ -230,6 +222,28 @@ def metadata_of(repository: Repository, sop_instance_uids: Sequence[str]) -> dic
         return {}
     query = select(_index.c.sop_instance_uid, _index.c.dicom_json).where(_index.c.sop_instance_uid.in_(sop_instance_uids))
     return {uid: document for uid, document in repository.connection.execute(query)}
+
+
+# Series by Series Number, then instances by Instance Number (each: none last), then by UID.
+_IN_SERIES_ORDER = (
+    _index.c.series_number.is_(None),
+    _index.c.series_number,
+    _index.c.series_uid,
+    _index.c.instance_number.is_(None),
+    _index.c.instance_number,
+    _index.c.sop_instance_uid,
+)
+
+
+def _in_study(
+    scope: Scope, study_uid: str, series_uid: str | None = None, sop_instance_uid: str | None = None
+) -> list[ColumnElement[bool]]:
+    conditions = [scope.condition(), _index.c.study_uid == study_uid]
+    if series_uid is not None:
+        conditions.append(_index.c.series_uid == series_uid)
+    if sop_instance_uid is not None:
+        conditions.append(_index.c.sop_instance_uid == sop_instance_uid)
+    return conditions
 
 
 @dataclass(frozen=True)
@@ -252,11 +266,7 @@ def instances_in(
     repository: Repository, scope: Scope, study_uid: str, series_uid: str | None = None, sop_instance_uid: str | None = None
 ) -> list[StoredInstanceRef]:
     """The instances in scope of a study (a series, an instance), in series and instance order."""
-    conditions = [scope.condition(), _index.c.study_uid == study_uid]
-    if series_uid is not None:
-        conditions.append(_index.c.series_uid == series_uid)
-    if sop_instance_uid is not None:
-        conditions.append(_index.c.sop_instance_uid == sop_instance_uid)
+    conditions = _in_study(scope, study_uid, series_uid, sop_instance_uid)
     query = (
         select(
             _index.c.sop_instance_uid,
@@ -272,45 +282,28 @@ def instances_in(
         )
         .select_from(_index.join(_instance, _instance.c.sop_instance_uid == _index.c.sop_instance_uid))
         .where(*conditions)
-        .order_by(
-            _index.c.series_number.is_(None),
-            _index.c.series_number,
-            _index.c.series_uid,
-            _index.c.instance_number.is_(None),
-            _index.c.instance_number,
-            _index.c.sop_instance_uid,
-        )
+        .order_by(*_IN_SERIES_ORDER)
     )
     return [StoredInstanceRef(*row) for row in repository.connection.execute(query)]
 
 
 def series_metadata(repository: Repository, scope: Scope, study_uid: str, series_uid: str | None) -> list[str]:
     """The stored DICOM JSON of a study's (or series') instances in scope, in series and instance order."""
-    conditions = [scope.condition(), _index.c.study_uid == study_uid]
-    if series_uid is not None:
-        conditions.append(_index.c.series_uid == series_uid)
-    query = (
-        select(_index.c.dicom_json)
-        .where(*conditions)
-        .order_by(
-            _index.c.series_number.is_(None),
-            _index.c.series_number,
-            _index.c.series_uid,
-            _index.c.instance_number.is_(None),
-            _index.c.instance_number,
-            _index.c.sop_instance_uid,
-        )
-    )
+    conditions = _in_study(scope, study_uid, series_uid)
+    query = select(_index.c.dicom_json).where(*conditions).order_by(*_IN_SERIES_ORDER)
     return list(repository.connection.execute(query).scalars())
 
 
-def series_version(repository: Repository, scope: Scope, study_uid: str, series_uid: str | None) -> tuple[int, str]:
-    """What changes when a series gains or loses an instance: how many it has in scope and the greatest of their
-    UIDs (cheap, from the index): a cached answer for another version is not served."""
-    conditions = [scope.condition(), _index.c.study_uid == study_uid]
-    if series_uid is not None:
-        conditions.append(_index.c.series_uid == series_uid)
-    count, greatest, least = repository.connection.execute(
-        select(func.count(), func.max(_index.c.sop_instance_uid), func.min(_index.c.sop_instance_uid)).where(*conditions)
+def series_version(
+    repository: Repository, scope: Scope, study_uid: str, series_uid: str | None
+) -> tuple[tuple[int, str], str | None]:
+    """What changes when a series (study) gains or loses an instance in scope: how many it has and the greatest and
+    least of their UIDs (cheap, from the index), so that a cached answer of another version is not served; and the
+    exam of one of them (None when there are none)."""
+    conditions = _in_study(scope, study_uid, series_uid)
+    count, greatest, least, exam = repository.connection.execute(
+        select(
+            func.count(), func.max(_index.c.sop_instance_uid), func.min(_index.c.sop_instance_uid), func.min(_index.c.hi_img_indx)
+        ).where(*conditions)
     ).one()
-    return int(count), f"{greatest or ''}/{least or ''}"
+    return (int(count), f"{greatest or ''}/{least or ''}"), exam
