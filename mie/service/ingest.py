@@ -269,6 +269,10 @@ def _head(path: Path, head: bytes | None, size: int) -> tuple[bytes, bool]:
     return head, len(head) >= size
 
 
+def _pydicom_header(path: Path) -> Dataset:
+    return pydicom.dcmread(path, stop_before_pixels=True, force=True)
+
+
 def relative_path(header: Header) -> Path:
     return Path(DICOM_AREA) / header.study_uid / header.series_uid / f"{header.sop_instance_uid}.dcm"
 
@@ -300,7 +304,7 @@ def ingest_instance(
         if header is None:
             header = read_header(spooled.path, head)
         # DICOMweb's entry is read from the header here, outside the group commit's lock, and stored with the row.
-        entry = index_entry(spooled.path, header, *_head(spooled.path, head, spooled.size))
+        entry = index_entry(header, *_head(spooled.path, head, spooled.size), read_whole=lambda: _pydicom_header(spooled.path))
         result = _record(database, store, _Arrival(spooled, header, institution, source, claim, calling_ae, then, entry))
     except BaseException:
         store.discard(spooled)
@@ -484,7 +488,7 @@ def adopt_instance(database: Database, store: FileStore, relative: Path) -> bool
                 header, study, path.stat().st_size, digest.hexdigest(), relative, "recovered", study.institution_code, None
             )
         )
-        entry = index_entry(path, header, *_head(path, None, path.stat().st_size))
+        entry = index_entry(header, *_head(path, None, path.stat().st_size), read_whole=lambda: _pydicom_header(path))
         add_entry(repository, {**entry, "hi_img_indx": study.hi_img_indx, "institution_code": study.institution_code})
     adopted = Ingested(header.sop_instance_uid, study.hi_img_indx, header.study_uid, received, study.image_total_num, False)
     log.warning(
