@@ -43,6 +43,7 @@ from mie.service.audit import Access, AccessEvent
 from mie.service.dicomweb_index import PIXEL_DATA, Identity, backfill, instance_path, metadata_document, with_root
 from mie.service.ingest import (
     CANNOT_UNDERSTAND,
+    HEADER_PREFIX,
     OUT_OF_RESOURCES,
     STATUS_OF_REFUSAL,
     IngestRefused,
@@ -759,7 +760,7 @@ def _store(runtime: Runtime, caller: Caller, study_uid: str | None, parts: Seque
             continue
         identity: dict[str, Any] = {}
         try:
-            header = read_header(spooled.path, spooled.head if len(spooled.head) >= min(spooled.size, 65536) else None)
+            header = read_header(spooled.path, spooled.head if len(spooled.head) >= min(spooled.size, HEADER_PREFIX) else None)
             identity = {
                 "00081150": {"vr": "UI", "Value": [header.sop_class_uid]},
                 "00081155": {"vr": "UI", "Value": [header.sop_instance_uid]},

@@ -154,17 +154,13 @@ def _walk(head: bytes, whole: bool, only: frozenset[int] | None = None) -> tuple
         if not scannable(syntax):
             return None
         implicit = syntax == ImplicitVRLittleEndian
-        elements, complete = top_level_elements(head, start, implicit)
+        elements, stop, complete = top_level_elements(head, start, implicit, only)
     except Irregular:
         return None
     if not complete and not whole:
         return None
     raw = {}
-    stop = start
     for tag, vr, begin, end, undefined in elements:
-        stop = end + 8 if undefined else end
-        if only is not None and tag not in only:
-            continue
         value = head[begin:end]
         if undefined and vr in (None, "UN"):  # a sequence in implicit VR (PS3.5 6.2.2), as pydicom reads it
             element = RawDataElement(BaseTag(tag), "SQ", len(value), value, begin, True, True, True, False)
@@ -173,7 +169,7 @@ def _walk(head: bytes, whole: bool, only: frozenset[int] | None = None) -> tuple
                 BaseTag(tag), vr or _dictionary_vr(tag), len(value), value, begin, implicit, True, True, False
             )
         raw[BaseTag(tag)] = element
-    return Dataset(raw), stop if complete else len(head)
+    return Dataset(raw), stop
 
 
 def header_dataset(head: bytes, whole: bool) -> Dataset | None:
@@ -266,6 +262,12 @@ def dicom_json(dataset: Dataset, bulk: Callable[[DataElement], str]) -> dict[str
 
 
 def _character_set(dataset: Dataset) -> list[str]:
+    raw = dataset.get_item(0x00080005)
+    if raw is None:
+        return []
+    if isinstance(raw, RawDataElement):  # read here: through pydicom it costs as much as the rest of the columns
+        parts = [part.strip(" \x00") for part in (raw.value or b"").decode("latin-1").split("\\")]
+        return parts if any(parts) else []
     value = dataset.get("SpecificCharacterSet")
     if not value:
         return []
