@@ -37,6 +37,7 @@ def test_every_setting_reaches_a_worker(monkeypatch: pytest.MonkeyPatch, tmp_pat
         require_query_key=True,
         strict=True,
         migrations=(Path("/opt/mie/migrations"), Path("/opt/mie/drafts")),
+        object_store="s3://images/mie",
     )
     for field in fields(Settings):  # none left at its default, or a forgotten one would pass unseen
         assert getattr(settings, field.name) != field.default, field.name

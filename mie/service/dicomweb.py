@@ -52,7 +52,7 @@ from mie.service.ingest import (
 )
 from mie.service.institutions import authenticate
 from mie.service.links import LinkRefused, Page, PageGrant
-from mie.service.render import RenderError, Window, render_png
+from mie.service.render import RenderError, Window, render
 from mie.store import dicomweb as index
 from mie.store.dicomweb import Match, Scope, StoredInstanceRef
 from mie.store.files import Spooled
@@ -669,7 +669,7 @@ def rendered(
             raise DicomwebRefused(400, "window is center,width[,function]") from None
     try:
         with open_file(runtime, ref) as file:
-            png = render_png(file, frame - 1, window=chosen)
+            png = render(file, frame - 1, window=chosen).png
     except RenderError as error:
         log.warning("DICOMweb: a stored instance could not be rendered: %s", error)
         raise DicomwebRefused(404, "the instance cannot be rendered (该影像无法显示)") from None
