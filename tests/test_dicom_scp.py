@@ -17,9 +17,10 @@ from pynetdicom import AE
 from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
-from mie.dicom.scp import _STATUS_OF_REFUSAL, NOT_REGISTERED, StorageSCP
+from mie.dicom.scp import NOT_REGISTERED, StorageSCP
 from mie.runtime import Runtime
 from mie.service.ingest import (
+    STATUS_OF_REFUSAL,
     IngestRefused,
     header_of,
     ingest_received,
@@ -187,7 +188,7 @@ def test_a_data_set_that_is_not_the_instance_its_request_announced_is_refused(
             institution=INSTITUTION,
             calling_ae=CALLING_AE,
         )
-    assert refused.value.kind == "not_as_announced" and _STATUS_OF_REFUSAL["not_as_announced"] == 0xA900
+    assert refused.value.kind == "not_as_announced" and STATUS_OF_REFUSAL["not_as_announced"] == 0xA900
     assert stored_instances(runtime) == {}
     assert list((runtime.settings.data_dir / "tmp").iterdir()) == []
 

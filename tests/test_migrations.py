@@ -24,7 +24,7 @@ from starlette.testclient import TestClient
 
 from mie.config import Settings
 from mie.runtime import Runtime
-from mie.service import pages
+from mie.service import dicomweb_index, pages
 from mie.service.institutions import add_institution
 from mie.service.links import Page, page_url
 from mie.store.database import Database
@@ -149,8 +149,8 @@ def test_a_database_made_before_migrations_is_stamped_as_the_baseline(database_u
     with old.engine.begin() as connection:  # one made before the audit of retrieval: no access_event yet
         connection.execute(text("drop table access_event"))
     add_institution(old, INSTITUTION, KEY)
-    # (instance and exam_record: empty, and read with today's columns only once upgraded)
-    empty = frozenset({"access_event", "instance", "exam_record"})
+    # (instance, exam_record and dicomweb_instance: empty, and read with today's columns only once upgraded)
+    empty = frozenset({"access_event", "instance", "exam_record", "dicomweb_instance"})
     before = {**rows(old, skip=empty), **{name: [] for name in empty}}
     old.dispose()
     settings = Settings(data_dir=tmp_path / "data", database_url=database_url)
@@ -218,7 +218,8 @@ def test_instances_stored_before_0003_keep_their_rows_without_numbers_and_are_re
         )
         with runtime.database.engine.connect() as connection:
             before = [dict(row._mapping) for row in connection.execute(older)]
-        unchanged = frozenset({"instance", "exam_record"})  # exam_record: index_key comes with 0005_index_key
+        # exam_record: index_key comes with 0005_index_key; dicomweb_instance: gone at 0002, empty again after
+        unchanged = frozenset({"instance", "exam_record", "dicomweb_instance"})
         others = rows(runtime.database, skip=unchanged)
         with _migrating(runtime.database) as connection:
             command.upgrade(_config([], connection), "heads")
@@ -227,6 +228,7 @@ def test_instances_stored_before_0003_keep_their_rows_without_numbers_and_are_re
         assert [{k: v for k, v in row.items() if k not in ORDER_COLUMNS} for row in after["instance"]] == before
         assert all(row[name] is None for row in after["instance"] for name in ORDER_COLUMNS)
         assert rows(runtime.database, skip=unchanged) == others
+        assert after["dicomweb_instance"] == []  # filled from the files on DICOMweb's first request, not here
 
         hi_img_indx = exam.record["hiImgIndx"]
         listed = client_at(runtime, ALLOWED).post(QUERY_IMAGES, json=list_query(hi_img_indx)).json()["data"]["imgFileSnList"]
@@ -246,6 +248,30 @@ def test_instances_stored_before_0003_keep_their_rows_without_numbers_and_are_re
         pages._header.cache_clear()
         client.get(page_url("", Page.image, token))
         assert pages._header.cache_info().misses == 3  # not for the new one
+    finally:
+        runtime.database.dispose()
+
+
+def test_instances_stored_before_0004_are_indexed_for_dicomweb_from_their_files_on_its_first_request(
+    database_url: str, tmp_path: Path
+) -> None:
+    """0004_dicomweb reads no file: instances stored before it have no DICOMweb entry until the first DICOMweb
+    request of a process reads their files; QIDO and series metadata then find them as if ingested since."""
+    runtime = Runtime.open(Settings(data_dir=tmp_path / "data", database_url=database_url), recover=False)
+    try:
+        add_institution(runtime.database, INSTITUTION, KEY)
+        client = TestClient(create_app(runtime), raise_server_exceptions=False)
+        exam = store_ct_series(client, store_exam(client), count=2)
+        with _migrating(runtime.database) as connection:  # as a database of revision 0003 has them, upgraded
+            command.downgrade(_config([], connection), "0003_instance_order")
+            command.upgrade(_config([], connection), "heads")
+        assert rows(runtime.database)["dicomweb_instance"] == []
+        dicomweb_index._backfilled.clear()  # as a process started after the upgrade
+        study, series = exam.record["studyUid"], exam.series_uid
+        metadata = client.get(f"/dicom-web/studies/{study}/series/{series}/metadata", auth=(INSTITUTION, KEY)).json()
+        assert [item["00080018"]["Value"][0] for item in metadata] == exam.sop_uids
+        assert "BulkDataURI" in metadata[0]["7FE00010"]
+        assert len(rows(runtime.database)["dicomweb_instance"]) == 2
     finally:
         runtime.database.dispose()
 
@@ -322,7 +348,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_broken"
-down_revision = "0003_instance_order"
+down_revision = "0004_dicomweb"
 branch_labels = None
 depends_on = None
 

@@ -27,7 +27,15 @@ from mie.config import Settings
 from mie.dicom.dimse import OpenSink, StoreDIMSE
 from mie.dicom.reactor import EventDrivenAssociation
 from mie.runtime import Runtime
-from mie.service.ingest import IngestRefused, ingest_spooled_received, receive_into_spool
+from mie.service.ingest import (
+    NOT_REGISTERED,
+    OUT_OF_RESOURCES,
+    PROCESSING_FAILURE,
+    STATUS_OF_REFUSAL,
+    IngestRefused,
+    ingest_spooled_received,
+    receive_into_spool,
+)
 from mie.service.institutions import institutions_by_ae_title
 
 log = logging.getLogger("mie.dicom")
@@ -41,26 +49,8 @@ _config.STORE_RECV_CHUNKED_DATASET = True
 # nothing is logged (0.4 ms per C-STORE); mie logs what it stores itself.
 _config.LOG_HANDLER_LEVEL = "none"
 
-# PS3.4 Annex B.2.3 C-STORE statuses.
+# PS3.4 Annex B.2.3 C-STORE statuses; a refusal's is the same as STOW-RS's failure reason (mie/service/ingest.py).
 SUCCESS = 0x0000
-OUT_OF_RESOURCES = 0xA700
-CANNOT_UNDERSTAND = 0xC000
-NOT_REGISTERED = 0xC001
-INSTANCE_CONFLICT = 0xC002
-PROCESSING_FAILURE = 0x0110
-NOT_AS_ANNOUNCED = 0xA900  # "Data Set does not match SOP Class", also for another SOP Instance (as dcmtk's storescp)
-
-_STATUS_OF_REFUSAL = {
-    "not_dicom": CANNOT_UNDERSTAND,
-    "bad_uid": CANNOT_UNDERSTAND,
-    "not_registered": NOT_REGISTERED,
-    "unknown_exam": NOT_REGISTERED,
-    "accession": NOT_REGISTERED,
-    "study_mismatch": NOT_REGISTERED,
-    "conflict": INSTANCE_CONFLICT,
-    "md5": PROCESSING_FAILURE,
-    "not_as_announced": NOT_AS_ANNOUNCED,
-}
 
 # Longer than any AE title (16 characters), so it matches no caller: with no institution registered for
 # DICOM, every association is rejected (an empty list would make pynetdicom accept anyone).
@@ -271,7 +261,7 @@ class StorageSCP:
             )
         except IngestRefused as refusal:
             log.warning("C-STORE from %s (%s) refused: %s", calling_ae, institution, refusal.reason)
-            return _failure(_STATUS_OF_REFUSAL[refusal.kind], refusal.kind)
+            return _failure(STATUS_OF_REFUSAL[refusal.kind], refusal.kind)
         except OSError as error:
             log.error("C-STORE from %s: storage failed: %s", calling_ae, error)
             return _failure(OUT_OF_RESOURCES, "storage failed")

@@ -45,6 +45,7 @@ class Access(StrEnum):
     fetch_image = "fetch-image"  # §2.8
     view_report = "view-report"  # the report page
     view_image = "view-image"  # the image page
+    dicomweb = "dicomweb"  # QIDO-RS, WADO-RS, STOW-RS, WADO-URI (mie/service/dicomweb.py)
 
 
 @dataclass

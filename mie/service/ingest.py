@@ -26,8 +26,10 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, Imp
 from sqlalchemy.exc import IntegrityError
 
 from mie.contract.validation import mask
+from mie.service.dicomweb_index import index_entry
 from mie.service.part10 import LAST_HEADER_TAG, Irregular, file_meta, integer_string, scan_header, scannable, split_file
 from mie.store.database import Batch, CleanRefusal, Database
+from mie.store.dicomweb import add_entry
 from mie.store.files import (
     FileStore,
     Spooled,
@@ -43,10 +45,31 @@ from mie.store.repository import StoredStudy, accession_list
 log = logging.getLogger("mie.ingest")
 
 DICOM_AREA = "dicom"
-Source = Literal["http", "dicom", "recovered"]
+Source = Literal["http", "dicom", "dicomweb", "recovered"]  # §2.2, C-STORE, STOW-RS, start-up recovery
 RefusalKind = Literal[
     "md5", "not_dicom", "bad_uid", "unknown_exam", "study_mismatch", "accession", "not_registered", "conflict", "not_as_announced"
 ]
+
+
+# What each refusal is as a DICOM status: C-STORE's (PS3.4 B.2.3), and STOW-RS's FailureReason (PS3.18 10.5.3):
+# the C0xx statuses are "cannot understand" with mie's reason in the last digits.
+OUT_OF_RESOURCES = 0xA700
+CANNOT_UNDERSTAND = 0xC000
+NOT_REGISTERED = 0xC001
+INSTANCE_CONFLICT = 0xC002
+PROCESSING_FAILURE = 0x0110
+NOT_AS_ANNOUNCED = 0xA900  # "Data Set does not match SOP Class", also for another SOP Instance (as dcmtk's storescp)
+STATUS_OF_REFUSAL: dict[RefusalKind, int] = {
+    "not_dicom": CANNOT_UNDERSTAND,
+    "bad_uid": CANNOT_UNDERSTAND,
+    "not_registered": NOT_REGISTERED,
+    "unknown_exam": NOT_REGISTERED,
+    "accession": NOT_REGISTERED,
+    "study_mismatch": NOT_REGISTERED,
+    "conflict": INSTANCE_CONFLICT,
+    "md5": PROCESSING_FAILURE,
+    "not_as_announced": NOT_AS_ANNOUNCED,
+}
 
 
 class IngestRefused(CleanRefusal):
@@ -258,6 +281,18 @@ def _joined(value: object) -> str:
     return "\\".join(str(item) for item in value)  # type: ignore[attr-defined]
 
 
+def _head(path: Path, head: bytes | None, size: int) -> tuple[bytes, bool]:
+    """The file's first HEADER_PREFIX bytes (those given, or read), and whether they are the whole file."""
+    if head is None:
+        with path.open("rb") as file:
+            head = file.read(HEADER_PREFIX)
+    return head, len(head) >= size
+
+
+def _pydicom_header(path: Path) -> Dataset:
+    return pydicom.dcmread(path, stop_before_pixels=True, force=True)
+
+
 def relative_path(header: Header) -> Path:
     return Path(DICOM_AREA) / header.study_uid / header.series_uid / f"{header.sop_instance_uid}.dcm"
 
@@ -284,13 +319,16 @@ def ingest_instance(
     try:
         if expected_md5 is not None and spooled.md5 != expected_md5.lower():
             raise IngestRefused("md5", f"文件 MD5 {spooled.md5} 与 fileMd5 {expected_md5} 不符")
+        # the head an upload kept, if it holds the file's first HEADER_PREFIX bytes (or the whole file)
+        head = spooled.head if len(spooled.head) >= min(spooled.size, HEADER_PREFIX) else None
         if header is None:
-            # the head an upload kept, if it holds the file's first HEADER_PREFIX bytes (or the whole file)
-            whole_head = len(spooled.head) >= min(spooled.size, HEADER_PREFIX)
-            header = read_header(spooled.path, spooled.head if whole_head else None)
+            header = read_header(spooled.path, head)
+        # DICOMweb's entry is read from the header here, outside the group commit's lock, and stored with the row.
+        entry = index_entry(header, *_head(spooled.path, head, spooled.size), read_whole=lambda: _pydicom_header(spooled.path))
         staged = store.stage(spooled, relative_path(header))
         try:
-            result = _record(database, store, _Arrival(spooled, header, institution, source, claim, calling_ae, then, staged))
+            arrival = _Arrival(spooled, header, institution, source, claim, calling_ae, then, staged, entry)
+            result = _record(database, store, arrival)
         except BaseException:
             _unstage(store, staged)
             raise
@@ -402,6 +440,7 @@ class _Arrival:
     calling_ae: str | None
     then: Then | None
     staged: Staged
+    dicomweb_entry: dict[str, object] | None = None  # mie.service.dicomweb_index: what DICOMweb reads of it
 
 
 def _record(database: Database, store: FileStore, arrival: _Arrival) -> Ingested:
@@ -492,6 +531,8 @@ def _store(batch: Batch, store: FileStore, arrival: _Arrival) -> Ingested:
     received = repository.add_instance(
         _instance_row(header, study, spooled.size, spooled.md5, staged.name, arrival.source, institution, arrival.calling_ae)
     )
+    if arrival.dicomweb_entry is not None:
+        add_entry(repository, {**arrival.dicomweb_entry, "hi_img_indx": study.hi_img_indx, "institution_code": institution})
     placed = store.place(spooled, staged)
     batch.if_not_committed(lambda: store.unplace(spooled, staged))
     if placed.make_durable is not None:
@@ -544,6 +585,8 @@ def _adopt(database: Database, relative: Path, copy: Spooled) -> bool:
                 header, study, copy.size, copy.md5, relative, "recovered", study.institution_code, None
             )
         )
+        entry = index_entry(header, *_head(copy.path, None, copy.size), read_whole=lambda: _pydicom_header(copy.path))
+        add_entry(repository, {**entry, "hi_img_indx": study.hi_img_indx, "institution_code": study.institution_code})
     adopted = Ingested(header.sop_instance_uid, study.hi_img_indx, header.study_uid, received, study.image_total_num, False)
     log.warning(
         "recovery: instance %s of study %s registered again from its file (%s)",

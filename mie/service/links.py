@@ -24,10 +24,12 @@ _CONTEXT = b"mie page link v1"  # authenticated with each token: a token of anot
 
 
 class Page(StrEnum):
-    """The two pages §2.6 links to; the value is the path segment the document's example shows."""
+    """The two pages §2.6 links to; the value is the path segment the document's example shows. `dicomweb` is no
+    page: a read-only DICOMweb root for the exam of an image link, expiring with it (mie/service/dicomweb.py)."""
 
     report = "report"
     image = "image"
+    dicomweb = "dicomweb"
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,12 @@ class LinkSigner:
         self._aead = AESGCM(secret)
         self.ttl_seconds = ttl_seconds
 
-    def issue(self, page: Page, hi_img_indx: str, institution_code: str, now: float | None = None) -> str:
-        expires_at = int(now if now is not None else time.time()) + self.ttl_seconds
+    def issue(
+        self, page: Page, hi_img_indx: str, institution_code: str, now: float | None = None, expires_at: int | None = None
+    ) -> str:
+        """A token for `page`, valid for the link TTL from `now`, or until `expires_at` (a grant derived from another)."""
+        if expires_at is None:
+            expires_at = int(now if now is not None else time.time()) + self.ttl_seconds
         payload = json.dumps([page.value, hi_img_indx, institution_code, expires_at], separators=(",", ":")).encode()
         nonce = os.urandom(_NONCE_BYTES)
         sealed = nonce + self._aead.encrypt(nonce, payload, _CONTEXT)

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from mie.store.tables import (
     AccessEvent,
     AuditEvent,
+    DicomwebInstance,
     ExamRecord,
     ExamRecordHistory,
     Instance,
@@ -42,6 +43,7 @@ _study = Study.__table__  # type: ignore[attr-defined]
 _instance = Instance.__table__  # type: ignore[attr-defined]
 _report = Report.__table__  # type: ignore[attr-defined]
 _access = AccessEvent.__table__  # type: ignore[attr-defined]
+_dicomweb = DicomwebInstance.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -172,7 +174,7 @@ _EXAM_REF = select(_exam.c.hi_img_indx, _exam.c.institution_code).where(_exam.c.
 _UPDATE_EXAM = update(_exam).where(_exam.c.hi_img_indx == bindparam("where_indx"))
 _DELETE = {
     table.name: delete(table).where(table.c.hi_img_indx == bindparam("indx"))
-    for table in (_report, _instance, _study, _setl, _history, _exam)
+    for table in (_report, _dicomweb, _instance, _study, _setl, _history, _exam)
 }
 _STUDY_COLUMNS = [
     _study.c[name] for name in ("hi_img_indx", "study_uid", "institution_code", "accession_numbers", "image_total_num")
@@ -444,7 +446,7 @@ class Repository:
         """The record, its settlements, history, studies and instances; returns the instances' file paths."""
         paths = list(self.connection.execute(_INSTANCE_PATHS_OF_EXAM, {"indx": hi_img_indx}).scalars())
         paths += self.connection.execute(_REPORT_PATHS_OF_EXAM, {"indx": hi_img_indx}).scalars()
-        for table in (_report, _instance, _study, _setl, _history, _exam):
+        for table in (_report, _dicomweb, _instance, _study, _setl, _history, _exam):
             self.connection.execute(_DELETE[table.name], {"indx": hi_img_indx})
         return paths
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -224,3 +224,52 @@ class Report(SQLModel, table=True):
     path: str = Field(max_length=300)  # relative to the data directory
     institution_code: str = spec_field("infCode", "fixmedinsCode")
     received_at: datetime = Field(default_factory=utcnow)
+
+
+def _text_column() -> Any:
+    return Field(default="", sa_column=Column(Text, nullable=False))
+
+
+class DicomwebInstance(SQLModel, table=True):
+    """What DICOMweb matches, returns and describes of a stored instance, read from its header once, at ingest
+    (revision 0004_dicomweb): the QIDO attributes of its study, series and itself, and its DICOM JSON metadata
+    without pixel data (bulk data by BulkDataURI, relative to the DICOMweb root: the root is the caller's), built
+    from the header's bytes on first need.
+    Text values are as the header has them (PN as pydicom writes it, `Alphabetic=Ideographic=Phonetic`), "" when
+    absent. An instance stored before the revision has no row until DICOMweb first reads its file."""
+
+    __tablename__ = "dicomweb_instance"
+    __table_args__ = (
+        Index("ix_dicomweb_instance_scope", "institution_code", "study_uid"),
+        Index("ix_dicomweb_instance_series", "study_uid", "series_uid"),
+    )
+
+    sop_instance_uid: str = spec_field("instUuid", primary_key=True)
+    hi_img_indx: str = spec_field("hiImgIndx", index=True)
+    institution_code: str = spec_field("infCode", "fixmedinsCode")  # who uploaded it: whose QIDO and WADO reach it
+    study_uid: str = spec_field("studyUid")
+    series_uid: str = spec_field("snUuid")
+    sop_class_uid: str = Field(max_length=64)
+    transfer_syntax_uid: str = Field(max_length=64)
+    patient_name: str = _text_column()
+    patient_id: str = _text_column()
+    patient_birth_date: str = _text_column()
+    patient_sex: str = _text_column()
+    study_date: str = _text_column()
+    study_time: str = _text_column()
+    accession_number: str = _text_column()
+    study_description: str = _text_column()
+    referring_physician_name: str = _text_column()
+    study_id: str = _text_column()
+    modality: str = _text_column()
+    series_description: str = _text_column()
+    series_number: int | None = None
+    instance_number: int | None = None
+    rows: int | None = None
+    columns: int | None = None
+    number_of_frames: int | None = None
+    # The header's bytes (the file from its start to the pixel data), kept at ingest; the DICOM JSON (one object,
+    # compact) is built from them on first need and kept (mie/service/dicomweb_index.py). Either may be NULL: the
+    # header before its metadata is built, or when ingest built it at once (a header its walk could not follow).
+    header: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    dicom_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

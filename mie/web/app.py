@@ -23,7 +23,7 @@ from generated.models import ResponseCode
 from mie.contract import Contract
 from mie.runtime import Runtime, set_runtime
 from mie.service.answers import Answer, MieError, entry
-from mie.web import pages
+from mie.web import dicomweb, pages
 from mie.web.queries import ImageQueries
 from mie.web.uploads import StreamingUploads
 from mie.web.validators import EnvelopeJSONValidator, HeadersLeftToTheTransaction, StreamingMultipartValidator
@@ -121,6 +121,9 @@ def create_app(runtime: Runtime) -> AsyncApp:
     # The pages §2.6's links open: HTML for a browser, outside the spec's transactions (mie/web/pages.py).
     for path, handler in pages.ROUTES:
         app.add_url_rule(path, endpoint=handler.__name__, view_func=handler, methods=["GET"])
+    # DICOMweb at /dicom-web (and WADO-URI at /wado): mie/web/dicomweb.py
+    for path, handler, methods in dicomweb.ROUTES:
+        app.add_url_rule(path, endpoint=f"{handler.__name__}:{path}", view_func=handler, methods=methods)
     app.add_error_handler(MieError, _refused)
     for status in (400, 404, 405, 413, 415, 501):
         app.add_error_handler(status, _http_problem)

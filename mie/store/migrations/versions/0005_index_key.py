@@ -8,7 +8,7 @@ Exams stored twice before this revision (once in each spelling) are merged into 
 have updated it: every version of both, ordered by when it was received, becomes a version of the first-saved exam
 (the newest is current, the others history; nothing is dropped). The current version is the newest of the owner's,
 the owner being whoever saved it first; another institution's saves (which §2.1 now refuses) are kept in history.
-Its studies, instances and reports are re-pointed to it: a study registered under both is one study (the later
+Its studies, instances (and their DICOMweb entries) and reports are re-pointed to it: a study registered under both is one study (the later
 registration's accession numbers and total, the instances of both counted); a report number uploaded under both is
 one report whose versions are renumbered in the order received. Settlements are those of the current version. Audit
 and access events keep what was sent then. The files stay where they are (rows name their paths).
@@ -16,7 +16,7 @@ and access events keep what was sent then. The files stay where they are (rows n
 Downgrade drops the column; merged exams stay merged.
 
 Revision ID: 0005_index_key
-Revises: 0003_instance_order
+Revises: 0004_dicomweb
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from mie.contract import current
 
 revision = "0005_index_key"
-down_revision = "0003_instance_order"
+down_revision = "0004_dicomweb"
 branch_labels = None
 depends_on = None
 
@@ -78,6 +78,12 @@ _study = sa.Table(
 )
 _instance = sa.Table(
     "instance", _metadata, sa.Column("sop_instance_uid", sa.String, primary_key=True), sa.Column("hi_img_indx", sa.String)
+)
+_dicomweb_instance = sa.Table(
+    "dicomweb_instance",
+    _metadata,
+    sa.Column("sop_instance_uid", sa.String, primary_key=True),
+    sa.Column("hi_img_indx", sa.String),
 )
 _report = sa.Table(
     "report",
@@ -145,6 +151,9 @@ def _merge(connection: sa.Connection, indexes: list[str]) -> None:
     # First what refers to the exams (studies and settlements have foreign keys), then the exams themselves.
     _merge_studies(connection, kept, others)
     connection.execute(sa.update(_instance).where(_instance.c.hi_img_indx.in_(others)).values(hi_img_indx=kept))
+    connection.execute(
+        sa.update(_dicomweb_instance).where(_dicomweb_instance.c.hi_img_indx.in_(others)).values(hi_img_indx=kept)
+    )
     _merge_reports(connection, kept, others)
     connection.execute(sa.delete(_setl).where(_setl.c.hi_img_indx.in_([i for i in indexes if i != newest["index"]])))
     connection.execute(sa.update(_setl).where(_setl.c.hi_img_indx == newest["index"]).values(hi_img_indx=kept))

@@ -1,0 +1,67 @@
+"""The DICOM JSON that ingest keeps for DICOMweb is what pydicom's Dataset.to_json_dict writes, on every file of
+the test corpus (and on pydicom's test files with other character sets), though built from the raw elements."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pydicom
+import pytest
+from pydicom.data import get_testdata_file
+from pydicom.filebase import DicomBytesIO
+from pydicom.uid import generate_uid
+
+from mie.service.dicomweb_index import BULK_THRESHOLD, dicom_json, header_dataset
+from mie.service.ingest import HEADER_PREFIX
+from tests.dicom_files import CORPUS, make_instance, part10_bytes
+
+# the corpus, and files with implicit VR, big endian, sequences, private and UN sequences, empty numbers, waveforms
+_FILES = sorted(
+    {
+        *CORPUS.values(),
+        "MR_small_implicit.dcm",
+        "MR_small_bigendian.dcm",
+        "reportsi_with_empty_number_tags.dcm",
+        "rtplan.dcm",
+        "rtstruct.dcm",
+        "waveform_ecg.dcm",
+        "examples_palette.dcm",
+        "UN_sequence.dcm",
+        "nested_priv_SQ.dcm",
+        "test-SR.dcm",
+    }
+)
+
+
+def _bulk(element: Any) -> str:
+    return f"bulk/{element.tag:08X}"
+
+
+@pytest.mark.parametrize("name", _FILES)
+def test_the_metadata_is_pydicoms_dicom_json(name: str) -> None:
+    """Both ways ingest reads a header: mie's walk of the element headers (the corpus: every file; the others when it
+    follows them), and pydicom's reader (what the walk leaves to it)."""
+    path = get_testdata_file(name)
+    assert path is not None, f"pydicom's test file {name} is missing"
+    expected = pydicom.dcmread(path, stop_before_pixels=True, force=True).to_json_dict(BULK_THRESHOLD, _bulk)
+    data = Path(path).read_bytes()
+    walked = header_dataset(data[:HEADER_PREFIX], len(data) <= HEADER_PREFIX)
+    assert walked is not None or name not in CORPUS.values()
+    for dataset in (pydicom.dcmread(path, stop_before_pixels=True, force=True), walked):
+        if dataset is not None:
+            assert dicom_json(dataset, _bulk) == expected
+
+
+@pytest.mark.parametrize("charset", ["GB18030", "GBK", "ISO_IR 192", "ISO_IR 100"])
+def test_names_in_the_provinces_character_sets_are_decoded_as_pydicom_decodes_them(charset: str) -> None:
+    name = "Zhang^San" if charset == "ISO_IR 100" else "张^三=ZHANG^SAN"
+    ds = make_instance(generate_uid(), charset=charset, patient_name=name)
+    ds.StudyDescription = "胸部 CT\\平扫" if charset != "ISO_IR 100" else "Thorax\\plain"
+    data = part10_bytes(ds)
+    expected = pydicom.dcmread(DicomBytesIO(data), stop_before_pixels=True).to_json_dict(BULK_THRESHOLD, _bulk)
+    walked = header_dataset(data, True)
+    assert walked is not None
+    found = dicom_json(walked, _bulk)
+    assert found == expected
+    assert found["00100010"]["Value"][0]["Alphabetic"] == name.split("=")[0]
