@@ -8,10 +8,10 @@ Exams stored twice before this revision (once in each spelling) are merged into 
 have updated it: every version of both, ordered by when it was received, becomes a version of the first-saved exam
 (the newest is current, the others history; nothing is dropped). The current version is the newest of the owner's,
 the owner being whoever saved it first; another institution's saves (which §2.1 now refuses) are kept in history.
-Its studies, instances (and their DICOMweb entries) and reports are re-pointed to it: a study registered under both is one study (the later
-registration's accession numbers and total, the instances of both counted); a report number uploaded under both is
-one report whose versions are renumbered in the order received. Settlements are those of the current version. Audit
-and access events keep what was sent then. The files stay where they are (rows name their paths).
+Its studies, instances (and their DICOMweb entries) and reports are re-pointed to it: a study registered under
+both is one study (the later registration's accession numbers and total, the instances of both counted); a report
+number uploaded under both is one report whose versions are renumbered in the order received. Settlements are those
+of the current version. Audit and access events keep what was sent then. The files stay where they are (rows name their paths).
 
 Downgrade drops the column; merged exams stay merged.
 
