@@ -157,7 +157,7 @@ def _open_grant(runtime: Runtime, token: str, page: Page, client: str | None) ->
         _audit(runtime, event)
         raise DicomwebRefused(410 if expired else 403, refusal.reason) from None
     with runtime.database.unit_of_work() as repository:
-        exists = repository.exam_owner(grant.hi_img_indx) is not None
+        exists = repository.exam(grant.hi_img_indx) is not None
     if not exists:
         _audit(
             runtime, _event(runtime, grant.institution_code, client, grant.hi_img_indx, outcome="refused", detail="该检查已删除")
