@@ -11,8 +11,9 @@ from mie.contract import Contract
 from mie.contract import current as current_contract
 from mie.service.audit import AuditLog
 from mie.service.links import LinkSigner
+from mie.service.storage import storage_area
 from mie.store.database import Database
-from mie.store.files import FileStore, StorageArea, StorageUnavailable
+from mie.store.files import FileStore, StorageUnavailable
 
 log = logging.getLogger("mie")
 
@@ -74,15 +75,6 @@ class Runtime:
             return
         if removed:
             log.warning("recovery: removed %d unfinished or unacknowledged file(s)", len(removed))
-
-
-def storage_area(object_store: str | None) -> StorageArea | None:
-    """The storage area chosen at start-up: the bucket of --object-store, else (None) files in the data directory."""
-    if object_store is None:
-        return None
-    from mie.store.objects import S3Area  # boto3 is imported only by a processor that uses it
-
-    return S3Area.from_url(object_store)
 
 
 _current: Runtime | None = None

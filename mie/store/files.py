@@ -279,6 +279,8 @@ class LocalArea(StorageArea):
 
     def remove(self, relative: Path) -> None:
         target = self.root / relative
+        if not target.parent.is_dir():
+            return  # removed already, with its directory (a second `mie storage migrate` run)
         target.unlink(missing_ok=True)
         sync_directory(target.parent)
         # drop empty study/series directories, never the root
