@@ -27,7 +27,7 @@ class Runtime:
 
     @functools.cached_property
     def links(self) -> LinkSigner:
-        """The signer of the report and image pages' links; its secret is the data directory's, shared by every process."""
+        """The signer of the report and image pages' links; its secret (`FileStore.secret`) is shared by every process."""
         return LinkSigner(self.store.secret("page-links"), self.settings.link_ttl_seconds)
 
     @functools.cached_property
@@ -49,7 +49,7 @@ class Runtime:
             database.dispose()
             raise
         contract = current_contract().strictly(settings.strict)
-        store = FileStore(settings.data_dir, storage_area(settings.object_store))
+        store = FileStore(settings.data_dir, storage_area(settings.object_store), secrets=settings.secrets_dir)
         runtime = cls(settings=settings, contract=contract, database=database, store=store)
         if recover:
             runtime.recover()
