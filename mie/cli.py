@@ -242,6 +242,42 @@ def cmd_db_current(args: argparse.Namespace) -> int:
     return EXIT_OK if found.status == "current" else EXIT_PROBLEMS
 
 
+_OUTCOMES = {
+    "copied": "已复制并校验",
+    "present": "目标中已有 (MD5 相符)",
+    "removed": "已从源存储删除",
+    "missing": "缺失",
+    "failed": "失败",
+}
+
+
+def cmd_storage_migrate(args: argparse.Namespace) -> int:
+    from mie.service.storage import SameArea, Step, describe, migrate
+
+    settings = settings_from(args)
+
+    def progress(step: Step) -> None:
+        detail = f": {step.detail}" if step.detail else ""
+        print(f"[{step.done}/{step.total}] {_OUTCOMES[step.outcome]} {step.name}{detail}", flush=True)
+
+    print(f"mie: 迁移存储 {describe(settings.object_store)} -> {args.to} (请先停止前置机)", flush=True)
+    try:
+        result = migrate(settings, args.to, progress)
+    except SameArea as error:
+        print(f"mie: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(
+        f"mie: 共 {result.total} 个文件: 复制并校验 {result.copied} 个, 目标中已有 {result.present} 个, "
+        f"从源存储删除 {result.removed} 个, 缺失 {len(result.missing)} 个, 失败 {len(result.failed)} 个"
+    )
+    if not result.complete:
+        print("mie: 迁移未完成: 排除上述问题后再次运行同一命令即可继续", file=sys.stderr)
+        return EXIT_PROBLEMS
+    start = "--object-store " + args.to if args.to != "local" else "不带 --object-store"
+    print(f"mie: 迁移完成: 请以 {start} 启动前置机")
+    return EXIT_OK
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from mie.contract.codegen import generate
 
@@ -465,6 +501,21 @@ def parser() -> argparse.ArgumentParser:
     )
     add_storage_options(db_current)
     db_current.set_defaults(run=cmd_db_current)
+
+    storage = commands.add_parser("storage", help="the storage area of images and reports")
+    storage_commands = storage.add_subparsers(dest="storage_command", required=True)
+    migrate = storage_commands.add_parser(
+        "migrate",
+        help="move every stored file to another area (the processor stopped)",
+        description="Copy every stored image and report from the area in use (--object-store, or the data directory) "
+        "to --to, each verified against its MD5, then remove the source's copies; run it again after an interruption "
+        "to continue. Stop the processor first, and start it with the new area after. Exit codes: 0 every file moved; "
+        "1 a file missing or failing (nothing removed from the source unless every copy was verified; run it again); "
+        "2 wrong usage (--to is the area in use, or not local or s3://BUCKET[/PREFIX]), or the database unreachable.",
+    )
+    add_storage_options(migrate)
+    migrate.add_argument("--to", required=True, metavar="s3://BUCKET[/PREFIX]|local", help="the area to move the files to")
+    migrate.set_defaults(run=cmd_storage_migrate)
 
     institution = commands.add_parser("institution", help="institutions allowed to send, and their keys")
     institution_commands = institution.add_subparsers(dest="institution_command", required=True)

@@ -27,6 +27,7 @@ class Settings:
     strict: bool = False  # warnings (spec/ERRATA.md, Severities) refused as errors
     migrations: tuple[Path, ...] = ()  # revisions beyond the packaged ones (mie.store.schema)
     object_store: str | None = None  # s3://BUCKET[/PREFIX]: images and reports there, not in data_dir
+    secrets_dir: Path | None = None  # the link and audit secrets, shared by every process; default data_dir/secrets
 
     @property
     def effective_database_url(self) -> str:
@@ -64,6 +65,15 @@ def add_storage_options(parser: argparse.ArgumentParser) -> None:
         help="keep images and reports in this S3-compatible bucket instead of --data-dir (which keeps the database and "
         "the spool); endpoint, credentials and region from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
         "AWS_REGION (MIE_OBJECT_STORE)",
+    )
+    parser.add_argument(
+        "--secrets-dir",
+        type=Path,
+        default=_env("SECRETS_DIR", None),
+        metavar="DIR",
+        help="where the page links' and the audit's secrets are kept (made on first use); processes that are one "
+        "processor (one database) must share them: the same directory, or copies of its files (MIE_SECRETS_DIR; "
+        "default DATA-DIR/secrets)",
     )
     parser.add_argument(
         "--migrations",
@@ -190,6 +200,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         strict=getattr(args, "strict", False),
         migrations=tuple(getattr(args, "migrations", None) or ()),
         object_store=getattr(args, "object_store", None) or None,
+        secrets_dir=Path(args.secrets_dir) if getattr(args, "secrets_dir", None) else None,
     )
 
 

@@ -11,8 +11,9 @@ from mie.contract import Contract
 from mie.contract import current as current_contract
 from mie.service.audit import AuditLog
 from mie.service.links import LinkSigner
+from mie.service.storage import storage_area
 from mie.store.database import Database
-from mie.store.files import FileStore, StorageArea, StorageUnavailable
+from mie.store.files import FileStore, StorageUnavailable
 from mie.store.journal import Journal
 
 log = logging.getLogger("mie")
@@ -27,7 +28,7 @@ class Runtime:
 
     @functools.cached_property
     def links(self) -> LinkSigner:
-        """The signer of the report and image pages' links; its secret is the data directory's, shared by every process."""
+        """The signer of the report and image pages' links; its secret (`FileStore.secret`) is shared by every process."""
         return LinkSigner(self.store.secret("page-links"), self.settings.link_ttl_seconds)
 
     @functools.cached_property
@@ -49,7 +50,7 @@ class Runtime:
             database.dispose()
             raise
         contract = current_contract().strictly(settings.strict)
-        store = FileStore(settings.data_dir, storage_area(settings.object_store))
+        store = FileStore(settings.data_dir, storage_area(settings.object_store), secrets=settings.secrets_dir)
         runtime = cls(settings=settings, contract=contract, database=database, store=store)
         if recover:
             runtime.recover()
@@ -62,6 +63,9 @@ class Runtime:
         from mie.service.ingest import DICOM_AREA, adopt_instance
         from mie.service.reports import REPORT_AREA
 
+        adopted = self.audit.adopt_orphans()  # first: it needs only the database, not the storage area
+        if adopted:
+            log.warning("recovery: %d audit event(s) left in the journal of a process that ended were committed", adopted)
         with self.database.unit_of_work() as repository:
             instances = repository.all_instance_paths()
             reports = repository.all_report_paths()
@@ -75,18 +79,6 @@ class Runtime:
             return
         if removed:
             log.warning("recovery: removed %d unfinished or unacknowledged file(s)", len(removed))
-        adopted = self.audit.adopt_orphans()
-        if adopted:
-            log.warning("recovery: %d audit event(s) left in the journal of a process that ended were committed", adopted)
-
-
-def storage_area(object_store: str | None) -> StorageArea | None:
-    """The storage area chosen at start-up: the bucket of --object-store, else (None) files in the data directory."""
-    if object_store is None:
-        return None
-    from mie.store.objects import S3Area  # boto3 is imported only by a processor that uses it
-
-    return S3Area.from_url(object_store)
 
 
 _current: Runtime | None = None

@@ -116,9 +116,9 @@ def test_an_unknown_transaction_is_a_usage_error_listing_the_known_ones(
     assert main(["validate", "-t", "2.1", str(good)]) == 0
 
 
-@pytest.mark.parametrize("command", ["serve", "generate"])
+@pytest.mark.parametrize("command", ["serve", "generate", "storage migrate"])
 def test_help_says_what_a_command_does_and_its_exit_codes(command: str) -> None:
-    result = mie(command, "--help")
+    result = mie(*command.split(), "--help")
     assert result.returncode == 0 and "Exit codes: 0" in " ".join(result.stdout.split())
 
 

@@ -24,6 +24,7 @@ import hashlib
 import io
 import os
 import re
+import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
@@ -62,11 +63,12 @@ class Spooled:
 class FileStore:
     """The spool under `root` and the storage area (by default `LocalArea(root)`)."""
 
-    def __init__(self, root: Path, area: StorageArea | None = None) -> None:
+    def __init__(self, root: Path, area: StorageArea | None = None, secrets: Path | None = None) -> None:
         self.root = root
         self.tmp = root / "tmp"
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.area = area or LocalArea(root)
+        self.secrets = secrets or root / "secrets"
 
     # writing -----------------------------------------------------------------------------------------------------
     @contextmanager
@@ -153,17 +155,18 @@ class FileStore:
         return self.area.open(relative)
 
     def secret(self, name: str, size: int = 32) -> bytes:
-        """A random secret kept in `<data>/secrets/<name>` (mode 0600), made on first use. Every process that
-        shares the data directory reads the same one; two making it at once both end with the winner's."""
+        """A random secret kept in `<secrets>/<name>` (mode 0600; `<data>/secrets` unless another directory is
+        given), made on first use. Every process that shares that directory (or a copy of its files) reads the same
+        one; two making it at once both end with the winner's."""
         if not re.fullmatch(r"[a-z][a-z0-9-]*", name):
             raise UnsafeName(name)
-        target = self.root / "secrets" / name
+        target = self.secrets / name
         try:
             return target.read_bytes()
         except FileNotFoundError:
             pass
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        candidate = self.tmp / f"{uuid.uuid4().hex}.part"
+        candidate = target.parent / f".{uuid.uuid4().hex}.part"  # beside it: linked into place on one file system
         descriptor = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             os.write(descriptor, os.urandom(size))
@@ -181,13 +184,16 @@ class FileStore:
 
     # recovery ------------------------------------------------------------------------------------------------------
     def recover(self, known: set[str], area: str, adopt: Callable[[Path], bool] | None = None) -> list[str]:
-        """After a crash: remove half-written temporaries, and stored files of `area` that no database row knows,
-        unless `adopt` (given the name relative to the root) takes them in; returns the removed names."""
+        """After a crash: remove half-written temporaries (the spool is this process's own), and stored files of
+        `area` that no database row knows, unless `adopt` (given the name relative to the root) takes them in;
+        returns the removed names. A file younger than the area's `recovery_grace` is left alone: in an area
+        shared by several processes it may be another's put made before its transaction's commit."""
         removed = []
         for part in self.tmp.glob("*.part"):
             part.unlink(missing_ok=True)
             removed.append(part.as_posix())
-        for relative in self.area.names(area):
+        grace = self.area.recovery_grace
+        for relative in self.area.names(area, before=time.time() - grace if grace else None):
             if relative.as_posix() not in known and not (adopt and adopt(relative)):
                 self.area.remove(relative)
                 removed.append(relative.as_posix())
@@ -241,6 +247,10 @@ class StorageArea(ABC):
     puts_early = False
     """Whether instances are put before their transaction (see `FileStore.stage`)."""
 
+    recovery_grace = 0.0
+    """Seconds for which start-up recovery leaves alone a stored file that no row knows: none where one processor
+    owns the area (its data directory, recovered before it serves), more where several share it (a bucket)."""
+
     @abstractmethod
     def put(self, spooled: Spooled, relative: Path) -> Placed:
         """Store the spooled file (an existing one of that name is replaced); may consume the spooled file."""
@@ -258,8 +268,9 @@ class StorageArea(ABC):
         """A stored file for reading (FileNotFoundError if there is none)."""
 
     @abstractmethod
-    def names(self, area: str) -> Iterator[Path]:
-        """Every stored file under `area`, relative to the root."""
+    def names(self, area: str, before: float | None = None) -> Iterator[Path]:
+        """Every stored file under `area`, relative to the root (when `before`, a Unix time, is given: only those
+        last written before it)."""
 
 
 class LocalArea(StorageArea):
@@ -279,6 +290,8 @@ class LocalArea(StorageArea):
 
     def remove(self, relative: Path) -> None:
         target = self.root / relative
+        if not target.parent.is_dir():
+            return  # removed already, with its directory (a second `mie storage migrate` run)
         target.unlink(missing_ok=True)
         sync_directory(target.parent)
         # drop empty study/series directories, never the root
@@ -298,11 +311,11 @@ class LocalArea(StorageArea):
             raw.close()
             raise
 
-    def names(self, area: str) -> Iterator[Path]:
+    def names(self, area: str, before: float | None = None) -> Iterator[Path]:
         base = self.root / area
         if base.exists():
             for path in list(base.rglob("*")):
-                if path.is_file():
+                if path.is_file() and (before is None or path.stat().st_mtime < before):
                     yield path.relative_to(self.root)
 
 

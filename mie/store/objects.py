@@ -28,6 +28,10 @@ from urllib.parse import urlsplit
 
 from mie.store.files import Placed, Spooled, StorageArea, StorageUnavailable, StoredFile
 
+RECOVERY_GRACE = 3600.0
+"""Seconds an object no row knows is left alone by start-up recovery: the bucket is shared by every process of the
+processor, and another's put made before its transaction's commit is not a crash's leftover (a transaction takes
+seconds; the next start removes what is really left over)."""
 PART_SIZE = 16 * 1024 * 1024
 """Files larger than this go in parts of this size (S3 allows 5 MiB to 5 GiB a part, 10,000 parts)."""
 _MD5_ETAG = re.compile(r"^[0-9a-f]{32}$")
@@ -68,10 +72,11 @@ class S3Area(StorageArea):
     # a put is a network round trip or several: done before the transaction, in parallel (FileStore.stage)
     puts_early = True
 
-    def __init__(self, bucket: str, prefix: str = "", client: Any = None) -> None:
+    def __init__(self, bucket: str, prefix: str = "", client: Any = None, recovery_grace: float = RECOVERY_GRACE) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
         self.bucket, self.prefix = bucket, prefix
+        self.recovery_grace = recovery_grace
         self.client = client or s3_client()
         self._errors = (BotoCoreError, ClientError)
 
@@ -170,12 +175,13 @@ class S3Area(StorageArea):
                 raise FileNotFoundError(key) from None
             raise StorageUnavailable(f"对象存储无法读取 {key}: {_reason(error)}") from None
 
-    def names(self, area: str) -> Iterator[Path]:
+    def names(self, area: str, before: float | None = None) -> Iterator[Path]:
         base = f"{self.prefix}{area}/"
         try:
             for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=base):
                 for item in page.get("Contents", []):
-                    yield Path(item["Key"][len(self.prefix) :])
+                    if before is None or item["LastModified"].timestamp() < before:
+                        yield Path(item["Key"][len(self.prefix) :])
         except self._errors as error:
             raise StorageUnavailable(f"对象存储无法列出 {base}: {_reason(error)}") from None
 

@@ -501,6 +501,11 @@ class Repository:
     def all_instance_paths(self) -> set[str]:
         return set(self.connection.execute(select(_instance.c.path)).scalars())
 
+    def stored_files(self) -> list[tuple[str, str]]:
+        """Every stored file a row knows (instances and reports), as (name, MD5), each once, in name order."""
+        rows = self.connection.execute(select(_instance.c.path, _instance.c.md5).union(select(_report.c.path, _report.c.md5)))
+        return sorted((str(path), str(md5)) for path, md5 in rows)
+
     # reports ------------------------------------------------------------------------------------------------------
     def latest_report_version(self, hi_img_indx: str, rpot_no: str) -> int:
         return int(self.connection.execute(_REPORT_VERSION, {"indx": hi_img_indx, "rpot_no": rpot_no}).scalar() or 0)
