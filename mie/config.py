@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 DEFAULT_LINK_TTL_SECONDS = 8 * 3600  # a working day: a doctor opens the links of a query made that morning
+# where bin/serve (and bin/test) install OHIF Viewer's prebuilt files (bin/install-ohif): beside the environment
+DEFAULT_VIEWER_DIR = Path(sys.prefix) / "share" / "mie" / "ohif"
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class Settings:
     require_query_key: bool = False
     strict: bool = False  # warnings (spec/ERRATA.md, Severities) refused as errors
     migrations: tuple[Path, ...] = ()  # revisions beyond the packaged ones (mie.store.schema)
+    viewer_dir: Path | None = None  # OHIF Viewer's files (mie.service.viewer); None: the image link opens the light page
 
     @property
     def effective_database_url(self) -> str:
@@ -113,6 +117,13 @@ def add_retrieval_options(parser: argparse.ArgumentParser) -> None:
         help="§2.6-§2.8 must always carry the institution's key, the source address is not enough "
         "(MIE_REQUIRE_QUERY_KEY)",
     )
+    parser.add_argument(
+        "--viewer-dir",
+        default=_env("VIEWER_DIR", str(DEFAULT_VIEWER_DIR)),
+        help="OHIF Viewer's prebuilt files (bin/install-ohif DIR installs them): the image link opens OHIF when "
+        "they are there, the light page otherwise; empty for the light page only "
+        f"(MIE_VIEWER_DIR; default {DEFAULT_VIEWER_DIR})",
+    )
 
 
 MAX_AUTO_DICOM_WORKERS = 4
@@ -160,6 +171,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         require_query_key=getattr(args, "require_query_key", False),
         strict=getattr(args, "strict", False),
         migrations=tuple(getattr(args, "migrations", None) or ()),
+        viewer_dir=Path(args.viewer_dir) if getattr(args, "viewer_dir", None) else None,
     )
 
 

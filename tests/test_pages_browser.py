@@ -24,7 +24,7 @@ from PIL import Image
 
 from mie.config import Settings
 from mie.runtime import Runtime
-from mie.service.links import LinkSigner, Page, page_url
+from mie.service.links import LinkSigner, Page, light_image_url, page_url
 from tests.conftest import INSTITUTION, KEY, OTHER_INSTITUTION, POSTGRES_URL, own_postgres_schema
 from tests.page_data import StoredExamData, pdf, store_ct_series, store_exam, store_report
 from tests.test_cli import free_port
@@ -76,6 +76,10 @@ class Served:
     def link(self, page: Page, now: float | None = None) -> str:
         return page_url(self.base, page, self.links.issue(page, self.exam.record["hiImgIndx"], OTHER_INSTITUTION, now=now))
 
+    def light_link(self) -> str:
+        """The light image page (the image link goes to OHIF when it is installed: tests/test_viewer_browser.py)."""
+        return light_image_url(self.base, self.links.issue(Page.image, self.exam.record["hiImgIndx"], OTHER_INSTITUTION))
+
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
@@ -89,7 +93,7 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         yield from _serve(tmp_path, f"{POSTGRES_URL}?options=-csearch_path%3D{schema}")
 
 
-def _serve(tmp_path: Path, database_url: str) -> Iterator[Served]:
+def _serve(tmp_path: Path, database_url: str, slices: int = SLICES) -> Iterator[Served]:
     data_dir = tmp_path / "data"
     for code, key in ((INSTITUTION, KEY), (OTHER_INSTITUTION, "another-key")):
         command = [sys.executable, "-m", "mie.cli", "institution", "add", code, "--key", key]
@@ -104,7 +108,7 @@ def _serve(tmp_path: Path, database_url: str) -> Iterator[Served]:
             reports = [pdf("MIE REPORT VERSION ONE"), pdf("MIE REPORT VERSION TWO")]
             for data in reports:
                 store_report(client, exam, data)
-            store_ct_series(client, exam, count=SLICES)
+            store_ct_series(client, exam, count=slices)
         yield Served(base, runtime.links, exam, reports)
     finally:
         runtime.database.dispose()
@@ -180,7 +184,7 @@ def _image_loaded(page: object) -> None:
 
 
 def test_the_image_page_shows_the_slices_and_scrolls(browser: object, served: Served) -> None:
-    page, errors, response = _open(browser, served.link(Page.image))
+    page, errors, response = _open(browser, served.light_link())
     assert response.status == 200
     _image_loaded(page)
     first = _not_blank(page.locator("#image").screenshot())

@@ -1,0 +1,120 @@
+"""OHIF Viewer at a real §2.6 image link, in a real headless Chromium (Debian's), against a real `mie serve`.
+
+Once per run, on SQLite: what the viewer shows does not depend on the database (tests/test_dicomweb.py runs the
+DICOMweb routes it uses on both). Chromium draws WebGL with SwiftShader (no GPU here). Without chromium or
+OHIF's files (bin/install-ohif) the test skips, saying why, except in CI (env CI set), where it fails.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mie.config import DEFAULT_VIEWER_DIR
+from mie.service import viewer
+from mie.service.links import Page
+from tests.test_pages_browser import CHROMIUM, CHROMIUM_ARGS, Served, _serve, _unavailable
+
+# WebGL without a GPU: ANGLE on SwiftShader (Chromium refuses SwiftShader for WebGL unless told it may)
+SWIFTSHADER = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+VIEWER_ARGS = [arg for arg in CHROMIUM_ARGS if arg != "--disable-gpu"] + SWIFTSHADER
+SLICES = 8
+# What OHIF 3.13 logs as an error although nothing is wrong, each with why it is excused. Empty so far: any
+# console error fails the test.
+EXCUSED: tuple[tuple[str, str], ...] = ()
+
+
+@pytest.fixture(scope="module")
+def viewer_browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        _unavailable("Debian's chromium (apt-get install chromium fonts-noto-cjk)")
+    if viewer._installed(DEFAULT_VIEWER_DIR) is None:
+        _unavailable(f"OHIF Viewer {viewer.OHIF_VERSION} in {DEFAULT_VIEWER_DIR} (bin/install-ohif)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the playwright Python package")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=VIEWER_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    tmp_path = tmp_path_factory.mktemp("viewer")
+    yield from _serve(tmp_path, f"sqlite:///{tmp_path / 'viewer.sqlite3'}", slices=SLICES)
+
+
+def _largest_canvas(page: object) -> dict[str, float]:
+    return page.evaluate(  # type: ignore[attr-defined]
+        "() => { let best = null; for (const c of document.querySelectorAll('canvas')) {"
+        " const r = c.getBoundingClientRect(); if (!best || r.width * r.height > best.width * best.height)"
+        " best = {x: r.x, y: r.y, width: r.width, height: r.height}; } return best; }"
+    )
+
+
+def _canvas_pixels(page: object) -> np.ndarray:
+    box = _largest_canvas(page)
+    assert box is not None and box["width"] > 200 and box["height"] > 200, box
+    png = page.screenshot(clip=box)  # type: ignore[attr-defined]
+    return np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=np.float64)
+
+
+def _errors_not_excused(errors: list[str]) -> list[str]:
+    return [error for error in errors if not any(text in error for text, _why in EXCUSED)]
+
+
+def test_the_image_link_opens_ohif_on_the_study(viewer_browser: object, served: Served) -> None:
+    context = viewer_browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN")  # type: ignore[attr-defined]
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    page.goto(served.link(Page.image))
+    page.wait_for_url("**/viewer?**", timeout=30_000)
+    # the study's first slice drawn: the largest canvas stops being one flat colour
+    deadline_ms = 60_000
+    pixels = None
+    for _ in range(deadline_ms // 250):
+        page.wait_for_timeout(250)
+        box = _largest_canvas(page)
+        if box and box["width"] > 200 and box["height"] > 200:
+            pixels = _canvas_pixels(page)
+            if pixels.std() > 10:
+                break
+    assert pixels is not None, "OHIF drew no canvas"
+    assert pixels.std() > 10 and pixels.max() > 100, f"OHIF's viewport is blank (std {pixels.std():.1f})"
+    # through the link's read-only DICOMweb root, from the public address, and nothing from elsewhere
+    assert any("/dicom-web/t/" in url and "/frames/" in url for url in asked), asked
+    elsewhere = [url for url in asked if not url.startswith((served.base, "data:", "blob:"))]
+    assert elsewhere == []
+    assert _errors_not_excused(errors) == []
+    if os.environ.get("MIE_PAGE_SCREENSHOTS"):  # for a person to look at
+        page.screenshot(path=os.path.join(os.environ["MIE_PAGE_SCREENSHOTS"], "ohif.png"))
+        Path(os.environ["MIE_PAGE_SCREENSHOTS"], "ohif-requests.txt").write_text("\n".join([*asked, "", *errors]))
+    context.close()
+
+
+def test_a_browser_without_webgl_gets_the_light_page(viewer_browser: object, served: Served) -> None:
+    context = viewer_browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")  # type: ignore[attr-defined]
+    # a browser without WebGL 2: getContext('webgl2') gives null, as it does there
+    context.add_init_script(
+        "const original = HTMLCanvasElement.prototype.getContext;"
+        "HTMLCanvasElement.prototype.getContext = function (kind, ...rest) {"
+        " return kind === 'webgl2' ? null : original.call(this, kind, ...rest); };"
+    )
+    page = context.new_page()
+    page.goto(served.link(Page.image))
+    page.wait_for_url("**/mie/image/light?t=*")
+    page.wait_for_function("() => { const i = document.getElementById('image'); return i && i.complete && i.naturalWidth > 0; }")
+    assert page.inner_text("#status") == f"1 / {SLICES}"
+    context.close()
