@@ -4,6 +4,7 @@ Content-Security-Policy. A stand-in directory plays OHIF's files (tests/test_vie
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import time
@@ -30,6 +31,7 @@ def fake_ohif(directory: Path, version: str = viewer.OHIF_VERSION) -> Path:
     (directory / "index.html").write_text('<!doctype html><script src="/app-config.js"></script><div id="root"></div>')
     (directory / "app-config.js").write_text("window.config = {dataSources: [{qidoRoot: 'https://elsewhere'}]};")
     (directory / "app.bundle.0f61.js").write_text("console.log('ohif')")
+    (directory / "app.bundle.0f61.js.gz").write_bytes(gzip.compress(b"console.log('ohif')"))
     (directory / "0ddf.wasm").write_bytes(b"\0asm\1\0\0\0")
     (directory / "manifest.json").write_text("{}")
     (directory / "_headers").write_text("/*\n")
@@ -107,6 +109,12 @@ def test_ohifs_files_are_served_as_they_are_with_their_types(runtime: Runtime, t
         assert answer.status_code == 200 and answer.headers["content-type"].split(";")[0] == kind, name
         assert answer.content == (directory / name).read_bytes()
     assert client.get("/assets/favicon.ico").content == b"\0\0\1\0"
+    # bin/install-ohif's gzip copy, to a client that takes gzip; the file itself to one that does not
+    packed = client.get("/app.bundle.0f61.js", headers={"Accept-Encoding": "gzip"})
+    assert packed.headers["content-encoding"] == "gzip" and packed.content == b"console.log('ohif')"
+    plain = client.get("/app.bundle.0f61.js", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.content == b"console.log('ohif')"
+    assert client.get("/app.bundle.0f61.js.gz").status_code == 404
     (tmp_path / "secret").write_text("not OHIF's")
     assert client.get("/assets/%2e%2e/%2e%2e/secret").status_code == 404  # never a file outside OHIF's directory
     assert client.get("/_headers").status_code == 404

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mie.config import DEFAULT_VIEWER_DIR
+from mie.config import settings_from_environment
 from mie.service import viewer
 from mie.service.links import Page
 from tests.test_pages_browser import CHROMIUM, CHROMIUM_ARGS, Served, _serve, _unavailable
@@ -34,8 +34,9 @@ EXCUSED: tuple[tuple[str, str], ...] = ()
 def viewer_browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists():
         _unavailable("Debian's chromium (apt-get install chromium fonts-noto-cjk)")
-    if viewer._installed(DEFAULT_VIEWER_DIR) is None:
-        _unavailable(f"OHIF Viewer {viewer.OHIF_VERSION} in {DEFAULT_VIEWER_DIR} (bin/install-ohif)")
+    directory = settings_from_environment().viewer_dir  # where the `mie serve` below looks
+    if viewer.installed(settings_from_environment()) is None:
+        _unavailable(f"OHIF Viewer {viewer.OHIF_VERSION} in {directory} (bin/install-ohif)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:

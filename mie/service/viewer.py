@@ -59,7 +59,7 @@ def _installed(directory: Path | None) -> InstalledViewer | None:
     if directory is None:
         return None
     try:
-        version = (directory / VERSION_FILE).read_text().strip()
+        version = ((directory / VERSION_FILE).read_text().split() or [""])[0]  # then bin/install-ohif's layout
         entries = list(directory.iterdir())
     except OSError:
         return None
@@ -67,6 +67,7 @@ def _installed(directory: Path | None) -> InstalledViewer | None:
         log.warning("OHIF Viewer in %s is %s, not %s: image links open the light page", directory, version, OHIF_VERSION)
         return None
     shown = [entry for entry in entries if not entry.name.startswith((".", "_")) and entry.name not in _OWN]
+    shown = [entry for entry in shown if not entry.name.endswith(".gz")]  # sent for their file, not by name
     return InstalledViewer(
         directory.resolve(),
         frozenset(entry.name for entry in shown if entry.is_file()),
@@ -83,12 +84,24 @@ def index_file(viewer: InstalledViewer) -> Path:
     return viewer.directory / "index.html"
 
 
-def static_file(viewer: InstalledViewer, relative: str) -> tuple[Path, str] | None:
-    """(file, media type) of one of OHIF's files, None unless it is a file inside the viewer's directory."""
+@dataclass(frozen=True)
+class StaticFile:
+    path: Path  # what to send: the file, or its gzip copy beside it (bin/install-ohif makes them)
+    media_type: str  # the file's own type
+    gzipped: bool
+
+
+def static_file(viewer: InstalledViewer, relative: str, gzip_ok: bool) -> StaticFile | None:
+    """One of OHIF's files, its gzip copy when the client takes gzip and there is one; None unless it is a file
+    inside the viewer's directory."""
     path = (viewer.directory / relative).resolve()
-    if not path.is_relative_to(viewer.directory) or not path.is_file():
+    if not path.is_relative_to(viewer.directory) or not path.is_file() or path.suffix == ".gz":
         return None
-    return path, _TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    media = _TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    packed = path.with_name(path.name + ".gz")
+    if gzip_ok and packed.is_file():
+        return StaticFile(packed, media, True)
+    return StaticFile(path, media, False)
 
 
 def app_config(settings: Settings) -> str:

@@ -50,11 +50,12 @@ def routes(installed: InstalledViewer) -> list[tuple[str, Handler]]:
         return FileResponse(viewer.index_file(installed), media_type="text/html", headers={**_VIEWER_SECURITY, **_NO_STORE})
 
     async def static(request: Request) -> Response:
-        found = viewer.static_file(installed, request.url.path.lstrip("/"))
+        gzip_ok = "gzip" in request.headers.get("accept-encoding", "").lower()
+        found = viewer.static_file(installed, request.url.path.lstrip("/"), gzip_ok)
         if found is None:
             return _not_found()
-        path, media = found
-        return FileResponse(path, media_type=media, headers=_STATIC_CACHE)
+        headers = {**_STATIC_CACHE, "Vary": "Accept-Encoding", **({"Content-Encoding": "gzip"} if found.gzipped else {})}
+        return FileResponse(found.path, media_type=found.media_type, headers=headers)
 
     async def app_config(_request: Request) -> Response:
         return Response(viewer.app_config(current().settings), 200, _NO_STORE, "text/javascript")
