@@ -52,8 +52,9 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"{reason} is not installed here")
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def launched_chromium(args: list[str]) -> Iterator[object]:
+    """Debian's chromium launched through Playwright with `args`, or the skip (in CI the failure) saying what is
+    missing."""
     if not Path(CHROMIUM).exists():
         _unavailable("Debian's chromium (apt-get install chromium fonts-noto-cjk)")
     try:
@@ -61,9 +62,14 @@ def browser() -> Iterator[object]:
     except ImportError:
         _unavailable("the playwright Python package")
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
         yield launched
         launched.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    yield from launched_chromium(CHROMIUM_ARGS)
 
 
 @dataclass
