@@ -194,5 +194,6 @@ def settings_environment(settings: Settings) -> dict[str, str]:
     values = {field.name: getattr(settings, field.name) for field in fields(Settings)}
     values["database_url"] = settings.effective_database_url
     values["migrations"] = os.pathsep.join(str(path) for path in settings.migrations) or None
+    values["viewer_dir"] = settings.viewer_dir or ""  # None is "no viewer" (empty), not the option's default
     # None is "not set": the option's default applies, as it did here
     return {f"MIE_{name.upper()}": str(value) for name, value in values.items() if value is not None}

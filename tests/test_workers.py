@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 import httpx
@@ -37,6 +37,7 @@ def test_every_setting_reaches_a_worker(monkeypatch: pytest.MonkeyPatch, tmp_pat
         require_query_key=True,
         strict=True,
         migrations=(Path("/opt/mie/migrations"), Path("/opt/mie/drafts")),
+        viewer_dir=Path("/opt/mie/ohif"),
     )
     for field in fields(Settings):  # none left at its default, or a forgotten one would pass unseen
         assert getattr(settings, field.name) != field.default, field.name
@@ -46,6 +47,10 @@ def test_every_setting_reaches_a_worker(monkeypatch: pytest.MonkeyPatch, tmp_pat
     for name, value in settings_environment(settings).items():
         monkeypatch.setenv(name, value)
     assert settings_from_environment() == settings
+    # no viewer stays no viewer, not the option's default
+    for name, value in settings_environment(replace(settings, viewer_dir=None)).items():
+        monkeypatch.setenv(name, value)
+    assert settings_from_environment().viewer_dir is None
 
 
 def _import_app_in_a_worker(data_dir: Path, recovered_by: str | None) -> None:
