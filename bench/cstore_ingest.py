@@ -48,6 +48,7 @@ started only if it would end within the budget, judged by the longest C-STORE pa
 from __future__ import annotations
 
 import argparse
+import atexit
 import hashlib
 import itertools
 import json
@@ -344,6 +345,8 @@ class Receiver:
 class MieReceiver(Receiver):
     name = "mie"
 
+    extra: list[str] = []
+
     def start(self, ctx: RunContext) -> None:
         self.data = self.workdir / "mie-data"
         self.http_port = free_port()
@@ -355,6 +358,7 @@ class MieReceiver(Receiver):
         command = [
             mie, "serve", "--http-port", str(self.http_port), "--dicom-port", str(self.dicom_port),
             "--ae-title", CALLED_AE, "--data-dir", str(self.data), "--no-access-log", "--log-level", "warning",
+            *self.extra,
         ]  # fmt: skip
         self.process = Process("mie", command, self.workdir / "mie.log", ROOT)
         self.process.start()
@@ -362,13 +366,16 @@ class MieReceiver(Receiver):
         wait_for_port(self.process, self.http_port)  # the SCP starts before uvicorn listens
         register(self.http_port, ctx)
 
+    def stored_files(self) -> int:
+        return len([p for p in (self.data / "dicom").rglob("*") if p.is_file()] if (self.data / "dicom").exists() else [])
+
     def verify(self, corpus: Corpus) -> Stored:
         connection = sqlite3.connect(self.data / "mie.sqlite3")
         try:
             rows = [row[0] for row in connection.execute("SELECT sop_instance_uid FROM instance")]
         finally:
             connection.close()
-        files = [p for p in (self.data / "dicom").rglob("*") if p.is_file()] if (self.data / "dicom").exists() else []
+        files = range(self.stored_files())
         stored = Stored({"rows": len(rows), "files": len(files)})
         if set(rows) != corpus.uids:
             stored.problems.append(
@@ -377,7 +384,7 @@ class MieReceiver(Receiver):
         if len(rows) != len(set(rows)):
             stored.problems.append("duplicate instance rows")
         if len(files) != len(rows):
-            stored.problems.append(f"{len(files)} files under dicom/ for {len(rows)} rows")
+            stored.problems.append(f"{len(files)} stored files for {len(rows)} rows")
         log = (self.workdir / "mie.log").read_text(encoding="utf-8", errors="replace").splitlines()
         warnings = [line for line in log if any(level in line for level in ("WARNING", "ERROR", "CRITICAL", "Traceback"))]
         if warnings:
@@ -483,7 +490,41 @@ class OrthancReceiver(Receiver):
         return stored
 
 
-RECEIVERS: dict[str, type[Receiver]] = {"mie": MieReceiver, "storescp": StorescpReceiver, "orthanc": OrthancReceiver}
+_seaweedfs: Any = None
+
+
+class MieS3Receiver(MieReceiver):
+    """mie with `--object-store s3://BUCKET/mie`, a new bucket per run, on SeaweedFS started once by this script
+    (tests/objectstore.py: `weed server` and `weed s3` on loopback; their CPU counts as "other")."""
+
+    name = "mie-s3"
+
+    def start(self, ctx: RunContext) -> None:
+        global _seaweedfs
+        if _seaweedfs is None:
+            sys.path.insert(0, str(ROOT))
+            from tests.objectstore import SeaweedFS
+
+            _seaweedfs = SeaweedFS(Path(tempfile.mkdtemp(prefix="seaweedfs-", dir=self.workdir.parent)))
+            atexit.register(_seaweedfs.stop)
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # atexit runs on SIGTERM too
+            _seaweedfs.start()
+            os.environ.update(_seaweedfs.environment)  # for every mie started from here on
+        self.bucket = f"mie-bench-{self.workdir.name.lower().replace('_', '-')}"
+        _seaweedfs.client().create_bucket(Bucket=self.bucket)
+        self.extra = ["--object-store", f"s3://{self.bucket}/mie"]
+        super().start(ctx)
+
+    def stored_files(self) -> int:
+        return len([key for key in _seaweedfs.objects(self.bucket) if key.startswith("mie/dicom/")])
+
+
+RECEIVERS: dict[str, type[Receiver]] = {
+    "mie": MieReceiver,
+    "mie-s3": MieS3Receiver,
+    "storescp": StorescpReceiver,
+    "orthanc": OrthancReceiver,
+}
 
 
 # ---------------------------------------------------------------------------------------------- runs
@@ -770,6 +811,11 @@ def report(runs: list[Run], corpora: dict[str, Corpus]) -> None:
                 parts.append(f"mie-http / mie C-STORE x{mie_http / mie:.2f}")
             if parts:
                 print(f"  {corpus:<6} {parallel} assoc/clients: " + ", ".join(parts))
+        for parallel in (1, 4):
+            local, s3 = rate("cstore", corpus, "mie", parallel), rate("cstore", corpus, "mie-s3", parallel)
+            if local and s3:
+                print(f"goal, {corpus} corpus, {parallel} assoc: C-STORE into S3 at least 0.8 of the local store: "
+                      f"{'met' if s3 >= 0.8 * local else 'NOT met'} (mie-s3 / mie x{s3 / local:.2f})")  # fmt: skip
         one, four = rate("cstore", corpus, "mie", 1), rate("cstore", corpus, "mie", 4)
         if one and four:
             print(f"  {corpus:<6} mie 4 assoc / 1 assoc: x{four / one:.2f}")

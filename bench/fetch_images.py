@@ -1,5 +1,6 @@
 """Benchmark: fetching a stored study back, §2.7 + §2.8 over HTTP from mie beside Orthanc's REST download of
-the same instances, in the same run, with the same client code.
+the same instances, in the same run, with the same client code (or beside mie on an object store: --receivers
+mie,mie-s3).
 
 Both receivers are filled first, untimed, with the same corpus pushed by dcmtk's storescu (four
 associations): the "real" corpus of bench/cstore_ingest.py (2,000 instances of about 0.5 MB: CT and MR at
@@ -112,7 +113,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--instances", type=int, default=2000, help="instances in the corpus (a multiple of 4)")
     parser.add_argument("--workdir", default="/var/tmp", help="where the receivers' files go")
+    parser.add_argument(
+        "--receivers",
+        default="mie,orthanc",
+        help="comma-separated, of mie, mie-s3 (mie with --object-store on SeaweedFS, see bench/cstore_ingest.py) and orthanc",
+    )
     args = parser.parse_args()
+    names = args.receivers.split(",")
     cstore.check_tools()
     print(f"bench: mie code {code_state()}")
     spec = load_spec()
@@ -128,7 +135,7 @@ def main() -> int:
 
         receivers: dict[str, cstore.Receiver] = {}
         try:
-            for name in ("mie", "orthanc"):
+            for name in names:
                 receiver = cstore.RECEIVERS[name](base / name)
                 (base / name).mkdir()
                 receiver.start(ctx)
@@ -140,34 +147,38 @@ def main() -> int:
                 print(f"bench: {name} filled in {seconds:.1f}s (untimed)", flush=True)
                 cstore.settle_disk(base)
 
-            mie_port = receivers["mie"].http_port  # type: ignore[attr-defined]
-            orthanc_port = receivers["orthanc"].http_port  # type: ignore[attr-defined]
-            listed = mie_list(mie_port, hi_img_indx)
-            status, orthanc_ids = cstore.http_json(orthanc_port, "/instances")
-            if len(listed) != len(corpus.files) or len(orthanc_ids) != len(corpus.files):
-                raise SystemExit(f"bench: mie lists {len(listed)}, Orthanc {len(orthanc_ids)}, of {len(corpus.files)}")
+            runs: list[tuple[str, int, list[Any], Callable[[http.client.HTTPConnection, Any], bytes]]] = []
+            md5_by_uid: dict[str, dict[str, str]] = {}
+            listings: dict[str, list[FileSnDTO]] = {}
+            for name, receiver in receivers.items():
+                port = receiver.http_port  # type: ignore[attr-defined]
+                if name == "orthanc":
+                    status, items = cstore.http_json(port, "/instances")
+                    runs.append((name, port, items, orthanc_fetch))
+                    continue
+                listings[name] = items = mie_list(port, hi_img_indx)
+                runs.append((name, port, mie_fetch_bodies(hi_img_indx, items), mie_fetch))
+                # what mie stored: storescu may have sent a data set in another transfer syntax than its file's
+                # (the one the SCP accepted), so the fetched file is compared with the stored file's MD5
+                with sqlite3.connect(receiver.data / "mie.sqlite3") as connection:  # type: ignore[attr-defined]
+                    md5_by_uid[name] = dict(connection.execute("SELECT sop_instance_uid, md5 FROM instance"))
+            if any(len(items) != len(corpus.files) for _, _, items, _ in runs):
+                raise SystemExit(f"bench: listed {[len(items) for _, _, items, _ in runs]} of {len(corpus.files)}")
             verified = 0
-            # what mie stored: storescu may have sent a data set in another transfer syntax than its file's
-            # (the one the SCP accepted), so the fetched file is compared with the stored file's MD5
-            with sqlite3.connect(receivers["mie"].data / "mie.sqlite3") as connection:  # type: ignore[attr-defined]
-                md5_by_uid = dict(connection.execute("SELECT sop_instance_uid, md5 FROM instance"))
             for clients in (1, 4):
-                for name, port, items, fetch in (
-                    ("mie", mie_port, mie_fetch_bodies(hi_img_indx, listed), mie_fetch),
-                    ("orthanc", orthanc_port, orthanc_ids, orthanc_fetch),
-                ):
+                for name, port, items, fetch in runs:  # side by side: the machine's load drifts
                     busy = machine_busy_seconds()
                     seconds, size, answers = timed_fetch(port, items, clients, fetch)
                     busy = machine_busy_seconds() - busy
                     results[(name, clients)] = (seconds, size)
                     print(f"  {name:<8} {clients} client(s): {len(items) / seconds:7.1f} instances/s, "
                           f"{size / 1e6 / seconds:6.1f} MB/s received, machine CPU {busy / seconds:.0%}", flush=True)  # fmt: skip
-                    if name == "mie" and clients == 4:
-                        for item, answer in zip(listed, answers, strict=True):
+                    if name != "orthanc" and clients == 4:
+                        for item, answer in zip(listings[name], answers, strict=True):
                             data = ImgCaheResponse.model_validate_json(answer).data  # fileContent decoded by the model
                             content = data.file_content if data else None
-                            if content is None or hashlib.md5(content).hexdigest() != md5_by_uid[item.inst_uuid]:
-                                raise SystemExit(f"bench: {item.inst_uuid} came back different")
+                            if content is None or hashlib.md5(content).hexdigest() != md5_by_uid[name][item.inst_uuid]:
+                                raise SystemExit(f"bench: {item.inst_uuid} came back different from {name}")
                             verified += 1
             print(f"bench: {verified} instances fetched from mie decoded and compared with the stored MD5: all equal")
         finally:
@@ -175,12 +186,18 @@ def main() -> int:
                 receiver.stop()
 
     print()
-    print("ratios (instances/s, mie / Orthanc):")
-    for clients in (1, 4):
-        (mie_s, _), (orthanc_s, _) = results[("mie", clients)], results[("orthanc", clients)]
-        print(f"  {clients} client(s): x{orthanc_s / mie_s:.2f}")
-    met = results[("mie", 4)][0] <= results[("orthanc", 4)][0]
-    print(f"goal (4 clients: mie at least Orthanc's instances/s): {'met' if met else 'NOT met'}")
+    if "mie" in names and "orthanc" in names:
+        print("ratios (instances/s, mie / Orthanc):")
+        for clients in (1, 4):
+            (mie_s, _), (orthanc_s, _) = results[("mie", clients)], results[("orthanc", clients)]
+            print(f"  {clients} client(s): x{orthanc_s / mie_s:.2f}")
+        met = results[("mie", 4)][0] <= results[("orthanc", 4)][0]
+        print(f"goal (4 clients: mie at least Orthanc's instances/s): {'met' if met else 'NOT met'}")
+    if "mie" in names and "mie-s3" in names:
+        for clients in (1, 4):
+            ratio = results[("mie", clients)][0] / results[("mie-s3", clients)][0]
+            print(f"goal ({clients} client(s): §2.8 from S3 at least 0.8 of the local store): "
+                  f"{'met' if ratio >= 0.8 else 'NOT met'} (mie-s3 / mie x{ratio:.2f})")  # fmt: skip
     return 0
 
 

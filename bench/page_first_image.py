@@ -45,11 +45,7 @@ from tests.dicom_files import part10_bytes  # noqa: E402
 from tests.page_data import ct_series, store_exam, store_instance  # noqa: E402
 from tests.test_cli import free_port  # noqa: E402
 from tests.test_crash import start_server  # noqa: E402
-from tests.test_pages_browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-
-LOADED = (
-    "() => { const i = document.getElementById('image'); return i.complete && i.naturalWidth > 0 && i.src.includes('render'); }"
-)
+from tests.test_pages_browser import CHROMIUM, CHROMIUM_ARGS, SLICE_ON_SCREEN  # noqa: E402
 
 
 def big_ct_series(study_uid: str, slices: int) -> list[bytes]:
@@ -68,7 +64,7 @@ def view(browser: object, address: str, steps: int) -> dict[str, float]:
     page = context.new_page()
     start = time.perf_counter()
     page.goto(address, wait_until="commit")
-    page.wait_for_function(LOADED, polling=5, timeout=120_000)
+    page.wait_for_function(SLICE_ON_SCREEN, arg="render", polling=5, timeout=120_000)
     first = time.perf_counter() - start
     timing = page.evaluate(
         "() => ({html: performance.getEntriesByType('navigation')[0].responseEnd,"
@@ -77,8 +73,8 @@ def view(browser: object, address: str, steps: int) -> dict[str, float]:
     start = time.perf_counter()
     for number in range(2, steps + 2):
         page.keyboard.press("ArrowDown")
-        page.wait_for_function(f"() => document.getElementById('status').textContent.startsWith('{number} /')", polling=5)
-        page.wait_for_function(LOADED, polling=5)
+        page.wait_for_function(f"() => document.getElementById('overlay-slice').textContent.startsWith('{number} /')", polling=5)
+        page.wait_for_function(SLICE_ON_SCREEN, arg="render", polling=5)
     stepping = time.perf_counter() - start
     context.close()
     return {

@@ -33,9 +33,9 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from bench.page_first_image import LOADED, served_ct_link  # noqa: E402
+from bench.page_first_image import served_ct_link  # noqa: E402
 from mie.service.links import light_image_url  # noqa: E402
-from tests.test_pages_browser import CHROMIUM  # noqa: E402
+from tests.test_pages_browser import CHROMIUM, SLICE_ON_SCREEN  # noqa: E402
 from tests.test_viewer_browser import DRAWN, VIEWER_ARGS  # noqa: E402
 
 TIMING = """() => {
@@ -60,7 +60,7 @@ def _view(context: object, address: str, drawn: str) -> tuple[float, dict[str, f
     page = context.new_page()  # type: ignore[attr-defined]
     start = time.perf_counter()
     page.goto(address, wait_until="commit")
-    page.wait_for_function(drawn, polling="raf", timeout=120_000)
+    page.wait_for_function(drawn, arg="render", polling="raf", timeout=120_000)
     seconds = time.perf_counter() - start
     timing = page.evaluate(TIMING)
     page.close()
@@ -83,7 +83,7 @@ def main() -> None:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=VIEWER_ARGS)
             for round_ in range(args.rounds):
-                light_s, _, _ = first_image(browser, light, LOADED)
+                light_s, _, _ = first_image(browser, light, SLICE_ON_SCREEN)
                 ohif_s, timing, again_s = first_image(browser, link, DRAWN, again=True)
                 figures["light"].append(light_s)
                 figures["ohif"].append(ohif_s)

@@ -37,6 +37,22 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
 
+def emit(text: str) -> None:
+    """Print a report on standard output; a reader that stops early (`mie validate DIR | head -1`) ends the
+    printing, not the command: its exit code still says what was found."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        _stdout_gone()
+
+
+def _stdout_gone() -> None:
+    # The closed pipe would fail again at the interpreter's final flush (Python's documented remedy, "Note on
+    # SIGPIPE"): standard output becomes /dev/null for the rest of the process.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
 def _configure_logging(level: str = "INFO") -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -277,6 +293,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     contract = _contract_of(args.spec, args.strict)
     if contract is None:
         return EXIT_USAGE
+    if args.transaction is not None and toolkit.find_transaction(contract, args.transaction) is None:
+        known = ", ".join(f"{t.section} {t.infno}" for t in contract.transactions)
+        print(f"mie: --transaction {args.transaction}: 规范中没有这个交易; 可用交易编号或章节号: {known}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         if args.inputs == ["-"]:
             reports = [toolkit.validate_text(sys.stdin.read(), args.transaction, "-", contract=contract)]
@@ -294,9 +314,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.junit:
         Path(args.junit).write_bytes(toolkit.render_junit(reports))
     if args.json:
-        print(json.dumps(toolkit.render_json(reports), ensure_ascii=False, indent=2))
+        emit(json.dumps(toolkit.render_json(reports), ensure_ascii=False, indent=2))
     else:
-        print(toolkit.render_text(reports, quiet_valid=len(reports) > 1 and args.quiet))
+        emit(toolkit.render_text(reports, quiet_valid=len(reports) > 1 and args.quiet, quiet=args.quiet))
     return EXIT_OK if all(report.valid for report in reports) else EXIT_PROBLEMS
 
 
@@ -325,9 +345,9 @@ def cmd_spec_diff(args: argparse.Namespace) -> int:
         print(f"mie: {error}", file=sys.stderr)
         return EXIT_USAGE
     if args.json:
-        print(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+        emit(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
     else:
-        print(specdiff.render_text(result))
+        emit(specdiff.render_text(result))
     sides = {"any": (specdiff.SENDERS, specdiff.RECEIVERS), "senders": (specdiff.SENDERS,), "receivers": (specdiff.RECEIVERS,)}
     failing = any(result.breaks(side) for side in sides.get(args.fail_on, ()))
     return EXIT_PROBLEMS if failing else EXIT_OK
@@ -337,10 +357,10 @@ def cmd_conformance(args: argparse.Namespace) -> int:
     from mie.toolkit import conformance
 
     if len(args.institution) != len(args.key) or not args.institution:
-        print("mie: give --institution CODE --key KEY, one --key after each --institution", file=sys.stderr)
+        print("mie: 请给出 --institution CODE --key KEY, 每个 --institution 之后一个 --key", file=sys.stderr)
         return EXIT_USAGE
     if args.max_examples < 1 or (args.duration is not None and args.duration <= 0):
-        print("mie: --max-examples and --duration must be positive", file=sys.stderr)
+        print("mie: --max-examples 与 --duration 应为正数", file=sys.stderr)
         return EXIT_USAGE
     options = conformance.Options(
         url=args.url,
@@ -358,12 +378,9 @@ def cmd_conformance(args: argparse.Namespace) -> int:
     try:
         report = conformance.run(options, progress)
     except conformance.NotStarted as error:
-        print(f"mie: conformance run not started: {error}", file=sys.stderr)
+        print(f"mie conformance: 未开始: {error}", file=sys.stderr)
         return conformance.EXIT_NOT_STARTED
-    try:
-        print(report.summary(), flush=True)
-    except BrokenPipeError:  # `mie conformance ... | head`: the reports below and the exit code still count
-        sys.stdout = open(os.devnull, "w")  # the closed pipe would fail again at the interpreter's final flush
+    emit(report.summary(verbose=args.verbose))  # `mie conformance ... | head`: the reports below and the exit code still count
     if args.json:
         Path(args.json).write_text(json.dumps(report.to_json(), ensure_ascii=False, indent=2), encoding="utf-8")
     if args.junit:
@@ -401,7 +418,15 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="mie", description="贵州医保影像云 V1.4: contract, reference processor, toolkit")
     commands = root.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the reference front-end processor (HTTP)")
+    serve = commands.add_parser(
+        "serve",
+        help="run the reference front-end processor (HTTP, and DICOM C-STORE)",
+        description="Run the reference front-end processor: the interface's eight transactions over HTTP "
+        "(/mie/api/mie/...), the spec at /openapi.json and /openapi.yaml, the pages, and a DICOM C-STORE SCP "
+        "(--dicom-port 0 for none). Every option is also read from its MIE_ environment variable. It runs until "
+        "stopped (Ctrl-C or SIGTERM). Exit codes: 0 stopped; 1 the database's schema revision is behind this mie "
+        "(run `mie db upgrade`, or --upgrade) or ahead of it; 2 wrong usage, or the database cannot be reached.",
+    )
     add_server_options(serve)
     add_storage_options(serve)
     add_dicom_options(serve)
@@ -464,7 +489,13 @@ def parser() -> argparse.ArgumentParser:
     add_storage_options(audit)
     audit.set_defaults(run=cmd_audit)
 
-    generate = commands.add_parser("generate", help="bundle dictionaries into the spec and generate models")
+    generate = commands.add_parser(
+        "generate",
+        help="bundle dictionaries into the spec and generate models",
+        description="Write spec/dictionaries/ into spec/openapi.yaml and generate generated/ (pydantic models, "
+        "by datamodel-code-generator) from it, in the checkout --root. Exit codes: 0 done, or with --check "
+        "everything agrees; 1 with --check, something is stale (the differences on standard error); 2 wrong usage.",
+    )
     generate.add_argument("--check", action="store_true", help="change nothing; exit 1 when anything is stale")
     generate.add_argument("--root", default=str(REPO_ROOT), help="the checkout holding spec/ and generated/")
     generate.set_defaults(run=cmd_generate)
@@ -520,6 +551,11 @@ def parser() -> argparse.ArgumentParser:
     conformance = commands.add_parser(
         "conformance",
         help="check a server that claims to implement the spec (exit 0 clean, 1 findings, 2 could not start)",
+        description="Check a server that claims to implement the spec: generated messages, every field broken one way, "
+        "replays, and the chain §2.1 save → §2.6 → §2.3 → §2.2 → §2.7 → §2.8 → §2.5. First one harmless query per "
+        "institution (preflight). The report: a summary, then one line per distinct problem with a reproducer, at most "
+        "40 lines (--verbose: every case). Exit codes: 0 conforms; 1 problems found; 2 the run could not start (wrong "
+        "usage, an unreadable spec, a server that does not answer or is not this interface, a key it refuses).",
     )
     conformance.add_argument("url", help="the server's base URL, e.g. http://127.0.0.1:8080")
     conformance.add_argument("--spec", help="the contract to hold it to (default: the bundled spec/openapi.yaml)")
@@ -536,7 +572,10 @@ def parser() -> argparse.ArgumentParser:
     conformance.add_argument(
         "--calling-ae", default="MIECONFORMANCE", help="our AE title, the one the server knows the first --institution by"
     )
-    conformance.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
+    conformance.add_argument(
+        "--verbose", "-v", action="store_true", help="list every case of every problem, each with its curl line"
+    )
+    conformance.add_argument("--junit", metavar="FILE", help="write a JUnit XML report (a failing testcase per problem)")
     conformance.add_argument("--json", metavar="FILE", help="write a JSON report")
     conformance.add_argument(
         "--progress", action="store_true", help="progress lines on standard error even when it is no terminal"
@@ -574,6 +613,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.run(args))
     except KeyboardInterrupt:
         return EXIT_OK
+    except BrokenPipeError:  # a listing cut short by its reader (`mie audit | head`): nothing more to say
+        _stdout_gone()
+        return EXIT_OK
     except Exception as error:
         failure = storage_failure(error)
         if failure is None:
@@ -582,6 +624,9 @@ def main(argv: list[str] | None = None) -> int:
         if kind == "schema":
             print(f"mie: {message}", file=sys.stderr)
             return EXIT_PROBLEMS
+        if kind == "setting":
+            print(f"mie: {message}", file=sys.stderr)
+            return EXIT_USAGE
         print(f"mie: the database cannot be reached: {message}", file=sys.stderr)
         return EXIT_USAGE
 

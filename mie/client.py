@@ -8,6 +8,8 @@ conformance runner, benchmarks and tests use to build and send messages:
   format (institution code, yyyyMMddHHmmss, a 4-digit serial), the current infTime, the institution's code and
   its key (left out of §2.6-§2.8 when there is none: ERRATA E-QUERY-KEY). `wire()` gives the JSON the spec
   spells (its field names, no absent optional field).
+  A record or message the spec refuses raises `InvalidMessage` before anything is sent, naming each field by
+  code, Chinese name and 序号 as the server would.
 - `MieClient` sends them to a base URL and parses the answers into the generated response models
   (`RecordResultsResponse` with each record's `RecordResult`, `FileUploadResult`, `IndexListResponse`,
   `ImgCaheResponse`); an answer outside HTTP 2xx raises `Refused`, carrying the `ErrorResponse`.
@@ -31,12 +33,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import Enum
 from pathlib import Path
 from typing import IO, Annotated, Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
+import generated.models
 from generated.models import (
     DeleteExamRpotImgIdxInfoRequest,
     ErrorResponse,
@@ -63,6 +67,7 @@ from generated.models import (
     SaveRptFileForm,
 )
 from mie.contract import current
+from mie.contract.validation import merge_all_of
 
 _M = TypeVar("_M", bound=BaseModel)
 FileSource = str | os.PathLike[str] | bytes | IO[bytes]
@@ -75,6 +80,22 @@ SAVE_RPT_FILE = "saveRptFile"
 DICOM_MEDIA_TYPE = "application/dicom"
 PDF_MEDIA_TYPE = "application/pdf"
 _CHUNK = 1 << 16
+
+
+def _readable_enums() -> None:
+    """The generated enumerations print as their codes ('1', 0), not as `<SuccFlag.field_1_1: '1'>`: a program
+    that prints an answer (`print(client.save_exams(...))`) shows its reader the spec's values. The member names
+    are the generator's, made from the codes, and say nothing the code does not."""
+    for value in vars(generated.models).values():
+        if isinstance(value, type) and issubclass(value, Enum) and value.__module__ == generated.models.__name__:
+            value.__repr__ = _code_repr  # type: ignore[method-assign]
+
+
+def _code_repr(member: Enum) -> str:
+    return repr(member.value)
+
+
+_readable_enums()
 
 
 def route(infno: str) -> str:
@@ -181,43 +202,40 @@ class Messages:
 
     # §2.1
     def save_exams(self, records: Iterable[ExamRpotImgInfo | Mapping[str, Any]]) -> SaveExamRpotImgInfoRequest:
-        return SaveExamRpotImgInfoRequest.model_validate(
-            {**self.envelope(Infno.save_exam_rpot_img_info), "input": [_as(ExamRpotImgInfo, record) for record in records]}
-        )
+        items = [_as(ExamRpotImgInfo, record, f"input[{number}]") for number, record in enumerate(records)]
+        return _as(SaveExamRpotImgInfoRequest, {**self.envelope(Infno.save_exam_rpot_img_info), "input": items})
 
     # §2.3
     def register_images(self, items: Iterable[ImgInfo | Mapping[str, Any]]) -> SaveImgInfoRequest:
-        return SaveImgInfoRequest.model_validate(
-            {**self.envelope(Infno1.save_img_info), "input": [_as(ImgInfo, item) for item in items]}
-        )
+        checked = [_as(ImgInfo, item, f"input[{number}]") for number, item in enumerate(items)]
+        return _as(SaveImgInfoRequest, {**self.envelope(Infno1.save_img_info), "input": checked})
 
     # §2.5
     def delete_exams(self, indexes: Iterable[str]) -> DeleteExamRpotImgIdxInfoRequest:
         """The document's form: a list of index strings."""
-        return DeleteExamRpotImgIdxInfoRequest.model_validate(
-            {**self.envelope(Infno2.delete_exam_rpot_img_idx_info), "input": list(indexes)}
-        )
+        envelope = self.envelope(Infno2.delete_exam_rpot_img_idx_info)
+        return _as(DeleteExamRpotImgIdxInfoRequest, {**envelope, "input": list(indexes)})
 
     # §2.6
     def query_index(self, person: QueryExamRpotImgIndxListInput | Mapping[str, Any]) -> QueryExamRpotImgIndxListFHospitalRequest:
         envelope = self.envelope(Infno3.query_exam_rpot_img_indx_list_f_hospital, code_field="fixmedinsCode", key_required=False)
-        return QueryExamRpotImgIndxListFHospitalRequest.model_validate(
-            {**envelope, "input": _as(QueryExamRpotImgIndxListInput, person)}
-        )
+        checked = _as(QueryExamRpotImgIndxListInput, person, "input")
+        return _as(QueryExamRpotImgIndxListFHospitalRequest, {**envelope, "input": checked})
 
     # §2.7
     def list_images(self, hi_img_indx: str) -> QueryImgCaheFIndexRequest:
-        service = QueryImgCaheFileSnInput(hi_img_indx=hi_img_indx, service_name="queryImgCaheFileSn")
+        service = _as(QueryImgCaheFileSnInput, {"hiImgIndx": hi_img_indx, "serviceName": "queryImgCaheFileSn"}, "input")
         return self._img_cahe(service)
 
     # §2.8
     def fetch_image(self, hi_img_indx: str, file_sn: FileSnDTO | Mapping[str, Any]) -> QueryImgCaheFIndexRequest:
-        service = QueryImgCaheInput(hi_img_indx=hi_img_indx, img_file_sn=_as(FileSnDTO, file_sn), service_name="queryImgCahe")
+        sn = _as(FileSnDTO, file_sn, "input.imgFileSn")
+        service = _as(QueryImgCaheInput, {"hiImgIndx": hi_img_indx, "imgFileSn": sn, "serviceName": "queryImgCahe"}, "input")
         return self._img_cahe(service)
 
     def _img_cahe(self, service: QueryImgCaheFileSnInput | QueryImgCaheInput) -> QueryImgCaheFIndexRequest:
         envelope = self.envelope(Infno4.query_img_cahe_f_index, code_field="fixmedinsCode", key_required=False)
-        return QueryImgCaheFIndexRequest.model_validate({**envelope, "input": service})
+        return _as(QueryImgCaheFIndexRequest, {**envelope, "input": service})
 
     # §2.2
     def upload_image(
@@ -258,7 +276,7 @@ class Messages:
         media_type: str,
         default_name: str,
     ) -> UploadForm:
-        text = wire(form.model_validate(fields))
+        text = wire(_as(form, fields))
         named = os.fsdecode(file) if isinstance(file, str | os.PathLike) else getattr(file, "name", default_name)
         return UploadForm(
             path=route(infno),
@@ -281,8 +299,74 @@ class _ReportFormFields(SaveRptFileForm):
     exam_rpot_pdf1: Annotated[bytes | None, Field(alias="examRpotPdf1")] = None  # type: ignore[assignment]
 
 
-def _as(model: type[_M], value: _M | Mapping[str, Any]) -> _M:
-    return value if isinstance(value, model) else model.model_validate(value)
+class InvalidMessage(ValueError):
+    """A message or record the spec refuses, found before anything is sent. `problems` names each broken field
+    by code, Chinese name and 序号 (`input[0].examDate(检查日期,#12): ...`), as the server's answer would."""
+
+    def __init__(self, what: str, problems: list[str]) -> None:
+        super().__init__(f"{what} 不符合接口规范, 未发送: " + "; ".join(problems))
+        self.problems = problems
+
+
+def _as(model: type[_M], value: _M | Mapping[str, Any], path: str = "") -> _M:
+    """`value` as `model`; InvalidMessage, in the spec's terms, when the spec refuses it."""
+    if isinstance(value, model):
+        return value
+    try:
+        return model.model_validate(value)
+    except ValidationError as error:
+        raise InvalidMessage(_component(model), _problems(model, value, error, path)) from None
+
+
+def _component(model: type[BaseModel]) -> str:
+    """The spec's schema a model was generated from (a subclass here, such as _ImageFormFields, is its base's)."""
+    schemas = current().resolved["components"]["schemas"]
+    return next((cls.__name__ for cls in model.__mro__ if cls.__name__ in schemas), model.__name__)
+
+
+def _problems(model: type[BaseModel], value: Any, error: ValidationError, path: str) -> list[str]:
+    """The broken fields as mie's own validator names them (what the server would answer); where it finds nothing
+    pydantic found, pydantic's findings, named from the spec by their place."""
+    contract = current()
+    schema = contract.component(_component(model))
+    if isinstance(value, Mapping):
+        plain = {name: wire(item) if isinstance(item, BaseModel) else item for name, item in value.items()}
+        outcome = contract.validator_of(schema).validate(plain, path)
+        if outcome.errors:
+            return [str(finding) for finding in outcome.errors]
+    return [_named(schema, problem, path) for problem in error.errors()]
+
+
+_PYDANTIC_SAYS = {
+    "missing": "必填项缺失",
+    "string_too_long": "超过最大长度 {max_length}",
+    "string_too_short": "长度不足 {min_length}",
+    "string_pattern_mismatch": "不符合格式",
+    "enum": "不在取值范围 {expected} 中",
+    "literal_error": "不在取值范围 {expected} 中",
+    "string_type": "应为字符串",
+    "list_type": "应为数组",
+    "model_type": "应为对象",
+    "dict_type": "应为对象",
+}
+
+
+def _named(schema: Mapping[str, Any], problem: Any, path: str) -> str:
+    """One pydantic finding as `path(Chinese name,#序号): what`, the names read from the spec by its place."""
+    node: Mapping[str, Any] = merge_all_of(schema)
+    where = path
+    for part in problem["loc"]:
+        if isinstance(part, int):
+            node = merge_all_of(node.get("items") or {})
+            where += f"[{part}]"
+            continue
+        node = merge_all_of((node.get("properties") or {}).get(part) or {})
+        where = f"{where}.{part}" if where else str(part)
+    said = _PYDANTIC_SAYS.get(problem["type"], "取值不符合规范 ({type})")
+    detail = said.format(type=problem["type"], **{k: v for k, v in (problem.get("ctx") or {}).items() if k != "type"})
+    title, seq = node.get("title"), node.get("x-seq")
+    named = f"{where}({title},#{seq})" if title and seq is not None else where
+    return f"{named}: {detail}"
 
 
 def wire(model: BaseModel) -> dict[str, Any]:

@@ -30,6 +30,7 @@ class Settings:
     strict: bool = False  # warnings (spec/ERRATA.md, Severities) refused as errors
     migrations: tuple[Path, ...] = ()  # revisions beyond the packaged ones (mie.store.schema)
     viewer_dir: Path | None = None  # OHIF Viewer's files (mie.service.viewer); None: the image link opens the light page
+    object_store: str | None = None  # s3://BUCKET[/PREFIX]: images and reports there, not in data_dir
 
     @property
     def effective_database_url(self) -> str:
@@ -59,6 +60,14 @@ def add_storage_options(parser: argparse.ArgumentParser) -> None:
         "--database-url",
         default=_env("DATABASE_URL", None),
         help="SQLAlchemy URL, e.g. postgresql://user@host/db (MIE_DATABASE_URL; default SQLite in --data-dir)",
+    )
+    parser.add_argument(
+        "--object-store",
+        default=_env("OBJECT_STORE", None),
+        metavar="s3://BUCKET[/PREFIX]",
+        help="keep images and reports in this S3-compatible bucket instead of --data-dir (which keeps the database and "
+        "the spool); endpoint, credentials and region from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
+        "AWS_REGION (MIE_OBJECT_STORE)",
     )
     parser.add_argument(
         "--migrations",
@@ -172,6 +181,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         strict=getattr(args, "strict", False),
         migrations=tuple(getattr(args, "migrations", None) or ()),
         viewer_dir=Path(args.viewer_dir) if getattr(args, "viewer_dir", None) else None,
+        object_store=getattr(args, "object_store", None) or None,
     )
 
 

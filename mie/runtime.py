@@ -12,7 +12,7 @@ from mie.contract import current as current_contract
 from mie.service.audit import AuditLog
 from mie.service.links import LinkSigner
 from mie.store.database import Database
-from mie.store.files import FileStore
+from mie.store.files import FileStore, StorageArea, StorageUnavailable
 
 log = logging.getLogger("mie")
 
@@ -48,7 +48,8 @@ class Runtime:
             database.dispose()
             raise
         contract = current_contract().strictly(settings.strict)
-        runtime = cls(settings=settings, contract=contract, database=database, store=FileStore(settings.data_dir))
+        store = FileStore(settings.data_dir, storage_area(settings.object_store))
+        runtime = cls(settings=settings, contract=contract, database=database, store=store)
         if recover:
             runtime.recover()
         return runtime
@@ -63,11 +64,25 @@ class Runtime:
         with self.database.unit_of_work() as repository:
             instances = repository.all_instance_paths()
             reports = repository.all_report_paths()
-        removed = self.store.recover(
-            instances, DICOM_AREA, adopt=lambda relative: adopt_instance(self.database, self.store, relative)
-        ) + self.store.recover(reports, REPORT_AREA)
+        try:
+            removed = self.store.recover(
+                instances, DICOM_AREA, adopt=lambda relative: adopt_instance(self.database, self.store, relative)
+            ) + self.store.recover(reports, REPORT_AREA)
+        except StorageUnavailable as error:
+            # the processor starts anyway: what it cannot store it refuses, and the next start recovers
+            log.error("recovery: the storage area could not be read, left for the next start: %s", error)
+            return
         if removed:
             log.warning("recovery: removed %d unfinished or unacknowledged file(s)", len(removed))
+
+
+def storage_area(object_store: str | None) -> StorageArea | None:
+    """The storage area chosen at start-up: the bucket of --object-store, else (None) files in the data directory."""
+    if object_store is None:
+        return None
+    from mie.store.objects import S3Area  # boto3 is imported only by a processor that uses it
+
+    return S3Area.from_url(object_store)
 
 
 _current: Runtime | None = None

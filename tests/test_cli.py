@@ -14,6 +14,7 @@ import httpx
 import pytest
 import yaml
 
+from mie.cli import main
 from tests.conftest import KEY, SAVE_EXAM, document_example, free_port
 
 MIE = [sys.executable, "-m", "mie.cli"]
@@ -85,3 +86,75 @@ def test_institution_list_never_shows_keys(tmp_path: Path) -> None:
     listing = mie("institution", "list", *data)
     assert "H52030200193" in listing.stdout and "遵义医院" in listing.stdout and "secret-52" not in listing.stdout
     assert b"secret-52" not in (tmp_path / "mie.sqlite3").read_bytes()  # stored only as a scrypt hash
+
+
+# --- what a vendor meets first: readable errors, usage, quiet output (issue 16, point 5) --------------------
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path) -> None:
+    """`mie validate DIR | head -1`: the pipe is closed before the report is written (here before it starts, so
+    that every run meets it), and the command still ends quietly with its verdict."""
+    (tmp_path / "good.json").write_text(json.dumps(document_example(), ensure_ascii=False), encoding="utf-8")
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        result = subprocess.run([*MIE, "validate", str(tmp_path)], stdout=write, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write)
+    assert result.returncode == 0
+    assert "Traceback" not in result.stderr and "BrokenPipeError" not in result.stderr, result.stderr
+
+
+def test_an_unknown_transaction_is_a_usage_error_listing_the_known_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(document_example(), ensure_ascii=False), encoding="utf-8")
+    assert main(["validate", "-t", "9.9", str(good)]) == 2
+    said = capsys.readouterr().err
+    assert "9.9" in said and "2.1 saveExamRpotImgInfo" in said and "2.7/2.8 queryImgCaheFIndex" in said
+    assert main(["validate", "-t", "2.1", str(good)]) == 0
+
+
+@pytest.mark.parametrize("command", ["serve", "generate"])
+def test_help_says_what_a_command_does_and_its_exit_codes(command: str) -> None:
+    result = mie(command, "--help")
+    assert result.returncode == 0 and "Exit codes: 0" in " ".join(result.stdout.split())
+
+
+def test_quiet_prints_no_information_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = tmp_path / "good.json"  # the document's example: two information findings (fields it ignores, examDate)
+    good.write_text(json.dumps(document_example(), ensure_ascii=False), encoding="utf-8")
+    assert main(["validate", str(good)]) == 0
+    assert "[提示]" in capsys.readouterr().out
+    assert main(["validate", "-q", str(good)]) == 0
+    out = capsys.readouterr().out
+    assert "[提示]" not in out and "2 个提示" in out  # counted, not listed
+
+
+def test_validate_names_what_is_wrong_in_chinese(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = json.dumps(document_example(), ensure_ascii=False)
+    (tmp_path / "truncated.json").write_text(text[: len(text) // 2], encoding="utf-8")
+    unknown = {**document_example(), "foo": 1}
+    (tmp_path / "unknown.json").write_text(json.dumps(unknown, ensure_ascii=False), encoding="utf-8")
+    query = {
+        "infno": "queryImgCaheFIndex",
+        "msgid": "123456789012202509230000000002",
+        "fixmedinsCode": "123456789012",
+        "infTime": "2025-09-23 00:00:00",
+        "input": {"hiImgIndx": document_example()["input"][0]["hiImgIndx"], "serviceName": "bogus"},
+    }
+    (tmp_path / "service.json").write_text(json.dumps(query), encoding="utf-8")
+    assert main(["validate", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "字符串没有结束; 内容不完整 (被截断?)" in out  # json's own words only in brackets after it
+    assert "$.foo: foo: 接口规范中没有这个字段" in out and "foo(foo," not in out
+    assert "serviceName(服务名称,#2): 'bogus' 不在取值范围" in out
+
+
+def test_a_capture_whose_file_is_missing_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capture = tmp_path / "upload.json"
+    capture.write_text(json.dumps({"headers": {"infno": "saveImgFile"}, "form": {}, "file": "gone.dcm"}), encoding="utf-8")
+    assert main(["validate", str(capture)]) == 2
+    said = capsys.readouterr().err
+    assert said.startswith(f"mie: {capture}: ") and "gone.dcm" in said and "文件不存在" in said

@@ -14,7 +14,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from pydantic import ValidationError
 from starlette.testclient import TestClient
 
 from generated.models import ExamRpotImgInfo, FileSnDTO, RecordResultsResponse, ResponseCode, SuccFlag
@@ -23,6 +25,7 @@ from mie.client import (
     PDF_MEDIA_TYPE,
     SAVE_IMG_FILE,
     SAVE_RPT_FILE,
+    InvalidMessage,
     Messages,
     MieClient,
     MsgidSequence,
@@ -99,10 +102,39 @@ def test_the_wire_has_the_specs_names_and_no_absent_field() -> None:
 
 
 def test_a_record_the_spec_refuses_is_refused_before_it_is_sent() -> None:
-    with pytest.raises(ValueError, match="examDate"):
-        Messages(INSTITUTION, KEY).save_exams([exam_record(examDate="2023/04/02")])
+    """In the spec's terms (code, Chinese name, 序号, in Chinese, as the server would answer), not pydantic's
+    English ValidationError; and nothing goes out."""
+    sent: list[httpx.Request] = []
+    transport = httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(500))
+    client = MieClient("http://processor", INSTITUTION, KEY, http=httpx.Client(transport=transport, base_url="http://processor"))
+    missing = exam_record()
+    del missing["psnName"]
+    with pytest.raises(InvalidMessage) as refused:
+        client.save_exams([exam_record(), exam_record(examDate="2023/04/02", gend="Q"), missing])
+    assert sorted(refused.value.problems) == [
+        "input[1].examDate(检查日期,#12): '2023/04/02' 不符合格式 yyyy-MM-dd",
+        "input[1].gend(性别,#5): 'Q' 不在字典 gend 中",
+    ]  # the first record refused stops the message: the third is not reached
+    assert str(refused.value).startswith("ExamRpotImgInfo 不符合接口规范, 未发送: input[1].")
+    assert not isinstance(refused.value, ValidationError) and isinstance(refused.value, ValueError)
+    with pytest.raises(InvalidMessage, match=r"input\[0\]\.psnName\(人员姓名,#2\): 必填项缺失"):
+        client.save_exams([missing])
+    with pytest.raises(InvalidMessage, match=r"input\.imgFileSn\.snUuid\(序列 UID,FileSnDTO#2\): 必填项缺失"):
+        client.fetch_image(exam_record()["hiImgIndx"], {"examUuid": "1.2.3", "instUuid": "1.2.3.4"})
+    assert sent == []
     with pytest.raises(ValueError, match="key"):
         Messages(INSTITUTION).save_exams([exam_record()])  # §2.1-§2.5 need the key
+
+
+def test_an_answer_prints_the_specs_codes() -> None:
+    """What a program printing an answer shows: the spec's values, not the generator's member names."""
+    answer = RecordResultsResponse.model_validate(
+        {"code": 0, "type": "success", "message": "成功", "data": [{"hiImgIndx": "x", "succFlag": "1", "message": "保存成功"}]}
+    )
+    shown = f"{answer!r} {answer} {answer.data[0]!r}"  # type: ignore[index]
+    assert "field_1_1" not in shown and "SuccFlag" not in shown and "ResponseCode" not in shown
+    assert "succ_flag='1'" in shown and "code=0" in shown
+    assert f"{SuccFlag.field_1_1} {ResponseCode.success}" == "1 0" and repr(SuccFlag.field_1) == "'-1'"
 
 
 def test_upload_headers_and_fields_pass_the_specs_parameters(tmp_path: Path) -> None:

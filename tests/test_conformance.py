@@ -4,6 +4,7 @@ finding, against stand-in servers that each break one rule of the spec (a proxy 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -19,7 +20,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mie.contract import current
-from mie.toolkit.conformance import EXIT_NOT_STARTED, Institution, Options, Report, run
+from mie.toolkit.conformance import EXIT_NOT_STARTED, Institution, Options, Report, Runner, run
+from mie.toolkit.conformance_report import Finding
+from mie.toolkit.conformance_report import Request as Sent
 from tests.conftest import INSTITUTION, KEY, OTHER_INSTITUTION, OTHER_KEY, POSTGRES_URL, own_postgres_schema, served_in_thread
 from tests.test_cli import free_port
 from tests.test_crash import start_server
@@ -70,7 +73,7 @@ def test_mie_serve_is_clean(tmp_path: Path, database_url: str) -> None:
         server.terminate()
         server.wait(timeout=30)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "mie conformance: clean" in result.stdout
+    assert result.stdout.startswith("mie conformance: 符合规范")
     summary = json.loads(report.read_text(encoding="utf-8"))
     assert summary["clean"] and summary["cases"] > 100
     # Every transaction of the spec was exercised, the chain included (§2.6-§2.8 answer 501 on this branch).
@@ -95,7 +98,8 @@ def test_a_run_that_cannot_start_exits_2(tmp_path: Path) -> None:
     result = subprocess.run(
         [*MIE, "conformance", closed, "--institution", INSTITUTION, "--key", KEY], capture_output=True, text=True
     )
-    assert result.returncode == EXIT_NOT_STARTED and "does not answer" in result.stderr
+    assert result.returncode == EXIT_NOT_STARTED and "没有应答: 连接被拒绝" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     result = subprocess.run([*MIE, "conformance", closed, "--institution", INSTITUTION], capture_output=True, text=True)
     assert result.returncode == EXIT_NOT_STARTED
     result = subprocess.run(
@@ -179,10 +183,10 @@ def test_a_server_error_on_one_fields_bad_value_is_found(upstream: str) -> None:
 
     report = check_against(upstream, fault, ["saveExamRpotImgInfo"])
     assert report.exit_code() == 1
-    found = [f for f in findings(report, "Server error", "saveExamRpotImgInfo") if f.field is not None]
+    found = [f for f in findings(report, "server-error", "saveExamRpotImgInfo") if f.field is not None]
     assert found and {f.field.code for f in found} == {"gend"}
     assert found[0].field.title == "性别" and found[0].field.seq == "#5" and found[0].status == 500
-    assert "curl -X POST" in found[0].curl and "saveExamRpotImgInfo" in found[0].curl
+    assert "curl -sS -X POST" in found[0].curl and "saveExamRpotImgInfo" in found[0].curl
     assert "input[0].gend(性别,#5)" in report.summary()
 
 
@@ -193,9 +197,9 @@ def test_a_missing_per_record_answer_is_found(upstream: str) -> None:
         return None
 
     report = check_against(upstream, fault, ["saveImgInfo"])
-    found = findings(report, "per-record answers", "saveImgInfo")
+    found = findings(report, "per-record", "saveImgInfo")
     assert report.exit_code() == 1 and found
-    assert "1 record(s) sent, 0 answer(s)" in found[0].message
+    assert "发送 1 条记录, data 中应答 0 条" in found[0].message
 
 
 def test_an_ignored_max_length_is_found(upstream: str, tmp_path: Path) -> None:
@@ -209,7 +213,7 @@ def test_an_ignored_max_length_is_found(upstream: str, tmp_path: Path) -> None:
         return sent
 
     report = check_against(upstream, lambda *_: None, ["saveExamRpotImgInfo"], rewrite=truncate)
-    found = findings(report, "negative data accepted", "saveExamRpotImgInfo")
+    found = findings(report, "negative-accepted", "saveExamRpotImgInfo")
     assert report.exit_code() == 1
     assert [(f.field.code, f.field.rule, f.field.title) for f in found if f.field] == [("psnName", "maxLength", "人员姓名")]
     junit = tmp_path / "conformance.xml"
@@ -217,7 +221,7 @@ def test_an_ignored_max_length_is_found(upstream: str, tmp_path: Path) -> None:
     root = ElementTree.parse(junit).getroot()
     failed = [case for case in root.iter("testcase") if case.find("failure") is not None]
     assert int(root.get("failures", "0")) == len(failed) >= 1
-    assert [case.get("name") for case in failed] == ["field input[0].psnName maxLength"]
+    assert len(failed) == 1 and "字段: input[0].psnName(人员姓名,#2) maxLength" in (failed[0].get("name") or "")
     assert "input[0].psnName(人员姓名,#2) [maxLength]" in (failed[0].find("failure").text or "")
 
 
@@ -231,8 +235,8 @@ def test_a_replay_answered_differently_is_found(upstream: str) -> None:
 
     report = check_against(upstream, fault, ["saveExamRpotImgInfo"])
     assert report.exit_code() == 1
-    assert findings(report, "replay answered differently", "saveExamRpotImgInfo")
-    assert {f.check for f in report.findings} == {"replay answered differently"}
+    assert findings(report, "replay-differs", "saveExamRpotImgInfo")
+    assert {f.check for f in report.findings} == {"replay-differs"}
 
 
 def test_an_answer_outside_the_envelope_is_found(upstream: str) -> None:
@@ -244,7 +248,7 @@ def test_an_answer_outside_the_envelope_is_found(upstream: str) -> None:
     report = check_against(upstream, fault, ["deleteExamRpotImgIdxInfo"])
     found = findings(report, "envelope", "deleteExamRpotImgIdxInfo")
     assert report.exit_code() == 1 and found
-    assert "not an object" in found[0].message
+    assert "应答不是 {code, type, message, data} 对象, 而是数组" in found[0].message
 
 
 def test_one_seed_sends_the_same_cases(upstream: str) -> None:
@@ -318,7 +322,7 @@ def test_the_dicom_phase_is_clean_against_mie_serve(upstream: str) -> None:
 def test_an_unknown_calling_ae_title_is_refused_and_said(upstream: str) -> None:
     report = dicom_run(upstream, UPSTREAM_SCP_PORT, calling_ae="NOBODY")
     assert [(f.transaction, f.test) for f in report.findings] == [("C-ECHO", "dicom 1 echo")]
-    assert "rejected" in report.findings[0].message
+    assert "被拒绝" in report.findings[0].message
 
 
 def test_an_scp_that_drops_what_it_acknowledges_is_found(upstream: str) -> None:
@@ -338,4 +342,120 @@ def test_an_scp_that_drops_what_it_acknowledges_is_found(upstream: str) -> None:
     finally:
         server.shutdown()
     assert [(f.transaction, f.test, f.check) for f in report.findings] == [("queryImgCaheFIndex", "dicom 5 list", "chain")]
-    assert "not listed" in report.findings[0].message
+    assert "§2.7 的清单中没有刚发送的实例" in report.findings[0].message
+
+
+# --- what a person reads: the report of a server that stores nothing; the preflight -----------------------
+
+
+def stores_nothing(seen: list[str]) -> Starlette:
+    """A stand-in as Stoplight Prism mocks the spec: every transaction answered with its spec's first success
+    example (a valid envelope), whatever was sent; nothing stored, so nothing saved is ever found again."""
+    answers = {}
+    for path, item in CONTRACT.resolved["paths"].items():
+        media = item["post"]["responses"]["200"]["content"]["application/json"]
+        answers[path] = media.get("example") or next(iter(media["examples"].values()))["value"]
+
+    async def answer(request: Request) -> Response:
+        await request.body()
+        seen.append(request.url.path)
+        found = answers.get(request.url.path)
+        if found is None:
+            return Response('{"code": 4004, "type": "error", "message": "没有这个地址", "data": null}', 404)
+        return Response(json.dumps(found, ensure_ascii=False), 200, media_type="application/json")
+
+    return Starlette(routes=[Route("/{path:path}", answer, methods=["GET", "POST"])])
+
+
+def test_the_report_of_a_server_that_stores_nothing_is_short_and_names_the_chain_first(tmp_path: Path) -> None:
+    report, junit = tmp_path / "report.json", tmp_path / "report.xml"
+    with served_in_thread(stores_nothing([])) as port:
+        command = [*MIE, "conformance", f"http://127.0.0.1:{port}", "--institution", INSTITUTION, "--key", KEY]
+        command += ["--max-examples", "1", "--seed", SEED]
+        result = subprocess.run([*command, "--json", str(report), "--junit", str(junit)], capture_output=True, text=True)
+        verbose = subprocess.run([*command, "--verbose"], capture_output=True, text=True)
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) <= 40 and lines[0].startswith("mie conformance: 不符合规范")
+    problems = [line for line in lines if re.match(r"\s+\d+\. \[", line)]
+    # The two behavioural failures first: saved but §2.6 does not find it; §2.7 does not list the instance sent.
+    assert "[链路]" in problems[0] and "[链路]" in problems[1]
+    said = {problem.split(": ", 1)[1].split(":")[0] for problem in problems[:2]}
+    assert said == {"已保存的检查, §2.6 查不到", "§2.7 的清单中没有刚发送的实例"}
+    assert all("[链路]" not in line for line in problems[2:])
+    assert lines[lines.index(problems[0]) + 1].lstrip().startswith("curl -sS -X POST")
+    assert all(len(line) < 600 for line in lines)  # a reproducer does not carry a large body whole
+
+    summary = json.loads(report.read_text(encoding="utf-8"))
+    findings_total, problems_all = summary["findings"], summary["problems"]
+    assert findings_total >= 300 and len(problems_all) <= 30  # hundreds of findings, a few problems
+    assert sum(problem["cases"] for problem in problems_all) == findings_total
+    accepted = next(p for p in problems_all if p["check"] == "negative-accepted" and p["transaction"] == "saveExamRpotImgInfo")
+    assert accepted["cases"] >= 100 and "input[0].psnName(人员姓名,#2) maxLength" in accepted["fields"]
+    assert all(finding["curl"].startswith("curl ") for finding in accepted["findings"])  # every case, whole
+
+    root = ElementTree.parse(junit).getroot()
+    failing = [case for case in root.iter("testcase") if case.find("failure") is not None]
+    assert int(root.get("failures", "0")) == len(failing) == len(problems_all)
+    first = next(case for case in failing if "已保存的检查, §2.6 查不到" in (case.get("name") or ""))
+    assert first.find("failure").get("type") == "chain"  # type: ignore[union-attr]
+    biggest = next(case for case in failing if (case.get("name") or "") == accepted["summary"][:200])
+    assert (biggest.find("failure").text or "").count("curl -sS") == accepted["cases"]  # type: ignore[union-attr]
+
+    assert verbose.returncode == 1 and len(verbose.stdout.splitlines()) > findings_total  # each case, with its curl
+
+
+def test_preflight_stops_on_a_refused_key_before_generating_anything(upstream: str) -> None:
+    result = subprocess.run(
+        [*MIE, "conformance", upstream, "--institution", INSTITUTION, "--key", "wrong-key"], capture_output=True, text=True
+    )
+    assert result.returncode == EXIT_NOT_STARTED and result.stdout == ""
+    said = result.stderr.strip().splitlines()
+    assert len(said) == 1 and f"机构 {INSTITUTION} 被服务器拒绝 (code 2001" in said[0], result.stderr
+
+
+def test_preflight_stops_on_a_server_that_is_not_this_interface() -> None:
+    seen: list[str] = []
+
+    async def page(request: Request) -> Response:
+        seen.append(request.url.path)
+        return Response("<html><body>Not Found</body></html>", 404, media_type="text/html")
+
+    with served_in_thread(Starlette(routes=[Route("/{path:path}", page, methods=["GET", "POST"])])) as port:
+        result = subprocess.run(
+            [*MIE, "conformance", f"http://127.0.0.1:{port}", "--institution", INSTITUTION, "--key", KEY],
+            capture_output=True,
+            text=True,
+        )
+    assert result.returncode == EXIT_NOT_STARTED
+    said = result.stderr.strip().splitlines()
+    assert len(said) == 1 and "不像本接口的服务" in said[0] and "HTTP 404, text/html" in said[0], result.stderr
+    assert seen == ["/mie/api/mie/queryExamRpotImgIndxListFHospital"]  # one harmless request, nothing generated
+
+
+def test_preflight_sends_one_harmless_query_per_institution() -> None:
+    seen: list[str] = []
+    with served_in_thread(stores_nothing(seen)) as port:
+        both = [Institution(INSTITUTION, KEY), Institution(OTHER_INSTITUTION, OTHER_KEY)]
+        runner = Runner(Options(f"http://127.0.0.1:{port}", both))
+        runner.preflight()
+    assert seen == ["/mie/api/mie/queryExamRpotImgIndxListFHospital"] * 2
+
+
+def test_the_default_report_is_at_most_40_lines_whatever_was_found() -> None:
+    """Many transactions, many distinct problems, one not implemented: still 40 lines; --verbose has them all."""
+    report = Report("http://vendor", "spec/openapi.yaml", 0, elapsed=1.0)
+    for number in range(20):
+        name = f"transaction{number}"
+        report.tests[(name, "fuzz negative")] = 5
+        report.sections[name] = f"9.{number}"
+        for kind in range(6):
+            request = Sent(f"http://vendor/{name}", {}, body={"input": ["x" * 5000]})
+            said = f"问题种类 {'甲乙丙丁戊己'[kind]}"
+            report.findings.append(Finding(name, f"9.{number}", "fuzz negative", "envelope", said, None, 400, request))
+    report.not_implemented["transaction3"] = "HTTP 501, code 5001"
+    text = report.summary()
+    assert len(text.splitlines()) <= 40 and "另有" in text
+    assert all(len(line) < 600 for line in text.splitlines())  # a 5,000-character body is not carried whole
+    verbose = report.summary(verbose=True)
+    assert all(f"transaction{n} / 生成用例 (违规数据): 问题种类 己" in verbose for n in range(20))

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,15 @@ from starlette.testclient import TestClient
 
 from mie.dicom.scp import NOT_REGISTERED, StorageSCP
 from mie.runtime import Runtime
-from mie.service.ingest import IngestRefused, header_of, ingest_received, relative_path
+from mie.service.ingest import (
+    STATUS_OF_REFUSAL,
+    IngestRefused,
+    header_of,
+    ingest_received,
+    ingest_spooled_received,
+    receive_into_spool,
+    relative_path,
+)
 from mie.service.institutions import add_institution
 from mie.store.repository import Repository
 from mie.store.tables import Instance
@@ -39,13 +48,22 @@ def dcmtk(tool: str) -> str:
     return str(path)
 
 
-@pytest.fixture
-def scp(runtime: Runtime) -> Iterator[StorageSCP]:
+@contextmanager
+def running_scp(runtime: Runtime) -> Iterator[StorageSCP]:
+    """`runtime`'s SCP on a free port, the test institution registered with CALLING_AE."""
     add_institution(runtime.database, INSTITUTION, KEY, ae_title=CALLING_AE)
     server = StorageSCP(runtime, "127.0.0.1", 0, "MIE")
     server.start()
-    yield server
-    server.stop()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def scp(runtime: Runtime) -> Iterator[StorageSCP]:
+    with running_scp(runtime) as server:
+        yield server
 
 
 @pytest.fixture
@@ -133,6 +151,46 @@ def test_pynetdicom_scu_each_file_once_even_when_sent_twice(scp: StorageSCP, run
     assert pynetdicom_send(scp.port, datasets[0]) == [0]
     assert len(stored_instances(runtime)) == 4
     assert_database_agrees_with_disk(runtime)
+
+
+def test_a_c_store_pynetdicom_reads_itself_goes_to_the_spool_as_sent(
+    scp: StorageSCP, runtime: Runtime, study: dict[str, Any], tmp_path: Path
+) -> None:
+    """A C-STORE of a C-MOVE (it names its Move Originator) is read by pynetdicom, not mie.dicom.dimse: its data
+    set goes to pynetdicom's temporary file, then to the spool, never whole in memory; stored as sent."""
+    ds = make_instance(study["studyUid"], kind="mr")
+    ae = AE(ae_title=CALLING_AE)
+    ae.add_requested_context(ds.SOPClassUID, ds.file_meta.TransferSyntaxUID)
+    assoc = ae.associate("127.0.0.1", scp.port, ae_title="MIE")
+    try:
+        assert int(assoc.send_c_store(ds, originator_aet="MOVER", originator_id=7).Status) == 0
+    finally:
+        assoc.release()
+    [row] = stored_instances(runtime).values()
+    assert dataset_bytes(runtime.settings.data_dir / row.path) == dataset_bytes(write(ds, tmp_path))
+    assert_database_agrees_with_disk(runtime)
+    assert list((runtime.settings.data_dir / "tmp").iterdir()) == []
+
+
+def test_a_data_set_that_is_not_the_instance_its_request_announced_is_refused(
+    runtime: Runtime, study: dict[str, Any], tmp_path: Path
+) -> None:
+    ds = make_instance(study["studyUid"])
+    receiving = receive_into_spool(runtime.store, ds.SOPClassUID, "1.2.3.4.5", str(ds.file_meta.TransferSyntaxUID))
+    receiving.write(dataset_bytes(write(ds, tmp_path)))
+    with pytest.raises(IngestRefused) as refused:
+        ingest_spooled_received(
+            runtime.database,
+            runtime.store,
+            receiving,
+            sop_class_uid=ds.SOPClassUID,
+            sop_instance_uid="1.2.3.4.5",
+            institution=INSTITUTION,
+            calling_ae=CALLING_AE,
+        )
+    assert refused.value.kind == "not_as_announced" and STATUS_OF_REFUSAL["not_as_announced"] == 0xA900
+    assert stored_instances(runtime) == {}
+    assert list((runtime.settings.data_dir / "tmp").iterdir()) == []
 
 
 def test_an_unregistered_study_is_refused_and_leaves_nothing(scp: StorageSCP, runtime: Runtime, study: dict[str, Any]) -> None:

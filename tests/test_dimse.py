@@ -5,12 +5,13 @@ from __future__ import annotations
 from io import BytesIO
 
 import pytest
-from pynetdicom import AE
+from pynetdicom import AE, _config
 from pynetdicom._globals import MODE_ACCEPTOR
 from pynetdicom.association import Association
 from pynetdicom.dimse import DIMSEServiceProvider
 from pynetdicom.dimse_messages import C_ECHO_RQ, C_STORE_RQ, C_STORE_RSP
 from pynetdicom.dimse_primitives import C_ECHO, C_STORE
+from pynetdicom.presentation import PresentationContext
 
 from mie.dicom.dimse import StoreDIMSE, c_store_request, c_store_rsp_command_set
 
@@ -57,7 +58,8 @@ def _received(provider: DIMSEServiceProvider, primitive: C_STORE, max_pdu: int) 
 
 @pytest.mark.parametrize("max_pdu", [0, 16382, 200])  # 200: the data set arrives in many fragments
 @pytest.mark.parametrize("move_originator", [False, True])  # with a Move Originator: pynetdicom's own path
-def test_c_store_rq_is_read_as_pynetdicom_reads_it(max_pdu: int, move_originator: bool) -> None:
+def test_c_store_rq_is_read_as_pynetdicom_reads_it(max_pdu: int, move_originator: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_config, "STORE_RECV_CHUNKED_DATASET", False)  # pynetdicom's data set in memory, to compare
     primitive = C_STORE()
     primitive.MessageID = 12345
     primitive.AffectedSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
@@ -98,3 +100,45 @@ def test_only_a_plain_c_store_rq_is_read_here() -> None:
     echo.primitive_to_message(request)
     [pdata] = list(echo.encode_msg(1, 0))
     assert c_store_request(pdata.presentation_data_value_list[0][1][1:]) is None
+
+
+class RecordingSink:
+    def __init__(self) -> None:
+        self.data, self.discarded = bytearray(), False
+
+    def write(self, data: bytes | memoryview) -> None:
+        self.data += data
+
+    def discard(self) -> None:
+        self.discarded = True
+
+
+def test_a_data_set_goes_to_its_sink_and_an_ended_association_discards_what_it_will_not_serve() -> None:
+    sinks: list[tuple[RecordingSink, str]] = []
+
+    def open_sink(request: C_STORE, transfer_syntax: str) -> RecordingSink:
+        sinks.append((RecordingSink(), transfer_syntax))
+        return sinks[-1][0]
+
+    association = Association(AE(), MODE_ACCEPTOR)
+    context = PresentationContext()
+    context.context_id, context.abstract_syntax, context.transfer_syntax = 7, "1.2.840.10008.5.1.4.1.1.2", ["1.2.840.10008.1.2.1"]
+    association._accepted_cx = {7: context}
+    provider = StoreDIMSE.adopt(association.dimse, open_sink)
+    primitive = C_STORE()
+    primitive.MessageID, primitive.Priority = 1, 2
+    primitive.AffectedSOPClassUID, primitive.AffectedSOPInstanceUID = "1.2.840.10008.5.1.4.1.1.2", "1.2.3.4"
+    primitive.DataSet = BytesIO(bytes(range(256)) * 9)
+    message = C_STORE_RQ()
+    message.primitive_to_message(primitive)
+    pdatas = list(message.encode_msg(7, 200))
+    for pdata in pdatas:  # one whole request, queued for the reactor
+        provider.receive_primitive(pdata)
+    for pdata in pdatas[:3]:  # and one cut off after its command set and first fragments
+        provider.receive_primitive(pdata)
+    (whole, syntax), (cut, _) = sinks
+    assert whole.data == bytes(range(256)) * 9 and syntax == "1.2.840.10008.1.2.1"
+    assert 0 < len(cut.data) < len(whole.data)
+    assert not whole.discarded and not cut.discarded
+    provider.abandon()  # the association ended: neither will be served
+    assert whole.discarded and cut.discarded and provider.msg_queue.empty()

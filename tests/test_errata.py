@@ -584,3 +584,16 @@ def test_an_unlisted_three_digit_psnCertType_is_a_warning(client: TestClient, co
     assert (result["succFlag"] == "1") is ok
     if ok:
         assert f"警告: psnCertType(人员证件类型,#3): '{code}' 不在字典 psnCertType 中 (GA/T 2000.156" in result["message"]
+
+
+@pytest.mark.parametrize("erratum", ["E-MSGID-CODE", "E-PSNCERTTYPE-UNLISTED"])
+def test_errata_of_a_severity_name_every_query_schema_the_spec_marks(erratum: str) -> None:
+    """ERRATA says what §2.6-§2.8 do: a warning wherever the spec marks the erratum (an `x-relax` entry citing it),
+    and the row names each query schema so marked (and no longer says they refuse it)."""
+    row = next(line for line in ERRATA.read_text(encoding="utf-8").splitlines() if line.startswith(f"| {erratum} |"))
+    schemas = CONTRACT.document["components"]["schemas"]
+    marked = {
+        name for name, schema in schemas.items() if f"'x-erratum': '{erratum}'" in str(schema) and name.startswith("Query")
+    }
+    assert marked and all(name in row for name in marked), (marked, row)
+    assert "not marked" not in row and "refuse it |" not in row.replace("`--strict` refuses it |", "")

@@ -43,6 +43,22 @@ def events(runtime: Runtime) -> list[dict[str, Any]]:
     return runtime.audit.events()
 
 
+def series_of(page: str) -> list[dict[str, Any]]:
+    """The series the image page lists, as its script reads them."""
+    data = re.search(r'<script type="application/json" id="series-data">(.*?)</script>', page, re.S)
+    assert data is not None
+    return json.loads(data.group(1))
+
+
+def visible_text(page: str) -> str:
+    """What a reader sees of a page: no scripts, styles or tags."""
+    return re.sub(r"<[^>]+>", " ", re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S))
+
+
+# ASCII punctuation touching a Chinese character: a Chinese sentence written with , . : ; ( ) instead of ，。：；（）
+ASCII_IN_CHINESE = re.compile(r"[\u4e00-\u9fff][,.:;()]|[,:;()][\u4e00-\u9fff]|[\u4e00-\u9fff], ")
+
+
 @pytest.fixture
 def exam(client: TestClient) -> StoredExamData:
     return store_exam(client, imgDscr=FINDINGS, diagRslt=CONCLUSION, rpotDrName="李医生", chkDrName="王主任")
@@ -61,6 +77,32 @@ def test_the_report_page_shows_the_record_in_the_specs_words(client: TestClient,
     assert f"{certno[:6]}*****{certno[-4:]}" in page and certno not in page
     assert 'id="no-report"' in page  # no PDF yet
     assert "http://" not in page.replace("http://www.w3.org", "") and "https://" not in page  # nothing from outside
+
+
+def test_the_report_page_puts_findings_first_then_the_pdf_and_links_to_the_images(
+    client: TestClient, runtime: Runtime, exam: StoredExamData
+) -> None:
+    store_report(client, exam, pdf("findings first"))
+    address = link(runtime, Page.report, exam)
+    page = client.get(address).text
+    findings, conclusion = page.index(html.escape(FINDINGS)), page.index(CONCLUSION)
+    frame = re.search(r'<iframe[^>]* src="([^"]+)"', page)
+    assert frame is not None and frame.group(1).endswith("view=FitH")  # the PDF at the page's width
+    patient = page.index(f"<dt>{CONTRACT.component('ExamRpotImgInfo')['properties']['psnName']['title']}</dt>")
+    assert findings < conclusion < frame.start() < patient
+    assert not ASCII_IN_CHINESE.search(visible_text(page.replace(html.escape(FINDINGS), "")))
+    images = re.search(r'<a class="images" id="images-link" href="([^"]+)"', page)
+    assert images is not None and images.group(1).startswith("../image/view?t=")
+    opened = client.get("/mie/report/" + html.unescape(images.group(1)))  # as the browser resolves it
+    assert opened.status_code == 200 and 'id="series-data"' in opened.text
+    # the same exam, for the same institution, expiring with the report's link
+    report_grant = runtime.links.open(token_of(address), Page.report)
+    image_grant = runtime.links.open(token_of(html.unescape(images.group(1))), Page.image)
+    assert (image_grant.hi_img_indx, image_grant.institution_code, image_grant.expires_at) == (
+        report_grant.hi_img_indx,
+        report_grant.institution_code,
+        report_grant.expires_at,
+    )
 
 
 def test_report_pdfs_inline_newest_first_and_earlier_reachable(
@@ -92,17 +134,16 @@ def test_the_image_page_lists_the_series_in_order_and_renders_each_slice(
 ) -> None:
     store_ct_series(client, exam, count=3, others=("rle", "jpeg2000", "jpeg-lossless"))
     page = client.get(link(runtime, Page.image, exam)).text
-    data = re.search(r'<script type="application/json" id="series-data">(.*?)</script>', page, re.S)
-    assert data is not None
-    series = json.loads(data.group(1))
+    series = series_of(page)
     assert len(series) == 4
     ct = next(view for view in series if view["uid"] == exam.series_uid)
-    assert [sop for sop, _frame in ct["slices"]] == exam.sop_uids  # InstanceNumber order, whatever the arrival
+    assert [sop for sop, _frame, _number in ct["slices"]] == exam.sop_uids  # InstanceNumber order, whatever the arrival
+    assert [number for _sop, _frame, number in ct["slices"]] == [1, 2, 3]  # what the overlay shows
     assert "肺窗" in page and "骨窗" in page and "软组织" in page and "脑窗" in page
     token = token_of(link(runtime, Page.image, exam))
     pictures = set()
     for view in series:
-        for sop, frame in view["slices"]:
+        for sop, frame, _number in view["slices"]:
             for preset in ("auto", "lung") if view["modality"] == "CT" else ("auto",):
                 answer = client.get("/mie/image/render", params={"t": token, "sop": sop, "frame": frame, "preset": preset})
                 assert answer.status_code == 200 and answer.headers["content-type"] == "image/png"
@@ -113,6 +154,53 @@ def test_the_image_page_lists_the_series_in_order_and_renders_each_slice(
     assert len(pictures) == 3 * 2 + 3
 
 
+def test_the_render_route_draws_the_window_asked_for_and_says_which_it_applied(
+    client: TestClient, runtime: Runtime, exam: StoredExamData
+) -> None:
+    store_ct_series(client, exam, count=1)
+    token, sop = token_of(link(runtime, Page.image, exam)), exam.sop_uids[0]
+
+    def render(**window: str) -> Any:
+        answer = client.get("/mie/image/render", params={"t": token, "sop": sop, **window})
+        assert answer.status_code == 200, answer.text
+        return answer
+
+    soft = render(preset="soft-tissue")
+    asked = render(wc="40", ww="400")
+    assert asked.content == soft.content  # the soft-tissue preset is centre 40, width 400
+    assert (asked.headers["x-window-center"], asked.headers["x-window-width"]) == ("40", "400")
+    assert (soft.headers["x-window-center"], soft.headers["x-window-width"]) == ("40", "400")
+    other = render(wc="-600", ww="1500.5", preset="bone")  # an asked window wins over a preset
+    assert other.content not in (soft.content, render(preset="bone").content)
+    assert (other.headers["x-window-center"], other.headers["x-window-width"]) == ("-600", "1500.5")
+    auto = render()  # CT_small has no window of its own: its range, said in numbers
+    assert float(auto.headers["x-window-width"]) > 1 and auto.content != soft.content
+
+
+@pytest.mark.parametrize(
+    ("window", "reason"),
+    [
+        ({"wc": "40"}, "缺少窗宽"),
+        ({"ww": "400"}, "缺少窗位"),
+        ({"wc": "x", "ww": "400"}, "窗位不是数字"),
+        ({"wc": "40", "ww": "0"}, "窗宽超出范围"),
+        ({"wc": "40", "ww": "-5"}, "窗宽超出范围"),
+        ({"wc": "nan", "ww": "400"}, "窗位超出范围"),
+        ({"wc": "40", "ww": "inf"}, "窗宽超出范围"),
+        ({"wc": "1e300", "ww": "400"}, "窗位超出范围"),
+    ],
+)
+def test_a_window_out_of_bounds_is_refused_with_a_page(
+    client: TestClient, runtime: Runtime, exam: StoredExamData, window: dict[str, str], reason: str
+) -> None:
+    store_ct_series(client, exam, count=1)
+    token = token_of(link(runtime, Page.image, exam))
+    answer = client.get("/mie/image/render", params={"t": token, "sop": exam.sop_uids[0], **window})
+    assert answer.status_code == 400 and answer.headers["content-type"].startswith("text/html")
+    assert reason in answer.text and "Traceback" not in answer.text
+    assert not ASCII_IN_CHINESE.search(visible_text(answer.text))
+
+
 def test_the_first_view_of_instances_stored_now_reads_no_file(client: TestClient, runtime: Runtime, exam: StoredExamData) -> None:
     """Order, series number, modality, description and frames come from the rows (read at ingest): no header is
     read from a file (pages._header is for rows stored before revision 0003_instance_order)."""
@@ -120,11 +208,9 @@ def test_the_first_view_of_instances_stored_now_reads_no_file(client: TestClient
     pages._header.cache_clear()
     page = client.get(link(runtime, Page.image, exam)).text
     assert pages._header.cache_info().misses == 0
-    data = re.search(r'id="series-data">(.*?)</script>', page, re.S)
-    assert data is not None
-    series = json.loads(data.group(1))
+    series = series_of(page)
     ct = next(view for view in series if view["uid"] == exam.series_uid)
-    assert [sop for sop, _frame in ct["slices"]] == exam.sop_uids  # sent in reverse: ordered by InstanceNumber
+    assert [sop for sop, _frame, _number in ct["slices"]] == exam.sop_uids  # sent in reverse: ordered by InstanceNumber
     assert "Chest 5mm" in page and {view["modality"] for view in series} == {"CT", "MR"}
 
 
@@ -165,6 +251,7 @@ def test_altered_expired_and_deleted_links_get_a_page_in_chinese(
         assert answer.status_code == status, address
         assert answer.headers["content-type"].startswith("text/html")
         assert reason in answer.text and "Traceback" not in answer.text and "<script>" not in answer.text
+        assert not ASCII_IN_CHINESE.search(visible_text(answer.text)), visible_text(answer.text)
     assert client.get(good).status_code == 200
     assert client.post(DELETE_EXAM, json=delete_message(exam.record["hiImgIndx"])).json()["code"] == 0
     answer = client.get(good)
@@ -217,13 +304,11 @@ def test_a_multiframe_instance_is_a_slice_per_frame_and_objects_without_pixels_a
     store_instance(client, exam, instance_of("test-SR.dcm", study), total=2)
     address = link(runtime, Page.image, exam)
     page = client.get(address).text
-    data = re.search(r'<script type="application/json" id="series-data">(.*?)</script>', page, re.S)
-    assert data is not None
-    series = json.loads(data.group(1))
+    series = series_of(page)
     frames = next(view for view in series if view["slices"])
-    assert [frame for _sop, frame in frames["slices"]] == [0, 1]
+    assert [frame for _sop, frame, _number in frames["slices"]] == [0, 1]
     assert next(view for view in series if not view["slices"])["not_shown"] == 1
-    assert "另有 1 个非图像对象" in page
+    assert "另有 1 个非图像对象" in page and not ASCII_IN_CHINESE.search(visible_text(page))
     token, sop = token_of(address), frames["slices"][0][0]
     first = client.get("/mie/image/render", params={"t": token, "sop": sop, "frame": 0})
     second = client.get("/mie/image/render", params={"t": token, "sop": sop, "frame": 1})
@@ -246,9 +331,7 @@ def test_an_instance_the_decoders_cannot_read_is_said_so_not_a_crash(
     """pydicom's JPEG-lossy.dcm is a 12-bit JPEG that libjpeg refuses (pydicom's own tests decode it only with GDCM)."""
     store_instance(client, exam, instance_of("JPEG-lossy.dcm", exam.record["studyUid"]), total=1)
     address = link(runtime, Page.image, exam)
-    data = re.search(r'id="series-data">(.*?)</script>', client.get(address).text, re.S)
-    assert data is not None
-    [view] = json.loads(data.group(1))
+    [view] = series_of(client.get(address).text)
     answer = client.get("/mie/image/render", params={"t": token_of(address), "sop": view["slices"][0][0]})
     assert answer.status_code == 422 and "该影像无法显示" in answer.text and "Traceback" not in answer.text
     assert runtime.audit.events()[-1]["outcome"] == "refused"

@@ -11,7 +11,17 @@ import pytest
 from PIL import Image
 from pydicom.data import get_testdata_file
 
-from mie.service.render import CT_PRESETS, Preset, RenderError, render_png
+from mie.service.render import (
+    CT_PRESETS,
+    WINDOW_BOUNDS,
+    Preset,
+    RenderError,
+    Window,
+    WindowRefused,
+    asked_window,
+    render,
+    render_png,
+)
 
 # name -> (transfer syntax it is in, PNG mode expected)
 FILES = {
@@ -98,3 +108,55 @@ def test_each_frame_of_a_multiframe_instance_and_no_frame_beyond() -> None:
 def test_a_file_without_pixels_is_a_render_error(tmp_path: Path) -> None:
     with pytest.raises(RenderError):
         render_png(pydicom_file("rtplan.dcm"))
+
+
+def test_an_asked_window_is_applied_and_returned() -> None:
+    """The viewer's window (dragged on the page) is applied as PS3.3's linear function; the window applied is
+    returned whatever chose it: asked, preset, the file's own, or the frame's range."""
+    ct, mr = pydicom_file("CT_small.dcm"), pydicom_file("MR_small.dcm")
+    asked = render(ct, window=Window(40, 400))
+    assert asked.window == Window(40, 400)
+    assert asked.png == render_png(ct, preset=Preset.soft_tissue)  # the same window as the preset's
+    assert render(ct, preset=Preset.lung, window=Window(40, 400)).png == asked.png  # asked wins over a preset
+    assert render(ct, preset=Preset.lung).window == CT_PRESETS[Preset.lung][1]
+    own = pydicom.dcmread(mr, stop_before_pixels=True)
+    assert render(mr).window == Window(float(own.WindowCenter), float(own.WindowWidth))
+    # CT_small has no window of its own: the frame's range, which reproduces the frame's full contrast
+    ds = pydicom.dcmread(ct)
+    hu = ds.pixel_array * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+    spanned = render(ct)
+    assert spanned.window == Window((hu.min() + hu.max()) / 2 + 0.5, hu.max() - hu.min() + 1)
+    pixels = np.asarray(decoded(spanned.png))
+    assert pixels[hu == hu.min()].max() == 0 and pixels[hu == hu.max()].min() == 255
+    narrow = np.asarray(decoded(render(ct, window=Window(0, 1)).png))
+    assert set(np.unique(narrow)) <= {0, 255}  # width 1: a threshold
+    assert render(pydicom_file("SC_rgb_rle.dcm")).window is None  # colour is shown as it is, no window
+
+
+@pytest.mark.parametrize(
+    ("center", "width", "reason"),
+    [
+        ("40", None, "缺少窗宽"),
+        (None, "400", "缺少窗位"),
+        ("forty", "400", "窗位不是数字"),
+        ("40", "", "窗宽不是数字"),
+        ("nan", "400", "窗位超出范围"),
+        ("40", "inf", "窗宽超出范围"),
+        ("40", "0.5", "窗宽超出范围"),
+        ("-1e10", "400", "窗位超出范围"),
+        ("40", "1e12", "窗宽超出范围"),
+    ],
+)
+def test_an_asked_window_out_of_bounds_is_refused(center: str | None, width: str | None, reason: str) -> None:
+    with pytest.raises(WindowRefused) as refused:
+        asked_window(center, width)
+    assert reason in refused.value.reason
+
+
+def test_asked_windows_within_bounds() -> None:
+    assert asked_window(None, None) is None
+    assert asked_window("-600", "1500") == Window(-600, 1500)
+    assert asked_window("40.5", "1") == Window(40.5, 1)
+    low, high = WINDOW_BOUNDS["center"]
+    assert asked_window(str(low), str(WINDOW_BOUNDS["width"][1])) == Window(low, WINDOW_BOUNDS["width"][1])
+    assert asked_window(str(high), "1").center == high

@@ -132,13 +132,40 @@ def _finite(text: str) -> float:
     return number
 
 
+# json's messages (CPython's scanner; "Unterminated string starting at" and the like), said in Chinese; the
+# original stays in brackets, as the other refusals of this module keep theirs.
+_JSON_ERRORS = {
+    "Expecting value": "此处应有一个值",
+    "Expecting ',' delimiter": "此处应为逗号 ,",
+    "Expecting ':' delimiter": "此处应为冒号 :",
+    "Expecting property name enclosed in double quotes": "此处应为双引号括起的字段名",
+    "Unterminated string starting at": "字符串没有结束",
+    "Invalid control character at": "字符串中有未转义的控制字符",
+    "Invalid \\escape": "无效的 \\ 转义",
+    "Invalid \\uXXXX escape": "无效的 \\uXXXX 转义",
+    "Extra data": "JSON 值之后还有多余内容",
+    "Illegal trailing comma before end of object": "对象末尾多了逗号",
+    "Illegal trailing comma before end of array": "数组末尾多了逗号",
+}
+
+
+def _json_error(error: json.JSONDecodeError) -> str:
+    """Where and what, in Chinese; a document that stops before its end is said to be cut short."""
+    what = _JSON_ERRORS.get(error.msg, "语法错误")
+    if error.msg != "Extra data" and not error.doc[error.pos :].strip(" \t\r\n"):
+        what = "内容在此处中断, 不完整 (被截断?)" if error.msg == "Expecting value" else f"{what}; 内容不完整 (被截断?)"
+    if error.msg == "Unterminated string starting at":
+        what += "; 内容不完整 (被截断?)" if '"' not in error.doc[error.pos + 1 :] else ""
+    return f"第 {error.lineno} 行第 {error.colno} 列: {what} ({error.msg})"
+
+
 def parse_json(text: str) -> Any:
     """Strict JSON: no NaN or Infinity, no number beyond a float's range or 4,300 digits (Python's limit),
     no key twice in one object, at most MAX_DEPTH levels of nesting."""
     try:
         body = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant, parse_float=_finite)
     except json.JSONDecodeError as error:
-        raise BodyRefused(ResponseCode.malformed_body, f"第 {error.lineno} 行第 {error.colno} 列: {error.msg}") from None
+        raise BodyRefused(ResponseCode.malformed_body, _json_error(error)) from None
     except RecursionError:
         raise BodyRefused(ResponseCode.malformed_body, f"嵌套超过 {MAX_DEPTH} 层 (nested too deeply)") from None
     except ValueError:  # int(): more digits than sys.get_int_max_str_digits()

@@ -42,6 +42,8 @@ class FieldError:
     severity: str = ERROR  # error, warning or information (as in the HL7 FHIR validator); see `x-relax`, `x-advise`
 
     def __str__(self) -> str:
+        if not self.seq and self.title in ("", self.code):  # a field the spec does not have: its name is all there is
+            return f"{self.path}: {self.detail}"
         return f"{self.path}({self.title},{self.seq}): {self.detail}"
 
     def as_dict(self) -> dict[str, str]:

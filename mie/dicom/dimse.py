@@ -6,22 +6,30 @@ instance, the largest costs of pynetdicom's per message once mie's own work was 
 a C-STORE-RQ and a C-STORE-RSP are a handful of fixed elements (PS3.7 §9.3.1.1 and §9.3.1.2), so they are
 read and written here in microseconds, giving the same primitive and the same bytes as pynetdicom (tests
 compare both). Anything unusual (another message, an element not in the plain C-STORE-RQ, a fragmented
-command set, an Offending Element, handlers bound to the DIMSE events, chunked data sets) still goes
-through pynetdicom.
+command set, an Offending Element, handlers bound to the DIMSE events) still goes through pynetdicom.
+
+The data set of a plain C-STORE-RQ is written, fragment by fragment as it arrives, into a sink the SCP opens
+for it (`OpenSink`: mie's spool), never gathered in memory; without one (tests compare with pynetdicom) it
+is gathered in the request's `DataSet` as pynetdicom does.
 """
 
 from __future__ import annotations
 
+import logging
 import struct
+from collections.abc import Callable
 from io import BytesIO
-from typing import Any, cast
+from pathlib import Path
+from typing import Any, Protocol, cast
 
-from pynetdicom import _config, evt
+from pynetdicom import evt
 from pynetdicom.dimse import DIMSEServiceProvider
 from pynetdicom.dimse_primitives import C_STORE
 from pynetdicom.pdu_primitives import P_DATA
 
 from mie.service.part10 import UL, US, even_length
+
+log = logging.getLogger("mie.dicom")
 
 C_STORE_RQ = 0x0001
 C_STORE_RSP = 0x8001
@@ -98,17 +106,37 @@ def _implicit(element: int, value: bytes) -> bytes:
     return _ELEMENT.pack(0x0000, element, len(value)) + value
 
 
+class DataSetSink(Protocol):
+    """Where a received data set's fragments are written."""
+
+    def write(self, data: bytes | memoryview) -> None: ...
+
+    def discard(self) -> None: ...
+
+
+OpenSink = Callable[[C_STORE, str], DataSetSink]
+"""Opens the sink of a C-STORE request's data set, given the request and the negotiated transfer syntax."""
+
+
 class StoreDIMSE(DIMSEServiceProvider):
     """pynetdicom's DIMSE provider, reading plain C-STORE requests and sending plain C-STORE responses
-    without building pydicom Datasets."""
+    without building pydicom Datasets.
+
+    A request read here carries, once complete, `received`: the sink its data set was written into (or None
+    without an `OpenSink`), and `receive_error`: the OSError that stopped writing it, if one did (the rest of
+    the data set is then read and dropped, and the handler answers a failure)."""
 
     _receiving: C_STORE | None
+    _sink: DataSetSink | BytesIO | None
+    _open_sink: OpenSink | None
 
     @classmethod
-    def adopt(cls, provider: DIMSEServiceProvider) -> StoreDIMSE:
+    def adopt(cls, provider: DIMSEServiceProvider, open_sink: OpenSink | None = None) -> StoreDIMSE:
         provider.__class__ = cls
         adopted = cast(StoreDIMSE, provider)
         adopted._receiving = None
+        adopted._sink = None
+        adopted._open_sink = open_sink
         return adopted
 
     def receive_primitive(self, primitive: Any) -> None:
@@ -117,12 +145,14 @@ class StoreDIMSE(DIMSEServiceProvider):
             for context_id, data in primitive.presentation_data_value_list:
                 if data[0] & 1 or context_id != request._context_id:
                     # A command where the rest of the data set should be: what pynetdicom calls invalid.
+                    self._drop(request)
                     self._receiving = None
                     self.dul.event_queue.put("Evt19")
                     return
-                cast(BytesIO, request.DataSet).write(memoryview(data)[1:])
+                self._write(request, memoryview(data)[1:])
                 if data[0] & 2:  # the last fragment
                     self._receiving = None
+                    self._sink = None
                     self.msg_queue.put((context_id, request))
             return
         values = primitive.presentation_data_value_list
@@ -130,19 +160,65 @@ class StoreDIMSE(DIMSEServiceProvider):
             self.message is None
             and len(values) == 1
             and values[0][1][0] & 3 == 3  # a whole command set in one fragment
-            and not _config.STORE_RECV_CHUNKED_DATASET
             and not self.assoc.get_handlers(evt.EVT_DIMSE_RECV)
         ):
             context_id, data = values[0]
             request = c_store_request(data[1:])
-            if request is not None:
+            context = self.assoc._accepted_cx.get(context_id)
+            if request is not None and context is not None:
                 request._context_id = context_id
                 request._dataset_path = None  # as pynetdicom's message_to_primitive sets them
                 request._dataset_file = None
                 request.DataSet = BytesIO()
+                request.received = None
+                request.receive_error = None
+                self._sink = request.DataSet
+                if self._open_sink is not None:
+                    try:
+                        self._sink = request.received = self._open_sink(request, str(context.transfer_syntax[0]))
+                    except OSError as error:
+                        self._failed(request, error)
                 self._receiving = request
                 return
         super().receive_primitive(primitive)
+
+    def _write(self, request: C_STORE, data: memoryview) -> None:
+        if self._sink is None:
+            return  # writing failed: the rest is dropped
+        try:
+            self._sink.write(data)
+        except OSError as error:
+            self._failed(request, error)
+
+    def _failed(self, request: C_STORE, error: OSError) -> None:
+        log.error("C-STORE data set of %s could not be written: %s", request.AffectedSOPInstanceUID, error)
+        request.receive_error = error
+        self._drop(request)
+        self._sink = None
+
+    @staticmethod
+    def _drop(request: C_STORE) -> None:
+        received = getattr(request, "received", None)
+        if received is not None:
+            received.discard()
+            request.received = None
+
+    def abandon(self) -> None:
+        """Discard the data sets this association received that will never be served (it ended): the one cut off
+        mid-way and complete ones still queued; pynetdicom's own temporary files of such requests too."""
+        if self._receiving is not None:
+            self._drop(self._receiving)
+            self._receiving = None
+        message = self.message
+        if message is not None and getattr(message, "_data_set_file", None) is not None:
+            _unlink_temporary(message._data_set_file)
+        while True:
+            _context_id, request = self.get_msg(block=False)
+            if request is None:
+                return
+            self._drop(request)
+            if getattr(request, "_dataset_file", None) is not None:
+                _unlink_temporary(request._dataset_file)
 
     def send_msg(self, primitive: Any, context_id: int) -> None:
         if not (
@@ -167,3 +243,8 @@ class StoreDIMSE(DIMSEServiceProvider):
         pdata = P_DATA()
         pdata.presentation_data_value_list.append((context_id, _LAST_COMMAND_FRAGMENT + command_set))
         self.dul.send_pdu(pdata)
+
+
+def _unlink_temporary(file: Any) -> None:
+    file.close()
+    Path(file.name).unlink(missing_ok=True)

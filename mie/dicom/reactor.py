@@ -33,6 +33,8 @@ from pynetdicom.association import LOGGER as ASSOCIATION_LOGGER
 from pynetdicom.association import Association
 from pynetdicom.dul import DULServiceProvider
 
+from mie.dicom.dimse import StoreDIMSE
+
 # Upper bound on any wait: how late a timer (ARTIM, network idle timeout) or a dead DUL thread is noticed.
 _IDLE_WAIT = 0.05
 
@@ -135,7 +137,9 @@ class EventDrivenAssociation(Association):
 
     def kill(self) -> None:
         self._work.set()
-        super().kill()
+        super().kill()  # returns once the DUL thread has stopped: nothing more is received
+        if isinstance(self.dimse, StoreDIMSE):
+            self.dimse.abandon()
 
     def _run_reactor(self) -> None:
         """pynetdicom 3.0.4's `Association._run_reactor`, waiting for work instead of sleeping 1 ms a loop."""

@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 from pydicom.dataset import Dataset
@@ -23,7 +24,7 @@ from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import RequestHandler, ThreadedAssociationServer
 
 from mie.config import Settings
-from mie.dicom.dimse import StoreDIMSE
+from mie.dicom.dimse import OpenSink, StoreDIMSE
 from mie.dicom.reactor import EventDrivenAssociation
 from mie.runtime import Runtime
 from mie.service.ingest import (
@@ -32,7 +33,8 @@ from mie.service.ingest import (
     PROCESSING_FAILURE,
     STATUS_OF_REFUSAL,
     IngestRefused,
-    ingest_received,
+    ingest_spooled_received,
+    receive_into_spool,
 )
 from mie.service.institutions import institutions_by_ae_title
 
@@ -40,11 +42,14 @@ log = logging.getLogger("mie.dicom")
 
 # Accept every storage SOP class, private ones included; it also spares the per-association context search.
 _config.UNRESTRICTED_STORAGE_SERVICE = True
+# The data sets that pynetdicom reads itself (mie.dicom.dimse reads the plain C-STORE-RQ's) go to a temporary
+# file rather than memory: no data set is ever held whole.
+_config.STORE_RECV_CHUNKED_DATASET = True
 # pynetdicom's "standard" event handlers format a summary of every DIMSE message for its debug log even when
 # nothing is logged (0.4 ms per C-STORE); mie logs what it stores itself.
 _config.LOG_HANDLER_LEVEL = "none"
 
-# PS3.4 Annex B.2.3 C-STORE statuses (the same as STOW-RS's failure reasons: mie/service/ingest.py).
+# PS3.4 Annex B.2.3 C-STORE statuses; a refusal's is the same as STOW-RS's failure reason (mie/service/ingest.py).
 SUCCESS = 0x0000
 
 # Longer than any AE title (16 characters), so it matches no caller: with no institution registered for
@@ -130,7 +135,7 @@ class _AcceptorRequestHandler(RequestHandler):
 
     def _create_association(self) -> Association:
         association = EventDrivenAssociation.adopt(super()._create_association())
-        StoreDIMSE.adopt(association.dimse)
+        StoreDIMSE.adopt(association.dimse, cast(InstitutionAE, self.ae).open_sink)
         return association
 
     def handle(self) -> None:
@@ -143,9 +148,10 @@ class _AcceptorRequestHandler(RequestHandler):
 class InstitutionAE(AE):
     """An AE whose required calling AE titles are the registered institutions' (looked up per association)."""
 
-    def __init__(self, titles: _CallingAETitles, ae_title: str) -> None:
+    def __init__(self, titles: _CallingAETitles, ae_title: str, open_sink: OpenSink) -> None:
         super().__init__(ae_title=ae_title)
         self._titles = titles
+        self.open_sink = open_sink  # where each association writes the data sets it receives
 
     @property  # type: ignore[override]
     def require_calling_aet(self) -> list[str]:
@@ -167,7 +173,7 @@ class StorageSCP:
 
     def __post_init__(self) -> None:
         self.titles = _CallingAETitles(self.runtime)
-        self.ae = InstitutionAE(self.titles, self.ae_title)
+        self.ae = InstitutionAE(self.titles, self.ae_title, self.open_sink)
         # The largest PDU we accept (PS3.8 D.1): pynetdicom's default of 16 kB splits a 0.5 MB image into 32
         # PDUs, each decoded and queued between threads in Python; 1 MiB took one association's rate from
         # 59 to 67 instances/s. SCUs send at most this and at most what they are able to.
@@ -204,6 +210,12 @@ class StorageSCP:
         self.server.shared = True  # type: ignore[attr-defined]
         return self.server.socket
 
+    def open_sink(self, request: Any, transfer_syntax_uid: str) -> Any:
+        """The spool file a C-STORE request's data set is written into as it arrives."""
+        return receive_into_spool(
+            self.runtime.store, str(request.AffectedSOPClassUID), str(request.AffectedSOPInstanceUID), transfer_syntax_uid
+        )
+
     def stop(self) -> None:
         if self.server is not None:
             self.server.shutdown()
@@ -227,16 +239,23 @@ class StorageSCP:
 
     def handle_store(self, event: evt.Event) -> int | Dataset:
         calling_ae = event.assoc.requestor.ae_title.strip()
+        request = event.request
+        # the data set as received (never decoded here): in mie's spool, or in pynetdicom's temporary file
+        received = getattr(request, "received", None) or event.dataset_path
+        if getattr(request, "receive_error", None) is not None:
+            return _failure(OUT_OF_RESOURCES, "storage failed")
         institution = self.titles.by_title().get(calling_ae)
         if institution is None:  # removed since the association began
+            if not isinstance(received, Path):
+                received.discard()
             return _failure(NOT_REGISTERED, "calling AE title is not registered")
         try:
-            ingest_received(
+            ingest_spooled_received(
                 self.runtime.database,
                 self.runtime.store,
-                # The data set exactly as received (never decoded here), in the negotiated transfer syntax.
-                event.request.DataSet.getvalue(),  # type: ignore[union-attr]
-                str(event.context.transfer_syntax),
+                received,
+                sop_class_uid=str(request.AffectedSOPClassUID),  # type: ignore[union-attr]
+                sop_instance_uid=str(request.AffectedSOPInstanceUID),  # type: ignore[union-attr]
                 institution=institution,
                 calling_ae=calling_ae,
             )

@@ -8,6 +8,7 @@ The error-code catalogue (code, name, HTTP status) is `components/schemas/Respon
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,8 @@ from typing import Any
 from generated.models import ResponseCode
 from mie.contract import current
 from mie.contract.validation import FieldError
+
+log = logging.getLogger("mie")
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,13 @@ class Answer:
 
     http_status: int
     body: dict[str, Any]
+
+
+def storage_unavailable(error: OSError) -> MieError:
+    """The refusal of a message the storage area could not serve now (nothing was written; the same message may be
+    sent again): logged here, answered in the envelope with `unavailable` (HTTP 503)."""
+    log.error("storage unavailable: %s", error)
+    return MieError(ResponseCode.unavailable, "影像/报告存储暂不可用, 请稍后重试")
 
 
 class MieError(Exception):

@@ -40,9 +40,10 @@ from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian
 from mie.runtime import Runtime
 from mie.service.answers import MieError
 from mie.service.audit import Access, AccessEvent
-from mie.service.dicomweb_index import PIXEL_DATA, backfill, instance_path, with_root
+from mie.service.dicomweb_index import PIXEL_DATA, Identity, backfill, instance_path, metadata_document, with_root
 from mie.service.ingest import (
     CANNOT_UNDERSTAND,
+    HEADER_PREFIX,
     OUT_OF_RESOURCES,
     STATUS_OF_REFUSAL,
     IngestRefused,
@@ -51,7 +52,7 @@ from mie.service.ingest import (
 )
 from mie.service.institutions import authenticate
 from mie.service.links import LinkRefused, Page, PageGrant
-from mie.service.render import RenderError, Window, render_png
+from mie.service.render import RenderError, Window, render
 from mie.store import dicomweb as index
 from mie.store.dicomweb import Match, Scope, StoredInstanceRef
 from mie.store.files import Spooled
@@ -348,7 +349,8 @@ def search(runtime: Runtime, caller: Caller, level: str, fixed: dict[str, str], 
         else:
             rows = index.search_instances(repository, caller.scope, query.matches, query.limit, query.offset)
         wanted = query.include_all or any(tag not in _DEFAULT_TAGS[level] for tag in query.include)
-        extra = index.metadata_of(repository, [row["representative"] for row in rows]) if wanted and rows else {}
+        kept = index.metadata_of(repository, [row["representative"] for row in rows]) if wanted and rows else []
+    extra = dict(zip((row.sop_instance_uid for row in kept), _documents(runtime, kept), strict=True))
     answers = []
     for row in rows:
         answer = _returned(caller, level, row)
@@ -481,26 +483,31 @@ def metadata(
     if sop_instance_uid is not None:
         refs = instances(runtime, caller, study_uid, series_uid, sop_instance_uid, what="WADO-RS metadata")
         with runtime.database.unit_of_work() as repository:
-            stored = index.metadata_of(repository, [ref.sop_instance_uid for ref in refs])
-        body = ("[" + ",".join(with_root(stored[ref.sop_instance_uid], caller.root) for ref in refs) + "]").encode()
+            kept = index.metadata_of(repository, [ref.sop_instance_uid for ref in refs])
+        body = ("[" + ",".join(with_root(document, caller.root) for document in _documents(runtime, kept)) + "]").encode()
         return (gzip.compress(body, 6), True) if gzip_ok and len(body) > 1024 else (body, False)
     _ready(runtime)
     key = (caller.root, repr(caller.scope), study_uid, series_uid)
+    kept: list[index.MetadataRow] = []
     with runtime.database.unit_of_work() as repository:
         version, hi_img_indx = index.series_version(repository, caller.scope, study_uid, series_uid)
         with _metadata_lock:
             cached = _metadata_cache.get(key)
             if cached is not None:
                 _metadata_cache.move_to_end(key)
-        if cached is None or cached.version != version:
-            documents = index.series_metadata(repository, caller.scope, study_uid, series_uid) if version[0] else []
-            body = ("[" + ",".join(with_root(document, caller.root) for document in documents) + "]").encode()
-            cached = _Cached(version, gzip.compress(body, 6))
-            if documents:
-                with _metadata_lock:
-                    _metadata_cache[key] = cached
-                    while len(_metadata_cache) > METADATA_CACHE_ENTRIES:
-                        _metadata_cache.popitem(last=False)
+        stale = cached is None or cached.version != version
+        if stale and version[0]:
+            kept = index.series_metadata(repository, caller.scope, study_uid, series_uid)
+    if stale:
+        documents = _documents(runtime, kept)  # its own transaction: it may write (on SQLite, one writer at a time)
+        body = ("[" + ",".join(with_root(document, caller.root) for document in documents) + "]").encode()
+        cached = _Cached(version, gzip.compress(body, 6))
+        if documents:
+            with _metadata_lock:
+                _metadata_cache[key] = cached
+                while len(_metadata_cache) > METADATA_CACHE_ENTRIES:
+                    _metadata_cache.popitem(last=False)
+    assert cached is not None
     if not version[0]:
         event = _event(
             runtime,
@@ -516,6 +523,29 @@ def metadata(
         runtime, _event(runtime, caller.institution_code, caller.client, hi_img_indx, items=version[0], detail="WADO-RS metadata")
     )
     return (cached.gzipped, True) if gzip_ok else (gzip.decompress(cached.gzipped), False)
+
+
+def _documents(runtime: Runtime, kept: list[index.MetadataRow]) -> list[str]:
+    """The DICOM JSON of each instance: as kept, or built now from its header's bytes (once: it is kept then)."""
+    built = {
+        row.sop_instance_uid: metadata_document(
+            row.header or b"",
+            Identity(
+                row.study_uid,
+                row.series_uid,
+                row.sop_instance_uid,
+                row.sop_class_uid,
+                row.transfer_syntax_uid,
+                row.rows is not None,
+            ),
+        )
+        for row in kept
+        if row.dicom_json is None
+    }
+    if built:
+        with runtime.database.unit_of_work() as repository:
+            index.set_metadata(repository, built)
+    return [row.dicom_json if row.dicom_json is not None else built[row.sop_instance_uid] for row in kept]
 
 
 # --- WADO-RS: frames, bulk data, rendered -----------------------------------------------------------------------------
@@ -639,7 +669,7 @@ def rendered(
             raise DicomwebRefused(400, "window is center,width[,function]") from None
     try:
         with open_file(runtime, ref) as file:
-            png = render_png(file, frame - 1, window=chosen)
+            png = render(file, frame - 1, window=chosen).png
     except RenderError as error:
         log.warning("DICOMweb: a stored instance could not be rendered: %s", error)
         raise DicomwebRefused(404, "the instance cannot be rendered (该影像无法显示)") from None
@@ -730,7 +760,7 @@ def _store(runtime: Runtime, caller: Caller, study_uid: str | None, parts: Seque
             continue
         identity: dict[str, Any] = {}
         try:
-            header = read_header(spooled.path, spooled.head if len(spooled.head) >= min(spooled.size, 65536) else None)
+            header = read_header(spooled.path, spooled.head if len(spooled.head) >= min(spooled.size, HEADER_PREFIX) else None)
             identity = {
                 "00081150": {"vr": "UI", "Value": [header.sop_class_uid]},
                 "00081155": {"vr": "UI", "Value": [header.sop_instance_uid]},

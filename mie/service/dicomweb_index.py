@@ -20,6 +20,7 @@ import logging
 import struct
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,7 @@ from pydicom.charset import convert_encodings, decode_bytes
 from pydicom.datadict import dictionary_VR
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.filebase import DicomBytesIO
 from pydicom.tag import BaseTag
 from pydicom.uid import UID, ImplicitVRLittleEndian
 from sqlalchemy.exc import IntegrityError
@@ -77,30 +79,82 @@ def instance_path(study_uid: str, series_uid: str, sop_instance_uid: str) -> str
     return f"studies/{study_uid}/series/{series_uid}/instances/{sop_instance_uid}"
 
 
-def index_entry(path: Path, header: Header, head: bytes, whole: bool) -> dict[str, Any]:
+def index_entry(header: Header, head: bytes, whole: bool, read_whole: Callable[[], Dataset]) -> dict[str, Any]:
     """The row of `dicomweb_instance` for a stored instance (without its exam and institution, which the caller
-    adds), from `head`, the file's first bytes (`whole`: all of it), or from the file when the header runs past
-    them or is not little endian. A header that cannot be read gives an entry of what `header` says (UIDs,
-    numbers): never a refusal."""
-    dataset = header_dataset(head, whole)
-    if dataset is None:
+    adds), from `head`, the file's first bytes (`whole`: all of it). Ingest keeps only what QIDO matches, and the
+    header's bytes (up to the pixel data) for the metadata to be built from on first need (`metadata_document`):
+    building it here would cost more than the rest of storing the instance. A header the walk cannot follow
+    (big endian, deflated, irregular, longer than `head`) is read by pydicom from the file and its metadata built
+    at once (`read_whole` reads it). An unreadable header gives an entry of what `header` says (UIDs, numbers):
+    never a refusal."""
+    walked = _walk(head, whole, only=_COLUMN_TAGS)
+    if walked is None:
         try:
-            dataset = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+            dataset = read_whole()
         except Exception as error:  # untrusted bytes: pydicom fails in many ways; the instance is stored all the same
             log.warning("DICOMweb: header of instance %s unreadable (%s)", header.sop_instance_uid, type(error).__name__)
             dataset = Dataset()
-    return entry_of(dataset, header)
+        metadata = _metadata(dataset, Identity.of(header))
+        return {**_columns(metadata, header), "dicom_json": _dumps(metadata), "header": None}
+    wanted, stop = walked
+    return {**_columns(dicom_json(wanted, _no_bulk), header), "dicom_json": None, "header": head[:stop]}
 
 
-def header_dataset(head: bytes, whole: bool) -> Dataset | None:
+@dataclass(frozen=True)
+class Identity:
+    """What the metadata says of an instance beside its header: its UIDs, transfer syntax, whether it has pixels."""
+
+    study_uid: str
+    series_uid: str
+    sop_instance_uid: str
+    sop_class_uid: str
+    transfer_syntax_uid: str
+    has_pixels: bool
+
+    @classmethod
+    def of(cls, header: Header) -> Identity:
+        return cls(
+            header.study_uid,
+            header.series_uid,
+            header.sop_instance_uid,
+            header.sop_class_uid,
+            header.transfer_syntax_uid,
+            header.rows is not None,
+        )
+
+
+def metadata_document(header_bytes: bytes, identity: Identity) -> str:
+    """The instance's DICOM JSON, from the header bytes ingest kept (the file from its start to the pixel data)."""
+    walked = _walk(header_bytes, True)
+    if walked is not None:
+        dataset = walked[0]
+    else:
+        try:
+            dataset = pydicom.dcmread(DicomBytesIO(header_bytes), stop_before_pixels=True, force=True)
+        except Exception as error:  # as in index_entry
+            log.warning("DICOMweb: header of instance %s unreadable (%s)", identity.sop_instance_uid, type(error).__name__)
+            dataset = Dataset()
+    return _dumps(_metadata(dataset, identity))
+
+
+def _dumps(metadata: dict[str, Any]) -> str:
+    return json.dumps(dict(sorted(metadata.items())), ensure_ascii=False, separators=(",", ":"))
+
+
+def _no_bulk(_element: DataElement) -> str:
+    return ""
+
+
+def _walk(head: bytes, whole: bool, only: frozenset[int] | None = None) -> tuple[Dataset, int] | None:
     """The header's elements, found by mie's walk of the element headers (part10.top_level_elements) and left raw
-    for `dicom_json`: pydicom's reader costs several times as much. None when the walk cannot tell them all."""
+    for `dicom_json` (pydicom's reader costs several times as much), and where the header ends in `head`; None
+    when the walk cannot tell them all."""
     try:
         syntax, start = split_file(head)
         if not scannable(syntax):
             return None
         implicit = syntax == ImplicitVRLittleEndian
-        elements, complete = top_level_elements(head, start, implicit)
+        elements, stop, complete = top_level_elements(head, start, implicit, only)
     except Irregular:
         return None
     if not complete and not whole:
@@ -115,7 +169,12 @@ def header_dataset(head: bytes, whole: bool) -> Dataset | None:
                 BaseTag(tag), vr or _dictionary_vr(tag), len(value), value, begin, implicit, True, True, False
             )
         raw[BaseTag(tag)] = element
-    return Dataset(raw)
+    return Dataset(raw), stop
+
+
+def header_dataset(head: bytes, whole: bool) -> Dataset | None:
+    walked = _walk(head, whole)
+    return walked[0] if walked is not None else None
 
 
 @functools.cache
@@ -128,39 +187,42 @@ def _dictionary_vr(tag: int) -> str | None:
     return None if " or " in vr else vr
 
 
-def entry_of(dataset: Dataset, header: Header) -> dict[str, Any]:
-    base = instance_path(header.study_uid, header.series_uid, header.sop_instance_uid)
+def _metadata(dataset: Dataset, identity: Identity) -> dict[str, Any]:
+    base = instance_path(identity.study_uid, identity.series_uid, identity.sop_instance_uid)
 
     def bulk(element: DataElement) -> str:
         return f"{base}/bulk/{element.tag:08X}"
 
     metadata = dicom_json(dataset, bulk)
     for keyword, value in (
-        ("StudyInstanceUID", header.study_uid),
-        ("SeriesInstanceUID", header.series_uid),
-        ("SOPInstanceUID", header.sop_instance_uid),
-        ("SOPClassUID", header.sop_class_uid),
+        ("StudyInstanceUID", identity.study_uid),
+        ("SeriesInstanceUID", identity.series_uid),
+        ("SOPInstanceUID", identity.sop_instance_uid),
+        ("SOPClassUID", identity.sop_class_uid),
     ):
-        metadata[f"{pydicom.datadict.tag_for_keyword(keyword):08X}"] = {"vr": "UI", "Value": [value]}
-    metadata[AVAILABLE_TRANSFER_SYNTAX] = {"vr": "UI", "Value": [header.transfer_syntax_uid]}
-    if header.rows is not None:
-        encapsulated = UID(header.transfer_syntax_uid).is_encapsulated
-        eight_bits = (_json_integer(metadata.get(_TAGS["BitsAllocated"])) or 16) <= 8
+        metadata[_tag(keyword)] = {"vr": "UI", "Value": [value]}
+    metadata[AVAILABLE_TRANSFER_SYNTAX] = {"vr": "UI", "Value": [identity.transfer_syntax_uid]}
+    if identity.has_pixels:
+        encapsulated = UID(identity.transfer_syntax_uid).is_encapsulated
+        eight_bits = (_json_integer(metadata.get(_tag("BitsAllocated"))) or 16) <= 8
         metadata[PIXEL_DATA] = {"vr": "OB" if encapsulated or eight_bits else "OW", "BulkDataURI": f"{base}/bulk/{PIXEL_DATA}"}
+    return metadata
+
+
+def _columns(metadata: dict[str, Any], header: Header) -> dict[str, Any]:
+    """The index's columns, from DICOM JSON (of the whole header, or of the elements of `_COLUMN_TAGS`)."""
     entry: dict[str, Any] = {
         "sop_instance_uid": header.sop_instance_uid,
         "study_uid": header.study_uid,
         "series_uid": header.series_uid,
         "sop_class_uid": header.sop_class_uid,
         "transfer_syntax_uid": header.transfer_syntax_uid,
-        "dicom_json": json.dumps(dict(sorted(metadata.items())), ensure_ascii=False, separators=(",", ":")),
     }
-    # the columns from the JSON just made: converting the elements again through pydicom would cost as much
     for column, keyword in TEXT_COLUMNS:
-        entry[column] = _json_text(metadata.get(_TAGS[keyword]))
+        entry[column] = _json_text(metadata.get(_tag(keyword)))
     for column, keyword in INTEGER_COLUMNS:
-        entry[column] = _json_integer(metadata.get(_TAGS[keyword]))
-    # what the fast header scanner read wins when pydicom read less (an unreadable header)
+        entry[column] = _json_integer(metadata.get(_tag(keyword)))
+    # what the fast header scanner read wins when the header was read less well (unreadable)
     entry["modality"] = entry["modality"] or header.modality
     entry["series_description"] = entry["series_description"] or header.series_description
     for column in ("series_number", "instance_number", "rows", "number_of_frames"):
@@ -200,6 +262,12 @@ def dicom_json(dataset: Dataset, bulk: Callable[[DataElement], str]) -> dict[str
 
 
 def _character_set(dataset: Dataset) -> list[str]:
+    raw = dataset.get_item(0x00080005)
+    if raw is None:
+        return []
+    if isinstance(raw, RawDataElement):  # read here: through pydicom it costs as much as the rest of the columns
+        parts = [part.strip(" \x00") for part in (raw.value or b"").decode("latin-1").split("\\")]
+        return parts if any(parts) else []
     value = dataset.get("SpecificCharacterSet")
     if not value:
         return []
@@ -262,10 +330,16 @@ def _person_name(value: str) -> dict[str, str]:
     return named
 
 
-_TAGS = {
-    keyword: f"{pydicom.datadict.tag_for_keyword(keyword):08X}"
-    for keyword in [*(k for _, k in TEXT_COLUMNS), *(k for _, k in INTEGER_COLUMNS), "BitsAllocated"]
-}
+@functools.cache
+def _tag(keyword: str) -> str:
+    return f"{pydicom.datadict.tag_for_keyword(keyword):08X}"
+
+
+# what ingest converts of the header: the index's columns, and the character set their text is in
+_COLUMN_TAGS = frozenset(
+    pydicom.datadict.tag_for_keyword(keyword)
+    for keyword in ["SpecificCharacterSet", *(k for _, k in TEXT_COLUMNS), *(k for _, k in INTEGER_COLUMNS)]
+)
 
 
 def _json_text(element: dict[str, Any] | None) -> str:
@@ -320,11 +394,12 @@ def backfill(database: Database, store: FileStore) -> int:
                 with store.open_stored(Path(row.path)) as stored:
                     head = stored.read(HEADER_PREFIX)
                     whole = not stored.read(1)
-                    dataset = header_dataset(head, whole)
-                    if dataset is None:
-                        stored.seek(0)
-                        dataset = pydicom.dcmread(stored, stop_before_pixels=True, force=True)
-                entry = entry_of(dataset, header_of(dataset, row.transfer_syntax_uid))
+                    walked = header_dataset(head, whole)
+                    stored.seek(0)
+                    dataset = walked if walked is not None else pydicom.dcmread(stored, stop_before_pixels=True, force=True)
+                entry = index_entry(
+                    header_of(dataset, row.transfer_syntax_uid), head, whole, functools.partial(lambda d: d, dataset)
+                )
             except Exception as error:  # a file gone or unreadable: that instance stays out of DICOMweb
                 log.warning("DICOMweb: stored instance %s not indexed: %s", row.sop_instance_uid, type(error).__name__)
                 continue

@@ -13,13 +13,13 @@ from typing import Any
 from generated.models import ResponseCode
 from mie.contract import Contract
 from mie.contract.validation import FieldError
-from mie.service.answers import Answer, RecordResult, entry
+from mie.service.answers import Answer, RecordResult, entry, storage_unavailable
 from mie.service.envelope import read_envelope, remember_answer
 from mie.service.ingest import Claim, Ingested, IngestRefused, ingest_instance
 from mie.service.messages import answer_message, refused, with_notes
 from mie.service.uploads import UploadedFile, file_answer, receive_upload
 from mie.store.database import Batch, Database
-from mie.store.files import FileStore
+from mie.store.files import FileStore, StorageUnavailable
 from mie.store.repository import Repository
 
 log = logging.getLogger("mie.images")
@@ -109,6 +109,8 @@ def save_img_file(
         return file_answer(
             REFUSAL_CODES[refusal.kind], claim.hi_img_indx, f"{entry(REFUSAL_CODES[refusal.kind]).name}: {refusal.reason}"
         )
+    except StorageUnavailable as error:
+        raise storage_unavailable(error) from None
     answer = stored_answer(ingested)
     if not ingested.followed:
         # Found stored by another process after the group commit failed on it: remembered on its own.

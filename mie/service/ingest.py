@@ -2,14 +2,14 @@
 
 The caller has spooled the file completely into the store's temporary area (hashed, fsynced). Here it is
 checked (DICOM? which study, series, instance? does it belong to a registered exam of this institution?),
-its row is inserted, the file is renamed into place, and the transaction commits: the instance is stored
-once, whole, and known to the database, or not at all. Names on disk are built only from checked UIDs.
+its row is inserted, the file is put in the storage area (renamed into place; on an object store it was put
+before the transaction, under a name of its own: `FileStore.stage`), and the transaction commits: the instance
+is stored once, whole, and known to the database, or not at all. Names are built only from checked UIDs.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import zlib
 from collections.abc import Callable
@@ -27,17 +27,28 @@ from sqlalchemy.exc import IntegrityError
 
 from mie.contract.validation import mask
 from mie.service.dicomweb_index import index_entry
-from mie.service.part10 import LAST_HEADER_TAG, Irregular, file_meta, integer_string, scan_header, split_file
+from mie.service.part10 import LAST_HEADER_TAG, Irregular, file_meta, integer_string, scan_header, scannable, split_file
 from mie.store.database import Batch, CleanRefusal, Database
 from mie.store.dicomweb import add_entry
-from mie.store.files import FileStore, Spooled, UnsafeName, checked_uid, sync_directory
+from mie.store.files import (
+    FileStore,
+    Spooled,
+    SpoolWriter,
+    Staged,
+    StorageUnavailable,
+    UnsafeName,
+    checked_uid,
+    stands_for,
+)
 from mie.store.repository import StoredStudy, accession_list
 
 log = logging.getLogger("mie.ingest")
 
 DICOM_AREA = "dicom"
 Source = Literal["http", "dicom", "dicomweb", "recovered"]  # §2.2, C-STORE, STOW-RS, start-up recovery
-RefusalKind = Literal["md5", "not_dicom", "bad_uid", "unknown_exam", "study_mismatch", "accession", "not_registered", "conflict"]
+RefusalKind = Literal[
+    "md5", "not_dicom", "bad_uid", "unknown_exam", "study_mismatch", "accession", "not_registered", "conflict", "not_as_announced"
+]
 
 
 # What each refusal is as a DICOM status: C-STORE's (PS3.4 B.2.3), and STOW-RS's FailureReason (PS3.18 10.5.3):
@@ -47,6 +58,7 @@ CANNOT_UNDERSTAND = 0xC000
 NOT_REGISTERED = 0xC001
 INSTANCE_CONFLICT = 0xC002
 PROCESSING_FAILURE = 0x0110
+NOT_AS_ANNOUNCED = 0xA900  # "Data Set does not match SOP Class", also for another SOP Instance (as dcmtk's storescp)
 STATUS_OF_REFUSAL: dict[RefusalKind, int] = {
     "not_dicom": CANNOT_UNDERSTAND,
     "bad_uid": CANNOT_UNDERSTAND,
@@ -56,6 +68,7 @@ STATUS_OF_REFUSAL: dict[RefusalKind, int] = {
     "study_mismatch": NOT_REGISTERED,
     "conflict": INSTANCE_CONFLICT,
     "md5": PROCESSING_FAILURE,
+    "not_as_announced": NOT_AS_ANNOUNCED,
 }
 
 
@@ -140,14 +153,16 @@ _HEADER_TAGS = [
 
 HEADER_PREFIX = 64 * 1024
 """The bytes of a file read first for its header: the attributes mie reads come before the pixel data."""
+LONG_HEADER_PREFIX = 16 * 1024 * 1024
+"""The bytes read for a header that runs past HEADER_PREFIX; one longer still is read by pydicom."""
 
 
 def read_header(path: Path, head: bytes | None = None) -> Header:
     """The header of a Part 10 file, found by mie's scanner as the SCP finds a received data set's: in the
     file's first HEADER_PREFIX bytes (`head`, when the caller has them: an upload kept them as they were
-    written), or the whole file if the header runs past them. Files the scanner does not follow (no preamble,
-    big endian, deflated, irregular) are read by pydicom. Character sets such as GB18030 and GBK are decoded
-    either way."""
+    written), or its first LONG_HEADER_PREFIX bytes if the header runs past them. Files the scanner does not
+    follow (no preamble, big endian, deflated, irregular) are read by pydicom. Character sets such as GB18030
+    and GBK are decoded either way."""
     try:
         if head is None:
             with path.open("rb") as file:
@@ -156,11 +171,15 @@ def read_header(path: Path, head: bytes | None = None) -> Header:
         for _ in range(2):
             try:
                 syntax, start = split_file(data)
+                if not scannable(syntax):
+                    break
                 return _checked_header(scan_header(data[start:], syntax).get, syntax)
             except Irregular:
                 if len(data) < HEADER_PREFIX:
                     break
-                data = path.read_bytes()  # a header longer than the prefix: the whole file, once
+                # a header longer than the prefix: a longer one, once (never the whole file: it may be GBs)
+                with path.open("rb") as file:
+                    data = file.read(LONG_HEADER_PREFIX)
     except OSError as error:
         raise IngestRefused("not_dicom", f"不是有效的 DICOM 文件: {type(error).__name__}") from None
     return _read_header_with_pydicom(path)
@@ -269,6 +288,10 @@ def _head(path: Path, head: bytes | None, size: int) -> tuple[bytes, bool]:
     return head, len(head) >= size
 
 
+def _pydicom_header(path: Path) -> Dataset:
+    return pydicom.dcmread(path, stop_before_pixels=True, force=True)
+
+
 def relative_path(header: Header) -> Path:
     return Path(DICOM_AREA) / header.study_uid / header.series_uid / f"{header.sop_instance_uid}.dcm"
 
@@ -300,13 +323,20 @@ def ingest_instance(
         if header is None:
             header = read_header(spooled.path, head)
         # DICOMweb's entry is read from the header here, outside the group commit's lock, and stored with the row.
-        entry = index_entry(spooled.path, header, *_head(spooled.path, head, spooled.size))
-        result = _record(database, store, _Arrival(spooled, header, institution, source, claim, calling_ae, then, entry))
+        entry = index_entry(header, *_head(spooled.path, head, spooled.size), read_whole=lambda: _pydicom_header(spooled.path))
+        staged = store.stage(spooled, relative_path(header))
+        try:
+            arrival = _Arrival(spooled, header, institution, source, claim, calling_ae, then, staged, entry)
+            result = _record(database, store, arrival)
+        except BaseException:
+            _unstage(store, staged)
+            raise
+        if result.duplicate:
+            _unstage(store, staged)
     except BaseException:
         store.discard(spooled)
         raise
-    if result.duplicate:
-        store.discard(spooled)
+    store.discard(spooled)  # a duplicate's, or the spooled copy of a file the storage area copied (not moved)
     log.info(
         "%s instance %s of study %s from %s%s: %s (%s)",
         source,
@@ -338,6 +368,65 @@ def ingest_received(
     )
 
 
+def receive_into_spool(store: FileStore, sop_class_uid: str, sop_instance_uid: str, transfer_syntax_uid: str) -> SpoolWriter:
+    """Where a data set arriving over DICOM is written as its fragments come in, never held whole: a spool file
+    begun with the file meta naming the SOP class and instance its C-STORE request announced and the negotiated
+    transfer syntax, hashed as it is written, its first bytes kept for the header. The caller writes the data
+    set's fragments, then passes the writer to `ingest_spooled_received` (or discards it)."""
+    writer = store.open_spool(keep_head=HEADER_PREFIX)
+    try:
+        writer.write(file_meta(sop_class_uid, sop_instance_uid, transfer_syntax_uid))
+    except BaseException:
+        writer.discard()
+        raise
+    return writer
+
+
+def ingest_spooled_received(
+    database: Database,
+    store: FileStore,
+    received: SpoolWriter | Path,
+    *,
+    sop_class_uid: str,
+    sop_instance_uid: str,
+    institution: str,
+    calling_ae: str,
+) -> Ingested:
+    """A data set the DICOM SCP received into a file: mie's spool (`receive_into_spool`, complete but not yet
+    fsynced), or a Part 10 file written elsewhere (copied into the spool a chunk at a time). It is fsynced, its
+    header read from its first bytes, and ingested like any other instance. The file meta names what the request
+    announced, so a data set that is not that instance is refused, as dcmtk's storescp refuses it (PS3.4 B.2.3)."""
+    if isinstance(received, Path):
+        with received.open("rb") as stream:
+            spooled = store.spool_stream(stream, limit=None)
+    else:
+        try:
+            spooled = received.finish(keep=True)
+        except BaseException:
+            received.discard()
+            raise
+    try:
+        header = read_header(spooled.path, spooled.head if len(spooled.head) >= min(spooled.size, HEADER_PREFIX) else None)
+        if (header.sop_class_uid, header.sop_instance_uid) != (sop_class_uid, sop_instance_uid):
+            raise IngestRefused(
+                "not_as_announced",
+                f"数据集的 SOP Class/Instance UID ({header.sop_class_uid}, {header.sop_instance_uid}) 与 C-STORE 请求的不符",
+            )
+    except BaseException:
+        store.discard(spooled)
+        raise
+    return ingest_instance(
+        database, store, spooled, institution=institution, source="dicom", calling_ae=calling_ae, header=header
+    )
+
+
+def _unstage(store: FileStore, staged: Staged) -> None:
+    try:
+        store.unstage(staged)
+    except StorageUnavailable as error:  # left for start-up recovery: no row knows it
+        log.error("a staged file not stored could not be removed: %s", error)
+
+
 @dataclass(frozen=True)
 class _Arrival:
     """One instance on its way in: the spooled file, what it is, and who sent it how."""
@@ -348,7 +437,8 @@ class _Arrival:
     source: Source
     claim: Claim | None
     calling_ae: str | None
-    then: Then | None = None
+    then: Then | None
+    staged: Staged
     dicomweb_entry: dict[str, object] | None = None  # mie.service.dicomweb_index: what DICOMweb reads of it
 
 
@@ -398,8 +488,9 @@ def _instance_row(
 def _store(batch: Batch, store: FileStore, arrival: _Arrival) -> Ingested:
     """One instance's part of a group commit: checks, its row, its file in place; the commit follows.
 
-    The row goes in (and holds the instance's key) before the file takes its name; the directory is synced
-    and the transaction committed once for the whole batch, and only then is anyone answered."""
+    The row goes in (and holds the instance's key) before the file takes its name; the file is made durable
+    (local: its directory synced once for the whole batch; object store: confirmed on its put) and the
+    transaction committed, and only then is anyone answered."""
     repository = batch.repository
     spooled, header, institution, claim = arrival.spooled, arrival.header, arrival.institution, arrival.claim
     # Every refusal comes before the first write (IngestRefused is a CleanRefusal).
@@ -434,15 +525,16 @@ def _store(batch: Batch, store: FileStore, arrival: _Arrival) -> Ingested:
         received = repository.received_count(existing.hi_img_indx, header.study_uid)
         found = Ingested(header.sop_instance_uid, existing.hi_img_indx, header.study_uid, received, study.image_total_num, True)
         return _followed(batch, arrival, found)
-    target = relative_path(header)
+    staged = arrival.staged
     received = repository.add_instance(
-        _instance_row(header, study, spooled.size, spooled.md5, target, arrival.source, institution, arrival.calling_ae)
+        _instance_row(header, study, spooled.size, spooled.md5, staged.name, arrival.source, institution, arrival.calling_ae)
     )
     if arrival.dicomweb_entry is not None:
         add_entry(repository, {**arrival.dicomweb_entry, "hi_img_indx": study.hi_img_indx, "institution_code": institution})
-    placed = store.place(spooled, target)
-    batch.if_not_committed(lambda: store.unplace(spooled, target))
-    batch.before_commit(placed.parent, lambda: sync_directory(placed.parent))
+    placed = store.place(spooled, staged)
+    batch.if_not_committed(lambda: store.unplace(spooled, staged))
+    if placed.make_durable is not None:
+        batch.before_commit(placed.key, placed.make_durable)
     stored = Ingested(header.sop_instance_uid, study.hi_img_indx, header.study_uid, received, study.image_total_num, False)
     return _followed(batch, arrival, stored)
 
@@ -464,15 +556,22 @@ def adopt_instance(database: Database, store: FileStore, relative: Path) -> bool
     process died between placing the file and committing, before any answer. Either way the file is whole,
     and keeping it is right: if it was acknowledged it must not be lost, and if it was not, the sender sends
     it again and finds it already stored."""
-    path = store.path(relative)
+    # read through a copy in the spool (a chunk at a time), wherever the storage area keeps it: recovery is rare
+    with store.open_stored(relative) as stored:
+        copy = store.spool_stream(stored)
     try:
-        header = read_header(path)
+        return _adopt(database, relative, copy)
+    finally:
+        store.discard(copy)
+
+
+def _adopt(database: Database, relative: Path, copy: Spooled) -> bool:
+    try:
+        header = read_header(copy.path)
     except IngestRefused:
         return False
-    if relative != relative_path(header):
+    if not stands_for(relative, relative_path(header)):
         return False
-    with path.open("rb") as stream:
-        digest = hashlib.file_digest(stream, lambda: hashlib.md5(usedforsecurity=False))
     with database.unit_of_work() as repository:
         studies = repository.studies_of_uid_any_institution(header.study_uid)
         registered = [study for study in studies if header.accession_number in study.accession_list()]
@@ -481,10 +580,10 @@ def adopt_instance(database: Database, store: FileStore, relative: Path) -> bool
         study = registered[0]
         received = repository.add_instance(
             _instance_row(
-                header, study, path.stat().st_size, digest.hexdigest(), relative, "recovered", study.institution_code, None
+                header, study, copy.size, copy.md5, relative, "recovered", study.institution_code, None
             )
         )
-        entry = index_entry(path, header, *_head(path, None, path.stat().st_size))
+        entry = index_entry(header, *_head(copy.path, None, copy.size), read_whole=lambda: _pydicom_header(copy.path))
         add_entry(repository, {**entry, "hi_img_indx": study.hi_img_indx, "institution_code": study.institution_code})
     adopted = Ingested(header.sop_instance_uid, study.hi_img_indx, header.study_uid, received, study.image_total_num, False)
     log.warning(

@@ -68,6 +68,10 @@ class LinkSigner:
         sealed = nonce + self._aead.encrypt(nonce, payload, _CONTEXT)
         return base64.urlsafe_b64encode(sealed).rstrip(b"=").decode("ascii")
 
+    def reissue(self, grant: PageGrant, page: Page) -> str:
+        """A token for another page of the same grant (same exam, same institution), expiring with it."""
+        return self.issue(page, grant.hi_img_indx, grant.institution_code, now=grant.expires_at - self.ttl_seconds)
+
     def open(self, token: str, page: Page, now: float | None = None) -> PageGrant:
         """The grant a token carries for `page`; LinkRefused when it was altered, is another page's, or expired."""
         try:
@@ -80,7 +84,7 @@ class LinkSigner:
         if grant.page is not page:
             raise LinkRefused("链接无效或已被修改")
         if (now if now is not None else time.time()) >= grant.expires_at:
-            raise LinkRefused("链接已过期, 请重新查询")
+            raise LinkRefused("链接已过期，请重新查询")
         return grant
 
 

@@ -28,15 +28,19 @@ from mie.runtime import Runtime
 from mie.service.audit import Access, AccessEvent, masked_certno
 from mie.service.links import LinkRefused, Page, PageGrant
 from mie.service.part10 import integer_string
-from mie.service.render import CT_PRESETS, Preset, RenderError, render_png
+from mie.service.render import CT_PRESETS, Preset, Rendered, RenderError, WindowRefused, asked_window, render
+from mie.store.files import StorageUnavailable, StoredFile
 from mie.store.repository import ExamInstance, StoredExam, StoredReport
 
 log = logging.getLogger("mie.pages")
 
 UNKNOWN_INSTITUTION = "-"  # the audit's institution for a token that could not be read
 
-# The report page's sections: which §2.1 fields each shows, in this order. Labels are the spec's titles.
+# The report page's sections: which §2.1 fields each shows, in this order. Labels are the spec's titles. The
+# findings and the diagnosis come first, above the PDF; who the patient is and how the exam was made after it.
+REPORT_FINDINGS: tuple[str, tuple[str, ...]] = ("诊断报告", ("imgDscr", "diagRslt", "examRsltCode", "rpotAdv", "rpotCritVal"))
 REPORT_SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    REPORT_FINDINGS,
     ("患者", ("psnName", "psnCertType", "certno", "gend", "age", "brdy", "patnId", "optNo", "iptNo")),
     (
         "检查",
@@ -60,7 +64,6 @@ REPORT_SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "clncDiag",
         ),
     ),
-    ("报告", ("imgDscr", "diagRslt", "examRsltCode", "rpotAdv", "rpotCritVal")),
     (
         "医师与日期",
         (
@@ -116,9 +119,11 @@ class ReportFile:
 class ReportPage:
     token: str
     heading: str
-    sections: list[Section]
+    findings: Section  # REPORT_FINDINGS, shown first
+    sections: list[Section]  # the other REPORT_SECTIONS, after the PDF
     reports: list[ReportFile]  # the newest version of each report number first, then the earlier ones
     expires_at: int
+    image_token: str  # the image page of the same exam, for the same institution, expiring with this link
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,7 @@ class Slice:
 
     sop_instance_uid: str
     frame: int
+    instance_number: int | None = None
 
 
 @dataclass
@@ -145,7 +151,7 @@ class ImagePage:
     heading: str
     sections: list[Section]
     series: list[SeriesView]
-    presets: list[tuple[str, str]]  # (value, name), CT only
+    presets: list[tuple[str, str]]  # (value, name) when a series is CT; the page offers them on CT series only
     expires_at: int
 
 
@@ -252,8 +258,9 @@ def report_page(runtime: Runtime, token: str, client: str | None) -> ReportPage:
         stored = repository.page_reports(grant.hi_img_indx)
     reports = _newest_first(stored)
     runtime.audit.record(_event(runtime, Access.view_report, grant, exam, client, items=len(reports), detail="报告页"))
-    sections = _sections(runtime.contract, exam.record, REPORT_SECTIONS)
-    return ReportPage(token, _heading(exam.record), sections, reports, grant.expires_at)
+    findings, *sections = _sections(runtime.contract, exam.record, REPORT_SECTIONS)
+    image_token = runtime.links.reissue(grant, Page.image)
+    return ReportPage(token, _heading(exam.record), findings, sections, reports, grant.expires_at, image_token)
 
 
 def _newest_first(reports: list[StoredReport]) -> list[ReportFile]:
@@ -271,17 +278,24 @@ def _report_file(report: StoredReport, current: bool) -> ReportFile:
     return ReportFile(report.id, report.rpot_no, report.version, report.size, received, current)
 
 
-def report_pdf(runtime: Runtime, token: str, report_id: int, client: str | None) -> tuple[Path, int]:
-    """The stored PDF of report `report_id` (path and size), if it is of the exam the token grants."""
+def report_pdf(runtime: Runtime, token: str, report_id: int, client: str | None) -> StoredFile:
+    """The stored PDF of report `report_id`, open for reading (its size with it), if it is of the exam the token
+    grants. The caller streams and closes it."""
     grant, exam = _open(runtime, token, Page.report, Access.view_report, client, "报告 PDF")
     with runtime.database.unit_of_work() as repository:
         report = repository.page_report(report_id)
     if report is None or report.hi_img_indx != grant.hi_img_indx:
         _refuse(runtime, Access.view_report, grant, exam, client, 404, "该报告不属于此检查")
-    path = runtime.store.path(Path(report.path))
+    try:
+        stored = runtime.store.open_stored(Path(report.path))
+    except FileNotFoundError:
+        raise PageRefused(404, "报告文件不存在") from None
+    except StorageUnavailable as error:
+        log.error("report page: %s", error)
+        raise PageRefused(503, "报告存储暂不可用, 请稍后再试") from None
     detail = f"报告 PDF 第 {report.version} 版"
     runtime.audit.record(_event(runtime, Access.view_report, grant, exam, client, items=1, bytes_sent=report.size, detail=detail))
-    return path, report.size
+    return stored
 
 
 # --- the image page -------------------------------------------------------------------------------------------------
@@ -363,8 +377,8 @@ def image_page(runtime: Runtime, token: str, client: str | None) -> ImagePage:
         ordered[instance.series_uid].append((header.instance_number, instance.sop_instance_uid, header.frames))
     for uid, view in series.items():
         # by Instance Number, those without one after; equal numbers in arrival order (sorted() is stable)
-        for _number, sop, frames in sorted(ordered[uid], key=lambda member: (member[0] is None, member[0] or 0)):
-            view.slices.extend(Slice(sop, frame) for frame in range(frames))
+        for number, sop, frames in sorted(ordered[uid], key=lambda member: (member[0] is None, member[0] or 0)):
+            view.slices.extend(Slice(sop, frame, number) for frame in range(frames))
     shown = sorted(series.values(), key=lambda view: (_as_int(view.number), view.series_uid))
     ct = any(view.modality == "CT" for view in shown)
     presets = [(preset.value, name) for preset, (name, _window) in CT_PRESETS.items()] if ct else []
@@ -392,8 +406,22 @@ def _as_int(text: str) -> int:
         return 1 << 31  # series without a number last
 
 
-def image_png(runtime: Runtime, token: str, sop_instance_uid: str, frame: int, preset: str, client: str | None) -> bytes:
-    """One frame of an instance of the granted exam, rendered (`mie.service.render`)."""
+def image_png(
+    runtime: Runtime,
+    token: str,
+    sop_instance_uid: str,
+    frame: int,
+    preset: str,
+    client: str | None,
+    center: str | None = None,
+    width: str | None = None,
+) -> Rendered:
+    """One frame of an instance of the granted exam, rendered (`mie.service.render`) in the window the viewer
+    asks for (`center` and `width`, both or neither), else in `preset`'s; with the window applied."""
+    try:
+        window = asked_window(center, width)
+    except WindowRefused as refused:  # checked before the token: nothing is read for a request that cannot be drawn
+        raise PageRefused(400, refused.reason) from None
     grant, exam = _open(runtime, token, Page.image, Access.view_image, client, "影像")
     with runtime.database.unit_of_work() as repository:
         instance = repository.instance(sop_instance_uid)
@@ -404,10 +432,11 @@ def image_png(runtime: Runtime, token: str, sop_instance_uid: str, frame: int, p
     except ValueError:
         chosen = Preset.auto
     try:
-        png = render_png(runtime.store.path(Path(instance.path)), frame, chosen)
+        with runtime.store.open_stored(Path(instance.path)) as stored:
+            rendered = render(stored, frame, chosen, window)
     except RenderError as error:
         log.warning("image page: a stored instance could not be rendered: %s", error)
         _refuse(runtime, Access.view_image, grant, exam, client, 422, "该影像无法显示")
     # Not audited one by one when shown: scrolling a series loads hundreds, and the page view that listed
     # them is on record with their count. Refusals are.
-    return png
+    return rendered

@@ -282,10 +282,13 @@ PIXEL_DATA_GROUP = 0x7FE0
 TopLevelElement = tuple[int, str | None, int, int, bool]
 
 
-def top_level_elements(data: bytes, position: int, implicit: bool) -> tuple[list[TopLevelElement], bool]:
+def top_level_elements(
+    data: bytes, position: int, implicit: bool, only: frozenset[int] | None = None
+) -> tuple[list[TopLevelElement], int, bool]:
     """Every top-level element of a little-endian data set from `position` up to its pixel data (group 7FE0), as
-    (tag, VR or None when implicit, where its value begins, where it ends, of undefined length), and whether the walk
-    reached group 7FE0 (False: `data` ended first, which is the data set's end only if `data` is the whole of it).
+    (tag, VR or None when implicit, where its value begins, where it ends, of undefined length) (`only`: those of
+    these tags), where the walk ended, and whether it reached group 7FE0 (False: `data` ended first, which is the
+    data set's end only if `data` is the whole of it).
     DICOMweb's metadata is read from these (mie/service/dicomweb_index.py). A sequence of undefined length ends
     before its end marker. Irregular when an element runs past `data`, or is not what the walk can follow."""
     found: list[TopLevelElement] = []
@@ -295,7 +298,7 @@ def top_level_elements(data: bytes, position: int, implicit: bool) -> tuple[list
             raise Irregular("truncated element header")
         group, element = _TAG.unpack_from(data, position)
         if group >= PIXEL_DATA_GROUP:
-            return found, True
+            return found, position, True
         if group == 0xFFFE:
             raise Irregular(f"unexpected delimiter ({group:04X},{element:04X})")
         vr: bytes | None = None
@@ -304,13 +307,16 @@ def top_level_elements(data: bytes, position: int, implicit: bool) -> tuple[list
             position += 8
         else:
             vr, length, position = _explicit_element(data, position, group, element, "truncated element header")
+        tag = group << 16 | element
         if length == _UNDEFINED:
             after = _skip_items(data, position, implicit or vr == b"UN")
-            found.append((group << 16 | element, vr.decode() if vr else None, position, after - 8, True))
+            if only is None or tag in only:
+                found.append((tag, vr.decode() if vr else None, position, after - 8, True))
             position = after
             continue
         if position + length > end:
             raise Irregular("value runs past the end of the data set")
-        found.append((group << 16 | element, vr.decode() if vr else None, position, position + length, False))
+        if only is None or tag in only:
+            found.append((tag, vr.decode() if vr else None, position, position + length, False))
         position += length
-    return found, False
+    return found, position, False

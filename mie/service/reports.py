@@ -14,12 +14,12 @@ from typing import Any
 from generated.models import ResponseCode
 from mie.contract import Contract
 from mie.contract.validation import mask
-from mie.service.answers import Answer, entry
+from mie.service.answers import Answer, entry, storage_unavailable
 from mie.service.envelope import remember_answer
 from mie.service.messages import with_notes
 from mie.service.uploads import UploadedFile, file_answer, receive_upload
 from mie.store.database import Database
-from mie.store.files import FileStore, Spooled
+from mie.store.files import FileStore, Spooled, StorageUnavailable
 
 log = logging.getLogger("mie.reports")
 
@@ -82,6 +82,8 @@ def save_rpt_file(
             message = "成功" + (f"; 第 {version} 版, 此前的版本已保留" if version > 1 else "")
             answer = file_answer(ResponseCode.success, index_text, with_notes(message, upload.notes))
             remember_answer(repository, institution, envelope, answer)
+    except StorageUnavailable as error:  # from its put: nothing stored, the transaction rolled back
+        raise storage_unavailable(error) from None
     except BaseException:
         if placed is not None:
             store.remove(placed)

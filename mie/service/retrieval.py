@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,13 +24,13 @@ from generated.models import ResponseCode
 from mie.contract import Contract
 from mie.contract.validation import FieldError, Outcome, mask
 from mie.service.access import QueryRefused, admit
-from mie.service.answers import Answer, MieError, entry
+from mie.service.answers import Answer, MieError, entry, storage_unavailable
 from mie.service.audit import Access, AccessEvent, AuditLog, masked_certno
 from mie.service.envelope import Envelope, read_envelope
 from mie.service.links import LinkSigner, Page, page_url
 from mie.service.messages import with_notes
 from mie.store.database import Database
-from mie.store.files import FileStore
+from mie.store.files import FileStore, StorageUnavailable
 from mie.store.repository import IndexedExam, ListedInstance
 
 if TYPE_CHECKING:
@@ -351,7 +350,9 @@ def _image_stream(
         stored = retrieval.store.open_stored(Path(relative))
     except FileNotFoundError:  # deleted between the row's read and now
         raise MieError(ResponseCode.instance_not_found, "实例已被删除") from None
-    actual = os.fstat(stored.fileno()).st_size
+    except StorageUnavailable as error:
+        raise storage_unavailable(error) from None
+    actual = stored.size
     if actual != size:
         stored.close()
         log.error("stored instance %s is %d bytes, its row says %d", relative, actual, size)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, exists, func, insert, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, exists, func, insert, or_, select, update
 
 from mie.store.repository import Repository, _Direct
 from mie.store.tables import DicomwebInstance, Instance
@@ -199,7 +199,7 @@ def search_series(
     return [dict(row._mapping) for row in repository.connection.execute(query)]
 
 
-_INSTANCE_COLUMNS = [c for c in _index.c if c.name not in ("dicom_json", "hi_img_indx", "institution_code")]
+_INSTANCE_COLUMNS = [c for c in _index.c if c.name not in ("dicom_json", "header", "hi_img_indx", "institution_code")]
 
 
 def search_instances(
@@ -216,12 +216,52 @@ def search_instances(
     return [dict(row._mapping) for row in repository.connection.execute(query)]
 
 
-def metadata_of(repository: Repository, sop_instance_uids: Sequence[str]) -> dict[str, str]:
-    """The stored DICOM JSON of these instances, by SOP Instance UID."""
+@dataclass(frozen=True)
+class MetadataRow:
+    """An instance's metadata as kept: its DICOM JSON, or (until it is built) the header's bytes it is built from."""
+
+    sop_instance_uid: str
+    study_uid: str
+    series_uid: str
+    sop_class_uid: str
+    transfer_syntax_uid: str
+    rows: int | None
+    dicom_json: str | None
+    header: bytes | None
+
+
+_METADATA_COLUMNS = [
+    _index.c[name]
+    for name in (
+        "sop_instance_uid",
+        "study_uid",
+        "series_uid",
+        "sop_class_uid",
+        "transfer_syntax_uid",
+        "rows",
+        "dicom_json",
+        "header",
+    )
+]
+_SET_METADATA = (
+    update(_index)
+    .where(_index.c.sop_instance_uid == bindparam("uid"), _index.c.dicom_json.is_(None))
+    .values(dicom_json=bindparam("document"), header=None)
+)
+
+
+def metadata_of(repository: Repository, sop_instance_uids: Sequence[str]) -> list[MetadataRow]:
+    """The kept metadata of these instances."""
     if not sop_instance_uids:
-        return {}
-    query = select(_index.c.sop_instance_uid, _index.c.dicom_json).where(_index.c.sop_instance_uid.in_(sop_instance_uids))
-    return {uid: document for uid, document in repository.connection.execute(query)}
+        return []
+    query = select(*_METADATA_COLUMNS).where(_index.c.sop_instance_uid.in_(sop_instance_uids))
+    return [MetadataRow(*row) for row in repository.connection.execute(query)]
+
+
+def set_metadata(repository: Repository, documents: dict[str, str]) -> None:
+    """Keep the DICOM JSON built for these instances (their header bytes are then dropped: the JSON holds them)."""
+    if documents:
+        repository.connection.execute(_SET_METADATA, [{"uid": uid, "document": document} for uid, document in documents.items()])
 
 
 # Series by Series Number, then instances by Instance Number (each: none last), then by UID.
@@ -287,11 +327,10 @@ def instances_in(
     return [StoredInstanceRef(*row) for row in repository.connection.execute(query)]
 
 
-def series_metadata(repository: Repository, scope: Scope, study_uid: str, series_uid: str | None) -> list[str]:
-    """The stored DICOM JSON of a study's (or series') instances in scope, in series and instance order."""
-    conditions = _in_study(scope, study_uid, series_uid)
-    query = select(_index.c.dicom_json).where(*conditions).order_by(*_IN_SERIES_ORDER)
-    return list(repository.connection.execute(query).scalars())
+def series_metadata(repository: Repository, scope: Scope, study_uid: str, series_uid: str | None) -> list[MetadataRow]:
+    """The kept metadata of a study's (or series') instances in scope, in series and instance order."""
+    query = select(*_METADATA_COLUMNS).where(*_in_study(scope, study_uid, series_uid)).order_by(*_IN_SERIES_ORDER)
+    return [MetadataRow(*row) for row in repository.connection.execute(query)]
 
 
 def series_version(

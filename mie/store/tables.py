@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -227,7 +227,8 @@ def _text_column() -> Any:
 class DicomwebInstance(SQLModel, table=True):
     """What DICOMweb matches, returns and describes of a stored instance, read from its header once, at ingest
     (revision 0004_dicomweb): the QIDO attributes of its study, series and itself, and its DICOM JSON metadata
-    without pixel data (bulk data by BulkDataURI, relative to the DICOMweb root: the root is the caller's).
+    without pixel data (bulk data by BulkDataURI, relative to the DICOMweb root: the root is the caller's), built
+    from the header's bytes on first need.
     Text values are as the header has them (PN as pydicom writes it, `Alphabetic=Ideographic=Phonetic`), "" when
     absent. An instance stored before the revision has no row until DICOMweb first reads its file."""
 
@@ -261,4 +262,8 @@ class DicomwebInstance(SQLModel, table=True):
     rows: int | None = None
     columns: int | None = None
     number_of_frames: int | None = None
-    dicom_json: str = Field(sa_column=Column(Text, nullable=False))  # one DICOM JSON object, compact
+    # The header's bytes (the file from its start to the pixel data), kept at ingest; the DICOM JSON (one object,
+    # compact) is built from them on first need and kept (mie/service/dicomweb_index.py). Either may be NULL: the
+    # header before its metadata is built, or when ingest built it at once (a header its walk could not follow).
+    header: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    dicom_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

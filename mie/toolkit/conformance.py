@@ -33,11 +33,10 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from xml.etree import ElementTree
 
 import requests
 
@@ -45,13 +44,24 @@ from mie.client import Messages, MsgidSequence, wire
 from mie.contract import Contract
 from mie.contract.spec import BUNDLED_SPEC_DIR
 from mie.contract.validation import merge_all_of
+from mie.toolkit.conformance_report import (
+    EXIT_CLEAN,
+    EXIT_FINDINGS,
+    EXIT_NOT_STARTED,
+    FieldRef,
+    Finding,
+    Report,
+    Request,
+)
 
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_NOT_STARTED = 0, 1, 2
+__all__ = ["EXIT_CLEAN", "EXIT_FINDINGS", "EXIT_NOT_STARTED", "Finding", "Institution", "NotStarted", "Options", "Report", "run"]
+
 DEFAULT_SPEC = BUNDLED_SPEC_DIR / "openapi.yaml"
 
 
 class NotStarted(Exception):
-    """The run could not start: bad options, an unreadable spec, an unreachable server (exit code 2)."""
+    """The run could not start: bad options, an unreadable spec, an unreachable server, a server that is not this
+    interface, a key it refuses (exit code 2). The message is one line, in Chinese."""
 
 
 @dataclass(frozen=True)
@@ -73,145 +83,6 @@ class Options:
     dicom: str | None = None  # HOST:PORT of the processor's C-STORE SCP: the dicom phase runs only with it
     called_ae: str = "ANY-SCP"  # the SCP's AE title
     calling_ae: str = "MIECONFORMANCE"  # ours, as the server knows the institution's (`mie institution add --ae-title`)
-
-
-@dataclass(frozen=True)
-class FieldRef:
-    """A field as the spec names it: code, Chinese name, 序号, and the rule a case broke."""
-
-    path: str
-    code: str
-    title: str
-    seq: str
-    rule: str
-
-    def named(self) -> str:
-        return f"{self.path}({self.title},{self.seq})"
-
-
-@dataclass
-class Finding:
-    transaction: str
-    section: str
-    test: str  # the test case it belongs to (JUnit testcase name)
-    check: str
-    message: str
-    field: FieldRef | None = None
-    status: int | None = None
-    curl: str = ""
-
-    def headline(self) -> str:
-        where = f" {self.field.named()} [{self.field.rule}]" if self.field else ""
-        return f"{self.check}{where}: {self.message}"
-
-
-@dataclass
-class Report:
-    url: str
-    spec: str
-    seed: int
-    findings: list[Finding] = field(default_factory=list)
-    not_implemented: dict[str, str] = field(default_factory=dict)  # transaction -> what the server said
-    tests: dict[tuple[str, str], int] = field(default_factory=dict)  # (transaction, test) -> cases sent
-    sections: dict[str, str] = field(default_factory=dict)
-    fingerprints: dict[str, str] = field(default_factory=dict)  # "transaction test" -> digest of the generated cases
-    elapsed: float = 0.0
-
-    @property
-    def cases(self) -> int:
-        return sum(self.tests.values())
-
-    @property
-    def clean(self) -> bool:
-        return not self.findings
-
-    def exit_code(self) -> int:
-        return EXIT_CLEAN if self.clean else EXIT_FINDINGS
-
-    def to_json(self) -> dict[str, Any]:
-        per_transaction: dict[str, dict[str, Any]] = {}
-        for (transaction, test), cases in self.tests.items():
-            entry = per_transaction.setdefault(
-                transaction, {"section": self.sections.get(transaction, ""), "cases": 0, "tests": {}}
-            )
-            entry["cases"] += cases
-            entry["tests"][test] = cases
-        return {
-            "url": self.url,
-            "spec": self.spec,
-            "seed": self.seed,
-            "clean": self.clean,
-            "cases": self.cases,
-            "seconds": round(self.elapsed, 3),
-            "cases_per_second": round(self.cases / self.elapsed, 1) if self.elapsed else None,
-            "transactions": per_transaction,
-            "not_implemented": self.not_implemented,
-            "fingerprints": self.fingerprints,
-            "findings": [asdict(finding) for finding in self.findings],
-        }
-
-    def summary(self) -> str:
-        rate = f" ({self.cases / self.elapsed:.1f} cases/s)" if self.elapsed else ""
-        lines = [
-            f"mie conformance: {self.url}, spec {self.spec}, seed {self.seed}: {self.cases} cases in {self.elapsed:.1f} s{rate}"
-        ]
-        transactions = sorted(
-            {transaction for transaction, _ in self.tests}, key=lambda name: (self.sections.get(name, ""), name)
-        )
-        for transaction in transactions:
-            cases = sum(count for (name, _), count in self.tests.items() if name == transaction)
-            found = [finding for finding in self.findings if finding.transaction == transaction]
-            state = f"{len(found)} finding(s)" if found else "clean"
-            if transaction in self.not_implemented:
-                state += f"; not implemented: {self.not_implemented[transaction]}"
-            lines.append(f"§{self.sections.get(transaction, '?')} {transaction}: {cases} cases, {state}")
-            by_field: dict[str, list[Finding]] = {}
-            for finding in found:
-                by_field.setdefault(finding.field.named() if finding.field else "(message)", []).append(finding)
-            for where, group in sorted(by_field.items()):
-                lines.append(f"  {where}")
-                for finding in group:
-                    rule = f" [{finding.field.rule}]" if finding.field else ""
-                    status = f" HTTP {finding.status}" if finding.status is not None else ""
-                    lines.append(f"    {finding.test} / {finding.check}{rule}{status}: {finding.message}")
-                    if finding.curl:
-                        lines.append("      " + finding.curl.replace("\n", "\n      "))
-        lines.append(
-            "mie conformance: clean"
-            if self.clean
-            else f"mie conformance: {len(self.findings)} finding(s): the server does not conform"
-        )
-        return "\n".join(lines)
-
-    def write_junit(self, path: Path) -> None:
-        suites = ElementTree.Element("testsuites", name="mie conformance", tests=str(len(self.tests)))
-        failures_total = 0
-        for transaction in sorted({name for name, _ in self.tests}):
-            tests = [(test, cases) for (name, test), cases in self.tests.items() if name == transaction]
-            suite = ElementTree.SubElement(suites, "testsuite", name=f"§{self.sections.get(transaction, '?')} {transaction}")
-            failures = 0
-            skipped = 0
-            for test, cases in tests:
-                case = ElementTree.SubElement(suite, "testcase", classname=transaction, name=test)
-                ElementTree.SubElement(case, "properties")
-                case[0].append(ElementTree.Element("property", name="cases", value=str(cases)))
-                found = [finding for finding in self.findings if finding.transaction == transaction and finding.test == test]
-                if found:
-                    failures += 1
-                    text = "\n\n".join(f"{finding.headline()}\n{finding.curl}" for finding in found)
-                    failure = ElementTree.SubElement(case, "failure", message=found[0].message[:500], type=found[0].check)
-                    failure.text = text
-                elif test.startswith("chain") and transaction in self.not_implemented:
-                    skipped += 1
-                    ElementTree.SubElement(case, "skipped", message="not implemented: " + self.not_implemented[transaction])
-            suite.set("tests", str(len(tests)))
-            suite.set("failures", str(failures))
-            suite.set("skipped", str(skipped))
-            suite.set("errors", "0")
-            failures_total += failures
-        suites.set("failures", str(failures_total))
-        suites.set("time", f"{self.elapsed:.3f}")
-        ElementTree.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
 
 
 # --- the spec, read once per run ---------------------------------------------------------------------------
@@ -256,9 +127,9 @@ def load_plan(path: Path) -> Plan:
     try:
         contract = Contract.load(path)
     except (OSError, ValueError) as error:
-        raise NotStarted(f"cannot read the spec {path}: {error}") from error
+        raise NotStarted(f"无法读取规范 {path}: {getattr(error, 'strerror', None) or error}") from error
     if not isinstance(contract.document, dict) or "paths" not in contract.document:
-        raise NotStarted(f"{path} is not an OpenAPI document")
+        raise NotStarted(f"{path} 不是 OpenAPI 文档")
     return plan_of(contract)
 
 
@@ -434,7 +305,7 @@ class _Stop(Exception):
 class Runner:
     def __init__(self, options: Options, progress: Callable[[str], None] | None = None) -> None:
         if not options.institutions:
-            raise NotStarted("at least one --institution CODE --key KEY is needed: a server answers nobody else")
+            raise NotStarted("至少要给一个 --institution CODE --key KEY: 服务器只接受已登记机构的报文")
         self.options = options
         self.url = options.url.rstrip("/")
         self.progress = progress or (lambda _line: None)
@@ -455,7 +326,7 @@ class Runner:
         known = {name for operation in self.plan.operations for name in (operation.infno, operation.name)}
         unknown = wanted - known
         if unknown:
-            raise NotStarted(f"--transactions: not in the spec: {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
+            raise NotStarted(f"--transactions: 规范中没有 {', '.join(sorted(unknown))} (可用: {', '.join(sorted(known))})")
         selected = [op for op in self.plan.operations if not wanted or op.infno in wanted or op.name in wanted]
         for operation in selected:
             self.report.sections[operation.name] = operation.section
@@ -529,7 +400,7 @@ class Runner:
         try:
             response = case.call(base_url=self.url, session=self.session, timeout=self.options.timeout)
         except requests.RequestException as error:
-            self._find(operation, test, "connection", f"no answer: {type(error).__name__}: {error}", field, None, case)
+            self._find(operation, test, "connection", f"没有应答: {no_answer(error)}", field, None, case)
             return 0, None, case
         checks = _schemathesis_checks()
         if self._not_implemented(operation, response.status_code, _json_or_none(response.content)):
@@ -538,17 +409,9 @@ class Runner:
             case.validate_response(response, checks=checks)
         except FailureGroup as group:
             for failure in group.exceptions:
-                self._find(
-                    operation,
-                    test,
-                    failure.title,
-                    _first_line(failure.message) or failure.title,
-                    field,
-                    response.status_code,
-                    case,
-                )
+                self._find(operation, test, *_said_by_schemathesis(failure, response), field, response.status_code, case)
         except Failure as failure:
-            self._find(operation, test, failure.title, _first_line(failure.message), field, response.status_code, case)
+            self._find(operation, test, *_said_by_schemathesis(failure, response), field, response.status_code, case)
         answer = self._check_envelope(operation, test, response, field, case)
         if answer is not None and operation.per_record and isinstance(body, dict):
             self._check_records(operation, test, body, response.status_code, answer, field, case)
@@ -557,12 +420,27 @@ class Runner:
     def _find(
         self, operation: Operation, test: str, check: str, message: str, field: FieldRef | None, status: int | None, case: Any
     ) -> None:
-        try:
-            curl = case.as_curl_command(base_url=self.url) if case is not None else ""
-        except Exception:  # noqa: BLE001 - a curl line is a courtesy; a body it cannot render must not stop the run
-            curl = ""
-        self.report.findings.append(Finding(operation.name, operation.section, test, check, message, field, status, curl))
-        self.progress(f"  finding: {operation.name} {test} {check}: {message[:160]}")
+        request = self._request_of(operation, case) if case is not None else None
+        self.report.findings.append(Finding(operation.name, operation.section, test, check, message, field, status, request))
+        self.progress(f"  发现: {operation.name} {test} {check}: {message[:160]}")
+
+    def _request_of(self, operation: Operation, case: Any) -> Request:
+        """What a case sent, as the report shows it again (a file part by its size, not its bytes)."""
+        url = self.url + operation.path
+        keys = {institution.key for institution in self.options.institutions}
+        # Reports end up in CI logs: an institution's key is shown as <KEY>, to be put back to replay a case.
+        headers = {str(name): "<KEY>" if str(value) in keys else str(value) for name, value in dict(case.headers or {}).items()}
+        body = case.body
+        if isinstance(body, dict) and str(body.get("key")) in keys:
+            body = {**body, "key": "<KEY>"}
+        if not operation.multipart:
+            return Request(url, headers, body=body)
+        if not isinstance(body, dict):
+            return Request(url, headers, body=body if isinstance(body, str | int | float | list) else repr(body))
+        form = {name: str(value) for name, value in body.items() if not isinstance(value, bytes)}
+        files = [(name, value) for name, value in body.items() if isinstance(value, bytes)]
+        file_field, data = files[0] if files else (None, b"")
+        return Request(url, headers, form=form, file_field=file_field, file_bytes=len(data))
 
     def _check_envelope(self, operation: Operation, test: str, response: Any, field: FieldRef | None, case: Any) -> Any:
         """Every answer is a JSON object with a `code` of the catalogue, a `type` and a `message`, and the HTTP status
@@ -575,29 +453,30 @@ class Runner:
         try:
             answer = json.loads(response.content)
         except ValueError:
-            find(f"the answer is not JSON: {response.content[:120]!r}")
+            find(f"应答不是 JSON: {_short(response.content[:120].decode('utf-8', 'replace'), 120)!r}")
             return None
         if not isinstance(answer, dict):
-            find(f"the answer is not an object {{code,type,message,data}} but {type(answer).__name__}")
+            kind = type(answer).__name__
+            find(f"应答不是 {{code, type, message, data}} 对象, 而是{_JSON_TYPES.get(kind, kind)}")
             return None
         # The flat §2.2/§2.4 answer (code, hiImgIndx, message) is the one declared for their 200; every other
         # answer is {code, type, message, data}. Properties beyond the declared ones are left to the schema check.
         required = ("code", "message") if operation.multipart and status == 200 else ("code", "type", "message")
         missing = [name for name in required if name not in answer]
         if missing:
-            find(f"the answer is outside the envelope: no {', '.join(missing)}")
+            find(f"应答缺少报文字段 {', '.join(missing)}")
         code = answer.get("code")
         if "code" in answer and (not isinstance(code, int) or isinstance(code, bool) or code not in self.plan.http_status):
-            find(f"code {code!r} is not in the ResponseCode catalogue")
+            find(f"code {code!r} 不在 ResponseCode 代码表中")
         elif code in self.plan.http_status and self.plan.http_status[code] != status:
-            find(f"code {code} goes with HTTP {self.plan.http_status[code]} in the catalogue, answered with HTTP {status}")
+            find(f"code {code} 按代码表应配 HTTP {self.plan.http_status[code]}, 实为 HTTP {status}")
         if (
             "type" in answer
             and code is not None
             and answer["type"] != ("success" if code == self.plan.codes.get("success", 0) else "error")
             and code not in (self.plan.codes.get("some_records_refused"), self.plan.codes.get("all_records_refused"))
         ):
-            find(f"type {answer['type']!r} does not go with code {code}")
+            find(f"type {answer['type']!r} 与 code {code} 不符")
         return answer
 
     def _check_records(
@@ -616,34 +495,34 @@ class Runner:
             return
 
         def find(message: str) -> None:
-            self._find(operation, test, "per-record answers", message, field, status, case)
+            self._find(operation, test, "per-record", message, field, status, case)
 
         data = answer.get("data")
         if not isinstance(data, list) or len(data) != len(records):
-            find(f"{len(records)} record(s) sent, {len(data) if isinstance(data, list) else 'no'} answer(s) in data")
+            find(f"发送 {len(records)} 条记录, data 中应答 {len(data) if isinstance(data, list) else 0} 条")
             return
         flags = []
         for number, (record, result) in enumerate(zip(records, data, strict=True)):
             if not isinstance(result, dict):
-                find(f"data[{number}] is not an object")
+                find(f"data[{number}] 不是对象")
                 continue
             flag = str(result.get("succFlag"))
             flags.append(flag)
             if flag not in self.plan.succ_flags:
-                find(f"data[{number}].succFlag {result.get('succFlag')!r} is not one of {self.plan.succ_flags}")
+                find(f"data[{number}].succFlag {result.get('succFlag')!r} 不在取值范围 {self.plan.succ_flags} 中")
             sent = record if isinstance(record, str) else (record.get("hiImgIndx") if isinstance(record, dict) else None)
             answered = next((result[name] for name in self.plan.index_names if result.get(name)), None)
             if isinstance(sent, str) and answered is not None and answered != sent and "*" not in str(answered):
-                find(f"data[{number}] answers index {answered!r}, record {number} sent {sent!r}: out of order")
+                find(f"data[{number}] 应答的索引是 {answered!r}, 第 {number} 条记录发送的是 {sent!r}: 顺序不对")
         success = self.plan.codes.get("success", 0)
         if flags and all(flag == "1" for flag in flags) != (answer.get("code") == success):
-            find(f"code {answer.get('code')} with succFlags {flags}")
+            find(f"code {answer.get('code')} 与各条 succFlag {flags} 不符")
 
     # phases
 
     def run(self) -> Report:
         started = time.monotonic()
-        self._probe()
+        self.preflight()
         self._load_schemathesis()
         base = self._setup()
         try:
@@ -657,11 +536,52 @@ class Runner:
             self.report.elapsed = time.monotonic() - started
         return self.report
 
-    def _probe(self) -> None:
-        try:
-            self.session.get(self.url + "/", timeout=min(self.options.timeout, 10))
-        except requests.RequestException as error:
-            raise NotStarted(f"{self.url} does not answer: {error}") from error
+    def preflight(self) -> None:
+        """Before anything is generated, one harmless request per institution: a §2.6 query for exams of a day
+        long past (or, without §2.6, a §2.7 listing of an index that cannot exist). The answer must be this
+        interface's envelope, and the institution's key must not be refused (2001); otherwise NotStarted says
+        which, in one line."""
+        queries = ("queryExamRpotImgIndxListFHospital", "queryImgCaheFIndex")
+        probes = [operation for infno in queries for operation in self.plan.by_infno(infno)[:1]]
+        if not probes:
+            return  # a spec without the queries: nothing harmless to ask
+        refused_key = self.plan.codes.get("unauthorized", 2001)
+        timeout = min(self.options.timeout, 10)
+        for institution in self.options.institutions:
+            for operation in probes:
+                body = self._harmless(operation, institution)
+                try:
+                    response = self.session.post(self.url + operation.path, json=body, timeout=timeout)
+                except requests.RequestException as error:
+                    raise NotStarted(f"{self.url} 没有应答: {no_answer(error)}") from None
+                answer = _json_or_none(response.content)
+                if not _is_envelope(answer) or answer["code"] not in self.plan.http_status:
+                    kind = response.headers.get("content-type", "?").split(";")[0]
+                    raise NotStarted(
+                        f"{self.url} 不像本接口的服务: {operation.path} 的应答不是本接口的报文 {{code, type, message}} "
+                        f"(HTTP {response.status_code}, {kind}: {_short(response.text, 80)!r})"
+                    )
+                if answer["code"] == refused_key:
+                    raise NotStarted(
+                        f"机构 {institution.code} 被服务器拒绝 (code {refused_key}: {_one_line(answer.get('message'))}): "
+                        "检查 --institution 与 --key, 以及该机构是否已在服务器登记"
+                    )
+                if answer["code"] != self.plan.codes.get("not_implemented"):
+                    break  # answered in the envelope by a transaction that exists: this institution is admitted
+            self.progress(f"预检: 机构 {institution.code} 可以通信")
+
+    def _harmless(self, operation: Operation, institution: Institution) -> dict[str, Any]:
+        """A query that reads nothing: exams of 1 January 1900 (§2.6), or an index of that day (§2.7)."""
+        envelope = self.envelope(operation, institution)
+        if operation.infno == "queryExamRpotImgIndxListFHospital":
+            person = dict((operation.example or {}).get("input") or {})
+            return {**envelope, "input": {**person, "begntime": "1900-01-01", "endtime": "1900-01-01"}}
+        save = self._operation("saveExamRpotImgInfo")
+        index = str(((save.example or {}).get("input") or [{}])[0].get("hiImgIndx", "")) if save else ""
+        parts = index.split("-")
+        if len(parts) > 2:
+            parts[2] = "19000101000000"
+        return {**envelope, "input": {"hiImgIndx": "-".join(parts), "serviceName": "queryImgCaheFileSn"}}
 
     def _load_schemathesis(self) -> None:
         import schemathesis
@@ -696,7 +616,7 @@ class Runner:
                 except _Stop:
                     pass
                 sent = self.report.tests.get((operation.name, test), 0) - before
-                self.progress(f"{operation.name}: {test}: {sent} cases")
+                self.progress(f"{operation.name}: {test}: {sent} 个用例")
 
     def _fuzz_test(
         self, operation: Operation, test: str, mode: Any, examples: int, institutions: Iterator[Institution]
@@ -721,8 +641,8 @@ class Runner:
             if positive and operation.per_record and 400 <= status < 500:
                 # A schema-valid message with an envelope that can pass is taken; its records are answered one by one.
                 code = answer.get("code") if isinstance(answer, dict) else None
-                refused = f"a schema-valid message was refused: HTTP {status}, code {code}"
-                self._find(operation, test, "positive data refused", refused, None, status, case)
+                refused = f"符合 schema 的报文被整体拒绝: HTTP {status}, code {code}"
+                self._find(operation, test, "positive-refused", refused, None, status, case)
 
         return one
 
@@ -748,11 +668,7 @@ class Runner:
         message, headers = self.with_envelope(save, {**save.example, "input": [record]}, None, self.options.institutions[0])
         status, answer, _ = self.send(save, "setup", message, headers)
         if status != 200 or not isinstance(answer, dict) or answer.get("code") != self.plan.codes.get("success", 0):
-            self._note(
-                save,
-                "setup",
-                f"the spec's example (fresh index) was not saved: HTTP {status} {json.dumps(answer, ensure_ascii=False)[:300]}",
-            )
+            self._note(save, "setup", f"规范的 §2.1 示例 (新索引) 未能保存: HTTP {status} {_short(answer)}")
             return None
         return record
 
@@ -816,7 +732,7 @@ class Runner:
                 fresh, headers = self.with_envelope(operation, message, None, self.options.institutions[0])
                 self._send_broken(operation, breakage, breakage.apply(fresh), headers, in_record)
                 sent += 1
-            self.progress(f"{operation.name}: fields: {sent} cases")
+            self.progress(f"{operation.name}: fields: {sent} 个用例")
 
     def _multipart_fields(self, operation: Operation, base: dict[str, Any] | None) -> None:
         """§2.2/§2.4: an upload that is taken, then each header and form field broken one way: each is refused."""
@@ -829,8 +745,8 @@ class Runner:
         if self._not_implemented(operation, status, answer):
             return
         if status != 200 or not isinstance(answer, dict) or answer.get("code") != self.plan.codes.get("success", 0):
-            refused = f"a valid upload (the base of the field cases) was refused: HTTP {status} {_short(answer)}"
-            self._find(operation, "fields base upload", "positive data refused", refused, None, status, case)
+            refused = f"合规的上传 (逐字段用例的基础) 被拒绝: HTTP {status} {_short(answer)}"
+            self._find(operation, "fields base upload", "positive-refused", refused, None, status, case)
             return
         header_schema = {
             "required": [name for name, param in operation.header_params.items() if param.get("required")],
@@ -845,7 +761,7 @@ class Runner:
             _, headers = self.with_envelope(operation, form, None, institution)
             self._send_broken(operation, breakage, breakage.apply(form), headers, in_record=False)
             sent += 1
-        self.progress(f"{operation.name}: fields: {sent} cases")
+        self.progress(f"{operation.name}: fields: {sent} 个用例")
 
     def _send_broken(self, operation: Operation, breakage: Breakage, body: Any, headers: dict[str, Any], in_record: bool) -> None:
         test = f"field {breakage.field.path} {breakage.field.rule}"
@@ -906,39 +822,17 @@ class Runner:
         if status >= 400 and answer.get("code") != self.plan.codes.get("success", 0):
             return  # the message refused as a whole
         if not in_record:
-            self._find(
-                operation,
-                test,
-                "negative data accepted",
-                f"{breakage.field.named()} broken ({breakage.field.rule}) and the message was taken: code {answer.get('code')}",
-                breakage.field,
-                status,
-                case,
-            )
+            taken = f"报文中的字段违反规范, 报文仍被接受: HTTP {status}, code {answer.get('code')}"
+            self._find(operation, test, "negative-accepted", taken, breakage.field, status, case)
             return
         data = answer.get("data")
         result = data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else {}
         if str(result.get("succFlag")) == "1":
-            self._find(
-                operation,
-                test,
-                "negative data accepted",
-                f"{breakage.field.named()} broken ({breakage.field.rule}), value {_short(breakage.value)}, "
-                "and the record was saved (succFlag 1)",
-                breakage.field,
-                status,
-                case,
-            )
+            saved = f"记录中的字段违反规范 (值 '{_short(_shown(breakage.value), 40)}'), 记录仍被保存 (succFlag 1)"
+            self._find(operation, test, "negative-accepted", saved, breakage.field, status, case)
         elif breakage.field.code not in json.dumps(result, ensure_ascii=False):
-            self._find(
-                operation,
-                test,
-                "refusal names the field",
-                f"the record was refused but its answer does not name {breakage.field.code}: {str(result.get('message'))[:200]}",
-                breakage.field,
-                status,
-                case,
-            )
+            unnamed = f"记录被拒绝, 但应答没有指出字段 {breakage.field.code}: {_short(str(result.get('message')), 200)}"
+            self._find(operation, test, "refusal-names-field", unnamed, breakage.field, status, case)
 
     def replay(self) -> None:
         """The same message twice: the first answer again. The same msgid with another body: refused."""
@@ -955,15 +849,11 @@ class Runner:
             first_status, first, _ = self.send(operation, "replay", fresh, headers)
             again_status, again, case = self.send(operation, "replay", fresh, headers)
             if (first_status, first) != (again_status, again):
-                self._find(
-                    operation,
-                    "replay",
-                    "replay answered differently",
-                    f"first HTTP {first_status} {_short(first)}; replay HTTP {again_status} {_short(again)}",
-                    None,
-                    again_status,
-                    case,
+                differs = (
+                    f"同一报文第二次发送, 应答与第一次不同: 第一次 HTTP {first_status} {_short(first)}; "
+                    f"第二次 HTTP {again_status} {_short(again)}"
                 )
+                self._find(operation, "replay", "replay-differs", differs, None, again_status, case)
             changed = {**fresh, "input": fresh["input"] + fresh["input"]}
             status, answer, case = self.send(operation, "replay", changed, headers)
             code = answer.get("code") if isinstance(answer, dict) else None
@@ -972,18 +862,11 @@ class Runner:
                 or code in (None, self.plan.codes.get("success", 0))
                 or (conflict is not None and code != conflict)
             ):
-                self._find(
-                    operation,
-                    "replay",
-                    "changed body under a used msgid",
-                    f"expected a refusal (code {conflict}); got HTTP {status} code {code}",
-                    None,
-                    status,
-                    case,
-                )
+                reused = f"已用过的 msgid 配上改动的报文体, 应被拒绝 (code {conflict}), 实为 HTTP {status}, code {code}"
+                self._find(operation, "replay", "msgid-reuse", reused, None, status, case)
             if operation.infno == "saveExamRpotImgInfo":
                 self._teardown(fresh["input"][0])
-            self.progress(f"{operation.name}: replay: 3 cases")
+            self.progress(f"{operation.name}: replay: 3 个用例")
 
     # the chain
 
@@ -1018,7 +901,7 @@ class Runner:
         if not self._delete(delete, index, "chain 7 delete"):
             return
         self._query_finds(record, expect=False, step="chain 8 query no longer finds it")
-        self.progress("chain: done")
+        self.progress("chain: 完成")
 
     def _save_fresh(self, save: Operation, step: str, **fields: str) -> dict[str, Any] | None:
         """The spec's example record under a fresh index (and `fields`), saved (§2.1); None, with a finding, when
@@ -1028,7 +911,7 @@ class Runner:
         message, headers = self.with_envelope(save, {**save.example, "input": [record]}, None, self.options.institutions[0])
         status, answer, case = self.send(save, step, message, headers)
         if status != 200 or not isinstance(answer, dict) or answer.get("code") != self.plan.codes.get("success", 0):
-            detail = f"the spec's example (fresh index) was not saved: HTTP {status} {_short(answer)}"
+            detail = f"规范的 §2.1 示例 (新索引) 未能保存: HTTP {status} {_short(answer)}"
             self._chain_failure(save, step, detail, status, case)
             return None
         return record
@@ -1037,7 +920,7 @@ class Runner:
         message, headers = self.with_envelope(delete, {"input": [index]}, None, self.options.institutions[0])
         status, answer, case = self.send(delete, step, message, headers)
         if status != 200 or not isinstance(answer, dict) or answer.get("code") != self.plan.codes.get("success", 0):
-            self._chain_failure(delete, step, f"the saved exam was not deleted: HTTP {status} {_short(answer)}", status, case)
+            self._chain_failure(delete, step, f"已保存的检查未能删除 (§2.5): HTTP {status} {_short(answer)}", status, case)
             return False
         return True
 
@@ -1051,7 +934,7 @@ class Runner:
         save, register = self._operation("saveExamRpotImgInfo"), self._operation("saveImgInfo")
         delete = self._operation("deleteExamRpotImgIdxInfo")
         if save is None or register is None or delete is None or save.example is None:
-            self._dicom_finding(ECHO, "dicom", "the spec has no §2.1/§2.3/§2.5 to place a DICOM instance with")
+            self._dicom_finding(ECHO, "dicom", "规范中没有 §2.1/§2.3/§2.5, 无法为 DICOM 实例准备检查")
             return
         from pydicom import dcmread
         from pynetdicom import AE, build_context
@@ -1063,8 +946,8 @@ class Runner:
         contexts = [build_context(Verification), build_context(SecondaryCaptureImageStorage)]
         association = ae.associate(host, port, contexts=contexts, ae_title=self.options.called_ae)
         if not association.is_established:
-            why = "rejected" if association.is_rejected else "aborted" if association.is_aborted else "not established"
-            self._dicom_finding(ECHO, "dicom 1 echo", f"association {self.options.calling_ae} -> {self.options.called_ae} {why}")
+            why = "被拒绝 (rejected)" if association.is_rejected else "被中止 (aborted)" if association.is_aborted else "未建立"
+            self._dicom_finding(ECHO, "dicom 1 echo", f"关联 {self.options.calling_ae} -> {self.options.called_ae} {why}")
             return
         try:
             status = association.send_c_echo()
@@ -1089,7 +972,7 @@ class Runner:
             self._delete(delete, index, "dicom 7 delete")
         finally:
             association.release()
-        self.progress("dicom: done")
+        self.progress("dicom: 完成")
 
     def _dicom_status(self, service: str, test: str, status: Any) -> bool:
         """Whether a DIMSE answer says success (0x0000); a finding when it does not."""
@@ -1097,7 +980,7 @@ class Runner:
         if code == 0x0000:
             self._dicom_count(service, test)
             return True
-        said = "no answer (the association was lost)" if code is None else f"status 0x{code:04X}"
+        said = "没有应答 (关联已断开)" if code is None else f"状态 0x{code:04X}"
         comment = getattr(status, "ErrorComment", None)
         self._dicom_finding(service, test, said + (f": {comment}" if comment else ""))
         return False
@@ -1110,7 +993,7 @@ class Runner:
     def _dicom_finding(self, service: str, test: str, message: str) -> None:
         self._dicom_count(service, test)
         self.report.findings.append(Finding(service, "DICOM", test, "dicom", message))
-        self.progress(f"  finding: {service} {test}: {message[:160]}")
+        self.progress(f"  发现: {service} {test}: {message[:160]}")
 
     def _others_cannot_write(self, index: str, study_uid: str, accession: str) -> None:
         """Another registered institution can neither register images for nor delete an exam it did not save."""
@@ -1133,7 +1016,8 @@ class Runner:
                 and any(isinstance(r, dict) and str(r.get("succFlag")) == "1" for r in data)
             )
             if taken:
-                self._chain_failure(operation, step, f"{other.code} changed an exam saved by another institution", status, case)
+                changed = f"机构 {other.code} 改动了另一机构保存的检查 (应被拒绝)"
+                self._chain_failure(operation, step, changed, status, case)
 
     def _query_finds(self, record: dict[str, Any], expect: bool, step: str) -> None:
         query = self._is_selected("queryExamRpotImgIndxListFHospital")
@@ -1159,9 +1043,8 @@ class Runner:
             item for item in (answer.get("data") or []) if isinstance(item, dict) and item.get("hiImgIndx") == record["hiImgIndx"]
         ]
         if status != 200 or bool(found) != expect:
-            self._chain_failure(
-                query, step, f"index {'not ' if expect else ''}found: HTTP {status} code {answer.get('code')}", status, case
-            )
+            said = "已保存的检查, §2.6 查不到" if expect else "已删除的检查, §2.6 仍查得到"
+            self._chain_failure(query, step, f"{said}: HTTP {status}, code {answer.get('code')}", status, case)
 
     @staticmethod
     def _image_record(register: Operation, index: str, study_uid: str, accession: str) -> dict[str, Any]:
@@ -1181,7 +1064,7 @@ class Runner:
         if self._not_implemented(register, status, answer):
             return False
         if status != 200 or not isinstance(answer, dict) or answer.get("code") != self.plan.codes.get("success", 0):
-            self._chain_failure(register, test, f"the study was not registered: HTTP {status} {_short(answer)}", status, case)
+            self._chain_failure(register, test, f"检查的影像未能登记 (§2.3): HTTP {status} {_short(answer)}", status, case)
             return False
         return True
 
@@ -1196,7 +1079,7 @@ class Runner:
                 data, hi_img_indx=index, study_uid=study_uid, accession_number=accession, image_total_num=1, file_md5=md5.upper()
             )
         except ValueError as error:  # the spec's example exam gives a value its own form refuses
-            self._chain_failure(upload, "chain 4 upload", f"no valid upload can be made for this exam: {error}", None, None)
+            self._chain_failure(upload, "chain 4 upload", f"无法为该检查构造合规的上传: {error}", None, None)
             return None
         body, headers = {**form.fields, form.file_field: data}, form.headers
         status, answer, case = self.send(upload, "chain 4 upload", body, headers)
@@ -1204,7 +1087,7 @@ class Runner:
             return None
         if status != 200 or not isinstance(answer, dict) or answer.get("code") != self.plan.codes.get("success", 0):
             self._chain_failure(
-                upload, "chain 4 upload", f"the DICOM file was not taken: HTTP {status} {_short(answer)}", status, case
+                upload, "chain 4 upload", f"DICOM 文件未被接收 (§2.2): HTTP {status} {_short(answer)}", status, case
             )
             return None
         return study_uid, series_uid, sop_uid, md5
@@ -1231,7 +1114,7 @@ class Runner:
         listed = [item for item in (data.get("imgFileSnList") or []) if isinstance(item, dict)]
         wanted = {"examUuid": study_uid, "snUuid": series_uid, "instUuid": sop_uid}
         if status != 200 or not any(all(item.get(k) == v for k, v in wanted.items()) for item in listed):
-            detail = f"the instance sent is not listed: HTTP {status} {_short(answer)}"
+            detail = f"§2.7 的清单中没有刚发送的实例: HTTP {status}, code {answer.get('code')}, 清单中 {len(listed)} 个实例"
             self._chain_failure(fetch, list_step, detail, status, case)
             return
         status, answer, case = self.send(fetch, fetch_step, wire(messages.fetch_image(index, wanted)), {})
@@ -1241,7 +1124,7 @@ class Runner:
         try:
             problem = check(base64.b64decode(content or "", validate=True))
         except ValueError:
-            problem = "fileContent is not Base64"
+            problem = "§2.8 的 fileContent 不是 Base64"
         if status != 200 or problem:
             self._chain_failure(fetch, fetch_step, problem or f"HTTP {status}", status, case)
 
@@ -1260,7 +1143,7 @@ ECHO, STORE = "C-ECHO", "C-STORE"
 def _dicom_peer(given: str) -> tuple[str, int]:
     host, _, port = given.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise NotStarted(f"--dicom {given}: give HOST:PORT of the C-STORE SCP")
+        raise NotStarted(f"--dicom {given}: 应为 C-STORE SCP 的 HOST:PORT")
     return host, int(port)
 
 
@@ -1269,7 +1152,7 @@ def _same_md5(md5: str) -> Callable[[bytes], str | None]:
 
     def check(data: bytes) -> str | None:
         got = hashlib.md5(data, usedforsecurity=False).hexdigest()
-        return None if got == md5 else f"fileContent's MD5 is {got}, the uploaded file's {md5}"
+        return None if got == md5 else f"§2.8 返回文件的 MD5 是 {got}, 与上传文件的 {md5} 不同"
 
     return check
 
@@ -1284,10 +1167,10 @@ def _same_instance(sent: Any) -> Callable[[bytes], str | None]:
         try:
             got = dcmread(io.BytesIO(data))
         except Exception as error:  # noqa: BLE001 - whatever pydicom says of it is the finding
-            return f"fileContent is not a DICOM Part 10 file: {error}"
+            return f"§2.8 的 fileContent 不是 DICOM Part 10 文件: {error}"
         for keyword in ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID", "PixelData"):
             if got.get(keyword) != sent.get(keyword):
-                return f"fileContent's {keyword} differs from the instance sent by C-STORE"
+                return f"§2.8 返回文件的 {keyword} 与 C-STORE 发送的实例不同"
         return None
 
     return check
@@ -1315,6 +1198,76 @@ def _json_or_none(content: bytes) -> Any:
 
 def _first_line(message: str) -> str:
     return next((line.strip() for line in (message or "").splitlines() if line.strip()), "")
+
+
+_JSON_TYPES = {"list": "数组", "str": "字符串", "int": "整数", "float": "数", "bool": "布尔值", "NoneType": "null"}
+
+
+def _is_envelope(answer: Any) -> bool:
+    """{code, message, ...} with an integer code: the shape every answer of this interface has."""
+    return isinstance(answer, dict) and isinstance(answer.get("code"), int) and "message" in answer
+
+
+def no_answer(error: requests.RequestException) -> str:
+    """Why a request got no answer, in a few words (not the connection pool's traceback of causes)."""
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return "连接超时"
+    if isinstance(error, requests.exceptions.ReadTimeout):
+        return "等待应答超时 (--timeout)"
+    if isinstance(error, requests.exceptions.SSLError):
+        return "TLS 握手失败"
+    if isinstance(error, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema | requests.exceptions.InvalidSchema):
+        return "URL 无效 (应为 http://HOST:PORT)"
+    text = str(error)
+    for marker, said in (
+        ("Connection refused", "连接被拒绝 (该端口没有服务在监听)"),
+        ("Failed to resolve", "无法解析主机名"),
+        ("Name or service not known", "无法解析主机名"),
+        ("nodename nor servname", "无法解析主机名"),
+        ("Temporary failure in name resolution", "无法解析主机名"),
+        ("No route to host", "无法到达主机"),
+        ("Network is unreachable", "网络不可达"),
+        ("Connection reset", "连接被对方重置"),
+        ("RemoteDisconnected", "对方未应答即关闭连接"),
+    ):
+        if marker in text:
+            return said
+    return f"连接失败 ({type(error).__name__})"
+
+
+# schemathesis' failures, by class, as the report names them: (check, what it says)
+_SCHEMATHESIS = {
+    "ServerError": ("server-error", "服务器错误 (HTTP 5xx)"),
+    "UndefinedStatusCode": ("status-code", "HTTP 状态码不在规范为此交易声明的应答之中"),
+    "UndefinedContentType": ("content-type", "应答的 Content-Type 不在规范声明之中"),
+    "MissingContentType": ("content-type", "应答没有 Content-Type"),
+    "MalformedMediaType": ("content-type", "应答的 Content-Type 格式不对"),
+    "JsonSchemaError": ("response-schema", "应答不符合规范的 schema"),
+    "MalformedJson": ("response-schema", "应答不是合法的 JSON"),
+}
+
+
+def _said_by_schemathesis(failure: Any, response: Any) -> tuple[str, str]:
+    """A schemathesis failure as (check, message in Chinese): the response's status, where in the answer, and
+    schemathesis' own first line in brackets."""
+    check, said = _SCHEMATHESIS.get(type(failure).__name__, (failure.title, failure.title))
+    if check == "server-error" or check == "status-code":
+        said += f": HTTP {response.status_code}"
+    elif check == "content-type":
+        said += f": {response.headers.get('content-type', '无')}"
+    path = getattr(failure, "instance_path", None)
+    if path is not None:
+        said += f": 位置 {'/'.join(str(p) for p in path) or '(根)'}"
+    raw = getattr(failure, "_raw_message", None) or _first_line(failure.message)
+    return check, f"{said} ({_short(raw, 160)})" if raw and check != "server-error" else said
+
+
+def _one_line(text: Any, limit: int = 120) -> str:
+    return _short(" ".join(str(text).split()), limit)
+
+
+def _shown(value: Any) -> str:
+    return "缺失" if value is _MISSING else value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def _short(value: Any, limit: int = 300) -> str:

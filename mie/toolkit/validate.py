@@ -16,6 +16,7 @@ named in the answer: `x-relax` / `x-advise` in the spec, decided per rule in spe
 
 from __future__ import annotations
 
+import errno
 import glob
 import hashlib
 import re
@@ -42,6 +43,13 @@ _RANK = {ERROR: 0, WARNING: 1, INFORMATION: 2}
 
 class UnreadableInput(Exception):
     """An input that names nothing readable (a missing file, an empty glob, an I/O error): exit code 2."""
+
+
+_OS_REASONS = {errno.ENOENT: "文件不存在", errno.EACCES: "无权读取", errno.EISDIR: "是目录, 不是文件"}
+
+
+def unreadable_reason(error: OSError) -> str:
+    return _OS_REASONS.get(error.errno or 0, error.strerror or str(error))
 
 
 @dataclass(frozen=True)
@@ -224,8 +232,10 @@ def _check_record(
         if discriminator:
             names = [n for b in schema["oneOf"] for n in b.get("properties", {}).get(discriminator, {}).get("enum", [])]
             chosen = value.get(discriminator) if isinstance(value, dict) else None
-            detail = f"{discriminator}: {chosen!r} 不在取值范围 [{', '.join(names)}] 中"
-            return [Finding(ERROR, _join(where, discriminator), detail, "enum", discriminator)]
+            spec = next(b["properties"][discriminator] for b in schema["oneOf"] if discriminator in b.get("properties", {}))
+            title, seq = str(spec.get("title", discriminator)), f"#{spec['x-seq']}" if "x-seq" in spec else ""
+            detail = f"{discriminator}({title},{seq}): {chosen!r} 不在取值范围 [{', '.join(names)}] 中"
+            return [Finding(ERROR, _join(where, discriminator), detail, "enum", discriminator, title, seq)]
         return [Finding(ERROR, where, f"类型应为对象或字符串, 实为 {type(value).__name__}", "type")]
     if branch.get("type") == "object" or "properties" in branch:
         return _from_outcome(where, _validator(contract, branch).validate(value))
@@ -311,7 +321,7 @@ def _check_capture(contract: Contract, transaction: Transaction, capture: dict[s
                 try:
                     summary = summarize_file(path)
                 except OSError as error:
-                    raise UnreadableInput(f"{path}: 无法读取 ({error.strerror or error})") from None
+                    raise UnreadableInput(f"其 file 所指的文件 {path} 无法读取 ({unreadable_reason(error)})") from None
         findings += _check_file(contract, transaction, form_schema, file_field, form_outcome.value, Path(file_name).name, summary)
     return findings
 
@@ -466,7 +476,13 @@ def validate_document(
     if multipart and not transaction.envelope_in_headers:
         report.findings.append(Finding(ERROR, "$", f"{transaction.infno} 是 JSON 交易: 应给出请求报文本身", "capture"))
         return report
-    findings = _check_capture(contract, transaction, body, base_dir) if multipart else _check_json(contract, transaction, body)
+    if multipart:
+        try:
+            findings = _check_capture(contract, transaction, body, base_dir)
+        except UnreadableInput as error:  # the file beside a capture: named with the capture that names it
+            raise UnreadableInput(f"{source}: {error}") from None
+    else:
+        findings = _check_json(contract, transaction, body)
     report.findings = sorted(findings, key=lambda finding: _RANK[finding.severity])  # errors first, else in order
     return report
 
@@ -549,7 +565,7 @@ def validate_file(path: Path, infno: str | None = None, contract: Contract | Non
     try:
         raw = path.read_bytes()
     except OSError as error:
-        raise UnreadableInput(f"{path}: 无法读取 ({error.strerror or error})") from None
+        raise UnreadableInput(f"{path}: 无法读取 ({unreadable_reason(error)})") from None
     if raw.startswith(b"POST "):
         return validate_raw_request(raw, infno, str(path), contract)
     body = _parse_fast(raw)
@@ -644,13 +660,17 @@ def _files_under(path: Path) -> Iterator[Path]:
 # --- reports ----------------------------------------------------------------------------------------------------
 
 
-def render_text(reports: list[Report], quiet_valid: bool = False) -> str:
+def render_text(reports: list[Report], quiet_valid: bool = False, quiet: bool = False) -> str:
+    """One line per input and one per finding; `quiet_valid` leaves out inputs with information alone, `quiet`
+    (`-q`) every information line (the totals still count them)."""
     lines: list[str] = []
     for report in reports:
         if quiet_valid and not (report.count(ERROR) or report.count(WARNING)):
             continue  # information alone is not worth a line in a large batch
         lines.append(f"{report.source}: {report.summary()}")
         for finding in report.findings:
+            if quiet and finding.severity == INFORMATION:
+                continue
             lines.append(f"  [{SEVERITY_NAMES[finding.severity]}] {finding.where}: {finding.message}")
     lines.append(totals(reports))
     return "\n".join(lines)

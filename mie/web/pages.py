@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
+from typing import BinaryIO
 
 from jinja2 import Environment, PackageLoader, select_autoescape
-from starlette.concurrency import run_in_threadpool
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.responses import HTMLResponse, Response, StreamingResponse
 
 from mie.runtime import current
 from mie.service import pages, viewer
@@ -26,10 +27,11 @@ from mie.service.pages import PageRefused
 log = logging.getLogger("mie.pages")
 
 MAX_FRAME = 100_000
-# Inline styles and scripts only, everything else from this processor; the PDF may be framed by our own page.
+# Inline styles and scripts only, everything else from this processor; the PDF may be framed by our own page;
+# the image page shows the rendered PNGs it fetched as blob: URLs (it reads their window and status).
 _SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; frame-ancestors 'self'; base-uri 'none'; form-action 'none'",
+    "img-src 'self' data: blob:; frame-ancestors 'self'; base-uri 'none'; form-action 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",  # the token is in the address
 }
@@ -71,7 +73,7 @@ def _guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Req
             return _refusal(refused)
         except Exception:
             log.exception("page %s failed", request.url.path)
-            return _refusal(PageRefused(500, "服务器内部错误, 请稍后再试"))
+            return _refusal(PageRefused(500, "服务器内部错误，请稍后再试"))
 
     return guarded
 
@@ -79,7 +81,7 @@ def _guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Req
 def _token(request: Request) -> str:
     token = request.query_params.get("t")
     if not token:
-        raise PageRefused(403, "链接不完整: 缺少访问令牌")
+        raise PageRefused(403, "链接不完整：缺少访问令牌")
     return token
 
 
@@ -96,23 +98,31 @@ def _integer(request: Request, name: str, default: int | None = None, top: int |
 async def report_view(request: Request) -> Response:
     runtime = current()
     page = await run_in_threadpool(pages.report_page, runtime, _token(request), _client(request))
-    return _html("report.html", page=page, shown=page.reports[0] if page.reports else None)
+    images = f"../image/view?t={page.image_token}"
+    return _html("report.html", page=page, shown=page.reports[0] if page.reports else None, images=images)
 
 
 @_guarded
 async def report_pdf(request: Request) -> Response:
     runtime = current()
     report_id = _integer(request, "id", top=2**31 - 1)  # an integer column on every database
-    path, _size = await run_in_threadpool(pages.report_pdf, runtime, _token(request), report_id, _client(request))
-    if not path.is_file():  # FileResponse would fail only once the answer has begun
-        raise PageRefused(404, "报告文件不存在")
-    return FileResponse(
-        path,
-        media_type="application/pdf",
-        filename=f"report-{report_id}.pdf",
-        content_disposition_type="inline",
-        headers={**_NO_STORE, "X-Content-Type-Options": "nosniff"},
-    )
+    stored = await run_in_threadpool(pages.report_pdf, runtime, _token(request), report_id, _client(request))
+    headers = {
+        **_NO_STORE,
+        "X-Content-Type-Options": "nosniff",
+        "Content-Length": str(stored.size),
+        "Content-Disposition": f'inline; filename="report-{report_id}.pdf"',
+    }
+    # read a piece at a time wherever the storage area keeps it (a local file or an object)
+    return StreamingResponse(iterate_in_threadpool(_pieces(stored)), media_type="application/pdf", headers=headers)
+
+
+def _pieces(stored: BinaryIO, size: int = 1024 * 1024) -> Iterator[bytes]:
+    try:
+        while piece := stored.read(size):
+            yield piece
+    finally:
+        stored.close()
 
 
 @_guarded
@@ -140,7 +150,7 @@ async def image_light(request: Request) -> Response:
             "label": " ".join(part for part in (view.number and f"#{view.number}", view.modality, view.description) if part),
             "modality": view.modality,
             "not_shown": view.not_shown,
-            "slices": [[piece.sop_instance_uid, piece.frame] for piece in view.slices],
+            "slices": [[piece.sop_instance_uid, piece.frame, piece.instance_number] for piece in view.slices],
         }
         for view in page.series
     ]
@@ -153,8 +163,15 @@ async def image_render(request: Request) -> Response:
     sop = request.query_params.get("sop") or ""
     frame = _integer(request, "frame", default=0, top=MAX_FRAME)
     preset = request.query_params.get("preset") or "auto"
-    png = await run_in_threadpool(pages.image_png, runtime, _token(request), sop, frame, preset, _client(request))
-    return Response(png, media_type="image/png", headers={**_IMAGE_CACHE, "X-Content-Type-Options": "nosniff"})
+    center, width = request.query_params.get("wc"), request.query_params.get("ww")
+    rendered = await run_in_threadpool(
+        pages.image_png, runtime, _token(request), sop, frame, preset, _client(request), center, width
+    )
+    headers = {**_IMAGE_CACHE, "X-Content-Type-Options": "nosniff"}
+    if rendered.window is not None:  # what the page's overlay shows, and where a drag starts from
+        headers["X-Window-Center"] = f"{rendered.window.center:.10g}"
+        headers["X-Window-Width"] = f"{rendered.window.width:.10g}"
+    return Response(rendered.png, media_type="image/png", headers=headers)
 
 
 ROUTES: tuple[tuple[str, Callable[[Request], Awaitable[Response]]], ...] = (

@@ -1,7 +1,8 @@
 """dicomweb_instance: what DICOMweb (QIDO-RS, WADO-RS metadata) reads of each instance, kept from ingest
 
 Ingest reads each instance's header once (pixel data left unread) and keeps its QIDO attributes (patient, study,
-series, instance) and its DICOM JSON metadata here, so that neither a QIDO query nor series metadata reads a file.
+series, instance) and the header's bytes here; the DICOM JSON metadata is built from those bytes on first need and
+kept beside them, so that neither a QIDO query nor series metadata reads a file.
 
 Instances stored before this revision get no row here: filling them would read every stored file inside the
 migration (as 0003_instance_order explains). DICOMweb fills them lazily instead: the first DICOMweb request a
@@ -50,7 +51,8 @@ def upgrade() -> None:
         sa.Column("transfer_syntax_uid", sa.String(length=64), nullable=False),
         *[sa.Column(name, sa.Text(), nullable=False) for name in _TEXTS],
         *[sa.Column(name, sa.Integer(), nullable=True) for name in _INTEGERS],
-        sa.Column("dicom_json", sa.Text(), nullable=False),
+        sa.Column("header", sa.LargeBinary(), nullable=True),
+        sa.Column("dicom_json", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("sop_instance_uid"),
     )
     op.create_index("ix_dicomweb_instance_hi_img_indx", "dicomweb_instance", ["hi_img_indx"])
