@@ -104,8 +104,9 @@ def static_file(viewer: InstalledViewer, relative: str, gzip_ok: bool) -> Static
     return StaticFile(path, media, False)
 
 
-def app_config(settings: Settings) -> str:
-    """OHIF's app-config.js: load the configuration of the link in the page's address (configUrl), from here only."""
+def app_config() -> str:
+    """OHIF's app-config.js, the same for every link: load the configuration the page's address names (configUrl),
+    from CONFIG_PATH only (OHIF checks it against the pattern; a relative address, so from this origin)."""
     pattern = "^" + CONFIG_PATH.replace("/", r"\/") + r"\/[A-Za-z0-9_-]+$"
     fallback = {"routerBasename": "/", "showStudyList": False, "extensions": [], "modes": [], "dataSources": []}
     return (

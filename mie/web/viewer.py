@@ -58,7 +58,7 @@ def routes(installed: InstalledViewer) -> list[tuple[str, Handler]]:
         return FileResponse(found.path, media_type=found.media_type, headers=headers)
 
     async def app_config(_request: Request) -> Response:
-        return Response(viewer.app_config(current().settings), 200, _NO_STORE, "text/javascript")
+        return Response(viewer.app_config(), 200, _NO_STORE, "text/javascript")
 
     async def link_config(request: Request) -> Response:
         try:
