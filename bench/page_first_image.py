@@ -21,12 +21,15 @@ the test extras).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -36,7 +39,7 @@ import numpy as np  # noqa: E402
 
 from mie.config import Settings  # noqa: E402
 from mie.runtime import Runtime  # noqa: E402
-from mie.service.links import Page, page_url  # noqa: E402
+from mie.service.links import Page, light_image_url, page_url  # noqa: E402
 from tests.conftest import INSTITUTION, KEY, OTHER_INSTITUTION  # noqa: E402
 from tests.dicom_files import part10_bytes  # noqa: E402
 from tests.page_data import ct_series, store_exam, store_instance  # noqa: E402
@@ -82,17 +85,13 @@ def view(browser: object, address: str, steps: int) -> dict[str, float]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--slices", type=int, default=500)
-    parser.add_argument("--steps", type=int, default=50)
-    parser.add_argument("--database-url", default=None)
-    args = parser.parse_args()
-    from playwright.sync_api import sync_playwright
-
-    with tempfile.TemporaryDirectory(prefix="mie-page-bench-") as temporary:
+@contextlib.contextmanager
+def served_ct_link(slices: int, database_url: str | None, prefix: str) -> Iterator[tuple[str, str]]:
+    """(base URL, the exam's §2.6 image link) of a `mie serve` holding an exam with a CT series of `slices` slices
+    of 512x512 (sent by §2.2, untimed), SQLite in a temporary directory unless `database_url`."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as temporary:
         data_dir = Path(temporary) / "data"
-        database_url = args.database_url or f"sqlite:///{Path(temporary) / 'bench.sqlite3'}"
+        database_url = database_url or f"sqlite:///{Path(temporary) / 'bench.sqlite3'}"
         for code, key in ((INSTITUTION, KEY), (OTHER_INSTITUTION, "another-key")):
             subprocess.run(
                 [sys.executable, "-m", "mie.cli", "institution", "add", code, "--key", key, "--data-dir", str(data_dir)]
@@ -107,7 +106,7 @@ def main() -> None:
             started = time.perf_counter()
             with httpx.Client(base_url=base, timeout=120) as client:
                 exam = store_exam(client)
-                files = big_ct_series(exam.record["studyUid"], args.slices)
+                files = big_ct_series(exam.record["studyUid"], slices)
                 for data in files:
                     store_instance(client, exam, data, len(files))
             size = statistics.mean(map(len, files)) / 1e6
@@ -115,19 +114,32 @@ def main() -> None:
             runtime = Runtime.open(Settings(data_dir=data_dir, database_url=database_url), recover=False)
             address = page_url(base, Page.image, runtime.links.issue(Page.image, exam.record["hiImgIndx"], OTHER_INSTITUTION))
             runtime.database.dispose()
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                for label in ("cold", "warm"):
-                    figures = view(browser, address, args.steps)
-                    print(
-                        f"{label}: first image on screen {figures['first_image_s'] * 1000:.0f} ms after navigation "
-                        f"(HTML responseEnd {figures['html_ms']:.0f} ms, first image responseEnd {figures['image_ms']:.0f} ms); "
-                        f"next {args.steps} slices by arrow key {figures['step_ms']:.1f} ms each"
-                    )
-                browser.close()
+            yield base, address
         finally:
             server.terminate()
             server.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--slices", type=int, default=500)
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    with served_ct_link(args.slices, args.database_url, "mie-page-bench-") as (base, link):
+        address = light_image_url(base, parse_qs(urlsplit(link).query)["t"][0])  # the light page, OHIF or not
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            for label in ("cold", "warm"):
+                figures = view(browser, address, args.steps)
+                print(
+                    f"{label}: first image on screen {figures['first_image_s'] * 1000:.0f} ms after navigation "
+                    f"(HTML responseEnd {figures['html_ms']:.0f} ms, first image responseEnd {figures['image_ms']:.0f} ms); "
+                    f"next {args.steps} slices by arrow key {figures['step_ms']:.1f} ms each"
+                )
+            browser.close()
 
 
 if __name__ == "__main__":

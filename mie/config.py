@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 DEFAULT_LINK_TTL_SECONDS = 8 * 3600  # a working day: a doctor opens the links of a query made that morning
+# where bin/serve (and bin/test) install OHIF Viewer's prebuilt files (bin/install-ohif): beside the environment
+DEFAULT_VIEWER_DIR = Path(sys.prefix) / "share" / "mie" / "ohif"
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class Settings:
     require_query_key: bool = False
     strict: bool = False  # warnings (spec/ERRATA.md, Severities) refused as errors
     migrations: tuple[Path, ...] = ()  # revisions beyond the packaged ones (mie.store.schema)
+    viewer_dir: Path | None = None  # OHIF Viewer's files (mie.service.viewer); None: the image link opens the light page
     object_store: str | None = None  # s3://BUCKET[/PREFIX]: images and reports there, not in data_dir
     secrets_dir: Path | None = None  # the link and audit secrets, shared by every process; default data_dir/secrets
 
@@ -132,6 +136,13 @@ def add_retrieval_options(parser: argparse.ArgumentParser) -> None:
         help="§2.6-§2.8 must always carry the institution's key, the source address is not enough "
         "(MIE_REQUIRE_QUERY_KEY)",
     )
+    parser.add_argument(
+        "--viewer-dir",
+        default=_env("VIEWER_DIR", str(DEFAULT_VIEWER_DIR)),
+        help="OHIF Viewer's prebuilt files (bin/install-ohif DIR installs them): the image link opens OHIF when "
+        "they are there, the light page otherwise; empty for the light page only "
+        f"(MIE_VIEWER_DIR; default {DEFAULT_VIEWER_DIR})",
+    )
 
 
 MAX_AUTO_DICOM_WORKERS = 4
@@ -199,6 +210,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         require_query_key=getattr(args, "require_query_key", False),
         strict=getattr(args, "strict", False),
         migrations=tuple(getattr(args, "migrations", None) or ()),
+        viewer_dir=Path(args.viewer_dir) if getattr(args, "viewer_dir", None) else None,
         object_store=getattr(args, "object_store", None) or None,
         secrets_dir=Path(args.secrets_dir) if getattr(args, "secrets_dir", None) else None,
     )
@@ -223,5 +235,6 @@ def settings_environment(settings: Settings) -> dict[str, str]:
     values = {field.name: getattr(settings, field.name) for field in fields(Settings)}
     values["database_url"] = settings.effective_database_url
     values["migrations"] = os.pathsep.join(str(path) for path in settings.migrations) or None
+    values["viewer_dir"] = settings.viewer_dir or ""  # None is "no viewer" (empty), not the option's default
     # None is "not set": the option's default applies, as it did here
     return {f"MIE_{name.upper()}": str(value) for name, value in values.items() if value is not None}

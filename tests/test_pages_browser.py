@@ -24,7 +24,7 @@ from PIL import Image
 
 from mie.config import Settings
 from mie.runtime import Runtime
-from mie.service.links import LinkSigner, Page, page_url
+from mie.service.links import LinkSigner, Page, light_image_url, page_url
 from tests.conftest import INSTITUTION, KEY, OTHER_INSTITUTION
 from tests.page_data import StoredExamData, pdf, store_ct_series, store_exam, store_report
 from tests.test_cli import free_port
@@ -41,6 +41,12 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+# A browser without WebGL 2: getContext('webgl2') gives null, as it does there.
+NO_WEBGL2 = (
+    "const original = HTMLCanvasElement.prototype.getContext;"
+    "HTMLCanvasElement.prototype.getContext = function (kind, ...rest) {"
+    " return kind === 'webgl2' ? null : original.call(this, kind, ...rest); };"
+)
 FINDINGS = "双肺纹理清晰，未见明显实质性病变。"
 CONCLUSION = "胸部CT平扫未见明显异常"
 SLICES = 12
@@ -52,8 +58,9 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"{reason} is not installed here")
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def launched_chromium(args: list[str]) -> Iterator[object]:
+    """Debian's chromium launched through Playwright with `args`, or the skip (in CI the failure) saying what is
+    missing."""
     if not Path(CHROMIUM).exists():
         _unavailable("Debian's chromium (apt-get install chromium fonts-noto-cjk)")
     try:
@@ -61,9 +68,14 @@ def browser() -> Iterator[object]:
     except ImportError:
         _unavailable("the playwright Python package")
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
         yield launched
         launched.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    yield from launched_chromium(CHROMIUM_ARGS)
 
 
 @dataclass
@@ -74,7 +86,14 @@ class Served:
     reports: list[bytes]
 
     def link(self, page: Page, now: float | None = None) -> str:
-        return page_url(self.base, page, self.links.issue(page, self.exam.record["hiImgIndx"], OTHER_INSTITUTION, now=now))
+        """The page's address; for the image page the light one (the §2.6 image link opens OHIF when it is
+        installed: `image_link`, tests/test_viewer_browser.py)."""
+        token = self.links.issue(page, self.exam.record["hiImgIndx"], OTHER_INSTITUTION, now=now)
+        return light_image_url(self.base, token) if page is Page.image else page_url(self.base, page, token)
+
+    def image_link(self) -> str:
+        """The §2.6 image link as the answer carries it."""
+        return page_url(self.base, Page.image, self.links.issue(Page.image, self.exam.record["hiImgIndx"], OTHER_INSTITUTION))
 
     def link_expiring_in(self, page: Page, seconds: float) -> str:
         return self.link(page, now=time.time() - self.links.ttl_seconds + seconds)
@@ -85,7 +104,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """`mie serve` holding an exam with two versions of its report PDF, an MR instance (series 1) and a CT series of
     SLICES slices (series 2). The tests only look: one server for the module, on SQLite (the pages show the
     same whatever the database; the database's side of them is tested in test_pages.py on both)."""
-    tmp_path = tmp_path_factory.mktemp("pages")
+    yield from serve_pages(tmp_path_factory.mktemp("pages"))
+
+
+def serve_pages(tmp_path: Path, slices: int = SLICES) -> Iterator[Served]:
+    """`served`'s server and exam, with a CT series of `slices` slices."""
     database_url = f"sqlite:///{tmp_path / 'pages.sqlite3'}"
     data_dir = tmp_path / "data"
     for code, key in ((INSTITUTION, KEY), (OTHER_INSTITUTION, "another-key")):
@@ -101,7 +124,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             reports = [pdf("MIE REPORT VERSION ONE"), pdf("MIE REPORT VERSION TWO")]
             for data in reports:
                 store_report(client, exam, data)
-            store_ct_series(client, exam, count=SLICES, others=("mr",))
+            store_ct_series(client, exam, count=slices, others=("mr",))
         yield Served(base, runtime.links, exam, reports)
     finally:
         runtime.database.dispose()
@@ -207,10 +230,13 @@ def test_the_report_page_shows_the_report_and_its_pdf(browser: object, served: S
         page.wait_for_timeout(100)
     assert any(kind == "application/pdf" and status == 200 for _, kind, status in pdfs[shown:]), pdfs[shown:]
     assert page.locator("text=第 1 版").count() == 1
-    # the way to the images: the image page of the same exam
-    with page.expect_navigation():
-        page.click("#images-link")
-    assert "/mie/image/view?t=" in page.url
+    # the way to the images: the image link of the same exam, which a browser without WebGL 2 follows to the light
+    # page (with OHIF installed, one with WebGL goes there: tests/test_viewer_browser.py)
+    assert (page.get_attribute("#images-link", "href") or "").startswith("../image/view?t=")
+    page.context.add_init_script(NO_WEBGL2)
+    page.click("#images-link")
+    page.wait_for_url("**/mie/image/*?t=*")
+    page.wait_for_function("() => !!document.getElementById('image')")
     _image_loaded(page)
     assert page.text_content("#field-certno") == f"{certno[:6]}*****{certno[-4:]}"  # in the 检查信息 panel
     assert errors == []

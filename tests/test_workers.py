@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,7 @@ def test_every_setting_reaches_a_worker(monkeypatch: pytest.MonkeyPatch, tmp_pat
         require_query_key=True,
         strict=True,
         migrations=(Path("/opt/mie/migrations"), Path("/opt/mie/drafts")),
+        viewer_dir=Path("/opt/mie/ohif"),
         object_store="s3://images/mie",
     )
     for field in fields(Settings):  # none left at its default, or a forgotten one would pass unseen
@@ -64,6 +65,10 @@ def test_every_setting_reaches_a_worker(monkeypatch: pytest.MonkeyPatch, tmp_pat
     for name, value in settings_environment(settings).items():
         monkeypatch.setenv(name, value)
     assert settings_from_environment() == settings
+    # no viewer stays no viewer, not the option's default
+    for name, value in settings_environment(replace(settings, viewer_dir=None)).items():
+        monkeypatch.setenv(name, value)
+    assert settings_from_environment().viewer_dir is None
 
 
 def _import_app_in_a_worker(data_dir: Path, recovered_by: str | None) -> None:

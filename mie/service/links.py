@@ -91,3 +91,9 @@ class LinkSigner:
 def page_url(public_url: str, page: Page, token: str) -> str:
     """The page's address as the document's §2.6 example shapes it (…/mie/report/view, …/mie/image/view)."""
     return f"{public_url}/mie/{page.value}/view?t={token}"
+
+
+def light_image_url(public_url: str, token: str) -> str:
+    """The light image page of an image link's token: where the link sends a browser without WebGL (or any
+    browser, when OHIF is not installed: mie.service.viewer), and a link of its own on the viewer's way."""
+    return f"{public_url}/mie/image/light?t={token}"

@@ -387,6 +387,18 @@ def image_page(runtime: Runtime, token: str, client: str | None) -> ImagePage:
     return ImagePage(token, _heading(exam.record), sections, shown, presets, grant.expires_at)
 
 
+def image_studies(runtime: Runtime, token: str, client: str | None) -> list[str]:
+    """The Study Instance UIDs of an image link's exam, in arrival order, for OHIF (mie.service.viewer); audited
+    as the image page's opening."""
+    grant, exam = _open(runtime, token, Page.image, Access.view_image, client, "影像查看器")
+    with runtime.database.unit_of_work() as repository:
+        instances = repository.page_instances(grant.hi_img_indx)
+    studies = list(dict.fromkeys(instance.study_uid for instance in instances))
+    event = _event(runtime, Access.view_image, grant, exam, client, items=len(instances), detail="影像查看器 (OHIF)")
+    runtime.audit.record(event)
+    return studies
+
+
 def _as_int(text: str) -> int:
     try:
         return int(text)

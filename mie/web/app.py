@@ -22,8 +22,9 @@ from starlette.exceptions import HTTPException
 from generated.models import ResponseCode
 from mie.contract import Contract
 from mie.runtime import Runtime, set_runtime
+from mie.service import viewer as viewer_service
 from mie.service.answers import Answer, MieError, entry
-from mie.web import dicomweb, pages
+from mie.web import dicomweb, pages, viewer
 from mie.web.queries import ImageQueries
 from mie.web.uploads import StreamingUploads
 from mie.web.validators import EnvelopeJSONValidator, HeadersLeftToTheTransaction, StreamingMultipartValidator
@@ -124,6 +125,10 @@ def create_app(runtime: Runtime) -> AsyncApp:
     # DICOMweb at /dicom-web (and WADO-URI at /wado): mie/web/dicomweb.py
     for path, handler, methods in dicomweb.ROUTES:
         app.add_url_rule(path, endpoint=f"{handler.__name__}:{path}", view_func=handler, methods=methods)
+    # OHIF Viewer, when installed (mie/web/viewer.py): its files at the root, where its build looks for them
+    installed = viewer_service.installed(runtime.settings)
+    for path, handler in viewer.routes(installed) if installed is not None else ():
+        app.add_url_rule(path, endpoint=f"viewer:{path}", view_func=handler, methods=["GET"])
     app.add_error_handler(MieError, _refused)
     for status in (400, 404, 405, 413, 415, 501):
         app.add_error_handler(status, _http_problem)

@@ -20,7 +20,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 
 from mie.runtime import current
-from mie.service import pages
+from mie.service import pages, viewer
+from mie.service.links import light_image_url
 from mie.service.pages import PageRefused
 
 log = logging.getLogger("mie.pages")
@@ -126,6 +127,21 @@ def _pieces(stored: BinaryIO, size: int = 1024 * 1024) -> Iterator[bytes]:
 
 @_guarded
 async def image_view(request: Request) -> Response:
+    """The image link: OHIF when it is installed and the exam has images (a browser without WebGL 2 goes on to the
+    light page), the light page otherwise."""
+    runtime = current()
+    if viewer.installed(runtime.settings) is not None:
+        token = _token(request)
+        address = await run_in_threadpool(viewer.viewer_address, runtime, token, _client(request))
+        if address is not None:
+            light = light_image_url(runtime.settings.effective_public_url, token)
+            return _html("viewer.html", viewer=address, light=light)
+    return await image_light(request)
+
+
+@_guarded
+async def image_light(request: Request) -> Response:
+    """The light image page (server-rendered slices), at the image link's token as well."""
     runtime = current()
     page = await run_in_threadpool(pages.image_page, runtime, _token(request), _client(request))
     series = [
@@ -162,5 +178,6 @@ ROUTES: tuple[tuple[str, Callable[[Request], Awaitable[Response]]], ...] = (
     ("/mie/report/view", report_view),
     ("/mie/report/pdf", report_pdf),
     ("/mie/image/view", image_view),
+    ("/mie/image/light", image_light),
     ("/mie/image/render", image_render),
 )
