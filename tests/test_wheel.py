@@ -12,11 +12,14 @@ import sys
 import venv
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 import yaml
 
 from mie.contract.spec import REPO_ROOT
+from tests.conftest import INSTITUTION, KEY
+from tests.test_conformance import serve
 
 SOURCES = ("pyproject.toml", "README.md", "mie", "generated", "handlers", "spec")
 
@@ -95,3 +98,18 @@ def test_the_installed_wheel_validates_the_spec_examples_without_the_checkout(in
         assert helped.returncode == 0 and "usage: mie" in helped.stdout, helped.stderr[-2000:]
     client = run(installed / "python", "-c", "from mie.client import MieClient; print(MieClient.__name__)", cwd=tmp_path)
     assert client.returncode == 0 and client.stdout.strip() == "MieClient", client.stderr[-2000:]
+
+
+def test_the_installed_wheels_conformance_run_passes_against_a_served_mie(installed: Path, tmp_path: Path) -> None:
+    """What a vendor's CI does with the wheel alone: `mie conformance` with JUnit output against a processor."""
+    server, base = serve(tmp_path, f"sqlite:///{tmp_path / 'served.sqlite3'}")
+    junit = tmp_path / "conformance.xml"
+    try:
+        result = run(installed / "mie", "conformance", base, "--institution", INSTITUTION, "--key", KEY,
+                     "--max-examples", "1", "--seed", "7", "--junit", junit, cwd=tmp_path, timeout=300)  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert result.returncode == 0 and result.stdout.startswith("mie conformance: 符合规范"), result.stdout + result.stderr
+    root = ElementTree.parse(junit).getroot()
+    assert root.tag == "testsuites" and root.get("failures") == "0" and int(root.get("tests") or 0) > 0
