@@ -90,7 +90,8 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
     db = Database(POSTGRES_URL, schema=schema)
     db.create_all()
     yield db
-    # Each test starts from empty tables.
+    db.dispose()  # first what the test left pending is committed (the audit's journal), then
+    # each test starts from empty tables.
     with db.engine.begin() as connection:
         tables = ", ".join(f"{schema}.{name}" for name in db.engine.dialect.get_table_names(connection, schema=schema))
         if tables:
