@@ -12,16 +12,13 @@ import re
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
 
-import mie.web.app as web_app
 from mie.client import Messages, wire
 from mie.runtime import Runtime
 from mie.service import exams
-from mie.web.queries import ImageQueries
 from tests.conftest import exam_message
-from tests.retrieval_helpers import ALLOWED, QUERIER, QUERIER_KEY, QUERY_INDEX, person_record, register_querier
-from tests.test_image_queries import CASES, Body, changed, input_changed, text, through_connexion
+from tests.retrieval_helpers import QUERIER, QUERIER_KEY, QUERY_INDEX, person_record, register_querier
+from tests.test_image_queries import CASES, Body, changed, input_changed, lean_and_connexion, text
 
 CERTNO = "110101197804050041"
 _TOKEN = re.compile(rb"\?t=[A-Za-z0-9_-]+")
@@ -60,16 +57,7 @@ def index_events(runtime: Runtime) -> list[tuple[Any, ...]]:
 def test_the_lean_path_answers_2_6_as_connexion_did(
     runtime: Runtime, message: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    taken: list[str] = []
-    query = ImageQueries._query
-
-    async def spied(self: ImageQueries, scope: Any, receive: Any, send: Any) -> None:
-        taken.append(scope["path"])
-        await query(self, scope, receive, send)
-
-    monkeypatch.setattr(ImageQueries, "_query", spied)
-    lean_app = TestClient(web_app.create_app(runtime), raise_server_exceptions=False, client=(ALLOWED, 50000))
-    connexion_app = through_connexion(runtime, monkeypatch)
+    lean_app, connexion_app, taken = lean_and_connexion(runtime, monkeypatch)
     answered: set[int] = set()
     for case, (build, content_type) in INDEX_CASES.items():
         content, headers, taken[:] = build(message), {"content-type": content_type}, []
