@@ -1,7 +1,7 @@
 """§2.6 queryExamRpotImgIndxListFHospital, §2.7/§2.8 queryImgCaheFIndex (mie.service.retrieval).
 
-§2.7/§2.8 with a JSON body are taken before connexion's routing by mie.web.queries; this handler answers what
-reaches connexion all the same, through the same function."""
+§2.6 and §2.7/§2.8 with a JSON body are taken before connexion's routing by mie.web.queries; these handlers answer
+what reaches connexion all the same, through the same functions."""
 
 from __future__ import annotations
 
@@ -12,9 +12,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from handlers.common import reply
-from mie import runtime
 from mie.service import retrieval
-from mie.web.queries import JSON_TYPE, answer_images, image_response
+from mie.web.queries import JSON_TYPE, answer_images, answer_index, image_response
 from mie.web.validators import checked_body
 
 
@@ -24,8 +23,9 @@ def _source_address() -> str | None:
     return client.host if client is not None else None
 
 
-def query_exam_rpot_img_indx_list_f_hospital(body: Any) -> tuple[dict[str, Any], int]:
-    return reply(retrieval.query_index(retrieval.Retrieval.of(runtime.current()), body, _source_address()))
+async def query_exam_rpot_img_indx_list_f_hospital(body: Any) -> tuple[dict[str, Any], int]:
+    checked = checked_body(request.scope)
+    return reply(await run_in_threadpool(answer_index, body, _source_address(), checked.outcome if checked else None))
 
 
 async def query_img_cahe_f_index(body: Any) -> tuple[dict[str, Any], int] | Response:

@@ -104,14 +104,9 @@ def through_connexion(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Test
     return TestClient(app, raise_server_exceptions=False, client=(ALLOWED, 50000))
 
 
-def fetch_events(runtime: Runtime) -> list[tuple[Any, ...]]:
-    return [(e["action"], e["outcome"], e["detail"], e["bytes_sent"]) for e in runtime.audit.events()]
-
-
-def test_the_lean_path_answers_as_connexion_did(
-    runtime: Runtime, stored: tuple[dict[str, Any], bytes], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    message, data = stored
+def lean_and_connexion(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> tuple[TestClient, TestClient, list[str]]:
+    """The app as it runs and the app through connexion (both from ALLOWED), and the paths the lean layer takes
+    (filled as requests come; the caller empties it)."""
     taken: list[str] = []
     query = ImageQueries._query
 
@@ -121,7 +116,18 @@ def test_the_lean_path_answers_as_connexion_did(
 
     monkeypatch.setattr(ImageQueries, "_query", spied)
     lean_app = TestClient(web_app.create_app(runtime), raise_server_exceptions=False, client=(ALLOWED, 50000))
-    connexion_app = through_connexion(runtime, monkeypatch)
+    return lean_app, through_connexion(runtime, monkeypatch), taken
+
+
+def fetch_events(runtime: Runtime) -> list[tuple[Any, ...]]:
+    return [(e["action"], e["outcome"], e["detail"], e["bytes_sent"]) for e in runtime.audit.events()]
+
+
+def test_the_lean_path_answers_as_connexion_did(
+    runtime: Runtime, stored: tuple[dict[str, Any], bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    message, data = stored
+    lean_app, connexion_app, taken = lean_and_connexion(runtime, monkeypatch)
     for case, (build, content_type) in CASES.items():
         content, headers, taken[:] = build(message), {"content-type": content_type}, []
         seen = len(fetch_events(runtime))

@@ -13,9 +13,12 @@ import base64
 import json
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+import orjson
+import pybase64
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -61,12 +64,27 @@ class LinkSigner:
         self, page: Page, hi_img_indx: str, institution_code: str, now: float | None = None, expires_at: int | None = None
     ) -> str:
         """A token for `page`, valid for the link TTL from `now`, or until `expires_at` (a grant derived from another)."""
+        return self.issue_pages((page,), hi_img_indx, institution_code, now, expires_at)[0]
+
+    def issue_pages(
+        self,
+        pages: Iterable[Page],
+        hi_img_indx: str,
+        institution_code: str,
+        now: float | None = None,
+        expires_at: int | None = None,
+    ) -> list[str]:
+        """A token for each of `pages` of one exam, each with a nonce of its own, all expiring at the same second
+        (one §2.6 record links to both pages). The payload is the compact JSON array `open` reads."""
         if expires_at is None:
             expires_at = int(now if now is not None else time.time()) + self.ttl_seconds
-        payload = json.dumps([page.value, hi_img_indx, institution_code, expires_at], separators=(",", ":")).encode()
-        nonce = os.urandom(_NONCE_BYTES)
-        sealed = nonce + self._aead.encrypt(nonce, payload, _CONTEXT)
-        return base64.urlsafe_b64encode(sealed).rstrip(b"=").decode("ascii")
+        tokens = []
+        for page in pages:
+            payload = orjson.dumps([page.value, hi_img_indx, institution_code, expires_at])
+            nonce = os.urandom(_NONCE_BYTES)
+            sealed = nonce + self._aead.encrypt(nonce, payload, _CONTEXT)
+            tokens.append(pybase64.urlsafe_b64encode(sealed).rstrip(b"=").decode("ascii"))
+        return tokens
 
     def reissue(self, grant: PageGrant, page: Page) -> str:
         """A token for another page of the same grant (same exam, same institution), expiring with it."""

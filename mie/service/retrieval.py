@@ -30,7 +30,15 @@ import pybase64
 
 from generated.models import ResponseCode
 from mie.contract import Contract
-from mie.contract.records import LAST_DAY, QUERY_IMAGES, QUERY_INDEX, ImageServices, check_images_input, check_query_index_input
+from mie.contract.records import (
+    LAST_DAY,
+    QUERY_IMAGES,
+    QUERY_INDEX,
+    SAVE_EXAM,
+    ImageServices,
+    check_images_input,
+    check_query_index_input,
+)
 from mie.contract.validation import Outcome, mask
 from mie.service.access import QueryRefused, admit
 from mie.service.answers import Answer, MieError, entry, storage_unavailable
@@ -125,13 +133,14 @@ def _success(data: Any, notes: list[str]) -> Answer:
 # --- §2.6 queryExamRpotImgIndxListFHospital ---------------------------------------------------------------------------
 
 
-def query_index(retrieval: Retrieval, body: Any, source_address: str | None) -> Answer:
-    """§2.6: the person's exam records stored here, as ResDTO, the most recent first."""
+def query_index(retrieval: Retrieval, body: Any, source_address: str | None, checked: Outcome | None = None) -> Answer:
+    """§2.6: the person's exam records stored here, as ResDTO, the most recent first. `checked`: the outcome of
+    `check_envelope` on this body, when the HTTP layer has checked it (not done twice)."""
     event = AccessEvent(Access.query_index, _claimed_institution(body), source_address)
 
     def work() -> Answer:
         contract = retrieval.contract
-        envelope = read_envelope(contract, contract.transaction(QUERY_INDEX), body)
+        envelope = read_envelope(contract, contract.transaction(QUERY_INDEX), body, checked)
         event.institution_code = envelope.institution_code
         outcome = check_query_index_input(contract, envelope.input)
         value: dict[str, Any] = outcome.value if isinstance(outcome.value, dict) else {}
@@ -142,7 +151,8 @@ def query_index(retrieval: Retrieval, body: Any, source_address: str | None) -> 
             caller = admit(repository, envelope, source_address, retrieval.require_key)
             if outcome.errors:
                 raise MieError(ResponseCode.envelope_invalid, errors=outcome.errors)
-            exams = repository.exams_of_person(value["psnCertType"], value["certno"].upper(), begin, end)
+            fields = _record_fields_answered(contract)
+            exams = repository.exams_of_person(value["psnCertType"], value["certno"].upper(), begin, end, fields)
         name = (value.get("psnName") or "").strip()
         if name:  # a cross-check: an exam of someone by another name is not this person's
             exams = [exam for exam in exams if str(exam.record.get("psnName", "")).strip() == name]
@@ -155,12 +165,20 @@ def query_index(retrieval: Retrieval, body: Any, source_address: str | None) -> 
     return result
 
 
+def _record_fields_answered(contract: Contract) -> tuple[str, ...]:
+    """The fields of a §2.1 record that a ResDTO repeats: what §2.6 reads of each record."""
+
+    def build() -> tuple[str, ...]:
+        record = contract.transaction(SAVE_EXAM).body_schema["properties"]["input"]["items"]["properties"]
+        return tuple(name for name in contract.component("ResDTO")["properties"] if name in record)
+
+    return contract.memo("res-dto-record-fields", build)
+
+
 def _res_dto(retrieval: Retrieval, exam: IndexedExam, institution_code: str) -> dict[str, Any]:
     """One ResDTO: the record's own fields, certno masked, and links bound to this exam and the querying institution."""
     record, public_url = exam.record, retrieval.public_url
-
-    def link(page: Page) -> str:
-        return page_url(public_url, page, retrieval.links.issue(page, exam.hi_img_indx, institution_code))
+    report, image = retrieval.links.issue_pages((Page.report, Page.image), exam.hi_img_indx, institution_code)
 
     return {
         "hiImgIndx": exam.hi_img_indx,
@@ -172,8 +190,8 @@ def _res_dto(retrieval: Retrieval, exam: IndexedExam, institution_code: str) -> 
         "fixmedinsName": record.get("fixmedinsName") or exam.institution_name or "",
         "examDate": record["examDate"],
         "examPart": record["examPart"],
-        "examRpotLinkUrl": link(Page.report),
-        "imgInfoLinkUrl": link(Page.image),
+        "examRpotLinkUrl": page_url(public_url, Page.report, report),
+        "imgInfoLinkUrl": page_url(public_url, Page.image, image),
         "imgDldLink": f"{public_url}{ImageServices.of(retrieval.contract).download_path}",
     }
 

@@ -8,12 +8,13 @@ three times the SQL itself for the one-message-one-transaction pattern here.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Executable, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Dialect, Executable, Select, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from mie.store.tables import (
@@ -100,12 +101,12 @@ class ExamRef:
 
 @dataclass(frozen=True)
 class IndexedExam:
-    """An exam record as §2.6 answers it: the record, and who stored it."""
+    """An exam record as §2.6 answers it: the fields of the record it was asked for, and who stored it."""
 
     hi_img_indx: str
     institution_code: str
     institution_name: str | None
-    record: dict[str, Any]
+    record: dict[str, Any]  # only the fields asked for (an absent or null one is None)
 
 
 @dataclass(frozen=True)
@@ -243,7 +244,7 @@ _PAGE_INSTANCES = (
 # Retrieval (§2.6-§2.8). The person's exams are found through ix_exam_record_person (psn_cert_type, certno,
 # exam_date): both bounds are always given (the caller fills an open end), so the statement is one range scan.
 _PERSON_EXAMS = (
-    select(_exam.c.hi_img_indx, _exam.c.institution_code, _institution.c.name, _exam.c.record)
+    select(_exam.c.hi_img_indx, _exam.c.institution_code, _institution.c.name)
     .select_from(_exam.outerjoin(_institution, _institution.c.code == _exam.c.institution_code))
     .where(
         _exam.c.psn_cert_type == bindparam("cert_type"),
@@ -253,6 +254,14 @@ _PERSON_EXAMS = (
     )
     .order_by(_exam.c.exam_date.desc(), _exam.c.hi_img_indx)
 )
+
+
+@functools.cache
+def _person_exams(fields: tuple[str, ...]) -> Select[Any]:
+    """_PERSON_EXAMS with the text of each of the record's `fields` (JSON_EXTRACT on SQLite, ->> on PostgreSQL)."""
+    return _PERSON_EXAMS.add_columns(*(_exam.c.record[name].as_string() for name in fields))
+
+
 _INSTANCES_OF_EXAM = (
     select(
         _instance.c.sop_instance_uid,
@@ -517,11 +526,15 @@ class Repository:
         return set(self.connection.execute(select(_report.c.path)).scalars())
 
     # retrieval (§2.6-§2.8): reads only -----------------------------------------------------------------------------
-    def exams_of_person(self, cert_type: str, certno: str, begin: str, end: str) -> list[IndexedExam]:
+    def exams_of_person(
+        self, cert_type: str, certno: str, begin: str, end: str, fields: tuple[str, ...] = ()
+    ) -> list[IndexedExam]:
         """The current exam records of one person with begin <= examDate <= end (yyyy-MM-dd, compared as text),
-        the most recent first, then by index."""
-        rows = self.connection.execute(_PERSON_EXAMS, {"cert_type": cert_type, "certno": certno, "begin": begin, "end": end})
-        return [IndexedExam(*row) for row in rows]
+        the most recent first, then by index; of each record, the text of `fields` (string fields), read by the
+        database from the stored document: a record is not decoded whole for the few fields an answer shows."""
+        parameters = {"cert_type": cert_type, "certno": certno, "begin": begin, "end": end}
+        rows = self.connection.execute(_person_exams(fields), parameters)
+        return [IndexedExam(row[0], row[1], row[2], dict(zip(fields, row[3:], strict=True))) for row in rows]
 
     def instances_of_exam(self, hi_img_indx: str) -> list[ListedInstance]:
         """The exam's stored instances in the order they were received (then by SOP Instance UID), with their
