@@ -56,6 +56,7 @@ def test_every_setting_reaches_a_worker(monkeypatch: pytest.MonkeyPatch, tmp_pat
         migrations=(Path("/opt/mie/migrations"), Path("/opt/mie/drafts")),
         viewer_dir=Path("/opt/mie/ohif"),
         object_store="s3://images/mie",
+        secrets_dir=Path("/opt/mie/secrets"),
     )
     for field in fields(Settings):  # none left at its default, or a forgotten one would pass unseen
         assert getattr(settings, field.name) != field.default, field.name
