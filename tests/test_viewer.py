@@ -57,7 +57,7 @@ def _link(runtime: Runtime, exam: StoredExamData, **kwargs: float) -> str:
 
 
 def _addresses(page: str) -> tuple[str, str]:
-    viewer_address = json.loads(re.search(r"location\.replace\(gl \? (\"[^\"]*\") :", page).group(1))  # type: ignore[union-attr]
+    viewer_address = json.loads(re.search(r"location\.replace\(gl && wide \? (\"[^\"]*\") :", page).group(1))  # type: ignore[union-attr]
     light = json.loads(re.search(r": (\"[^\"]*\")\);", page).group(1))  # type: ignore[union-attr]
     return viewer_address, light
 

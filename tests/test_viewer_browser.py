@@ -92,3 +92,13 @@ def test_a_browser_without_webgl_gets_the_light_page(viewer_browser: object, ser
     page.wait_for_url("**/mie/image/light?t=*")
     page.wait_for_function("() => { const i = document.getElementById('image'); return i && i.complete && i.naturalWidth > 0; }")
     context.close()
+
+
+def test_a_phone_gets_the_light_page(viewer_browser: object, served: Served) -> None:
+    """OHIF's panels leave its image a few dozen pixels wide at 390 px; the light page fits the image to the width."""
+    context = viewer_browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.goto(served.image_link())
+    page.wait_for_url("**/mie/image/light?t=*")
+    page.wait_for_function("() => { const i = document.getElementById('image'); return i && i.complete && i.naturalWidth > 0; }")
+    context.close()
