@@ -101,6 +101,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             log_level=args.log_level,
             access_log=args.access_log,
             http=BoundedHttpToolsProtocol,
+            # uvicorn kills (SIGKILL) a worker that misses its 5 s health check: on a loaded machine a busy worker
+            # can, and its requests in flight are cut. A hung worker is still replaced, after 30 s.
+            timeout_worker_healthcheck=_WORKER_HEALTHCHECK_SECONDS,
         )
     else:
         uvicorn.run(
@@ -119,6 +122,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 _WORKER_START_SECONDS = 120.0
+_WORKER_HEALTHCHECK_SECONDS = 30
 
 
 def start_scp_workers(

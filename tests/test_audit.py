@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from mie.config import Settings
 from mie.contract import current
 from mie.runtime import Runtime
+from mie.service import audit
 from mie.service.audit import Access, AccessEvent, masked_certno
 from mie.store.database import Database
 from mie.store.files import FileStore
@@ -103,3 +106,21 @@ def test_a_crash_loses_no_recorded_event_and_recovery_commits_each_once(tmp_path
     finally:
         runtime.database.dispose()
     assert not list((data / "audit-journal").glob("*.jsonl"))
+
+
+def test_a_running_process_commits_the_journal_of_one_killed_beside_it(tmp_path: Path, monkeypatch: Any) -> None:
+    """A worker killed while its siblings run (uvicorn kills one that misses its health check): its journaled events
+    reach the database through a sibling's drainer, without waiting for the next start-up."""
+    monkeypatch.setattr(audit, "ADOPT_SECONDS", 0.2)
+    data = tmp_path / "data"
+    runtime = Runtime.open(Settings(data_dir=data))
+    try:
+        runtime.audit.record(AccessEvent(Access.fetch_image, "H52030200193", "10.1.2.3", items=1, bytes_sent=1))
+        died = subprocess.run([sys.executable, "-c", _DIES, str(data), "300", "before-commit"], capture_output=True, timeout=120)
+        assert died.returncode == -9, died.stderr
+        deadline = time.monotonic() + 30
+        while len(sent := sorted(event["bytes_sent"] for event in runtime.audit.events())) < 4 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert sent == [1, 300, 301, 302]
+    finally:
+        runtime.database.dispose()

@@ -151,9 +151,11 @@ def fetch_all(http_port: int, index: str, files: list[tuple[dict[str, str], str]
 
 def fetch_events(data_dir: Path, database_url: str, expected: int) -> list[dict[str, Any]]:
     """The fetch events in the database, once `expected` of them are there (the workers commit their journals
-    within moments) or after 30 s."""
+    within moments) or after 30 s. The journal of a worker that did not commit it at its end (its supervisor
+    killed it) is committed as the next process to start would."""
     runtime = Runtime.open(Settings(data_dir=data_dir, database_url=database_url), recover=False)
     try:
+        runtime.audit.adopt_orphans()
         deadline = time.monotonic() + 30
         while True:
             events = [e for e in runtime.audit.events() if e["action"] == "fetch-image"]

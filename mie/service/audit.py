@@ -29,7 +29,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from time import sleep
+from time import monotonic, sleep
 from typing import Any
 
 from mie.contract.validation import mask
@@ -73,6 +73,11 @@ def masked_certno(certno: str) -> str:
 
 DRAIN_SECONDS = 0.25
 """How long the drainer lets events gather after one arrives before it commits them together."""
+
+ADOPT_SECONDS = 10.0
+"""How often a running drainer looks for the journals of processes that are gone. A worker killed while it runs
+(uvicorn's supervisor kills one that misses its health check) leaves events in its journal; without this they
+would wait for the next start-up."""
 
 
 class AuditLog:
@@ -127,9 +132,16 @@ class AuditLog:
             atexit.register(self.close)
 
     def _drain_forever(self) -> None:
-        self.adopt_orphans()
+        adopt_at = 0.0
         while True:
-            self._wake.wait()
+            if monotonic() >= adopt_at:
+                adopt_at = monotonic() + ADOPT_SECONDS
+                try:
+                    self.adopt_orphans()
+                except Exception:  # the database is unreachable: the orphans stay for the next look
+                    log.exception("audit events of a process that is gone could not be committed yet")
+            if not self._wake.wait(timeout=max(0.0, adopt_at - monotonic())):
+                continue
             sleep(DRAIN_SECONDS)
             self._wake.clear()
             try:
