@@ -331,8 +331,8 @@ def _match(column: str, how: str, value: str, fuzzy: bool) -> Match:
         return Match(column, "integer", (value.strip(),))
     if how == _NAME and fuzzy and "*" not in value and "?" not in value:
         return Match(column, "wildcard", (f"%{_like(value)}%",), folded=True)
-    if "*" in value or "?" in value:
-        return Match(column, "wildcard", (_like(value),), folded=True)
+    if "*" in value or "?" in value:  # case-sensitive but for person names (PS3.4 C.2.2.2.4)
+        return Match(column, "wildcard", (_like(value),), folded=how == _NAME)
     return Match(column, "exact", (value,), folded=how == _NAME)
 
 
@@ -348,8 +348,8 @@ def search(runtime: Runtime, caller: Caller, level: str, fixed: dict[str, str], 
             rows = index.search_series(repository, caller.scope, query.matches, query.limit, query.offset)
         else:
             rows = index.search_instances(repository, caller.scope, query.matches, query.limit, query.offset)
-        wanted = query.include_all or any(tag not in _DEFAULT_TAGS[level] for tag in query.include)
-        kept = index.metadata_of(repository, [row["representative"] for row in rows]) if wanted and rows else []
+        # the representative's metadata: for the default attributes the index has no column for, and includefield
+        kept = index.metadata_of(repository, [row["representative"] for row in rows]) if rows else []
     extra = dict(zip((row.sop_instance_uid for row in kept), _documents(runtime, kept), strict=True))
     answers = []
     for row in rows:
@@ -357,7 +357,9 @@ def search(runtime: Runtime, caller: Caller, level: str, fixed: dict[str, str], 
         if level == "study":
             answer["00080061"] = _element("ModalitiesInStudy", "\\".join(modalities.get(row["study_uid"], [])))
         if row["representative"] in extra:
-            _include(answer, json.loads(extra[row["representative"]]), level, query)
+            metadata = json.loads(extra[row["representative"]])
+            _from_metadata(answer, metadata, level)
+            _include(answer, metadata, level, query)
         answers.append(dict(sorted(answer.items())))
     study = fixed.get("StudyInstanceUID")
     single = study if study is not None and level != "study" else None
@@ -400,12 +402,26 @@ def _returned(caller: Caller, level: str, row: dict[str, Any]) -> dict[str, Any]
     return answer
 
 
-_DEFAULT_TAGS = {
-    "study": {_tag(k) for k in [*STUDY_RETURNED, "ModalitiesInStudy", "InstanceAvailability", "RetrieveURL"]}
-    | {"00201206", "00201208"},
-    "series": {_tag(k) for k in [*STUDY_RETURNED, *SERIES_RETURNED, "InstanceAvailability", "RetrieveURL"]} | {"00201209"},
-    "instance": {_tag(k) for k in [*STUDY_RETURNED, *SERIES_RETURNED, *INSTANCE_RETURNED, "InstanceAvailability", "RetrieveURL"]},
+# The attributes each level returns by default (PS3.18 Table 10.6.3-3 to -5) that the index keeps no column for: from
+# the metadata of the study's, series' or instance's representative, when it has them (tests/test_orthanc_differential.py
+# compares them with Orthanc's).
+FROM_METADATA = {
+    "study": ("TimezoneOffsetFromUTC",),
+    "series": (
+        "TimezoneOffsetFromUTC",
+        "PerformedProcedureStepStartDate",
+        "PerformedProcedureStepStartTime",
+        "RequestAttributeSequence",
+    ),
+    "instance": ("TimezoneOffsetFromUTC", "BitsAllocated"),
 }
+
+
+def _from_metadata(answer: dict[str, Any], metadata: dict[str, Any], level: str) -> None:
+    for keyword in FROM_METADATA[level]:
+        tag = _tag(keyword) or ""
+        if tag in metadata and tag not in answer:
+            answer[tag] = metadata[tag]
 
 
 def _include(answer: dict[str, Any], metadata: dict[str, Any], level: str, query: Query) -> None:
