@@ -35,7 +35,13 @@ from PIL import Image
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 from pydicom.encaps import get_frame
 from pydicom.pixels import pixel_array
-from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ExplicitVRLittleEndian
+from pydicom.uid import (
+    UID,
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+)
 
 from mie.runtime import Runtime
 from mie.service.answers import MieError
@@ -52,6 +58,7 @@ from mie.service.ingest import (
 )
 from mie.service.institutions import authenticate
 from mie.service.links import LinkRefused, Page, PageGrant
+from mie.service.part10 import Irregular, integer_string, scannable, split_file, top_level_elements
 from mie.service.render import RenderError, Window, render
 from mie.store import dicomweb as index
 from mie.store.dicomweb import Match, Scope, StoredInstanceRef
@@ -599,17 +606,20 @@ def frames(
         raise DicomwebRefused(406, f"frames are available as stored ({stored}) or as {ExplicitVRLittleEndian}")
     with open_file(runtime, ref) as file:
         # the header, then only the frames asked for: a multi-frame file is not read whole for one frame
-        header = pydicom.dcmread(file, stop_before_pixels=True)
-        start = _pixel_value(file, stored)
-        count = int(header.get("NumberOfFrames", 1) or 1)
+        layout = _scanned_layout(file, stored)
+        if layout is None:
+            file.seek(0)
+            layout = _read_layout(file, stored)
+        start, count = layout.start, layout.frames
         chosen = numbers if numbers is not None else list(range(1, count + 1))
         if start is None:
             raise DicomwebRefused(404, "the instance has no pixel data")
         if any(number < 1 or number > count for number in chosen):
             raise DicomwebRefused(404, f"the instance has {count} frame(s)")
         if native and stored != ExplicitVRBigEndian and stored != DeflatedExplicitVRLittleEndian:
-            samples = int(header.get("SamplesPerPixel", 1))
-            length = int(header.Rows) * int(header.Columns) * samples * int(header.BitsAllocated) // 8
+            length = layout.frame_length()
+            if length <= 0:
+                raise DicomwebRefused(404, "the instance's pixel data has no frame geometry")
             parts = []
             for number in chosen:
                 file.seek(start + (number - 1) * length)
@@ -629,6 +639,79 @@ def frames(
         except Exception as error:  # a codec's failure on stored bytes
             log.warning("DICOMweb: frames of a stored instance could not be decoded: %s", type(error).__name__)
             raise DicomwebRefused(406, f"frames cannot be decoded; they are available as stored ({stored})") from None
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where an instance's pixel data begins in its file (None: it has none), its frames and their geometry."""
+
+    start: int | None
+    frames: int
+    rows: int
+    columns: int
+    samples: int
+    bits: int
+
+    def frame_length(self) -> int:
+        return self.rows * self.columns * self.samples * self.bits // 8
+
+
+_LAYOUT_TAGS = {0x00280002: "samples", 0x00280008: "frames", 0x00280010: "rows", 0x00280011: "columns", 0x00280100: "bits"}
+
+
+def _scanned_layout(file: BinaryIO, stored: UID) -> _Layout | None:
+    """The layout from mie's own walk of the header's element headers (part10.top_level_elements), without pydicom,
+    whose reading of a header costs more than the rest of a frame request; None when the walk cannot tell (a header
+    longer than HEADER_PREFIX, big endian, deflated, anything irregular): pydicom reads it then."""
+    if not scannable(stored):
+        return None
+    head = file.read(HEADER_PREFIX)
+    try:
+        syntax, begin = split_file(head)
+        implicit = syntax == ImplicitVRLittleEndian
+        elements, position, complete = top_level_elements(head, begin, implicit, frozenset(_LAYOUT_TAGS))
+    except Irregular:
+        return None
+    if syntax != stored or not complete or position + 12 > len(head):
+        return None
+    found: dict[str, int] = {}
+    for tag, _vr, value_begin, value_end, _undefined in elements:
+        raw = head[value_begin:value_end]
+        if tag == 0x00280008:
+            number = integer_string(raw.decode("ascii", "replace"))
+            if number is None:
+                return None
+            found["frames"] = number
+        elif len(raw) == 2:
+            found[_LAYOUT_TAGS[tag]] = struct.unpack("<H", raw)[0]
+        else:
+            return None
+    if struct.unpack_from("<HH", head, position) != (0x7FE0, 0x0010):
+        start = None
+    else:
+        start = position + (8 if implicit else 12)  # explicit VR: OB or OW, two reserved bytes, a 4-byte length
+    return _Layout(
+        start,
+        found.get("frames") or 1,
+        found.get("rows", 0),
+        found.get("columns", 0),
+        found.get("samples", 1),
+        found.get("bits", 0),
+    )
+
+
+def _read_layout(file: BinaryIO, stored: UID) -> _Layout:
+    """The layout as pydicom reads the header."""
+    header = pydicom.dcmread(file, stop_before_pixels=True)
+    start = _pixel_value(file, stored)
+    return _Layout(
+        start,
+        int(header.get("NumberOfFrames", 1) or 1),
+        int(header.get("Rows", 0) or 0),
+        int(header.get("Columns", 0) or 0),
+        int(header.get("SamplesPerPixel", 1) or 1),
+        int(header.get("BitsAllocated", 0) or 0),
+    )
 
 
 def _pixel_value(file: BinaryIO, stored: UID) -> int | None:
