@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import copy
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -299,6 +300,16 @@ KNOWN_DIFFERENCES: dict[tuple[str, str, str], str] = {
         "person name matching is the implementation's choice (PS3.4 C.2.2.2.4): mie ignores case in person names, as "
         "a clerk types them; Orthanc, with QidoCaseSensitive, does not"
     ),
+    # WADO-RS frames (transfer-syntax=*)
+    ("frames", "1.2.840.10008.1.2", "transfer syntax"): (
+        "an implicit VR little endian instance: the same bytes from both; mie labels them Explicit VR Little Endian, "
+        "the one uncompressed transfer syntax PS3.18 names for application/octet-stream (Table 8.7.3-2: raw pixels "
+        "carry no VR), Orthanc with the file's syntax"
+    ),
+    ("frames", "1.2.840.10008.1.2.2", "status"): (
+        "a big endian instance (retired syntax, still sent by old modalities): Orthanc 1.7 answers HTTP 500; mie "
+        "answers its frames decoded to Explicit VR Little Endian"
+    ),
     # WADO-RS metadata
     ("metadata", "00083002", "only mie"): AVAILABLE_SYNTAX,
     ("metadata", "00191050", "value"): LONG_TEXT,
@@ -464,4 +475,42 @@ def test_series_metadata_agrees(peers: Peers, orthanc_metadata: dict[str, dict[s
                 seen = f"{name}/{files[uid].SeriesNumber} {SERIES[int(files[uid].SeriesNumber) - 1][1]}"
                 found += comparer.compare(item, orthanc_metadata[uid], "metadata", seen)
     problems = _unexpected(found, "metadata")
+    assert not problems, "differences not listed in KNOWN_DIFFERENCES:\n" + "\n".join(problems)
+
+
+def test_frames_agree(peers: Peers) -> None:
+    """Frames as OHIF asks for them (transfer-syntax=*): the first and the last frame of every instance with pixels,
+    byte for byte, and the transfer syntax each side says they are in."""
+    accept = 'multipart/related; type="application/octet-stream"; transfer-syntax=*'
+    found: list[Difference] = []
+    for name, study in peers.studies.items():
+        for ds in study.instances:
+            if "PixelData" not in ds:
+                continue
+            seen = f"{name}/{ds.SeriesNumber} {SERIES[int(ds.SeriesNumber) - 1][1]}"
+            path = f"studies/{study.uid}/series/{ds.SeriesInstanceUID}/instances/{ds.SOPInstanceUID}/frames"
+            for number in sorted({1, int(ds.get("NumberOfFrames", 1) or 1)}):
+                answers = {
+                    who: httpx.get(
+                        f"{root}/{path}/{number}",
+                        auth=(INSTITUTION, KEY) if who == "mie" else None,
+                        headers={"Accept": accept},
+                        timeout=60,
+                    )
+                    for who, root in (("mie", peers.mie), ("orthanc", peers.orthanc))
+                }
+                statuses = {who: answer.status_code for who, answer in answers.items()}
+                if set(statuses.values()) != {200}:
+                    found.append(Difference("frames", ds.file_meta.TransferSyntaxUID, "status", f"{seen}: {statuses}"))
+                    continue
+                # Orthanc puts transfer-syntax inside the quoted type parameter, mie beside it: both say it
+                syntaxes = {
+                    who: re.findall(r"transfer-syntax=([0-9.]+)", answer.headers["content-type"])
+                    for who, answer in answers.items()
+                }
+                if syntaxes["mie"] != syntaxes["orthanc"]:
+                    found.append(Difference("frames", ds.file_meta.TransferSyntaxUID, "transfer syntax", f"{seen}: {syntaxes}"))
+                if multipart_parts(answers["mie"]) != multipart_parts(answers["orthanc"]):
+                    found.append(Difference("frames", ds.file_meta.TransferSyntaxUID, "value", f"{seen} frame {number}"))
+    problems = _unexpected(found, "frames")
     assert not problems, "differences not listed in KNOWN_DIFFERENCES:\n" + "\n".join(problems)
