@@ -486,6 +486,15 @@ def open_file(runtime: Runtime, ref: StoredInstanceRef) -> BinaryIO:
     return runtime.store.open_stored(Path(ref.path))
 
 
+def read_whole(runtime: Runtime, refs: Sequence[StoredInstanceRef]) -> list[bytes]:
+    """The stored files of `refs`, each whole (for answers small enough to be sent in one piece)."""
+    parts = []
+    for ref in refs:
+        with open_file(runtime, ref) as file:
+            parts.append(file.read())
+    return parts
+
+
 # --- WADO-RS: metadata ------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Cached:
