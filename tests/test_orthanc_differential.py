@@ -4,7 +4,8 @@ The same corpus (two studies, several modalities and transfer syntaxes, multi-fr
 GB18030 patient name) goes into a fresh Orthanc with its DICOMweb plugin and into a fresh `mie serve` (its
 studies registered by §2.1 and §2.3, the files sent by STOW-RS); then the same QIDO-RS searches (studies, series,
 instances; default attributes and includefield=all; matching by UID, exact value, wildcard, date range, modality)
-and the WADO-RS metadata of every series are asked of both and compared attribute by attribute (tag, VR, value).
+and the WADO-RS metadata of every series are asked of both and compared attribute by attribute (tag, VR, value),
+and the first and last frame of every instance byte for byte.
 
 Every difference is either fixed in mie or listed in KNOWN_DIFFERENCES with its reason; the test fails on any
 difference not listed, and on a listed one that no longer occurs (so the list stays true).
@@ -195,8 +196,8 @@ def peers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Peers]:
 MR_IMAGE = "1.2.840.10008.5.1.4.1.1.4"
 # (path below the root, query as sent): {A} and {B} are the studies' UIDs, {A:1} the UID of study A's series number 1.
 # The queries are sent as written: Orthanc 1.10 with plugin 1.7 does not decode percent-encoded query values (RFC 3986
-# section 2.1), so `*`, `?`, `^` and `,` go unencoded (legal in a URI's query), as browsers and OHIF send them; one query
-# percent-encoded shows that (KNOWN_DIFFERENCES).
+# section 2.1), so `*`, `?`, `^` and `,` go unencoded (legal in a URI's query) to both; one query percent-encoded
+# shows that (KNOWN_DIFFERENCES).
 QUERIES: list[tuple[str, str]] = [
     ("studies", ""),
     ("studies", "includefield=all"),
