@@ -41,7 +41,7 @@ from tests.conftest import (
     own_postgres_schema,
 )
 from tests.dicom_files import make_instance, md5, part10_bytes
-from tests.page_data import ACCESSION, StoredExamData, ct_series, instance_of, store_exam, store_instance
+from tests.page_data import ACCESSION, StoredExamData, ct_series, instance_of, store_ct_series, store_exam, store_instance
 from tests.retrieval_helpers import QUERIER, QUERIER_KEY, QUERY_INDEX, index_query
 from tests.test_cli import free_port
 from tests.test_crash import start_server
@@ -354,3 +354,24 @@ def test_who_may_see_what(served: Served) -> None:
     assert (QUERIER, "ok", "WADO-RS metadata") in events
     assert (OTHER_INSTITUTION, "refused", "WADO-RS metadata: 未找到") in events
     assert any(code == INSTITUTION and outcome == "refused" for code, outcome, _ in events)  # the wrong key
+
+
+@pytest.mark.parametrize("whole_answer", [0, 8 * 1024 * 1024])
+def test_retrieve_streams_a_large_answer_and_sends_a_small_one_whole(
+    client: Any, whole_answer: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both ways of answering a retrieve (streamed from the files a MiB at a time, or read whole when the answer is
+    at most WHOLE_ANSWER bytes) give the stored files, in series and instance order."""
+    from mie.web import dicomweb as web
+
+    monkeypatch.setattr(web, "WHOLE_ANSWER", whole_answer)
+    exam = store_exam(client)
+    store_ct_series(client, exam, count=2)
+    answer = client.get(
+        f"/dicom-web/studies/{exam.record['studyUid']}/series/{exam.series_uid}",
+        auth=(INSTITUTION, KEY),
+        headers={"Accept": 'multipart/related; type="application/dicom"'},
+    )
+    assert answer.status_code == 200
+    parts = multipart_parts(answer)
+    assert [str(pydicom.dcmread(DicomBytesIO(part)).SOPInstanceUID) for part in parts] == exam.sop_uids
