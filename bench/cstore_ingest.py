@@ -78,12 +78,16 @@ from pydicom.uid import generate_uid
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
+if str(ROOT) not in sys.path:  # appended: a PYTHONPATH naming another checkout's mie keeps its place before this one
+    sys.path.append(str(ROOT))
 from http_save_exam import code_state, example_body, free_port, load_spec, machine_busy_seconds  # noqa: E402
+
+from tests import orthanc as orthanc_peer  # noqa: E402  (Orthanc's package, install and configuration, shared)
 
 STORESCU_CFG = ROOT / "tests" / "data" / "storescu.cfg"
 PROFILE = "MieTest"
 DCMTK = Path("/usr/bin")
-ORTHANC = Path("/usr/sbin/Orthanc")
+ORTHANC = orthanc_peer.ORTHANC
 INSTITUTION, KEY = "H11010202321", "DFDK045DSF1DSF55DS"
 CALLING_AE, CALLED_AE = "BENCHSCU", "MIE"
 ACCESSION = "114649960"
@@ -444,33 +448,22 @@ class OrthancReceiver(Receiver):
 
     def start(self, ctx: RunContext) -> None:
         self.http_port = free_port()
-        self.storage = self.workdir / "orthanc-storage"
-        index = self.workdir / "orthanc-index"
-        config = {
-            "Name": "mie-bench",
-            "StorageDirectory": str(self.storage),
-            "IndexDirectory": str(index),
-            "StorageCompression": False,
-            "Plugins": [],
-            "HttpServerEnabled": True,
-            "HttpPort": self.http_port,
-            "RemoteAccessAllowed": False,
-            "AuthenticationEnabled": False,
-            "DicomServerEnabled": True,
-            "DicomAet": "ORTHANC",
-            "DicomPort": self.dicom_port,
-            "DicomCheckCalledAet": False,  # storescu calls it MIE, like the others
-            "DicomAlwaysAllowEcho": True,
-            "DicomAlwaysAllowStore": True,  # any calling AE title may store
-            "DicomCheckModalityHost": False,
-            "DicomModalities": {},
-            "AcceptedTransferSyntaxes": ["1.2.840.10008.1.*"],
-            "UnknownSopClassAccepted": False,
-            "SyncStorageArea": True,  # the default: fsync'ed storage
-            "SaveJobs": False,
-        }
-        path = self.workdir / "orthanc.json"
-        path.write_text(json.dumps(config, indent=2), encoding="utf-8")
+        self.storage = self.workdir / "orthanc-storage"  # where orthanc_peer.configuration puts it
+        path = orthanc_peer.configuration(
+            self.workdir,
+            self.http_port,
+            self.dicom_port,
+            Name="mie-bench",
+            DicomAet="ORTHANC",
+            DicomCheckCalledAet=False,  # storescu calls it MIE, like the others
+            DicomAlwaysAllowEcho=True,
+            DicomAlwaysAllowStore=True,  # any calling AE title may store
+            DicomCheckModalityHost=False,
+            DicomModalities={},
+            AcceptedTransferSyntaxes=["1.2.840.10008.1.*"],
+            UnknownSopClassAccepted=False,
+            SyncStorageArea=True,  # the default: fsync'ed storage
+        )
         self.process = Process("orthanc", [str(ORTHANC), str(path)], self.workdir / "orthanc.log", self.workdir, env=DCMTK_ENV)
         self.process.start()
         wait_for_echo(self.process, self.dicom_port)
@@ -853,25 +846,8 @@ def check_tools() -> None:
     for tool in ("storescu", "storescp", "echoscu"):
         if not (DCMTK / tool).exists():
             sys.exit(f"bench: dcmtk's {tool} is needed: apt-get install dcmtk")
-    if not ORTHANC.exists():
-        if os.geteuid() == 0 and shutil.which("apt-get"):
-            print("bench: Orthanc not found; installing the Debian package orthanc (apt-get install -y orthanc)", flush=True)
-            env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-            subprocess.run(["apt-get", "install", "-y", "-qq", "orthanc"], check=True, stdout=subprocess.DEVNULL, env=env)
-            stop_distro_service()
-        if not ORTHANC.exists():
-            sys.exit("bench: Orthanc is needed: apt-get install orthanc")
-
-
-def stop_distro_service() -> None:
-    """The package's own service, if the install just started one (systemd or SysV), is stopped: it would
-    hold 4242/8042 and use CPU beside the runs. This script runs its own Orthanc on ports of its own."""
-    for command in (["systemctl", "stop", "orthanc"], ["service", "orthanc", "stop"]):
-        if shutil.which(command[0]):
-            stopped = subprocess.run(command, capture_output=True, text=True)
-            if stopped.returncode == 0:
-                print(f"bench: {' '.join(command)}: the package's own service is not left running", flush=True)
-                return
+    if orthanc_peer.install():
+        sys.exit("bench: Orthanc is needed: apt-get install orthanc")
 
 
 def main() -> int:

@@ -1,9 +1,11 @@
--- wrk script for bench/fetch_one.py: every request the same, POST of a §2.8 (or §2.7) body, or a GET.
+-- wrk script for bench/fetch_one.py and bench/wado_orthanc.py: every request the same, POST of a §2.8 (or §2.7)
+-- body, or a GET.
 --
--- Arguments (after `--`): BODY RUN
---   BODY  a file holding the JSON body to POST (a query's msgid is not remembered: one body serves every
---         request), or "-" for a GET of the URL (Orthanc's REST download)
---   RUN   unused (bench/http_save_exam.py's run_wrk passes it)
+-- Arguments (after `--`): BODY RUN [HEADER...]
+--   BODY    a file holding the JSON body to POST (a query's msgid is not remembered: one body serves every
+--           request), or "-" for a GET of the URL (Orthanc's REST download, WADO-RS)
+--   RUN     unused (bench/http_save_exam.py's run_wrk passes it)
+--   HEADER  "Name: value", sent with every request (WADO-RS: Accept, Authorization)
 -- There is no response(): with one, wrk hands every 0.7 MB answer to Lua, and wrk's own CPU would decide the
 -- rate. The answers are checked once before the runs (MD5 of the decoded file); wrk counts non-2xx itself.
 -- done() prints one machine-readable line starting with "BENCH " (the fields run_wrk reads).
@@ -15,6 +17,10 @@ function init(args)
     file:close()
     wrk.method = "POST"
     wrk.headers["Content-Type"] = "application/json"
+  end
+  for i = 3, #args do
+    local name, value = args[i]:match("^([^:]+):%s*(.*)$")
+    wrk.headers[name] = value
   end
 end
 

@@ -46,6 +46,7 @@ from pydicom.uid import generate_uid
 
 from generated.models import FileSnDTO
 from mie.client import Messages, MieClient, wire
+from tests import orthanc
 
 BENCH = Path(__file__).resolve().parent
 LUA = BENCH / "fetch_image.lua"
@@ -74,15 +75,8 @@ def instance_file(workdir: Path, study_uid: str) -> Path:
 
 def orthanc_server(workdir: Path) -> base.Server:
     port = base.free_port()
-    config = {
-        "Name": "mie-bench", "StorageDirectory": str(workdir / "orthanc-storage"),
-        "IndexDirectory": str(workdir / "orthanc-index"), "StorageCompression": False, "Plugins": [],
-        "HttpServerEnabled": True, "HttpPort": port, "RemoteAccessAllowed": False, "AuthenticationEnabled": False,
-        "DicomServerEnabled": False, "SaveJobs": False,
-    }  # fmt: skip
-    path = workdir / "orthanc.json"
-    path.write_text(json.dumps(config), encoding="utf-8")
-    return base.Server("orthanc", [str(cstore.ORTHANC), str(path)], port, workdir / "orthanc.log")
+    config = orthanc.configuration(workdir, port, Name="mie-bench")
+    return base.Server("orthanc", orthanc.command(config), port, workdir / "orthanc.log")
 
 
 def mie_server(workdir: Path, workers: str | None) -> base.Server:

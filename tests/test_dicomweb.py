@@ -41,7 +41,7 @@ from tests.conftest import (
     own_postgres_schema,
 )
 from tests.dicom_files import make_instance, md5, part10_bytes
-from tests.page_data import ACCESSION, StoredExamData, ct_series, instance_of, store_exam, store_instance
+from tests.page_data import ACCESSION, StoredExamData, ct_series, instance_of, store_ct_series, store_exam, store_instance
 from tests.retrieval_helpers import QUERIER, QUERIER_KEY, QUERY_INDEX, index_query
 from tests.test_cli import free_port
 from tests.test_crash import start_server
@@ -160,6 +160,14 @@ def test_qido_matches_with_wildcards_ranges_includefield_and_pages(served: Serve
     assert dicomweb.search_for_studies(search_filters={"StudyDate": "-20031231"}) == []
     assert dicomweb.search_for_studies(search_filters={"PatientName": "Nobody*"}) == []
     assert [value(s, "0020000D") for s in dicomweb.search_for_studies(search_filters={"00100020": sent.PatientID})] == [study_uid]
+    # wild cards match case-sensitively, but in person names (PS3.4 C.2.2.2.4)
+    pattern = sent.PatientID[:-1] + "*"
+    assert [value(s, "0020000D") for s in dicomweb.search_for_studies(search_filters={"PatientID": pattern})] == [study_uid]
+    assert dicomweb.search_for_studies(search_filters={"PatientID": pattern.lower()}) == []
+    assert pattern.lower() != pattern
+    assert [value(s, "0020000D") for s in dicomweb.search_for_studies(search_filters={"PatientName": "COMPRESSED*"})] == [
+        study_uid
+    ]
     assert [value(s, "0020000D") for s in dicomweb.search_for_studies(search_filters={"ModalitiesInStudy": "MR,CT"})] == [
         study_uid
     ]
@@ -169,10 +177,14 @@ def test_qido_matches_with_wildcards_ranges_includefield_and_pages(served: Serve
     assert [(value(s, "0020000E"), value(s, "00080060"), value(s, "00200011"), value(s, "00201209")) for s in series] == [
         (served.exam.series_uid, "CT", 2, 3)
     ]
+    assert value(series[0], "00080201") == sent.TimezoneOffsetFromUTC  # a default attribute taken from the metadata
     instances = dicomweb.search_for_instances(study_uid, served.exam.series_uid, offset=1, limit=2, fields=["all"])
     assert [value(i, "00080018") for i in instances] == served.exam.sop_uids[1:]  # by Instance Number
     assert [value(i, "00200013") for i in instances] == [2, 3]
     assert value(instances[0], "00280010") == sent.Rows and value(instances[0], "00280011") == sent.Columns
+    default = dicomweb.search_for_instances(study_uid, served.exam.series_uid, limit=1)[0]
+    assert value(default, "00280100") == sent.BitsAllocated and value(default, "00080201") == sent.TimezoneOffsetFromUTC
+    assert value(default, "00180050") is None  # not returned by default
     assert value(instances[0], "00180050") is not None  # includefield=all: the instance's own attributes
     assert "7FE00010" not in instances[0]
     assert len(dicomweb.search_for_instances(search_filters={"SOPInstanceUID": ",".join(served.exam.sop_uids[:2])})) == 2
@@ -342,3 +354,24 @@ def test_who_may_see_what(served: Served) -> None:
     assert (QUERIER, "ok", "WADO-RS metadata") in events
     assert (OTHER_INSTITUTION, "refused", "WADO-RS metadata: 未找到") in events
     assert any(code == INSTITUTION and outcome == "refused" for code, outcome, _ in events)  # the wrong key
+
+
+@pytest.mark.parametrize("whole_answer", [0, 8 * 1024 * 1024])
+def test_retrieve_streams_a_large_answer_and_sends_a_small_one_whole(
+    client: Any, whole_answer: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both ways of answering a retrieve (streamed from the files a MiB at a time, or read whole when the answer is
+    at most WHOLE_ANSWER bytes) give the stored files, in series and instance order."""
+    from mie.web import dicomweb as web
+
+    monkeypatch.setattr(web, "WHOLE_ANSWER", whole_answer)
+    exam = store_exam(client)
+    store_ct_series(client, exam, count=2)
+    answer = client.get(
+        f"/dicom-web/studies/{exam.record['studyUid']}/series/{exam.series_uid}",
+        auth=(INSTITUTION, KEY),
+        headers={"Accept": 'multipart/related; type="application/dicom"'},
+    )
+    assert answer.status_code == 200
+    parts = multipart_parts(answer)
+    assert [str(pydicom.dcmread(DicomBytesIO(part)).SOPInstanceUID) for part in parts] == exam.sop_uids

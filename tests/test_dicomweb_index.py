@@ -65,3 +65,32 @@ def test_names_in_the_provinces_character_sets_are_decoded_as_pydicom_decodes_th
     found = dicom_json(walked, _bulk)
     assert found == expected
     assert found["00100010"]["Value"][0]["Alphabetic"] == name.split("=")[0]
+
+
+@pytest.mark.parametrize(
+    "name",
+    sorted({*_FILES, "SC_rgb_rle_2frame.dcm", "rtdose.dcm", "examples_ybr_color.dcm", "emri_small.dcm", "CT_small.dcm"}),
+)
+def test_frames_find_the_pixel_data_as_pydicom_does(name: str) -> None:
+    """WADO-RS frames read where the pixel data begins, and the frames' geometry, by mie's walk of the header; where
+    the walk can tell, it says what pydicom's reading says (the walk's answer is None where it cannot)."""
+    from mie.service.dicomweb import _read_layout, _scanned_layout
+
+    path = get_testdata_file(name)
+    if path is None:
+        pytest.skip(f"pydicom's test file {name} is not bundled with this pydicom")
+    dataset = pydicom.dcmread(path, force=True)
+    if "TransferSyntaxUID" not in dataset.file_meta:
+        pytest.skip(f"{name} is no Part 10 file (mie stores none such)")
+    syntax = dataset.file_meta.TransferSyntaxUID
+    with open(path, "rb") as file:
+        scanned = _scanned_layout(file, syntax)
+        file.seek(0)
+        read = _read_layout(file, syntax)
+    if scanned is not None:
+        assert scanned == read
+    image = "PixelData" in dataset and "Rows" in dataset
+    if image and syntax.is_little_endian and not syntax.is_deflated:
+        assert scanned is not None and read.start is not None  # the images a viewer asks frames of: no pydicom
+    if not syntax.is_little_endian or syntax.is_deflated:
+        assert scanned is None  # big endian and deflated files are left to pydicom

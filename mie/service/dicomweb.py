@@ -35,7 +35,13 @@ from PIL import Image
 from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
 from pydicom.encaps import get_frame
 from pydicom.pixels import pixel_array
-from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, ExplicitVRLittleEndian
+from pydicom.uid import (
+    UID,
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+)
 
 from mie.runtime import Runtime
 from mie.service.answers import MieError
@@ -52,6 +58,7 @@ from mie.service.ingest import (
 )
 from mie.service.institutions import authenticate
 from mie.service.links import LinkRefused, Page, PageGrant
+from mie.service.part10 import Irregular, integer_string, scannable, split_file, top_level_elements
 from mie.service.render import RenderError, Window, render
 from mie.store import dicomweb as index
 from mie.store.dicomweb import Match, Scope, StoredInstanceRef
@@ -331,8 +338,8 @@ def _match(column: str, how: str, value: str, fuzzy: bool) -> Match:
         return Match(column, "integer", (value.strip(),))
     if how == _NAME and fuzzy and "*" not in value and "?" not in value:
         return Match(column, "wildcard", (f"%{_like(value)}%",), folded=True)
-    if "*" in value or "?" in value:
-        return Match(column, "wildcard", (_like(value),), folded=True)
+    if "*" in value or "?" in value:  # case-sensitive but for person names (PS3.4 C.2.2.2.4)
+        return Match(column, "wildcard", (_like(value),), folded=how == _NAME)
     return Match(column, "exact", (value,), folded=how == _NAME)
 
 
@@ -348,8 +355,8 @@ def search(runtime: Runtime, caller: Caller, level: str, fixed: dict[str, str], 
             rows = index.search_series(repository, caller.scope, query.matches, query.limit, query.offset)
         else:
             rows = index.search_instances(repository, caller.scope, query.matches, query.limit, query.offset)
-        wanted = query.include_all or any(tag not in _DEFAULT_TAGS[level] for tag in query.include)
-        kept = index.metadata_of(repository, [row["representative"] for row in rows]) if wanted and rows else []
+        # the representative's metadata: for the default attributes the index has no column for, and includefield
+        kept = index.metadata_of(repository, [row["representative"] for row in rows]) if rows else []
     extra = dict(zip((row.sop_instance_uid for row in kept), _documents(runtime, kept), strict=True))
     answers = []
     for row in rows:
@@ -357,7 +364,9 @@ def search(runtime: Runtime, caller: Caller, level: str, fixed: dict[str, str], 
         if level == "study":
             answer["00080061"] = _element("ModalitiesInStudy", "\\".join(modalities.get(row["study_uid"], [])))
         if row["representative"] in extra:
-            _include(answer, json.loads(extra[row["representative"]]), level, query)
+            metadata = json.loads(extra[row["representative"]])
+            _from_metadata(answer, metadata, level)
+            _include(answer, metadata, level, query)
         answers.append(dict(sorted(answer.items())))
     study = fixed.get("StudyInstanceUID")
     single = study if study is not None and level != "study" else None
@@ -400,12 +409,26 @@ def _returned(caller: Caller, level: str, row: dict[str, Any]) -> dict[str, Any]
     return answer
 
 
-_DEFAULT_TAGS = {
-    "study": {_tag(k) for k in [*STUDY_RETURNED, "ModalitiesInStudy", "InstanceAvailability", "RetrieveURL"]}
-    | {"00201206", "00201208"},
-    "series": {_tag(k) for k in [*STUDY_RETURNED, *SERIES_RETURNED, "InstanceAvailability", "RetrieveURL"]} | {"00201209"},
-    "instance": {_tag(k) for k in [*STUDY_RETURNED, *SERIES_RETURNED, *INSTANCE_RETURNED, "InstanceAvailability", "RetrieveURL"]},
+# The attributes each level returns by default (PS3.18 Table 10.6.3-3 to -5) that the index keeps no column for: from
+# the metadata of the study's, series' or instance's representative, when it has them (tests/test_orthanc_differential.py
+# compares them with Orthanc's).
+FROM_METADATA = {
+    "study": ("TimezoneOffsetFromUTC",),
+    "series": (
+        "TimezoneOffsetFromUTC",
+        "PerformedProcedureStepStartDate",
+        "PerformedProcedureStepStartTime",
+        "RequestAttributeSequence",
+    ),
+    "instance": ("TimezoneOffsetFromUTC", "BitsAllocated"),
 }
+
+
+def _from_metadata(answer: dict[str, Any], metadata: dict[str, Any], level: str) -> None:
+    for keyword in FROM_METADATA[level]:
+        tag = _tag(keyword) or ""
+        if tag in metadata and tag not in answer:
+            answer[tag] = metadata[tag]
 
 
 def _include(answer: dict[str, Any], metadata: dict[str, Any], level: str, query: Query) -> None:
@@ -461,6 +484,15 @@ def instances(
 
 def open_file(runtime: Runtime, ref: StoredInstanceRef) -> BinaryIO:
     return runtime.store.open_stored(Path(ref.path))
+
+
+def read_whole(runtime: Runtime, refs: Sequence[StoredInstanceRef]) -> list[bytes]:
+    """The stored files of `refs`, each whole (for answers small enough to be sent in one piece)."""
+    parts = []
+    for ref in refs:
+        with open_file(runtime, ref) as file:
+            parts.append(file.read())
+    return parts
 
 
 # --- WADO-RS: metadata ------------------------------------------------------------------------------------------------
@@ -583,17 +615,20 @@ def frames(
         raise DicomwebRefused(406, f"frames are available as stored ({stored}) or as {ExplicitVRLittleEndian}")
     with open_file(runtime, ref) as file:
         # the header, then only the frames asked for: a multi-frame file is not read whole for one frame
-        header = pydicom.dcmread(file, stop_before_pixels=True)
-        start = _pixel_value(file, stored)
-        count = int(header.get("NumberOfFrames", 1) or 1)
+        layout = _scanned_layout(file, stored)
+        if layout is None:
+            file.seek(0)
+            layout = _read_layout(file, stored)
+        start, count = layout.start, layout.frames
         chosen = numbers if numbers is not None else list(range(1, count + 1))
         if start is None:
             raise DicomwebRefused(404, "the instance has no pixel data")
         if any(number < 1 or number > count for number in chosen):
             raise DicomwebRefused(404, f"the instance has {count} frame(s)")
         if native and stored != ExplicitVRBigEndian and stored != DeflatedExplicitVRLittleEndian:
-            samples = int(header.get("SamplesPerPixel", 1))
-            length = int(header.Rows) * int(header.Columns) * samples * int(header.BitsAllocated) // 8
+            length = layout.frame_length()
+            if length <= 0:
+                raise DicomwebRefused(404, "the instance's pixel data has no frame geometry")
             parts = []
             for number in chosen:
                 file.seek(start + (number - 1) * length)
@@ -613,6 +648,79 @@ def frames(
         except Exception as error:  # a codec's failure on stored bytes
             log.warning("DICOMweb: frames of a stored instance could not be decoded: %s", type(error).__name__)
             raise DicomwebRefused(406, f"frames cannot be decoded; they are available as stored ({stored})") from None
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where an instance's pixel data begins in its file (None: it has none), its frames and their geometry."""
+
+    start: int | None
+    frames: int
+    rows: int
+    columns: int
+    samples: int
+    bits: int
+
+    def frame_length(self) -> int:
+        return self.rows * self.columns * self.samples * self.bits // 8
+
+
+_LAYOUT_TAGS = {0x00280002: "samples", 0x00280008: "frames", 0x00280010: "rows", 0x00280011: "columns", 0x00280100: "bits"}
+
+
+def _scanned_layout(file: BinaryIO, stored: UID) -> _Layout | None:
+    """The layout from mie's own walk of the header's element headers (part10.top_level_elements), without pydicom,
+    whose reading of a header costs more than the rest of a frame request; None when the walk cannot tell (a header
+    longer than HEADER_PREFIX, big endian, deflated, anything irregular): pydicom reads it then."""
+    if not scannable(stored):
+        return None
+    head = file.read(HEADER_PREFIX)
+    try:
+        syntax, begin = split_file(head)
+        implicit = syntax == ImplicitVRLittleEndian
+        elements, position, complete = top_level_elements(head, begin, implicit, frozenset(_LAYOUT_TAGS))
+    except Irregular:
+        return None
+    if syntax != stored or not complete or position + 12 > len(head):
+        return None
+    found: dict[str, int] = {}
+    for tag, _vr, value_begin, value_end, _undefined in elements:
+        raw = head[value_begin:value_end]
+        if tag == 0x00280008:
+            number = integer_string(raw.decode("ascii", "replace"))
+            if number is None:
+                return None
+            found["frames"] = number
+        elif len(raw) == 2:
+            found[_LAYOUT_TAGS[tag]] = struct.unpack("<H", raw)[0]
+        else:
+            return None
+    if struct.unpack_from("<HH", head, position) != (0x7FE0, 0x0010):
+        start = None
+    else:
+        start = position + (8 if implicit else 12)  # explicit VR: OB or OW, two reserved bytes, a 4-byte length
+    return _Layout(
+        start,
+        found.get("frames") or 1,
+        found.get("rows", 0),
+        found.get("columns", 0),
+        found.get("samples", 1),
+        found.get("bits", 0),
+    )
+
+
+def _read_layout(file: BinaryIO, stored: UID) -> _Layout:
+    """The layout as pydicom reads the header."""
+    header = pydicom.dcmread(file, stop_before_pixels=True)
+    start = _pixel_value(file, stored)
+    return _Layout(
+        start,
+        int(header.get("NumberOfFrames", 1) or 1),
+        int(header.get("Rows", 0) or 0),
+        int(header.get("Columns", 0) or 0),
+        int(header.get("SamplesPerPixel", 1) or 1),
+        int(header.get("BitsAllocated", 0) or 0),
+    )
 
 
 def _pixel_value(file: BinaryIO, stored: UID) -> int | None:

@@ -40,7 +40,8 @@ class Scope:
 class Match:
     """One QIDO matching key, as the service parsed it: `values` are UIDs or modalities (a list), a range's two
     ends ("" for an open end), a pattern with SQL wildcards (`wildcard`, already escaped with backslash), or one
-    value. `folded`: compared lower-cased on both sides (person names, and every wildcard pattern)."""
+    value. `folded`: compared lower-cased on both sides (person names); anything else is compared case-sensitively,
+    wildcards included (PS3.4 C.2.2.2.4)."""
 
     column: str
     kind: MatchKind
@@ -77,7 +78,7 @@ def instances_without_entry(repository: Repository) -> list[Unindexed]:
     return [Unindexed(*row) for row in repository.connection.execute(query)]
 
 
-def _condition(match: Match) -> ColumnElement[bool]:
+def _condition(match: Match, dialect: str) -> ColumnElement[bool]:
     column = _index.c[match.column] if match.kind != "modalities" else _index.c.modality
     if match.kind == "uids":
         return column.in_(match.values)
@@ -102,6 +103,8 @@ def _condition(match: Match) -> ColumnElement[bool]:
     else:
         target = column
     if match.kind == "wildcard":
+        if dialect == "sqlite" and not match.folded:  # SQLite's LIKE ignores the case of ASCII letters; GLOB does not
+            return target.op("GLOB")(_glob(value))
         return target.like(value, escape="\\")
     if match.column in ("patient_name", "referring_physician_name"):
         # a name matches its alphabetic group, or the whole value (Alphabetic=Ideographic=Phonetic)
@@ -111,8 +114,24 @@ def _condition(match: Match) -> ColumnElement[bool]:
     return target == value
 
 
-def _where(scope: Scope, matches: Sequence[Match]) -> list[ColumnElement[bool]]:
-    return [scope.condition(), *(_condition(match) for match in matches)]
+def _glob(pattern: str) -> str:
+    """A LIKE pattern (escaped with backslash) as a GLOB pattern: % and _ become * and ?, a literal *, ? or [ a
+    one-character class."""
+    out, characters = [], iter(pattern)
+    for character in characters:
+        if character == "\\":
+            character = next(characters, "")
+            out.append(f"[{character}]" if character in "*?[" else character)
+        elif character in "*?[":
+            out.append(f"[{character}]")
+        else:
+            out.append({"%": "*", "_": "?"}.get(character, character))
+    return "".join(out)
+
+
+def _where(repository: Repository, scope: Scope, matches: Sequence[Match]) -> list[ColumnElement[bool]]:
+    dialect = repository.connection.dialect.name
+    return [scope.condition(), *(_condition(match, dialect) for match in matches)]
 
 
 _STUDY_TEXTS = (
@@ -143,7 +162,7 @@ def search_studies(
             func.count().label("instance_count"),
             func.min(_index.c.sop_instance_uid).label("representative"),
         )
-        .where(*_where(scope, matches))
+        .where(*_where(repository, scope, matches))
         .group_by(_index.c.study_uid)
         .order_by(func.max(_index.c.study_date).desc(), func.max(_index.c.study_time).desc(), _index.c.study_uid)
         .limit(limit)
@@ -190,7 +209,7 @@ def search_series(
             func.count().label("instance_count"),
             func.min(_index.c.sop_instance_uid).label("representative"),
         )
-        .where(*_where(scope, matches))
+        .where(*_where(repository, scope, matches))
         .group_by(_index.c.study_uid, _index.c.series_uid)
         .order_by(_index.c.study_uid, number.is_(None), number, _index.c.series_uid)
         .limit(limit)
@@ -208,7 +227,7 @@ def search_instances(
     """Instances matching every key, by study, series (Series Number, none last) and Instance Number (none last)."""
     query = (
         select(*_INSTANCE_COLUMNS, _index.c.sop_instance_uid.label("representative"))
-        .where(*_where(scope, matches))
+        .where(*_where(repository, scope, matches))
         .order_by(_index.c.study_uid, *_IN_SERIES_ORDER)
         .limit(limit)
         .offset(offset)
