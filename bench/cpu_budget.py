@@ -15,9 +15,13 @@ keep-alive connection (Python's http.client, in this process) for --duration sec
   WADO-RS frame      GET .../instances/{i}/frames/1, transfer-syntax=*; 512x512x2 bytes of pixel data.
 
 CPU per request is the server's (every process of its session, /proc utime+stime) over the run, divided by the
-requests answered. Each py-spy sample is put in the first stage (STAGES, in order) one of whose frames it matches;
-a stage's share of the samples times the CPU per request gives its milliseconds. py-spy samples running threads:
-a thread preempted on a loaded machine counts where it stood. The split is a guide; the totals are measured.
+requests answered. py-spy samples only threads holding the GIL (`--gil`): without it, it also counts threads that
+wait (on the disk's fsync, in the event loop's epoll, on a lock) as running, several times the CPU the process
+uses at one connection here. Each sample is put in the first stage (STAGES, in order) one of whose frames it
+matches; a stage's share of the samples times the CPU per request gives its milliseconds. What runs with the GIL
+released (SQLite's statements and commit, the kernel's work in fsync and under uvloop's socket calls) is not
+sampled, so it is spread over the stages with the rest; and a thread preempted while it holds the GIL (on a loaded
+machine, often) counts where it stood. The split is a guide; the totals are measured.
 
 With --baseline DIR a second server runs the same requests first, with DIR (another checkout, for example the code
 before a change exported by `git archive`) first on its PYTHONPATH, and the two budgets are printed side by side.
@@ -89,6 +93,7 @@ STAGES: list[tuple[str, re.Pattern[str]]] = [
     ("HTTP", re.compile(r".")),
 ]
 
+RATE = 500  # py-spy's samples per second
 BOUNDARY = "mie-budget-boundary-7f3a"
 BASE_TIME = datetime(2000, 1, 1)
 
@@ -219,8 +224,8 @@ def profiled(
     assert server.process is not None
     out = workdir / f"profile-{tag}.txt"
     spy = subprocess.Popen(
-        [py_spy, "record", "--pid", str(server.process.pid), "--subprocesses", "--format", "raw", "--rate", "500",
-         "--duration", str(round(seconds) + 2), "--output", str(out), "--nonblocking"],
+        [py_spy, "record", "--pid", str(server.process.pid), "--subprocesses", "--format", "raw", "--rate", str(RATE),
+         "--gil", "--duration", str(round(seconds) + 2), "--output", str(out), "--nonblocking"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     time.sleep(1.0)  # py-spy attaches
@@ -234,8 +239,6 @@ def profiled(
         if not count.isdigit():
             continue
         frames = stack.split(";")
-        if any("(threading.py)" in f and ("wait (" in f or "_wait_for_tstate_lock" in f) for f in frames[-2:]):
-            continue  # the audit drainer's sleep
         stages[next(name for name, pattern in STAGES if any(pattern.search(frame) for frame in frames))] += int(count)
     return cpu * 1000 / max(1, answered), answered, stages, problems
 
@@ -316,16 +319,16 @@ def main() -> int:
     runs["after" if args.baseline else "this"] = budget("after" if args.baseline else "this", None, args, spec)
     labels = list(next(iter(runs.values())))
     print()
-    print("CPU per request by stage (ms; py-spy's share of samples x the measured CPU per request, 1 connection):")
+    print("CPU per request by stage (ms, 1 connection; each stage's share of py-spy's GIL-holding samples x the CPU):")
     columns = [(run, label) for label in labels for run in runs]
-    print(f"{'stage':<12} " + " ".join(f"{(label + ' ' + run)[:22]:>22}" for run, label in columns))
-    for stage, _ in [*STAGES, ("total", None)]:
+    print(f"{'stage':<16} " + " ".join(f"{(label + ' ' + run)[:22]:>22}" for run, label in columns))
+    for stage, _ in [*STAGES, ("total (measured)", None)]:
         cells = []
         for run, label in columns:
             per_request, _, stages = runs[run][label]
             total = sum(stages.values()) or 1
-            cells.append(per_request if stage == "total" else stages.get(stage, 0) / total * per_request)
-        print(f"{stage:<12} " + " ".join(f"{cell:>22.3f}" for cell in cells))
+            cells.append(per_request if stage == "total (measured)" else stages.get(stage, 0) / total * per_request)
+        print(f"{stage:<16} " + " ".join(f"{cell:>22.3f}" for cell in cells))
     return 0
 
 
