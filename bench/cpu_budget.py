@@ -94,6 +94,9 @@ STAGES: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 RATE = 500  # py-spy's samples per second
+# Under a routing frame (the lean layer's, connexion's), what uvicorn and the event loop do when the layer writes its
+# answer or reads the body is HTTP: a sample in "routing" whose deepest frame of either kind is one of these.
+_HTTP_UNDER_ROUTING = re.compile(r"uvicorn/|httptools|asyncio/|uvloop|mie/web/protocol\.py")
 BOUNDARY = "mie-budget-boundary-7f3a"
 BASE_TIME = datetime(2000, 1, 1)
 
@@ -233,14 +236,29 @@ def profiled(
     answered, problems = drive(server.port, kind, seconds)
     cpu = server.cpu_seconds() - cpu_before
     spy.wait(timeout=120)
-    stages: Counter[str] = Counter()
-    for line in out.read_text(encoding="utf-8", errors="replace").splitlines() if out.exists() else []:
-        stack, _, count = line.rpartition(" ")
-        if not count.isdigit():
-            continue
-        frames = stack.split(";")
-        stages[next(name for name, pattern in STAGES if any(pattern.search(frame) for frame in frames))] += int(count)
+    stages = stages_of(out)
     return cpu * 1000 / max(1, answered), answered, stages, problems
+
+
+def stage_of(frames: list[str]) -> str:
+    """The stage of one sample's stack (root first): the first of STAGES one of its frames matches; but a "routing"
+    sample whose deepest routing-or-HTTP frame is uvicorn's or the event loop's is HTTP."""
+    stage = next(name for name, pattern in STAGES if any(pattern.search(frame) for frame in frames))
+    if stage == "routing":
+        routing = dict(STAGES)["routing"]
+        deepest = next(frame for frame in reversed(frames) if routing.search(frame) or _HTTP_UNDER_ROUTING.search(frame))
+        if not routing.search(deepest):
+            return "HTTP"
+    return stage
+
+
+def stages_of(profile: Path) -> Counter[str]:
+    stages: Counter[str] = Counter()
+    for line in profile.read_text(encoding="utf-8", errors="replace").splitlines() if profile.exists() else []:
+        stack, _, count = line.rpartition(" ")
+        if count.isdigit():
+            stages[stage_of(stack.split(";"))] += int(count)
+    return stages
 
 
 def budget(
@@ -308,15 +326,27 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=1, help="seconds of warm-up per kind of request")
     parser.add_argument("--uploads", type=int, default=4000, help="instances built for §2.2 (a multiple of 4)")
     parser.add_argument("--keep", help="a directory to copy py-spy's raw profiles into")
+    parser.add_argument("--again", help="a --keep directory: split its profiles again (after a change to STAGES)")
     parser.add_argument("--only", help="comma-separated labels of the kinds to run (default: all)")
     parser.add_argument("--baseline", help="a checkout whose code the 'before' server runs (first on its PYTHONPATH)")
     args = parser.parse_args()
+    runs: dict[str, dict[str, tuple[float, int, Counter[str]]]] = {}
+    if args.again:
+        for name, (per_request, answered) in json.loads((Path(args.again) / "totals.json").read_text()).items():
+            run, _, label = name.partition("-")
+            runs.setdefault(run, {})[label] = (per_request, answered, stages_of(Path(args.again) / f"{name}.txt"))
+        report(runs)
+        return 0
     print(f"bench: mie code {base.code_state()}; load average {os.getloadavg()[0]:.2f}", flush=True)
     spec = base.load_spec()
-    runs: dict[str, dict[str, tuple[float, int, Counter[str]]]] = {}
     if args.baseline:
         runs["before"] = budget("before", args.baseline, args, spec)
     runs["after" if args.baseline else "this"] = budget("after" if args.baseline else "this", None, args, spec)
+    report(runs)
+    return 0
+
+
+def report(runs: dict[str, dict[str, tuple[float, int, Counter[str]]]]) -> None:
     labels = list(next(iter(runs.values())))
     print()
     print("CPU per request by stage (ms, 1 connection; each stage's share of py-spy's GIL-holding samples x the CPU):")
@@ -329,7 +359,6 @@ def main() -> int:
             total = sum(stages.values()) or 1
             cells.append(per_request if stage == "total (measured)" else stages.get(stage, 0) / total * per_request)
         print(f"{stage:<16} " + " ".join(f"{cell:>22.3f}" for cell in cells))
-    return 0
 
 
 if __name__ == "__main__":
