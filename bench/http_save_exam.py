@@ -15,6 +15,9 @@ Targets, each started by this script on 127.0.0.1 and stopped by it afterwards:
   mie                `mie serve` (SQLite, persistence on, fresh temporary --data-dir, institution
                      registered first), one worker process.
   mie-w2             the same with `--workers 2`.
+  mie-baseline       with --baseline DIR: `mie serve` as `mie` is started, with DIR (another checkout, for example
+                     the code before a change exported by `git archive`) first on its PYTHONPATH: before and
+                     after in one run.
 
 Every request carries a new msgid and a new hiImgIndx (bench/save_exam.lua), so mie validates,
 authenticates and writes a new exam record each time and never answers from its replay table. After each
@@ -428,8 +431,11 @@ def main() -> int:
     parser.add_argument(
         "--targets", default="starlette,prism,prism-validating,mie,mie-w2", help="comma-separated subset of targets"
     )
+    parser.add_argument("--baseline", help="a checkout run as the target mie-baseline (first on its PYTHONPATH)")
     args = parser.parse_args()
     wanted = args.targets.split(",")
+    if args.baseline and "mie-baseline" not in wanted:
+        wanted.insert(wanted.index("mie") if "mie" in wanted else len(wanted), "mie-baseline")
 
     wrk = ensure_wrk()
     prism = ensure_prism() if any(t.startswith("prism") for t in wanted) else None
@@ -481,10 +487,21 @@ def main() -> int:
                 command = [str(prism), "mock", str(spec_path), "-h", "127.0.0.1", "-p", str(port), "-v", "warn"]
                 server = Server(name, command, port, workdir / f"{name}.log")
                 results.append(run_target(name, server, wrk, lua, template, payload, args))
-            elif name in ("mie", "mie-w2"):
+            elif name in ("mie", "mie-w2", "mie-baseline"):
                 workers = 2 if name == "mie-w2" else 1
-                server, data_dir = mie_server(name, workdir, port, workers)
-                target = run_target(name, server, wrk, lua, template, payload, args)
+                own_path = os.environ.get("PYTHONPATH")
+                if name == "mie-baseline":
+                    if not args.baseline:
+                        sys.exit("bench: the target mie-baseline needs --baseline DIR")
+                    os.environ["PYTHONPATH"] = args.baseline  # for `mie institution add` and `mie serve`
+                try:
+                    server, data_dir = mie_server(name, workdir, port, workers)
+                    target = run_target(name, server, wrk, lua, template, payload, args)
+                finally:
+                    if own_path is None:
+                        os.environ.pop("PYTHONPATH", None)
+                    else:
+                        os.environ["PYTHONPATH"] = own_path
                 rows = count_rows(data_dir)
                 target.notes.append(
                     f"exam_record rows {rows.get('exam_record')} vs wrk responses {target.sent} (probe, warm-up and "
@@ -522,15 +539,20 @@ def main() -> int:
     by_name = {target.name: target for target in results}
     print()
     print("ratios (requests/s; p99 as mie's p99 / baseline's p99):")
-    for mie_name in ("mie", "mie-w2"):
+    for mie_name in ("mie-baseline", "mie", "mie-w2"):
         for base in ("prism-validating", "prism", "starlette"):
             if mie_name not in by_name or base not in by_name:
                 continue
             for connections in (1, 8):
                 m, b = by_name[mie_name].results.get(connections), by_name[base].results.get(connections)
                 if m and b and b.rps and b.p99_ms:
-                    print(f"  {mie_name:>6} / {base:<17} {connections} conn: throughput x{m.rps / b.rps:.2f}, "
+                    print(f"  {mie_name:>12} / {base:<17} {connections} conn: throughput x{m.rps / b.rps:.2f}, "
                           f"p99 x{m.p99_ms / b.p99_ms:.2f}")  # fmt: skip
+    if "mie" in by_name and "mie-baseline" in by_name:
+        for connections in (1, 8):
+            before, after = by_name["mie-baseline"].results.get(connections), by_name["mie"].results.get(connections)
+            if before and after and before.rps:
+                print(f"  mie / mie-baseline       {connections} conn: throughput x{after.rps / before.rps:.2f}")
     if "mie" in by_name and "mie-w2" in by_name:
         for connections in (1, 8):
             one, two = by_name["mie"].results.get(connections), by_name["mie-w2"].results.get(connections)

@@ -342,6 +342,12 @@ _DIRECT_INSERT_MESSAGE = _Direct(insert(_message))
 # (registered or updated by the form, then read back).
 _DIRECT_KEY_HASH = _Direct(_KEY_HASH)
 _DIRECT_EXAM_REF = _Direct(_EXAM_REF)
+# What every §2.1 message runs: its msgid and each record's index looked for (new, almost always: a row found is
+# then read again through SQLAlchemy, whose result types decode it), the record and its settlements inserted.
+_DIRECT_MESSAGE = _Direct(_MESSAGE)
+_DIRECT_EXAM_OF_KEY = _Direct(_EXAM_OF_KEY)
+_DIRECT_INSERT_EXAM = _Direct(insert(_exam))
+_DIRECT_INSERT_SETL = _Direct(insert(_setl).values({c.name: bindparam(c.name) for c in _setl.c if c.name != "id"}))
 _DIRECT_STUDY = _Direct(_STUDY)
 _DIRECT_UPDATE_STUDY = _Direct(
     update(_study)
@@ -380,7 +386,10 @@ class Repository:
 
     # messages (msgid replay) ------------------------------------------------------------------------------------
     def message(self, institution_code: str, msgid: str) -> StoredMessage | None:
-        row = self.connection.execute(_MESSAGE, {"institution_code": institution_code, "msgid": msgid}).first()
+        parameters = {"institution_code": institution_code, "msgid": msgid}
+        if _DIRECT_MESSAGE.execute(self.connection, parameters).fetchone() is None:
+            return None
+        row = self.connection.execute(_MESSAGE, parameters).first()
         return StoredMessage(*row) if row else None
 
     def add_message(
@@ -406,6 +415,8 @@ class Repository:
 
     def exam_of_key(self, index_key: str) -> StoredExam | None:
         """The exam an index names, by its canonical key (mie.contract IndexRule.canonical)."""
+        if _DIRECT_EXAM_OF_KEY.execute(self.connection, {"key": index_key}).fetchone() is None:
+            return None
         row = self.connection.execute(_EXAM_OF_KEY, {"key": index_key}).first()
         return StoredExam(*row) if row else None
 
@@ -415,7 +426,7 @@ class Repository:
         return ExamRef(*row) if row else None
 
     def add_exam(self, key_columns: dict[str, Any], record: dict[str, Any], settlements: Sequence[dict[str, Any]]) -> None:
-        self.connection.execute(insert(_exam), {**key_columns, "record": record, "version": 1, "received_at": utcnow()})
+        _DIRECT_INSERT_EXAM.execute(self.connection, {**key_columns, "record": record, "version": 1, "received_at": utcnow()})
         self._add_settlements(key_columns["hi_img_indx"], settlements)
 
     def replace_exam(
@@ -447,9 +458,8 @@ class Repository:
         return version
 
     def _add_settlements(self, hi_img_indx: str, settlements: Sequence[dict[str, Any]]) -> None:
-        if settlements:
-            rows = [dict(hi_img_indx=hi_img_indx, position=position, **columns) for position, columns in enumerate(settlements)]
-            self.connection.execute(insert(_setl), rows)
+        for position, columns in enumerate(settlements):
+            _DIRECT_INSERT_SETL.execute(self.connection, {"hi_img_indx": hi_img_indx, "position": position, **columns})
 
     def delete_exam(self, hi_img_indx: str) -> list[str]:
         """The record, its settlements, history, studies and instances; returns the instances' file paths."""

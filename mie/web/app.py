@@ -94,8 +94,8 @@ def served_spec(contract: Contract) -> dict[str, Any]:
 
 # connexion's stack without what mie does not use: the spec declares no security schemes (the key is checked by
 # the transaction) and responses are not validated. Each layer left out is one routing lookup fewer per request.
-# The file uploads (§2.2, §2.4) and the queries (§2.6, §2.7, §2.8) are taken just inside the exception middleware,
-# whose handlers answer their refusals (mie.web.uploads, mie.web.queries).
+# The file uploads (§2.2, §2.4), §2.1's records and the queries (§2.6, §2.7, §2.8) are taken just inside the
+# exception middleware, whose handlers answer their refusals (mie.web.uploads, mie.web.queries).
 _KEPT = [m for m in ConnexionMiddleware.default_middlewares if m not in (SecurityMiddleware, ResponseValidationMiddleware)]
 _INSIDE = _KEPT.index(ExceptionMiddleware) + 1
 MIDDLEWARES = [*_KEPT[:_INSIDE], ImageQueries, StreamingUploads, *_KEPT[_INSIDE:]]

@@ -1,14 +1,16 @@
-"""§2.6 queryExamRpotImgIndxListFHospital, §2.7 and §2.8 queryImgCaheFIndex: a JSON POST taken ahead of connexion's
-routing and validation layers, with one hop to a worker thread for the whole transaction.
+"""§2.1 saveExamRpotImgInfo, §2.6 queryExamRpotImgIndxListFHospital, §2.7 and §2.8 queryImgCaheFIndex: a JSON POST
+taken ahead of connexion's routing and validation layers, with one hop to a worker thread for the whole transaction.
 
 Through connexion a request crossed its routing, security-less validation and context layers, was parsed and its
-envelope validated in one (EnvelopeJSONValidator), then validated again by the transaction, and §2.8's answer went
-back through a StreamingResponse with a hop to a worker thread for each piece of the file. Here an ASGI layer placed
-just inside connexion's exception middleware (beside mie.web.uploads) takes POSTs of these two paths whose
-Content-Type is application/json (anything else goes on to connexion, which answers it as before). It reads the body as the
-validator does (the same size limits, `decode_body` and strict `parse_json` of the contract), checks the envelope
-with the same compiled validator (`check_envelope`), and hands the checked envelope to the same service
-(`retrieval.query_index`, `retrieval.query_images`), all in one hop; a §2.8 file that fits
+envelope validated in one (EnvelopeJSONValidator), then (the queries) validated again by the transaction, and
+§2.8's answer went back through a StreamingResponse with a hop to a worker thread for each piece of the file. Here
+an ASGI layer placed just inside connexion's exception middleware (beside mie.web.uploads) takes POSTs of these
+paths whose Content-Type is application/json (anything else goes on to connexion, which answers it as before). It
+reads the body as the validator does (the same size limits, `decode_body` and strict `parse_json` of the
+contract), checks the envelope once with the same compiled validator (`check_envelope`), and hands the checked
+envelope to the same service (`exams.save_exam_records`, `retrieval.query_index`, `retrieval.query_images`), all
+in one hop; §2.1's records are each checked by the service as before (`mie.contract.records`), and its answer
+sent after the message's commit. A §2.8 file that fits
 (`ImageStream.fits_whole`) is read and encoded in that hop too and sent as one body with its Content-Length. A
 larger file streams, one hop per piece (`retrieval.PIECE_BYTES`). Every refusal (MieError, HTTPException, anything
 unexpected) is raised to the exception middleware, whose handlers answer it in the spec's envelope exactly as for
@@ -27,7 +29,7 @@ from starlette.responses import StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mie import runtime
-from mie.service import retrieval
+from mie.service import exams, retrieval
 from mie.service.answers import Answer
 from mie.service.envelope import check_envelope
 from mie.web.uploads import current_jsonifier
@@ -55,11 +57,26 @@ def answer_index(body: Any, source_address: str | None, checked: Any = None) -> 
     return retrieval.query_index(retrieval.Retrieval.of(current), body, source_address, checked)
 
 
+SAVE_EXAM = "saveExamRpotImgInfo"
+
+
+def answer_save_exam(body: Any, _source_address: str | None) -> Answer:
+    """§2.1 on a worker thread: the envelope checked here, each record by the service, the answer once committed."""
+    current = runtime.current()
+    checked = check_envelope(current.contract, current.contract.transaction(SAVE_EXAM).body_schema, body)
+    return exams.save_exam_records(current.contract, current.database, body, checked)
+
+
 def _taken_paths() -> dict[str, Callable[[Any, str | None], Answer | retrieval.ImageStream | bytes]]:
     """The paths this layer takes, each with its transaction."""
     contract = runtime.current().contract
     return contract.memo(
-        "lean-query-paths", lambda: {contract.transaction(retrieval.QUERY_INDEX).path: answer_index, image_path(): answer_images}
+        "lean-query-paths",
+        lambda: {
+            contract.transaction(SAVE_EXAM).path: answer_save_exam,
+            contract.transaction(retrieval.QUERY_INDEX).path: answer_index,
+            image_path(): answer_images,
+        },
     )
 
 
@@ -95,7 +112,7 @@ async def _pieces(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
 
 
 class ImageQueries:
-    """The ASGI layer that takes §2.6 and §2.7/§2.8 JSON POSTs (see the module's docstring)."""
+    """The ASGI layer that takes §2.1, §2.6 and §2.7/§2.8 JSON POSTs (see the module's docstring)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
