@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import itertools
 import os
 import re
 import subprocess
@@ -28,11 +29,11 @@ from typing import Any
 
 import httpx
 import pydicom
+import pydicom.uid
 import pytest
 import requests
 from dicomweb_client.api import DICOMwebClient
 from pydicom.dataset import Dataset
-from pydicom.uid import generate_uid
 
 from tests import orthanc
 from tests.conftest import INSTITUTION, KEY, SAVE_EXAM, exam_message, exam_record, free_port, img_info_message
@@ -99,7 +100,14 @@ class Study:
 
 
 def corpus() -> dict[str, Study]:
-    """The two studies: pydicom's test files with new UIDs, each study's patient and study attributes set."""
+    """The two studies: pydicom's test files with new UIDs, each study's patient and study attributes set. The UIDs
+    are the same in every run: a study's representative (its least SOP Instance UID) decides attributes such as
+    its Timezone Offset From UTC, so random UIDs made a listed difference come and go."""
+    made = itertools.count()
+
+    def generate_uid() -> str:
+        return pydicom.uid.generate_uid(entropy_srcs=["mie orthanc differential", str(next(made))])
+
     studies = {name: Study(generate_uid(), attributes, []) for name, attributes in STUDIES.items()}
     for series_number, (name, file_name, count) in enumerate(SERIES, start=1):
         study = studies[name]
