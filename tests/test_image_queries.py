@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pytest
+from httpx import Response
 from starlette.testclient import TestClient
 
 import mie.web.app as web_app
@@ -104,9 +107,51 @@ def through_connexion(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Test
     return TestClient(app, raise_server_exceptions=False, client=(ALLOWED, 50000))
 
 
-def lean_and_connexion(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> tuple[TestClient, TestClient, list[str]]:
-    """The app as it runs and the app through connexion (both from ALLOWED), and the paths the lean layer takes
-    (filled as requests come; the caller empties it)."""
+@dataclass
+class TwoPaths:
+    """The app as it runs (`lean`) and the app through connexion (`connexion`), both from ALLOWED, and the paths the
+    lean layer took."""
+
+    lean: TestClient
+    connexion: TestClient
+    taken: list[str]
+
+    def post(
+        self,
+        case: str,
+        path: str,
+        content: tuple[bytes, bytes],
+        content_type: str,
+        events: Callable[[], list[Any]] = list,
+    ) -> tuple[Response, Response, list[Any], list[Any]]:
+        """`content[0]` to the lean app, `content[1]` to connexion: both answers, each with the events it added.
+        Checks what every answer must show: the layer took the request (or not, for text/plain) and only its own
+        app's, never a 5xx, JSON with its Content-Length."""
+        headers, took, self.taken[:] = {"content-type": content_type}, [] if content_type == "text/plain" else [path], []
+        seen = len(events())
+        lean = self.lean.post(path, content=content[0], headers=headers)
+        lean_events = events()[seen:]
+        assert self.taken == took, case  # the layer took it, or not
+        old = self.connexion.post(path, content=content[1], headers=headers)
+        old_events = events()[seen + len(lean_events) :]
+        assert self.taken == took, case  # and not the other app's
+        assert lean.status_code < 500 and lean.headers["content-type"].startswith("application/json"), (case, lean.text[:300])
+        assert int(lean.headers["content-length"]) == len(lean.content), case
+        return lean, old, lean_events, old_events
+
+
+def same_answer(lean: Response, old: Response, lean_content: bytes | None = None) -> bool:
+    """The same status, content type and bytes (`lean_content`: the lean answer's bytes as the caller maps them)."""
+    content = lean.content if lean_content is None else lean_content
+    return (lean.status_code, lean.headers["content-type"], content) == (
+        old.status_code,
+        old.headers["content-type"],
+        old.content,
+    )
+
+
+def lean_and_connexion(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> TwoPaths:
+    """The app as it runs and the app through connexion, the lean layer's taking spied on."""
     taken: list[str] = []
     query = ImageQueries._query
 
@@ -116,7 +161,7 @@ def lean_and_connexion(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> tup
 
     monkeypatch.setattr(ImageQueries, "_query", spied)
     lean_app = TestClient(web_app.create_app(runtime), raise_server_exceptions=False, client=(ALLOWED, 50000))
-    return lean_app, through_connexion(runtime, monkeypatch), taken
+    return TwoPaths(lean_app, through_connexion(runtime, monkeypatch), taken)
 
 
 def fetch_events(runtime: Runtime) -> list[tuple[Any, ...]]:
@@ -127,23 +172,12 @@ def test_the_lean_path_answers_as_connexion_did(
     runtime: Runtime, stored: tuple[dict[str, Any], bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     message, data = stored
-    lean_app, connexion_app, taken = lean_and_connexion(runtime, monkeypatch)
+    paths = lean_and_connexion(runtime, monkeypatch)
     for case, (build, content_type) in CASES.items():
-        content, headers, taken[:] = build(message), {"content-type": content_type}, []
-        seen = len(fetch_events(runtime))
-        lean = lean_app.post(QUERY_IMAGES, content=content, headers=headers)
-        lean_events = fetch_events(runtime)[seen:]
-        assert taken == ([] if content_type == "text/plain" else [QUERY_IMAGES]), case  # the layer took it, or not
-        old = connexion_app.post(QUERY_IMAGES, content=content, headers=headers)
-        old_events = fetch_events(runtime)[seen + len(lean_events) :]
-        assert taken == ([] if content_type == "text/plain" else [QUERY_IMAGES]), case  # and not the other app's
-        assert lean.status_code < 500 and lean.headers["content-type"].startswith("application/json"), (case, lean.text[:300])
-        assert (lean.status_code, lean.headers["content-type"], lean.content) == (
-            old.status_code,
-            old.headers["content-type"],
-            old.content,
-        ), (case, lean.text[:300], old.text[:300])
-        assert int(lean.headers["content-length"]) == len(lean.content), case
+        content = build(message)
+        events = partial(fetch_events, runtime)
+        lean, old, lean_events, old_events = paths.post(case, QUERY_IMAGES, (content, content), content_type, events)
+        assert same_answer(lean, old), (case, lean.text[:300], old.text[:300])
         assert lean_events == old_events, case  # an event for what reached the transaction, none for the rest
         if case == "good-fetch":
             assert md5(file_content(lean.json())) == md5(data) and lean_events[0][3] == len(data)

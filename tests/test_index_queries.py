@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import partial
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from mie.runtime import Runtime
 from mie.service import exams
 from tests.conftest import exam_message
 from tests.retrieval_helpers import QUERIER, QUERIER_KEY, QUERY_INDEX, person_record, register_querier
-from tests.test_image_queries import CASES, Body, changed, input_changed, lean_and_connexion, text
+from tests.test_image_queries import CASES, Body, changed, input_changed, lean_and_connexion, same_answer, text
 
 CERTNO = "110101197804050041"
 _TOKEN = re.compile(rb"\?t=[A-Za-z0-9_-]+")
@@ -58,31 +59,20 @@ def index_events(runtime: Runtime) -> list[tuple[Any, ...]]:
 def test_the_lean_path_answers_2_6_as_connexion_did(
     runtime: Runtime, message: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    lean_app, connexion_app, taken = lean_and_connexion(runtime, monkeypatch)
+    paths = lean_and_connexion(runtime, monkeypatch)
     answered: set[int] = set()
     for case, (build, content_type) in INDEX_CASES.items():
-        content, headers, taken[:] = build(message), {"content-type": content_type}, []
-        seen = len(index_events(runtime))
-        lean = lean_app.post(QUERY_INDEX, content=content, headers=headers)
-        lean_events = index_events(runtime)[seen:]
-        assert taken == ([] if content_type == "text/plain" else [QUERY_INDEX]), case  # the layer took it, or not
-        old = connexion_app.post(QUERY_INDEX, content=content, headers=headers)
-        old_events = index_events(runtime)[seen + len(lean_events) :]
-        assert taken == ([] if content_type == "text/plain" else [QUERY_INDEX]), case  # and not the other app's
-        assert lean.status_code < 500 and lean.headers["content-type"].startswith("application/json"), (case, lean.text[:300])
+        content = build(message)
+        events = partial(index_events, runtime)
+        lean, old, lean_events, old_events = paths.post(case, QUERY_INDEX, (content, content), content_type, events)
         if lean.status_code == 200:  # the records, written by orjson: the same JSON, tokens aside
             assert old.status_code == 200 and lean.headers["content-type"].startswith("application/json"), case
             assert json.loads(_TOKEN.sub(b"?t=", lean.content)) == json.loads(_TOKEN.sub(b"?t=", old.content)), case
         else:  # a refusal: the same bytes
-            assert (lean.status_code, lean.headers["content-type"], lean.content) == (
-                old.status_code,
-                old.headers["content-type"],
-                old.content,
-            ), (case, lean.text[:300], old.text[:300])
-        assert int(lean.headers["content-length"]) == len(lean.content), case
+            assert same_answer(lean, old), (case, lean.text[:300], old.text[:300])
         assert lean_events == old_events, case
         answered.add(lean.json()["code"] if lean.content else -1)
     assert {0, 1003, 2001} <= answered  # found, refused by the contract, refused by access: all compared
-    good = lean_app.post(QUERY_INDEX, json=message).json()["data"]
+    good = paths.lean.post(QUERY_INDEX, json=message).json()["data"]
     assert [record["examDate"] for record in good] == ["2024-03-04", "2024-02-04", "2024-01-04"]
     assert all("?t=" in record["examRpotLinkUrl"] and "?t=" in record["imgInfoLinkUrl"] for record in good)
