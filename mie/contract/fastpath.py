@@ -16,14 +16,12 @@ checks run from the start and name every finding. So it can make validation fast
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from mie.contract.validation import (
     Outcome,
-    StringRules,
     decimal_rules,
     field_aliases,
     ignored_fields_note,
@@ -31,11 +29,6 @@ from mie.contract.validation import (
     schema_kind,
     string_rules,
 )
-
-try:
-    import jsonschema_rs  # the compiled half of the fast path
-except ImportError:  # a venv installed before it was a dependency: the generated code alone, the same outcomes
-    jsonschema_rs = None
 
 if TYPE_CHECKING:
     from mie.contract.spec import Contract
@@ -51,9 +44,8 @@ class _GiveWay(Exception):
 class _Source:
     """The generated module: its functions' lines and the constants they use (bound as globals)."""
 
-    def __init__(self, contract: Contract, compiled: bool) -> None:
+    def __init__(self, contract: Contract) -> None:
         self.contract = contract  # whose dictionaries and index rule the checks read
-        self.compiled = compiled  # a compiled schema (built alongside) checks first: leave out what it covers
         self.functions: list[list[str]] = []
         self.constants: dict[str, Any] = {"GiveWay": _GiveWay, "Decimal": Decimal, "InvalidOperation": InvalidOperation}
         self._names: dict[int, str] = {}
@@ -78,90 +70,10 @@ class _Source:
         return f"{prefix}_{len(self.functions)}", lines
 
 
-# What a pattern may hold for the compiled schema to take it: no escape but of punctuation and \d, no group but
-# (?:...), no lookaround or back reference. Python's re and Rust's regex read such a pattern alike (a \d, which each
-# reads as any Unicode digit of its own Unicode version, becomes [0-9]: no looser than Python's).
-_PLAIN_PATTERN = re.compile(r"(?:[^\\(]|\\[-.^$|?*+()\[\]{}/d]|\((?!\?)|\(\?:)*")
-_REGEX_SPECIALS = frozenset("\\.+*?()|[]{}^$")
-# Rust's regex reads these in a class as a nested class, a set operation or a POSIX class; Python as characters.
-_CLASS_SYNTAX = ("[[", "&&", "--", "~~")
-
-
-def _plain(pattern: str) -> str | None:
-    """The pattern for the compiled schema, Python's fullmatch spelled as JSON Schema's search; None if it is not
-    plain (the generated code checks it then)."""
-    if not _PLAIN_PATTERN.fullmatch(pattern) or any(syntax in pattern for syntax in _CLASS_SYNTAX):
-        return None
-    if "\\d" in pattern and "[^" in pattern:  # [^\d] as [^[0-9]] would take the other digits Python refuses
-        return None
-    return "^(?:" + pattern.replace("\\d", "[0-9]") + ")$"
-
-
-def _literal(text: str) -> str:
-    return "".join("\\" + char if char in _REGEX_SPECIALS else char for char in text)
-
-
-def _compiled_string(rules: StringRules, required: bool) -> dict[str, Any] | None:
-    """The compiled schema of a string field's rules, or None when one of them cannot be said exactly (then the
-    generated code checks them all). Optional: absent, null or "" passes, as in the generated code."""
-    strict: dict[str, Any] = {"type": "string"}
-    if rules.max_length is not None:
-        strict["maxLength"] = int(rules.max_length)
-    minimum = max(1, int(rules.min_length or 0)) if required else int(rules.min_length or 0)
-    if minimum > 1 or required:
-        strict["minLength"] = minimum
-    patterns: list[str] = []
-    if rules.pattern is not None:
-        plain = _plain(rules.pattern.pattern)
-        if plain is None:
-            return None
-        patterns.append(plain)
-    if rules.codes is not None:
-        codes = sorted(rules.codes)
-        if rules.split is not None and not any(rules.split.search(code) for code in codes):
-            one = "(?:" + "|".join(_literal(code) for code in codes) + ")"
-            separator = _plain(rules.split.pattern)
-            if separator is None:
-                return None
-            patterns.append(f"^{one}(?:{separator[4:-2]}{one})*$")
-        else:  # one code (a code holding a separator: only one at a time here, the rest gives way)
-            strict["enum"] = codes
-    elif rules.enum is not None:
-        if not all(isinstance(value, str) for value in rules.enum):
-            return None
-        strict["enum"] = sorted(rules.enum)
-    for advice_pattern, _ in rules.advice:  # re.match: anchored at the start only
-        plain = _plain(advice_pattern.pattern)
-        if plain is None:
-            return None
-        patterns.append(plain[:-1])
-    if len(patterns) == 1:
-        strict["pattern"] = patterns[0]
-    elif patterns:
-        strict["allOf"] = [{"pattern": pattern} for pattern in patterns]
-    return strict if required else {"anyOf": [{"enum": [None, ""]}, strict]}
-
-
-def _string(
-    source: _Source, schema: Mapping[str, Any], var: str, indent: str, required: bool
-) -> tuple[list[str], dict[str, Any]]:
+def _string(source: _Source, schema: Mapping[str, Any], var: str, indent: str, required: bool) -> list[str]:
     """Lines that give way unless `var` passes every rule of a string schema: present (not None) when optional,
-    anything when required (absent, null or "" is a finding then); and the compiled schema of the rules those
-    lines leave out."""
+    anything when required (absent, null or "" is a finding then)."""
     rules = string_rules(schema, source.contract)
-    compiled = _compiled_string(rules, required) if source.compiled else None
-    if compiled is not None:  # type, lengths, pattern, codes and advice are checked: the rest, on a non-empty value
-        rest: list[str] = []
-        if rules.parse_date is not None:
-            parse = source.constant(rules.parse_date, "parse_date")
-            rest += ["try:", f"    {parse}({var})", "except ValueError:", "    raise GiveWay from None"]
-        if rules.parser is not None:
-            rest.append(f"if {source.constant(rules.parser, 'parser')}({var}): raise GiveWay")
-        if rules.spelling is not None:
-            rest.append(f"if {source.constant(rules.spelling, 'spelling')}({var}): raise GiveWay")
-        if rest and not required:
-            return [f"{indent}if {var}:", *(f"{indent}    {line}" for line in rest)], compiled
-        return [f"{indent}{line}" for line in rest], compiled
     # type(v) is: the exact class JSON gives (a subclass gives way); CPython runs type() faster than .__class__
     first = [f"type({var}) is not str"]
     if required:
@@ -203,7 +115,7 @@ def _string(
     elif checks:
         out.append(f"{indent}if {var}:")
         out += [f"{indent}    {line}" for line in checks]
-    return out, {}
+    return out
 
 
 def _decimal(source: _Source, schema: Mapping[str, Any], var: str, indent: str) -> list[str]:
@@ -238,42 +150,36 @@ def _decimal(source: _Source, schema: Mapping[str, Any], var: str, indent: str) 
 
 def _value(
     source: _Source, schema: Mapping[str, Any], var: str, path: str, indent: str, required: bool = False
-) -> tuple[list[str], str, dict[str, Any]]:
-    """Lines checking `var` against a schema that is not the whole value, the expression of the checked
-    value (a new dict or list for an object or array, as the detailed checks give), and the compiled schema of
-    what those lines leave out ({} when they check everything). `var` is known to be present and not None,
-    unless `required`: then these lines give way when it is absent, null or ""."""
+) -> tuple[list[str], str]:
+    """Lines checking `var` against a schema that is not the whole value, and the expression of the checked
+    value (a new dict or list for an object or array, as the detailed checks give). `var` is known to be
+    present and not None, unless `required`: then these lines give way when it is absent, null or ""."""
     schema = merge_all_of(schema)
     kind = schema_kind(schema, top=False)
     if kind == "string":
-        lines, compiled = _string(source, schema, var, indent, required)
-        return lines, var, compiled
+        return _string(source, schema, var, indent, required), var
     if required:
-        lines, result, compiled = _value(source, schema, var, path, indent)
-        return [f'{indent}if {var} is None or {var} == "": raise GiveWay', *lines], result, compiled
+        lines, result = _value(source, schema, var, path, indent)
+        return [f'{indent}if {var} is None or {var} == "": raise GiveWay', *lines], result
     if kind == "decimal":
-        return _decimal(source, schema, var, indent), var, {}
+        return _decimal(source, schema, var, indent), var
     if kind == "shallow":
         python_type = "list" if schema.get("type", "object") == "array" else "dict"
-        return [f"{indent}if type({var}) is not {python_type}: raise GiveWay", *_count(schema, var, indent)], var, {}
+        return [f"{indent}if type({var}) is not {python_type}: raise GiveWay", *_count(schema, var, indent)], var
     if kind == "object":
-        name, compiled = _object(source, schema)
-        return [], f"{name}({var}, {path}, notes)", compiled
+        name = _object(source, schema)
+        return [], f"{name}({var}, {path}, notes)"
     if kind == "array":
         items = merge_all_of(schema.get("items") or {})
-        if schema_kind(items, top=False) == "object":
-            item_function, item_compiled = _object(source, items)
-        else:
-            item_function, item_compiled = _item(source, items)
+        item_function = _object(source, items) if schema_kind(items, top=False) == "object" else _item(source, items)
         base = source.local("path")
         lines = [
             f"{indent}if type({var}) is not list: raise GiveWay",
             *_count(schema, var, indent),
             f"{indent}{base} = {path}",
         ]
-        compiled = {"type": "array", "items": item_compiled} if item_compiled else {}
-        return lines, f"[{item_function}(item, f'{{{base}}}[{{index}}]', notes) for index, item in enumerate({var})]", compiled
-    return [], var, {}  # no rule the detailed checks read: any value passes, unchanged
+        return lines, f"[{item_function}(item, f'{{{base}}}[{{index}}]', notes) for index, item in enumerate({var})]"
+    return [], var  # no rule the detailed checks read: any value passes, unchanged
 
 
 def _count(schema: Mapping[str, Any], var: str, indent: str) -> list[str]:
@@ -285,23 +191,18 @@ def _count(schema: Mapping[str, Any], var: str, indent: str) -> list[str]:
     return lines
 
 
-def _item(source: _Source, schema: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """A function checking one item of an array: (value, path, notes) -> the checked value; and the compiled
-    schema of what it leaves out."""
+def _item(source: _Source, schema: Mapping[str, Any]) -> str:
+    """A function checking one item of an array: (value, path, notes) -> the checked value."""
     name, lines = source.function("item")
-    body, result, compiled = _value(source, schema, "value", "path", "    ", required=False)
-    if compiled:  # an item is present: null or "" is not an absent field here
-        compiled = {"allOf": [{"not": {"enum": [None, ""]}}, compiled]}
+    body, result = _value(source, schema, "value", "path", "    ")
     lines += [f"def {name}(value, path, notes):", *body, f"    return {result}"]
-    return name, compiled
+    return name
 
 
-def _object(source: _Source, schema: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+def _object(source: _Source, schema: Mapping[str, Any]) -> str:
     """A function checking an object: (value, path, notes) -> the dict of its present fields, in the
-    schema's order; the note for fields the spec does not have goes to `notes` after its children's. And the
-    compiled schema of what it leaves out."""
+    schema's order; the note for fields the spec does not have goes to `notes` after its children's."""
     name, lines = source.function("object")
-    compiled_properties: dict[str, Any] = {}
     properties: Mapping[str, Any] = schema.get("properties") or {}
     required = set(schema.get("required") or ())
     lines += [
@@ -318,9 +219,7 @@ def _object(source: _Source, schema: Mapping[str, Any]) -> tuple[str, dict[str, 
             lines.append("    if v is not None:")  # an optional field absent or null is not checked
         indent = "    " if code in required else "        "
         child_path = f"(path + {'.' + code!r} if path else {key})"
-        body, result, compiled = _value(source, child, "v", child_path, indent, required=code in required)
-        if compiled:
-            compiled_properties[code] = compiled
+        body, result = _value(source, child, "v", child_path, indent, required=code in required)
         lines += body
         lines.append(f"{indent}result[{key}] = {result}")
         if code not in required:
@@ -333,10 +232,7 @@ def _object(source: _Source, schema: Mapping[str, Any]) -> tuple[str, dict[str, 
         note = source.constant(_Unknown(frozenset(properties), frozenset(field_aliases(properties))), "unknown")
         lines.append(f"        notes.append({note}.note(value, path, unknown))")
     lines.append("    return result")
-    if not compiled_properties:
-        return name, {}
-    compiled_required = [code for code in compiled_properties if code in required]
-    return name, {"type": "object", "properties": compiled_properties, "required": compiled_required}
+    return name
 
 
 class _Unknown:
@@ -377,39 +273,18 @@ class _Unknown:
         return text
 
 
-def _per_record(schema: Mapping[str, Any]) -> bool:
-    """Whether a schema holds an envelope's `input` (x-per-record), checked record by record elsewhere: the
-    compiled schema would read every record only to skip it."""
-    schema = merge_all_of(schema)
-    if schema.get("x-per-record"):
-        return True
-    children = list((schema.get("properties") or {}).values())
-    if isinstance(schema.get("items"), Mapping):
-        children.append(schema["items"])
-    return any(_per_record(child) for child in children)
-
-
-def generate(schema: Mapping[str, Any], contract: Contract, compiled: bool = True) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """The source of `fast(value, path)` for a whole schema, the constants it needs, and the compiled schema it
-    leaves rules to ({} when `compiled` is false, or nothing is worth compiling)."""
+def generate(schema: Mapping[str, Any], contract: Contract) -> tuple[str, dict[str, Any]]:
+    """The source of `fast(value, path)` for a whole schema, and the constants it needs."""
+    source = _Source(contract)
     schema = merge_all_of(schema)
     kind = schema_kind(schema, top=True)
-    source = _Source(contract, compiled and kind == "object" and not _per_record(schema))
-    compiled_schema: dict[str, Any] = {}
     if kind == "object":
-        name, compiled_schema = _object(source, schema)
+        name = _object(source, schema)
         call = f"{name}(value, path, notes)"
     else:  # the detailed checks read no rule of anything else as a whole value
         call = "value"
-    entry = ["def fast(value, path):"]
-    if compiled_schema:
-        entry += [
-            "    try:",
-            "        if not is_valid(value): return None",
-            "    except Exception:",  # a value it cannot read (a lone surrogate, a key not a string): the detailed checks
-            "        return None",
-        ]
-    entry += [
+    entry = [
+        "def fast(value, path):",
         "    notes = []",
         "    try:",
         f"        checked = {call}",
@@ -420,19 +295,14 @@ def generate(schema: Mapping[str, Any], contract: Contract, compiled: bool = Tru
     source.constants["Outcome"] = Outcome
     source.constants["strict"] = contract.strict
     text = "\n\n".join("\n".join(lines) for lines in [*source.functions, entry]) + "\n"
-    return text, source.constants, compiled_schema
+    return text, source.constants
 
 
 def compile_fast(schema: Mapping[str, Any], contract: Contract) -> FastCheck:
     """Generate and compile the fast path of a resolved schema (once per schema)."""
-    text, constants, compiled_schema = generate(schema, contract, compiled=jsonschema_rs is not None)
+    text, constants = generate(schema, contract)
     namespace = dict(constants)
-    if compiled_schema:
-        # the standard regex engine: linear time whatever the value (the spec's patterns need nothing more)
-        validator = jsonschema_rs.Draft7Validator(compiled_schema, pattern_options=jsonschema_rs.RegexOptions())
-        namespace["is_valid"] = validator.is_valid
     exec(compile(text, f"<mie fast path: {schema.get('title') or schema.get('description', '')[:40]}>", "exec"), namespace)  # noqa: S102 - our own generated code
     fast: FastCheck = namespace["fast"]
     fast.source = text  # type: ignore[attr-defined]  # to read what was generated
-    fast.compiled_schema = compiled_schema  # type: ignore[attr-defined]  # and what is checked before it
     return fast
