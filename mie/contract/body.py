@@ -13,9 +13,18 @@ import json
 import math
 import re
 import sys
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from generated.models import ResponseCode
+if TYPE_CHECKING:
+    from generated.models import ResponseCode
+
+
+def _codes() -> type[ResponseCode]:
+    """The catalogue's codes, imported when a body is refused: the generated models (pydantic) are half of
+    `mie validate`'s start-up, and a body that reads needs none of them."""
+    from generated.models import ResponseCode
+
+    return ResponseCode
 
 
 class BodyRefused(Exception):
@@ -73,19 +82,19 @@ def decode_body(raw: bytes, charset: str | None) -> tuple[str, str]:
     """The body's text and the codec that read it: by its byte-order mark, else by the charset its
     Content-Type declares, else UTF-8."""
     if not raw.strip():
-        raise BodyRefused(ResponseCode.malformed_body, "请求体为空")
+        raise BodyRefused(_codes().malformed_body, "请求体为空")
     encoding = next((name for bom, name in BOMS if raw.startswith(bom)), None)
     if encoding is None and charset is not None:
         encoding = CHARSETS.get(charset)
         if encoding is None:
             raise BodyRefused(
-                ResponseCode.unsupported_media_type,
+                _codes().unsupported_media_type,
                 f"不支持的字符集 charset={charset[:40]}; 请用 UTF-8, 或声明 charset=GBK / GB18030 (unsupported charset)",
             )
     encoding = encoding or "utf-8"
     if encoding == "utf-8" and b"\x00" in raw[:4]:  # JSON text begins with ASCII: NULs there mean UTF-16/32
         raise BodyRefused(
-            ResponseCode.malformed_body,
+            _codes().malformed_body,
             "请求体像是没有 BOM 的 UTF-16/32; 请用 UTF-8 (not UTF-8: looks like UTF-16 or UTF-32 without a byte-order mark)",
         )
     try:
@@ -95,7 +104,7 @@ def decode_body(raw: bytes, charset: str | None) -> tuple[str, str]:
         detail = f"请求体不是有效的 {named} (第 {error.start} 字节; invalid {named} at byte {error.start})"
         if charset is None and encoding == "utf-8" and _decodes_as_gb18030(raw):
             detail += "; 若为 GBK/GB18030 编码, 请在 Content-Type 中声明 charset=GBK (declare the charset)"
-        raise BodyRefused(ResponseCode.malformed_body, detail) from None
+        raise BodyRefused(_codes().malformed_body, detail) from None
 
 
 def _decodes_as_gb18030(raw: bytes) -> bool:
@@ -118,7 +127,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         for name, _ in pairs:
             if name in seen:
                 raise BodyRefused(
-                    ResponseCode.malformed_body,
+                    _codes().malformed_body,
                     f"字段 {_show_name(name)} 在同一对象中出现了两次, 取哪个值不明确 (duplicate key {_show_name(name)!r})",
                 )
             seen.add(name)
@@ -126,13 +135,13 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _no_constant(name: str) -> NoReturn:
-    raise BodyRefused(ResponseCode.malformed_body, f"{name} 不是 JSON 的数 (RFC 8259 §6: {name} is not a JSON number)")
+    raise BodyRefused(_codes().malformed_body, f"{name} 不是 JSON 的数 (RFC 8259 §6: {name} is not a JSON number)")
 
 
 def _finite(text: str) -> float:
     number = float(text)
     if math.isinf(number):
-        raise BodyRefused(ResponseCode.malformed_body, f"数 {_show_name(text)} 超出范围 (number out of range)")
+        raise BodyRefused(_codes().malformed_body, f"数 {_show_name(text)} 超出范围 (number out of range)")
     return number
 
 
@@ -169,17 +178,17 @@ def parse_json(text: str) -> Any:
     try:
         body = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant, parse_float=_finite)
     except json.JSONDecodeError as error:
-        raise BodyRefused(ResponseCode.malformed_body, _json_error(error)) from None
+        raise BodyRefused(_codes().malformed_body, _json_error(error)) from None
     except RecursionError:
-        raise BodyRefused(ResponseCode.malformed_body, f"嵌套超过 {MAX_DEPTH} 层 (nested too deeply)") from None
+        raise BodyRefused(_codes().malformed_body, f"嵌套超过 {MAX_DEPTH} 层 (nested too deeply)") from None
     except ValueError:  # int(): more digits than sys.get_int_max_str_digits()
         limit = sys.get_int_max_str_digits()
-        raise BodyRefused(ResponseCode.malformed_body, f"数的位数超过 {limit} 位 (number longer than {limit} digits)") from None
+        raise BodyRefused(_codes().malformed_body, f"数的位数超过 {limit} 位 (number longer than {limit} digits)") from None
     # No more levels than opening brackets (those inside strings only add to the count): most bodies skip the walk.
     if text.count("{") + text.count("[") > MAX_DEPTH and deeper_than(body, MAX_DEPTH):
-        raise BodyRefused(ResponseCode.malformed_body, f"嵌套超过 {MAX_DEPTH} 层 (nested too deeply)")
+        raise BodyRefused(_codes().malformed_body, f"嵌套超过 {MAX_DEPTH} 层 (nested too deeply)")
     if _SURROGATE_ESCAPE.search(text) and _lone_surrogate(body):
-        raise BodyRefused(ResponseCode.malformed_body, "字符串中有不成对的 \\u 代理项, 不是 Unicode 字符 (lone surrogate escape)")
+        raise BodyRefused(_codes().malformed_body, "字符串中有不成对的 \\u 代理项, 不是 Unicode 字符 (lone surrogate escape)")
     return body
 
 

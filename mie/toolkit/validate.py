@@ -590,6 +590,7 @@ _LONG_DIGITS = b"0" * 19  # an integer of 19 digits or more may lie beyond 64 bi
 _BEFORE_NUMBER = b":[,"  # what precedes a number in JSON, spaces and its minus sign apart
 _BOM = b"\xef\xbb\xbf"
 _ESCAPED_COLON = re.compile(rb"\\u003[aA]")
+_ESCAPE_START = b"\\u003"
 
 
 def _parse_fast(raw: bytes) -> Any:
@@ -623,8 +624,11 @@ def _parse_fast(raw: bytes) -> Any:
     # orjson takes the last value of a key given twice, and nesting up to 1,024 levels; the processor refuses
     # both (ERRATA E-JSON-STRICT), so such a document goes to the strict parse. orjson writes each key's colon and
     # every colon inside a string as one ":" (never escaped): a key given twice leaves the source with more. A
-    # colon written as an escape counts only once decoded: such a source goes to the strict parse too.
-    if raw.count(b":") != orjson.dumps(body).count(b":") or _ESCAPED_COLON.search(raw) or deeper_than(body, MAX_DEPTH):
+    # colon written as an escape counts only once decoded: such a source goes to the strict parse too. Nesting first:
+    # orjson.dumps stops at 255 levels (TypeError), which orjson.loads takes.
+    if deeper_than(body, MAX_DEPTH) or raw.count(b":") != orjson.dumps(body).count(b":"):
+        return _UNPARSED
+    if _ESCAPE_START in raw and _ESCAPED_COLON.search(raw):  # a plain search first, a third of the regex's cost
         return _UNPARSED
     return body
 
