@@ -62,7 +62,7 @@ from tests.test_reports import upload as upload_report
 
 V15_MIGRATIONS = Path(__file__).resolve().parent / "migrations_v1_5"
 V15 = "0004_v1_5_draft"
-PACKAGED_HEAD = "0005_index_key"  # the newest revision in mie/store/migrations/versions/
+PACKAGED_HEAD = "0006_pending_instance"  # the newest revision in mie/store/migrations/versions/
 MIE = [sys.executable, "-m", "mie.cli"]
 
 
