@@ -36,7 +36,6 @@ from mie.store.pending import (
     exams_naming_study,
     held,
     held_of_study,
-    held_paths,
     held_since_before,
     held_with_a_registration,
     release,
@@ -191,8 +190,10 @@ def expire(database: Database, store: FileStore, days: float, now: datetime | No
                 f"ae={row.calling_ae or ''} size={row.size} received_at={row.received_at.isoformat()} days={days:g}",
             )
         with database.reading() as repository:
-            # the same instance sent again since (pending again, or stored): its file is that one's now
-            in_use = row.path in held_paths(repository) or repository.instance(row.sop_instance_uid) is not None
+            # the same instance sent again since, pending again or stored, under the same name (the local store's):
+            # the file is that one's now
+            again, stored = held(repository, row.sop_instance_uid), repository.instance(row.sop_instance_uid)
+            in_use = row.path in {again.path if again else None, stored.path if stored else None}
         if not in_use:
             try:
                 store.remove(Path(row.path))

@@ -124,10 +124,6 @@ def held_with_a_registration(repository: Repository) -> list[tuple[str, str]]:
     return [(str(row[0]), str(row[1])) for row in repository.connection.execute(query)]
 
 
-def held_paths(repository: Repository) -> set[str]:
-    return set(repository.connection.execute(select(_pending.c.path)).scalars())
-
-
 def exams_naming_study(repository: Repository, institution_code: str, study_uid: str) -> list[tuple[str, str]]:
     """(index, accessionNumber) of the institution's exam records (§2.1) whose studyUid is this, the first saved first."""
     query = (
