@@ -23,6 +23,7 @@ from mie.dicom.scp import StorageSCP
 from mie.runtime import Runtime
 from mie.service.ingest import ingest_received
 from mie.service.institutions import add_institution
+from mie.service.links import Page, page_url
 from mie.service.pending import EXPIRED, attach, expire, list_pending
 from mie.store.tables import AuditEvent
 from tests.conftest import INSTITUTION, KEY, OTHER_INSTITUTION, OTHER_KEY, SAVE_EXAM, exam_message, img_info_message
@@ -57,6 +58,10 @@ def audit_events(runtime: Runtime, action: str) -> list[AuditEvent]:
         return list(session.exec(select(AuditEvent).where(AuditEvent.action == action)).scalars())  # type: ignore[call-overload]
 
 
+def instance_path(ds: pydicom.Dataset) -> str:
+    return f"studies/{ds.StudyInstanceUID}/series/{ds.SeriesInstanceUID}/instances/{ds.SOPInstanceUID}"
+
+
 def assert_served_to_nobody(runtime: Runtime, client: TestClient, querier: TestClient, index: str, ds: pydicom.Dataset) -> None:
     """Neither §2.7 nor §2.8 (asked under the exam it will belong to) nor DICOMweb (asked by its own sender) reach it."""
     assert str(ds.SOPInstanceUID) not in {item["instUuid"] for item in listed(querier, index)}
@@ -68,9 +73,16 @@ def assert_served_to_nobody(runtime: Runtime, client: TestClient, querier: TestC
     assert qido.status_code in (200, 204) and (qido.status_code == 204 or qido.json() == [])
     instances = client.get(f"/dicom-web/studies/{ds.StudyInstanceUID}/instances", auth=auth)
     assert instances.status_code in (200, 204) and (instances.status_code == 204 or instances.json() == [])
-    wado = f"/dicom-web/studies/{ds.StudyInstanceUID}/series/{ds.SeriesInstanceUID}/instances/{ds.SOPInstanceUID}"
+    wado = f"/dicom-web/{instance_path(ds)}"
     assert client.get(wado, auth=auth, headers={"Accept": "application/dicom"}).status_code == 404
     assert client.get(f"{wado}/metadata", auth=auth).status_code == 404
+    # the exam's image page and its link's DICOMweb root
+    token = runtime.links.issue(Page.image, index, OTHER_INSTITUTION)
+    page = client.get(page_url("", Page.image, token))
+    assert page.status_code == 200 and str(ds.SOPInstanceUID) not in page.text
+    root = runtime.links.issue(Page.dicomweb, index, OTHER_INSTITUTION)
+    linked = client.get(f"/dicom-web/t/{root}/{instance_path(ds)}", headers={"Accept": "application/dicom"})
+    assert linked.status_code == 404
 
 
 def assert_fetched_as_sent(runtime: Runtime, querier: TestClient, index: str, sent: list[pydicom.Dataset]) -> None:
@@ -119,6 +131,11 @@ def test_instances_sent_before_their_2_1_are_kept_then_attached_and_fetched(
     metadata = client.get(f"/dicom-web/studies/{record['studyUid']}/metadata", auth=(INSTITUTION, KEY))
     assert metadata.status_code == 200 and {item["00080018"]["Value"][0] for item in metadata.json()} == set(rows)
     assert len(audit_events(runtime, "pending-attached")) == 3
+    token = runtime.links.issue(Page.image, record["hiImgIndx"], OTHER_INSTITUTION)
+    assert all(str(ds.SOPInstanceUID) in client.get(page_url("", Page.image, token)).text for ds in sent)
+    root = runtime.links.issue(Page.dicomweb, record["hiImgIndx"], OTHER_INSTITUTION)
+    linked = client.get(f"/dicom-web/t/{root}/{instance_path(sent[0])}", headers={"Accept": "application/dicom"})
+    assert linked.status_code == 200 and str(sent[0].SOPInstanceUID).encode() in linked.content
 
     # later pushes of the study go straight to the exam: §2.1 registered it
     later = make_instance(record["studyUid"], accession="ACC-21")
