@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +25,7 @@ from mie.runtime import Runtime
 from mie.service.ingest import ingest_received
 from mie.service.institutions import add_institution
 from mie.service.links import Page, page_url
-from mie.service.pending import EXPIRED, attach, expire, list_pending
+from mie.service.pending import EXPIRED, Sweeper, attach, expire, list_pending
 from mie.store.tables import AuditEvent
 from tests.conftest import INSTITUTION, KEY, OTHER_INSTITUTION, OTHER_KEY, SAVE_EXAM, exam_message, img_info_message
 from tests.dicom_files import dataset_bytes, make_instance, md5, part10_bytes, write
@@ -276,3 +277,28 @@ def test_stow_and_save_img_file_still_refuse_what_no_registration_names(runtime:
     answer = upload(client, record, part10_bytes(ds), head=headers()).json()
     assert answer["code"] == 3006, answer  # 索引不存在或不属于本机构
     assert stored_instances(runtime) == {} and pending_uids(runtime) == set()
+
+
+def test_the_servers_sweep_removes_what_is_overdue_and_attaches_what_is_registered(runtime: Runtime, client: TestClient) -> None:
+    """`mie serve` runs the sweep at start and then every hour (here: every 0.05 s)."""
+    add_institution(runtime.database, INSTITUTION, KEY, ae_title=CALLING_AE)
+    registered, overdue = person_record(accessionNumber="OTHER"), make_instance("1.2.826.0.1.3680043.8.498.99")
+    assert client.post(SAVE_EXAM, json=exam_message(registered)).json()["code"] == 0
+    kept = make_instance(registered["studyUid"], accession="ACC-S")
+    for ds in (kept, overdue):
+        data = dataset_bytes(write(ds, runtime.settings.data_dir.parent))
+        syntax = str(ds.file_meta.TransferSyntaxUID)
+        ingest_received(runtime.database, runtime.store, data, syntax, institution=INSTITUTION, calling_ae=CALLING_AE)
+    with runtime.database.unit_of_work() as repository:  # as a registration that committed without its attach
+        repository.register_study(registered["hiImgIndx"], registered["studyUid"], INSTITUTION, "ACC-S", 1)
+    sweeper = Sweeper(runtime.database, runtime.store, days=0, every=0.05).start()
+    try:
+        deadline = time.monotonic() + 30
+        while pending_uids(runtime) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        sweeper.stop()
+    assert pending_uids(runtime) == set()
+    assert set(stored_instances(runtime)) == {str(kept.SOPInstanceUID)}  # attached first, before any expiry
+    [event] = audit_events(runtime, EXPIRED)
+    assert f"instance={overdue.SOPInstanceUID}" in (event.detail or "")
