@@ -5,6 +5,10 @@ checked (DICOM? which study, series, instance? does it belong to a registered ex
 its row is inserted, the file is put in the storage area (renamed into place; on an object store it was put
 before the transaction, under a name of its own: `FileStore.stage`), and the transaction commits: the instance
 is stored once, whole, and known to the database, or not at all. Names are built only from checked UIDs.
+
+A C-STORE's instance that no registration of its institution names (study and accession) is stored the same way,
+its row in `pending_instance` instead of `instance`: no exam's until one is registered (mie/service/pending.py,
+ERRATA E-UNASSIGNED-INSTANCE). HTTP and STOW-RS senders name their exam or study, and are refused instead.
 """
 
 from __future__ import annotations

@@ -125,7 +125,8 @@ def held_with_a_registration(repository: Repository) -> list[tuple[str, str]]:
 
 
 def exams_naming_study(repository: Repository, institution_code: str, study_uid: str) -> list[tuple[str, str]]:
-    """(index, accessionNumber) of the institution's exam records (§2.1) whose studyUid is this, the first saved first."""
+    """(index, accessionNumber) of the institution's exam records (§2.1) whose studyUid is this, the least recently
+    saved first."""
     query = (
         select(_exam.c.hi_img_indx, _exam.c.record)
         .where(_exam.c.institution_code == institution_code, _exam.c.study_uid == study_uid)
