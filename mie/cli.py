@@ -24,6 +24,7 @@ from mie.config import (
     RECOVERED_BY,
     Settings,
     add_dicom_options,
+    add_pending_options,
     add_server_options,
     add_storage_options,
     http_workers,
@@ -62,6 +63,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from mie.runtime import Runtime
+    from mie.service.pending import Sweeper
     from mie.web.allocator import keep_freed_memory
     from mie.web.app import create_app
     from mie.web.protocol import BoundedHttpToolsProtocol
@@ -70,6 +72,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     keep_freed_memory()  # this process serves HTTP itself with one worker (each worker does the same: mie.web.asgi)
     settings = settings_from(args)
     runtime = Runtime.open(settings, upgrade=args.upgrade)
+    sweeper = Sweeper(runtime.database, runtime.store, settings.pending_days).start()
     print(f"mie: data directory {settings.data_dir.resolve()}", flush=True)
     print(f"mie: database {runtime.database.describe()}", flush=True)
     base = f"http://{settings.host}:{settings.http_port}"
@@ -114,6 +117,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             access_log=args.access_log,
             http=BoundedHttpToolsProtocol,
         )
+    sweeper.stop()
     if scp is not None:
         scp.stop()
         for worker in workers:
@@ -227,6 +231,38 @@ def cmd_audit(args: argparse.Namespace) -> int:
     for event in events:
         print("\t".join("" if event[name] is None else str(event[name]) for name in columns))
     print(f"mie: {len(events)} access event(s)", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_pending(args: argparse.Namespace) -> int:
+    from mie.runtime import Runtime
+    from mie.service.pending import Pending, expire, list_pending
+
+    settings = settings_from(args)
+    runtime = Runtime.open(settings, recover=False)
+
+    def shown(item: Pending) -> dict[str, object]:
+        return {
+            "institution": item.institution_code,
+            "calling_ae": item.calling_ae,
+            "study_uid": item.study_uid,
+            "accession_number": item.accession_number,
+            "sop_instance_uid": item.sop_instance_uid,
+            "size": item.size,
+            "received_at": item.received_at.isoformat(),
+            "expires_at": item.expires_at.isoformat(),
+        }
+
+    removed = [shown(item) for item in expire(runtime.database, runtime.store, settings.pending_days)] if args.expire else []
+    listed = [shown(item) for item in list_pending(runtime.database, settings.pending_days, args.institution)]
+    if args.json:
+        print(json.dumps({"pending": listed, "removed": removed} if args.expire else listed, ensure_ascii=False, indent=2))
+    else:
+        for row in listed:
+            print("\t".join("" if value is None else str(value) for value in row.values()))
+        for row in removed:
+            print(f"mie: removed {row['sop_instance_uid']} (received {row['received_at']})", file=sys.stderr)
+    print(f"mie: {len(listed)} pending instance(s)" + (f", {len(removed)} removed" if args.expire else ""), file=sys.stderr)
     return EXIT_OK
 
 
@@ -477,6 +513,7 @@ def parser() -> argparse.ArgumentParser:
     add_server_options(serve)
     add_storage_options(serve)
     add_dicom_options(serve)
+    add_pending_options(serve)
     serve.add_argument(
         "--workers",
         type=http_workers,
@@ -553,6 +590,24 @@ def parser() -> argparse.ArgumentParser:
     audit.add_argument("--json", action="store_true", help="machine-readable")
     add_storage_options(audit)
     audit.set_defaults(run=cmd_audit)
+
+    pending = commands.add_parser(
+        "pending",
+        help="instances sent by C-STORE before their study was registered, not yet attached (oldest first)",
+        description="List the instances a registered AE sent by C-STORE whose study and accession no registration "
+        "(§2.1 saveExamRpotImgInfo or §2.3 saveImgInfo) of its institution names yet: institution, calling AE title, "
+        "study UID, accession number, SOP Instance UID, size, received at, expires at (UTC). They are served to "
+        "nobody until attached; `mie serve` removes them --pending-days after they arrived (spec/ERRATA.md, "
+        "E-UNASSIGNED-INSTANCE). Exit code 0.",
+    )
+    pending.add_argument("--institution", help="only this institution's (fixmedinsCode)")
+    pending.add_argument(
+        "--expire", action="store_true", help="first remove those older than --pending-days, as `mie serve` does hourly"
+    )
+    pending.add_argument("--json", action="store_true", help="machine-readable")
+    add_storage_options(pending)
+    add_pending_options(pending)
+    pending.set_defaults(run=cmd_pending)
 
     generate = commands.add_parser(
         "generate",

@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+DEFAULT_PENDING_DAYS = 7.0  # a week: a report is signed within days of its images (ERRATA E-UNASSIGNED-INSTANCE)
 DEFAULT_LINK_TTL_SECONDS = 8 * 3600  # a working day: a doctor opens the links of a query made that morning
 # where bin/serve (and bin/test) install OHIF Viewer's prebuilt files (bin/install-ohif): beside the environment
 DEFAULT_VIEWER_DIR = Path(sys.prefix) / "share" / "mie" / "ohif"
@@ -32,6 +33,7 @@ class Settings:
     viewer_dir: Path | None = None  # OHIF Viewer's files (mie.service.viewer); None: the image link opens the light page
     object_store: str | None = None  # s3://BUCKET[/PREFIX]: images and reports there, not in data_dir
     secrets_dir: Path | None = None  # the link and audit secrets, shared by every process; default data_dir/secrets
+    pending_days: float = DEFAULT_PENDING_DAYS  # how long a C-STORE instance waits for its study's registration
 
     @property
     def effective_database_url(self) -> str:
@@ -194,6 +196,25 @@ def add_dicom_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _days(value: str) -> float:
+    days = float(value)
+    if not days >= 0:  # NaN too
+        raise argparse.ArgumentTypeError("a number of days, 0 or more")
+    return days
+
+
+def add_pending_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--pending-days",
+        type=_days,
+        default=_days(_env("PENDING_DAYS", str(DEFAULT_PENDING_DAYS)) or str(DEFAULT_PENDING_DAYS)),
+        metavar="DAYS",
+        help="how long an instance sent by C-STORE before its study's registration (§2.1 or §2.3) is kept waiting "
+        "for it before it is removed, with an audit event (MIE_PENDING_DAYS; default "
+        f"{DEFAULT_PENDING_DAYS:g})",
+    )
+
+
 def settings_from(args: argparse.Namespace) -> Settings:
     return Settings(
         host=getattr(args, "host", "127.0.0.1"),
@@ -213,6 +234,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         viewer_dir=Path(args.viewer_dir) if getattr(args, "viewer_dir", None) else None,
         object_store=getattr(args, "object_store", None) or None,
         secrets_dir=Path(args.secrets_dir) if getattr(args, "secrets_dir", None) else None,
+        pending_days=getattr(args, "pending_days", DEFAULT_PENDING_DAYS),
     )
 
 
@@ -222,6 +244,7 @@ def settings_from_environment() -> Settings:
     add_server_options(parser)
     add_storage_options(parser)
     add_dicom_options(parser)
+    add_pending_options(parser)
     return settings_from(parser.parse_args([]))
 
 

@@ -59,8 +59,10 @@ class Runtime:
     def recover(self) -> None:
         """Finish what a crash left half-done: temporary files are removed; an instance file no row knows is
         registered again if it is whole and of a registered study (`adopt_instance`), else removed; report
-        files no row knows (never acknowledged: reports commit with a full fsync) are removed."""
+        files no row knows (never acknowledged: reports commit with a full fsync) are removed; pending instances
+        whose registration has come are attached (mie.service.pending)."""
         from mie.service.ingest import DICOM_AREA, adopt_instance
+        from mie.service.pending import attach as attach_pending
         from mie.service.reports import REPORT_AREA
 
         adopted = self.audit.adopt_orphans()  # first: it needs only the database, not the storage area
@@ -79,6 +81,9 @@ class Runtime:
             return
         if removed:
             log.warning("recovery: removed %d unfinished or unacknowledged file(s)", len(removed))
+        attached = attach_pending(self.database)  # pending instances a registration named before a crash
+        if attached:
+            log.warning("recovery: %d pending instance(s) attached to the exams registered for them", attached)
 
 
 _current: Runtime | None = None

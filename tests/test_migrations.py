@@ -25,6 +25,7 @@ from starlette.testclient import TestClient
 from mie.config import Settings
 from mie.runtime import Runtime
 from mie.service import dicomweb_index, pages
+from mie.service.ingest import ingest_received
 from mie.service.institutions import add_institution
 from mie.service.links import Page, page_url
 from mie.store.database import Database
@@ -43,7 +44,7 @@ from tests.conftest import (
     img_info_message,
     own_postgres_schema,
 )
-from tests.dicom_files import ORDER_COLUMNS, make_instance, part10_bytes
+from tests.dicom_files import ORDER_COLUMNS, dataset_bytes, make_instance, part10_bytes, write
 from tests.page_data import store_ct_series, store_exam
 from tests.retrieval_helpers import (
     ALLOWED,
@@ -62,7 +63,7 @@ from tests.test_reports import upload as upload_report
 
 V15_MIGRATIONS = Path(__file__).resolve().parent / "migrations_v1_5"
 V15 = "0004_v1_5_draft"
-PACKAGED_HEAD = "0005_index_key"  # the newest revision in mie/store/migrations/versions/
+PACKAGED_HEAD = "0006_pending_instance"  # the newest revision in mie/store/migrations/versions/
 MIE = [sys.executable, "-m", "mie.cli"]
 
 
@@ -89,7 +90,8 @@ def rows(database: Database, skip: frozenset[str] = frozenset()) -> dict[str, li
 
 def fill(runtime: Runtime) -> None:
     """One of everything V1.4 stores, through HTTP: institutions and a query network, exam records (one replaced, one
-    deleted), a study, instances, reports, messages, access and audit events."""
+    deleted), a study, instances, reports, messages, access and audit events; and, as the SCP stores it, an instance
+    of a study not registered (pending)."""
     add_institution(runtime.database, INSTITUTION, KEY, name="北京大学第一医院")
     add_institution(runtime.database, OTHER_INSTITUTION, OTHER_KEY, name="另一家医院")
     register_querier(runtime)
@@ -106,6 +108,12 @@ def fill(runtime: Runtime) -> None:
     assert querier.post(QUERY_INDEX, json=index_query(certno=kept["certno"], begntime=None, endtime=None)).json()["code"] == 0
     assert querier.post(QUERY_IMAGES, json=list_query(kept["hiImgIndx"])).json()["code"] == 0
     runtime.audit.flush()  # the access events are journaled and committed in batches, off the requests' path
+    early = make_instance("1.2.826.0.1.3680043.8.498.4242", accession="EARLY")
+    data = dataset_bytes(write(early, runtime.settings.data_dir.parent))
+    held = ingest_received(
+        runtime.database, runtime.store, data, str(early.file_meta.TransferSyntaxUID), institution=INSTITUTION, calling_ae="PACS"
+    )
+    assert held.pending
 
 
 def test_the_baseline_is_the_schema_create_all_makes(database_url: str, tmp_path: Path) -> None:
@@ -150,8 +158,9 @@ def test_a_database_made_before_migrations_is_stamped_as_the_baseline(database_u
     with old.engine.begin() as connection:  # one made before the audit of retrieval: no access_event yet
         connection.execute(text("drop table access_event"))
     add_institution(old, INSTITUTION, KEY)
-    # (instance, exam_record and dicomweb_instance: empty, and read with today's columns only once upgraded)
-    empty = frozenset({"access_event", "instance", "exam_record", "dicomweb_instance"})
+    # (instance, exam_record, dicomweb_instance and pending_instance: empty, and read with today's columns only once
+    # upgraded)
+    empty = frozenset({"access_event", "instance", "exam_record", "dicomweb_instance", "pending_instance"})
     before = {**rows(old, skip=empty), **{name: [] for name in empty}}
     old.dispose()
     settings = Settings(data_dir=tmp_path / "data", database_url=database_url)
@@ -219,8 +228,9 @@ def test_instances_stored_before_0003_keep_their_rows_without_numbers_and_are_re
         )
         with runtime.database.engine.connect() as connection:
             before = [dict(row._mapping) for row in connection.execute(older)]
-        # exam_record: index_key comes with 0005_index_key; dicomweb_instance: gone at 0002, empty again after
-        unchanged = frozenset({"instance", "exam_record", "dicomweb_instance"})
+        # exam_record: index_key comes with 0005_index_key; dicomweb_instance: gone at 0002, empty again after;
+        # pending_instance: gone at 0002 (it comes with 0006_pending_instance), empty again after
+        unchanged = frozenset({"instance", "exam_record", "dicomweb_instance", "pending_instance"})
         others = rows(runtime.database, skip=unchanged)
         with _migrating(runtime.database) as connection:
             command.upgrade(_config([], connection), "heads")

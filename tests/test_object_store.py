@@ -15,6 +15,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,11 @@ from mie.dicom.scp import OUT_OF_RESOURCES, StorageSCP
 from mie.runtime import Runtime
 from mie.service.ingest import header_of, relative_path
 from mie.service.links import Page
+from mie.service.pending import expire, list_pending
 from mie.store import objects
 from mie.store.files import FileStore, Spooled, StorageUnavailable
 from mie.store.objects import S3Area, parse_url
+from mie.store.pending import all_held
 from mie.web.app import create_app
 from tests.conftest import SAVE_EXAM, exam_message, img_info_message
 from tests.dicom_files import make_instance, md5, part10_bytes, write
@@ -299,3 +302,36 @@ def test_an_object_store_that_is_not_an_s3_url_is_refused_at_start(tmp_path: Pat
 
     assert main(["serve", "--data-dir", str(tmp_path), "--object-store", "http://bucket/mie", "--dicom-port", "0"]) == 2
     assert "--object-store takes s3://BUCKET[/PREFIX]" in capsys.readouterr().err
+
+
+def test_an_instance_pushed_before_its_registration_waits_in_the_bucket_then_comes_back_or_goes(
+    s3_runtime: Runtime, s3_scp: StorageSCP, s3_client: TestClient, querier: TestClient, seaweedfs: SeaweedFS
+) -> None:
+    """ERRATA E-UNASSIGNED-INSTANCE on the object store: a pending instance's object is put and confirmed before the
+    C-STORE is answered; §2.3 attaches it (the object stays where it is) and §2.8 returns it; one left unattached is
+    removed from the bucket when it expires."""
+    record = person_record()
+    assert s3_client.post(SAVE_EXAM, json=exam_message(record)).json()["code"] == 0
+    early, stray = make_instance(record["studyUid"], accession="EARLY"), make_instance("1.2.826.0.1.3680043.8.498.5")
+    assert pynetdicom_send(s3_scp.port, early, stray) == [0, 0]
+    area = s3_runtime.store.area
+    assert isinstance(area, S3Area)
+    held = {item.sop_instance_uid: item for item in list_pending(s3_runtime.database, 7)}
+    assert set(held) == {early.SOPInstanceUID, stray.SOPInstanceUID} and stored_instances(s3_runtime) == {}
+    with s3_runtime.database.reading() as repository:
+        paths = {row.sop_instance_uid: row.path for row in all_held(repository)}
+    assert all(area.prefix + path in seaweedfs.objects(area.bucket) for path in paths.values())
+    assert listed(querier, record["hiImgIndx"]) == []
+
+    registered = img_info_message(record, accession="EARLY", total=1)
+    assert s3_client.post("/mie/api/mie/saveImgInfo", json=registered).json()["code"] == 0
+    [item] = listed(querier, record["hiImgIndx"])
+    row = stored_instances(s3_runtime)[early.SOPInstanceUID]
+    assert item["instUuid"] == early.SOPInstanceUID and row.path == paths[early.SOPInstanceUID]
+    assert md5(fetched(querier, record["hiImgIndx"], item)) == row.md5
+    assert_bucket_agrees_with_rows(s3_runtime, seaweedfs)
+
+    [removed] = expire(s3_runtime.database, s3_runtime.store, 7, now=datetime.now(UTC) + timedelta(days=8))
+    assert removed.sop_instance_uid == stray.SOPInstanceUID
+    assert area.prefix + paths[stray.SOPInstanceUID] not in seaweedfs.objects(area.bucket)
+    assert_bucket_agrees_with_rows(s3_runtime, seaweedfs)

@@ -57,6 +57,7 @@ def test_every_setting_reaches_a_worker(monkeypatch: pytest.MonkeyPatch, tmp_pat
         viewer_dir=Path("/opt/mie/ohif"),
         object_store="s3://images/mie",
         secrets_dir=Path("/opt/mie/secrets"),
+        pending_days=2.5,
     )
     for field in fields(Settings):  # none left at its default, or a forgotten one would pass unseen
         assert getattr(settings, field.name) != field.default, field.name

@@ -19,6 +19,7 @@ from mie.contract.validation import Outcome, mask
 from mie.service.answers import Answer, RecordResult
 from mie.service.envelope import Envelope, read_envelope
 from mie.service.messages import answer_message, refused, with_notes
+from mie.service.pending import attach_in, attached_note
 from mie.store.database import Database
 from mie.store.files import FileStore
 from mie.store.repository import Repository
@@ -66,6 +67,8 @@ def _save_record(
         notes.append(f"已更新 (第 {version} 版), 旧版本已存入历史")
     if previous is not None:  # a change to data already held; a first save is on record in its message row
         repository.audit(institution, action, previous.hi_img_indx, f"msgid={envelope.msgid} version={version}")
+    # images pushed by C-STORE before this record, of the study and accession number it names
+    notes += attached_note(attach_in(repository, institution, value["studyUid"]))
     return RecordResult(index_text, True, with_notes(SAVED, notes))
 
 

@@ -18,6 +18,7 @@ from mie.service.answers import Answer, RecordResult, entry, storage_unavailable
 from mie.service.envelope import read_envelope, remember_answer
 from mie.service.ingest import Claim, Ingested, IngestRefused, ingest_instance
 from mie.service.messages import answer_message, refused, with_notes
+from mie.service.pending import attach_in, attached_note
 from mie.service.uploads import UploadedFile, file_answer, receive_upload
 from mie.store.database import Batch, Database
 from mie.store.files import FileStore, StorageUnavailable
@@ -59,8 +60,10 @@ def _register(contract: Contract, repository: Repository, institution: str, reco
         return refused(index_text, [error])
     total = int(value["imageTotalNum"])
     repository.register_study(exam.hi_img_indx, value["studyUid"], institution, value["accessionNumber"], total)
+    attached = attach_in(repository, institution, value["studyUid"])  # pushed by C-STORE before this registration
     received = repository.received_count(exam.hi_img_indx, value["studyUid"])
-    return RecordResult(index_text, True, with_notes(REGISTERED, [*outcome.notes, f"本检查已收到 {received}/{total} 张"]))
+    notes = [*outcome.notes, *attached_note(attached), f"本检查已收到 {received}/{total} 张"]
+    return RecordResult(index_text, True, with_notes(REGISTERED, notes))
 
 
 def save_img_info(contract: Contract, database: Database, body: Any) -> Answer:

@@ -5,6 +5,10 @@ checked (DICOM? which study, series, instance? does it belong to a registered ex
 its row is inserted, the file is put in the storage area (renamed into place; on an object store it was put
 before the transaction, under a name of its own: `FileStore.stage`), and the transaction commits: the instance
 is stored once, whole, and known to the database, or not at all. Names are built only from checked UIDs.
+
+A C-STORE's instance that no registration of its institution names (study and accession) is stored the same way,
+its row in `pending_instance` instead of `instance`: no exam's until one is registered (mie/service/pending.py,
+ERRATA E-UNASSIGNED-INSTANCE). HTTP and STOW-RS senders name their exam or study, and are refused instead.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from sqlalchemy.exc import IntegrityError
 from mie.contract.validation import mask
 from mie.service.dicomweb_index import index_entry
 from mie.service.part10 import LAST_HEADER_TAG, Irregular, file_meta, integer_string, scan_header, scannable, split_file
+from mie.service.pending import attach as attach_pending
+from mie.service.pending import attach_in, attach_row, dicomweb_of, registered_study
 from mie.store.database import Batch, CleanRefusal, Database
 from mie.store.dicomweb import add_entry
 from mie.store.files import (
@@ -40,6 +46,8 @@ from mie.store.files import (
     checked_uid,
     stands_for,
 )
+from mie.store.pending import held as held_row
+from mie.store.pending import held_md5, hold
 from mie.store.repository import StoredStudy, accession_list
 
 log = logging.getLogger("mie.ingest")
@@ -126,8 +134,13 @@ class Ingested:
     image_total_num: int
     duplicate: bool
     followed: bool = False  # the caller's `then` ran in the transaction that stored (or found) the instance
+    pending: bool = False  # stored, its study not yet registered: no exam's until it is (mie.service.pending)
 
     def progress(self) -> str:
+        if self.pending:
+            return "检查未登记, 已暂存, 待 saveExamRpotImgInfo 或 saveImgInfo 登记后关联"
+        if not self.image_total_num:  # registered by §2.1, which gives no total; §2.3 gives it
+            return f"本检查已收到 {self.received} 张"
         return f"本检查已收到 {self.received}/{self.image_total_num} 张"
 
 
@@ -338,6 +351,9 @@ def ingest_instance(
         store.discard(spooled)
         raise
     store.discard(spooled)  # a duplicate's, or the spooled copy of a file the storage area copied (not moved)
+    if result.pending and not result.duplicate:
+        # A registration another process committed while this instance was being stored found nothing to attach.
+        attach_pending(database, institution, header.study_uid)
     log.info(
         "%s instance %s of study %s from %s%s: %s (%s)",
         source,
@@ -345,7 +361,7 @@ def ingest_instance(
         header.study_uid,
         institution,
         f" ({calling_ae})" if calling_ae else "",
-        "already stored" if result.duplicate else "stored",
+        ("already " if result.duplicate else "") + ("pending" if result.pending else "stored"),
         result.progress(),
     )
     return result
@@ -455,6 +471,9 @@ def _record(database: Database, store: FileStore, arrival: _Arrival) -> Ingested
             existing = repository.instance(header.sop_instance_uid)
             received = repository.received_count(existing.hi_img_indx, header.study_uid) if existing else 0
             study = repository.study(existing.hi_img_indx, header.study_uid) if existing else None
+            held = held_md5(repository, header.sop_instance_uid) if existing is None else None
+        if held is not None and held == spooled.md5:
+            return Ingested(header.sop_instance_uid, "", header.study_uid, 0, 0, True, pending=True)
         if existing is not None and existing.md5 == spooled.md5:
             total = study.image_total_num if study else 0
             return Ingested(header.sop_instance_uid, existing.hi_img_indx, header.study_uid, received, total, True)
@@ -462,11 +481,18 @@ def _record(database: Database, store: FileStore, arrival: _Arrival) -> Ingested
 
 
 def _instance_row(
-    header: Header, study: StoredStudy, size: int, md5: str, path: Path, source: Source, institution: str, calling_ae: str | None
+    header: Header,
+    study: StoredStudy | None,
+    size: int,
+    md5: str,
+    path: Path,
+    source: Source,
+    institution: str,
+    calling_ae: str | None,
 ) -> dict[str, object]:
     return {
         "sop_instance_uid": header.sop_instance_uid,
-        "hi_img_indx": study.hi_img_indx,
+        "hi_img_indx": study.hi_img_indx if study is not None else None,
         "study_uid": header.study_uid,
         "series_uid": header.series_uid,
         "sop_class_uid": header.sop_class_uid,
@@ -503,26 +529,42 @@ def _store(batch: Batch, store: FileStore, arrival: _Arrival) -> Ingested:
             raise IngestRefused("study_mismatch", f"文件的 StudyInstanceUID {header.study_uid} 与 studyUid 不符")
         if header.accession_number not in claim.accession_list():
             raise IngestRefused("accession", f"文件的 AccessionNumber '{header.accession_number}' 不在 accessionNumber 中")
-    else:
-        studies = repository.studies_of_uid(header.study_uid, institution)
-        if not studies:
-            raise IngestRefused("not_registered", f"检查 {header.study_uid} 未经 saveImgInfo 登记")
-        # A study may be registered for several exams (one per exam part, say): the instance goes to the first
-        # registered one whose accession numbers hold its own (a C-STORE names its study and accession, no exam).
-        studies = [study for study in studies if header.accession_number in study.accession_list()]
-        if not studies:
-            raise IngestRefused("accession", f"AccessionNumber '{header.accession_number}' 不在登记的影像关联编号中")
+    elif arrival.source != "dicom" and not repository.studies_of_uid(header.study_uid, institution):
+        # Only C-STORE waits for its registration (ERRATA E-UNASSIGNED-INSTANCE): a sender over HTTP names its exam.
+        raise IngestRefused("not_registered", f"检查 {header.study_uid} 未经 saveImgInfo 登记")
     existing = repository.instance(header.sop_instance_uid)
     if existing is not None and existing.md5 != spooled.md5:
         raise IngestRefused("conflict", f"实例 {header.sop_instance_uid} 已以不同内容存储")
+    held = held_md5(repository, header.sop_instance_uid) if existing is None else None
+    if held is not None and held != spooled.md5:
+        raise IngestRefused("conflict", f"实例 {header.sop_instance_uid} 已以不同内容暂存 (检查未登记)")
+    study: StoredStudy | None
     if claim is not None:
         # §2.2's form registers (or updates) the study, as §2.3 would, under the exam's index as first saved.
         assert exam is not None
         repository.register_study(exam.hi_img_indx, claim.study_uid, institution, claim.accession_numbers, claim.image_total_num)
         study = repository.study(exam.hi_img_indx, claim.study_uid)
     else:
-        study = studies[0]
+        # the registration that names its study and accession (§2.3, §2.2, or a §2.1 record), if any; a C-STORE
+        # names its study and accession, no exam
+        study = registered_study(repository, institution, header.study_uid, header.accession_number)
+        if study is None:
+            if arrival.source != "dicom":
+                raise IngestRefused("accession", f"AccessionNumber '{header.accession_number}' 不在登记的影像关联编号中")
+            if existing is not None:
+                received = repository.received_count(existing.hi_img_indx, header.study_uid)
+                found = Ingested(header.sop_instance_uid, existing.hi_img_indx, header.study_uid, received, 0, True)
+                return _followed(batch, arrival, found)
+            return _hold(batch, store, arrival, duplicate=held is not None)
     assert study is not None
+    if held is not None:
+        # the same content, pending until now: this registration takes it (its file is the one at this name)
+        row = held_row(repository, header.sop_instance_uid)
+        if row is not None:
+            attach_row(repository, row, study)
+        existing = repository.instance(header.sop_instance_uid)
+    if claim is not None:
+        attach_in(repository, institution, claim.study_uid)  # what else of its study was pending
     if existing is not None:
         received = repository.received_count(existing.hi_img_indx, header.study_uid)
         found = Ingested(header.sop_instance_uid, existing.hi_img_indx, header.study_uid, received, study.image_total_num, True)
@@ -539,6 +581,38 @@ def _store(batch: Batch, store: FileStore, arrival: _Arrival) -> Ingested:
         batch.before_commit(placed.key, placed.make_durable)
     stored = Ingested(header.sop_instance_uid, study.hi_img_indx, header.study_uid, received, study.image_total_num, False)
     return _followed(batch, arrival, stored)
+
+
+def _hold(batch: Batch, store: FileStore, arrival: _Arrival, duplicate: bool) -> Ingested:
+    """A C-STORE's instance whose study no registration names: stored as any instance (its file placed and made
+    durable before the commit), recorded as pending, no exam's (mie.service.pending)."""
+    header, spooled = arrival.header, arrival.spooled
+    if duplicate:
+        return Ingested(header.sop_instance_uid, "", header.study_uid, 0, 0, True, pending=True)
+    staged = arrival.staged
+    row = _instance_row(
+        header, None, spooled.size, spooled.md5, staged.name, arrival.source, arrival.institution, arrival.calling_ae
+    )
+    hold(
+        batch.repository,
+        {
+            "sop_instance_uid": header.sop_instance_uid,
+            "institution_code": arrival.institution,
+            "calling_ae": arrival.calling_ae,
+            "study_uid": header.study_uid,
+            "accession_number": header.accession_number,
+            "size": spooled.size,
+            "md5": spooled.md5,
+            "path": staged.name.as_posix(),
+            "instance": {name: value for name, value in row.items() if name != "hi_img_indx"},
+            "dicomweb": dicomweb_of(arrival.dicomweb_entry),
+        },
+    )
+    placed = store.place(spooled, staged)
+    batch.if_not_committed(lambda: store.unplace(spooled, staged))
+    if placed.make_durable is not None:
+        batch.before_commit(placed.key, placed.make_durable)
+    return Ingested(header.sop_instance_uid, "", header.study_uid, 0, 0, False, pending=True)
 
 
 def _followed(batch: Batch, arrival: _Arrival, ingested: Ingested) -> Ingested:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Executable, Select, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Dialect, Executable, Select, bindparam, delete, func, insert, select, union, update
 from sqlalchemy.exc import IntegrityError
 
 from mie.store.tables import (
@@ -27,6 +27,7 @@ from mie.store.tables import (
     Institution,
     InstitutionSource,
     Message,
+    PendingInstance,
     Report,
     SetlInfo,
     Study,
@@ -45,6 +46,7 @@ _instance = Instance.__table__  # type: ignore[attr-defined]
 _report = Report.__table__  # type: ignore[attr-defined]
 _access = AccessEvent.__table__  # type: ignore[attr-defined]
 _dicomweb = DicomwebInstance.__table__  # type: ignore[attr-defined]
+_pending = PendingInstance.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -518,11 +520,19 @@ class Repository:
         return int(row[0] or 0) if row else 0
 
     def all_instance_paths(self) -> set[str]:
-        return set(self.connection.execute(select(_instance.c.path)).scalars())
+        """Every instance file a row knows: stored instances' and pending ones' (mie.store.pending)."""
+        return set(self.connection.execute(select(_instance.c.path).union(select(_pending.c.path))).scalars())
 
     def stored_files(self) -> list[tuple[str, str]]:
-        """Every stored file a row knows (instances and reports), as (name, MD5), each once, in name order."""
-        rows = self.connection.execute(select(_instance.c.path, _instance.c.md5).union(select(_report.c.path, _report.c.md5)))
+        """Every stored file a row knows (instances, pending instances and reports), as (name, MD5), each once, in
+        name order."""
+        rows = self.connection.execute(
+            union(
+                select(_instance.c.path, _instance.c.md5),
+                select(_pending.c.path, _pending.c.md5),
+                select(_report.c.path, _report.c.md5),
+            )
+        )
         return sorted((str(path), str(md5)) for path, md5 in rows)
 
     # reports ------------------------------------------------------------------------------------------------------

@@ -273,3 +273,28 @@ class DicomwebInstance(SQLModel, table=True):
     # header before its metadata is built, or when ingest built it at once (a header its walk could not follow).
     header: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     dicom_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class PendingInstance(SQLModel, table=True):
+    """An instance a registered AE sent by C-STORE before its study was registered (§2.1 or §2.3): stored, but
+    no exam's (revision 0006_pending_instance, ERRATA E-UNASSIGNED-INSTANCE). A table of its own, not a state of
+    `instance`, so that nothing that serves instances (§2.7, §2.8, DICOMweb, the pages) can reach it: it becomes an
+    `instance` row (and a `dicomweb_instance` row) when a registration names its study and accession, or it is
+    removed, file and row, once it has waited longer than `mie serve --pending-days`."""
+
+    __tablename__ = "pending_instance"
+    __table_args__ = (Index("ix_pending_instance_study", "institution_code", "study_uid"),)
+
+    sop_instance_uid: str = spec_field("instUuid", primary_key=True)
+    institution_code: str = spec_field("infCode", "fixmedinsCode")
+    calling_ae: str | None = Field(default=None, max_length=16)
+    study_uid: str = spec_field("studyUid")
+    accession_number: str = Field(sa_column=Column(Text, nullable=False))  # (0008,0050) as the file has it
+    size: int
+    md5: str = Field(max_length=32)
+    path: str = Field(max_length=300)  # its name in the storage area: the one its `instance` row will have
+    received_at: datetime = Field(default_factory=utcnow, index=True)
+    # The rest of its `instance` row (without the exam) and its `dicomweb_instance` entry (without exam and
+    # institution; the header's bytes in base64), read at ingest as for any instance and inserted as they are.
+    instance: dict[str, Any] = Field(sa_column=Column(JSONDocument, nullable=False))
+    dicomweb: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONDocument, nullable=True))

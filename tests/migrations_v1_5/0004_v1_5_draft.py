@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_v1_5_draft"
-down_revision = "0005_index_key"
+down_revision = "0006_pending_instance"
 branch_labels = None
 depends_on = None
 
