@@ -62,7 +62,7 @@ from tests.test_reports import upload as upload_report
 
 V15_MIGRATIONS = Path(__file__).resolve().parent / "migrations_v1_5"
 V15 = "0004_v1_5_draft"
-PACKAGED_HEAD = "0005_index_key"  # the newest revision in mie/store/migrations/versions/
+PACKAGED_HEAD = "0006_series_revision"  # the newest revision in mie/store/migrations/versions/
 MIE = [sys.executable, "-m", "mie.cli"]
 
 
@@ -150,8 +150,9 @@ def test_a_database_made_before_migrations_is_stamped_as_the_baseline(database_u
     with old.engine.begin() as connection:  # one made before the audit of retrieval: no access_event yet
         connection.execute(text("drop table access_event"))
     add_institution(old, INSTITUTION, KEY)
-    # (instance, exam_record and dicomweb_instance: empty, and read with today's columns only once upgraded)
-    empty = frozenset({"access_event", "instance", "exam_record", "dicomweb_instance"})
+    # (instance, exam_record, dicomweb_instance and dicomweb_series: empty, and read with today's columns only once
+    # upgraded)
+    empty = frozenset({"access_event", "instance", "exam_record", "dicomweb_instance", "dicomweb_series"})
     before = {**rows(old, skip=empty), **{name: [] for name in empty}}
     old.dispose()
     settings = Settings(data_dir=tmp_path / "data", database_url=database_url)
@@ -219,8 +220,9 @@ def test_instances_stored_before_0003_keep_their_rows_without_numbers_and_are_re
         )
         with runtime.database.engine.connect() as connection:
             before = [dict(row._mapping) for row in connection.execute(older)]
-        # exam_record: index_key comes with 0005_index_key; dicomweb_instance: gone at 0002, empty again after
-        unchanged = frozenset({"instance", "exam_record", "dicomweb_instance"})
+        # exam_record: index_key comes with 0005_index_key; dicomweb_instance and dicomweb_series: gone at 0002,
+        # empty again after
+        unchanged = frozenset({"instance", "exam_record", "dicomweb_instance", "dicomweb_series"})
         others = rows(runtime.database, skip=unchanged)
         with _migrating(runtime.database) as connection:
             command.upgrade(_config([], connection), "heads")

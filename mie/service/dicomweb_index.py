@@ -124,17 +124,102 @@ class Identity:
 
 
 def metadata_document(header_bytes: bytes, identity: Identity) -> str:
-    """The instance's DICOM JSON, from the header bytes ingest kept (the file from its start to the pixel data)."""
-    walked = _walk(header_bytes, True)
-    if walked is not None:
-        dataset = walked[0]
-    else:
-        try:
-            dataset = pydicom.dcmread(DicomBytesIO(header_bytes), stop_before_pixels=True, force=True)
-        except Exception as error:  # as in index_entry
-            log.warning("DICOMweb: header of instance %s unreadable (%s)", identity.sop_instance_uid, type(error).__name__)
-            dataset = Dataset()
+    """The instance's DICOM JSON, from the header bytes ingest kept (the file from its start to the pixel data):
+    the same text as `_dumps(_metadata(...))` of the header (tests/test_dicomweb_index.py compares them), built
+    from each element's JSON text as kept in `_FRAGMENTS` when an instance before had the same element."""
+    raw = _raw_elements(header_bytes, True)
+    if raw is not None:
+        return _document(raw[0], identity)
+    try:
+        dataset = pydicom.dcmread(DicomBytesIO(header_bytes), stop_before_pixels=True, force=True)
+    except Exception as error:  # as in index_entry
+        log.warning("DICOMweb: header of instance %s unreadable (%s)", identity.sop_instance_uid, type(error).__name__)
+        dataset = Dataset()
     return _dumps(_metadata(dataset, identity))
+
+
+# The JSON text (`"TTTTTTTT":{...}`) of an element, by what decides it: the data set's character set, and the
+# element's VR encoding (an implicit sequence of undefined length is read as implicit), tag, VR and value bytes.
+# The instances of a series share most of their elements (patient, study, equipment, geometry): most of a CT's
+# are converted for its first instance only. Text naming the instance (a BulkDataURI) is never kept. Emptied when full.
+_FRAGMENTS: dict[tuple[bytes, bool, int, str | None, bytes], str] = {}
+_FRAGMENTS_KEPT = 50_000
+_FRAGMENT_VALUE_BYTES = 1024  # longer values are converted each time (rare; as keys they would cost memory)
+_SPECIFIC_CHARACTER_SET = 0x00080005
+_BITS_ALLOCATED = 0x00280100
+# what `_metadata` writes from the instance's identity, whatever its header says
+_IDENTITY_TAGS = frozenset(
+    int(_tag_hex, 16)
+    for _tag_hex in (
+        "0020000D",  # StudyInstanceUID
+        "0020000E",  # SeriesInstanceUID
+        "00080018",  # SOPInstanceUID
+        "00080016",  # SOPClassUID
+        AVAILABLE_TRANSFER_SYNTAX,
+        PIXEL_DATA,
+    )
+)
+
+
+def _document(elements: list[RawDataElement], identity: Identity) -> str:
+    base = instance_path(identity.study_uid, identity.series_uid, identity.sop_instance_uid)
+
+    def bulk(element: DataElement) -> str:
+        return f"{base}/bulk/{element.tag:08X}"
+
+    charset = b""
+    bits_allocated = 16
+    for raw in elements:
+        if raw.tag == _SPECIFIC_CHARACTER_SET:
+            charset = raw.value or b""
+        elif raw.tag == _BITS_ALLOCATED and raw.value and len(raw.value) == 2 and raw.VR in ("US", None):
+            bits_allocated = struct.unpack("<H", raw.value)[0] or 16
+    encodings: list[str] | None = None
+    dataset: Dataset | None = None
+    fragments: dict[int, str] = {}
+    for raw in elements:
+        tag = int(raw.tag)
+        if tag in _IDENTITY_TAGS:
+            continue
+        value = raw.value or b""
+        key = (charset, raw.is_implicit_VR, tag, raw.VR, value) if len(value) <= _FRAGMENT_VALUE_BYTES else None
+        fragment = _FRAGMENTS.get(key) if key is not None else None
+        if fragment is None:
+            if encodings is None:
+                encodings = convert_encodings(_character_set_of(charset))
+            try:
+                element = _fast_element(raw, encodings, bulk)
+                if element is None:
+                    if dataset is None:
+                        dataset = Dataset({raw.tag: raw for raw in elements})
+                    element = dataset[raw.tag].to_json_dict(bulk, BULK_THRESHOLD)
+            except Exception as error:  # as in dicom_json: left out, the rest kept
+                log.warning("DICOMweb: element %s not convertible to DICOM JSON (%s)", raw.tag, type(error).__name__)
+                continue
+            fragment = _fragment(f"{tag:08X}", element)
+            if key is not None and BULK_KEY not in fragment:
+                if len(_FRAGMENTS) >= _FRAGMENTS_KEPT:
+                    _FRAGMENTS.clear()
+                _FRAGMENTS[key] = fragment
+        fragments[tag] = fragment
+    for tag_hex, uid in (
+        ("0020000D", identity.study_uid),
+        ("0020000E", identity.series_uid),
+        ("00080018", identity.sop_instance_uid),
+        ("00080016", identity.sop_class_uid),
+        (AVAILABLE_TRANSFER_SYNTAX, identity.transfer_syntax_uid),
+    ):
+        fragments[int(tag_hex, 16)] = _fragment(tag_hex, {"vr": "UI", "Value": [uid]})
+    if identity.has_pixels:
+        encapsulated = UID(identity.transfer_syntax_uid).is_encapsulated
+        vr = "OB" if encapsulated or bits_allocated <= 8 else "OW"
+        fragments[int(PIXEL_DATA, 16)] = _fragment(PIXEL_DATA, {"vr": vr, "BulkDataURI": f"{base}/bulk/{PIXEL_DATA}"})
+    return "{" + ",".join(fragments[tag] for tag in sorted(fragments)) + "}"
+
+
+def _fragment(tag: str, element: dict[str, Any]) -> str:
+    """An element's member of a DICOM JSON object, as `_dumps` writes it."""
+    return f'"{tag}":' + json.dumps(element, ensure_ascii=False, separators=(",", ":"))
 
 
 def _dumps(metadata: dict[str, Any]) -> str:
@@ -149,6 +234,15 @@ def _walk(head: bytes, whole: bool, only: frozenset[int] | None = None) -> tuple
     """The header's elements, found by mie's walk of the element headers (part10.top_level_elements) and left raw
     for `dicom_json` (pydicom's reader costs several times as much), and where the header ends in `head`; None
     when the walk cannot tell them all."""
+    found = _raw_elements(head, whole, only)
+    if found is None:
+        return None
+    elements, stop, _implicit = found
+    return Dataset({raw.tag: raw for raw in elements}), stop
+
+
+def _raw_elements(head: bytes, whole: bool, only: frozenset[int] | None = None) -> tuple[list[RawDataElement], int, bool] | None:
+    """`_walk`'s elements as a list, where the header ends, and whether its VR is implicit."""
     try:
         syntax, start = split_file(head)
         if not scannable(syntax):
@@ -159,7 +253,7 @@ def _walk(head: bytes, whole: bool, only: frozenset[int] | None = None) -> tuple
         return None
     if not complete and not whole:
         return None
-    raw = {}
+    raw = []
     for tag, vr, begin, end, undefined in elements:
         value = head[begin:end]
         if undefined and vr in (None, "UN"):  # a sequence in implicit VR (PS3.5 6.2.2), as pydicom reads it
@@ -168,8 +262,8 @@ def _walk(head: bytes, whole: bool, only: frozenset[int] | None = None) -> tuple
             element = RawDataElement(
                 BaseTag(tag), vr or _dictionary_vr(tag), len(value), value, begin, implicit, True, True, False
             )
-        raw[BaseTag(tag)] = element
-    return Dataset(raw), stop
+        raw.append(element)
+    return raw, stop, implicit
 
 
 def header_dataset(head: bytes, whole: bool) -> Dataset | None:
@@ -266,12 +360,16 @@ def _character_set(dataset: Dataset) -> list[str]:
     if raw is None:
         return []
     if isinstance(raw, RawDataElement):  # read here: through pydicom it costs as much as the rest of the columns
-        parts = [part.strip(" \x00") for part in (raw.value or b"").decode("latin-1").split("\\")]
-        return parts if any(parts) else []
+        return _character_set_of(raw.value or b"")
     value = dataset.get("SpecificCharacterSet")
     if not value:
         return []
     return [str(value)] if isinstance(value, str) else [str(item) for item in value]
+
+
+def _character_set_of(value: bytes) -> list[str]:
+    parts = [part.strip(" \x00") for part in value.decode("latin-1").split("\\")]
+    return parts if any(parts) else []
 
 
 def _fast_element(raw: RawDataElement, encodings: list[str], bulk: Callable[[DataElement], str]) -> dict[str, Any] | None:

@@ -273,3 +273,16 @@ class DicomwebInstance(SQLModel, table=True):
     # header before its metadata is built, or when ingest built it at once (a header its walk could not follow).
     header: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     dicom_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class DicomwebSeries(SQLModel, table=True):
+    """A series' revision (revision 0006_series_revision): raised in the same transaction as any change of its
+    instances in `dicomweb_instance` (one stored, one deleted), so that every process of the processor knows a
+    series' metadata it built and kept (mie/service/dicomweb.py) is still the series' own: a cheap lookup of one
+    row, where counting the instances would read all of them."""
+
+    __tablename__ = "dicomweb_series"
+
+    study_uid: str = spec_field("studyUid", primary_key=True)
+    series_uid: str = spec_field("snUuid", primary_key=True)
+    revision: int = 0
