@@ -127,9 +127,9 @@ def metadata_document(header_bytes: bytes, identity: Identity) -> str:
     """The instance's DICOM JSON, from the header bytes ingest kept (the file from its start to the pixel data):
     the same text as `_dumps(_metadata(...))` of the header (tests/test_dicomweb_index.py compares them), built
     from each element's JSON text as kept in `_FRAGMENTS` when an instance before had the same element."""
-    raw = _raw_elements(header_bytes, True)
-    if raw is not None:
-        return _document(raw[0], identity)
+    spans = _spans(header_bytes, True)
+    if spans is not None:
+        return _document(header_bytes, spans[0], identity)
     try:
         dataset = pydicom.dcmread(DicomBytesIO(header_bytes), stop_before_pixels=True, force=True)
     except Exception as error:  # as in index_entry
@@ -161,7 +161,7 @@ _IDENTITY_TAGS = frozenset(
 )
 
 
-def _document(elements: list[RawDataElement], identity: Identity) -> str:
+def _document(head: bytes, spans: list[_Span], identity: Identity) -> str:
     base = instance_path(identity.study_uid, identity.series_uid, identity.sop_instance_uid)
 
     def bulk(element: DataElement) -> str:
@@ -169,29 +169,29 @@ def _document(elements: list[RawDataElement], identity: Identity) -> str:
 
     charset = b""
     bits_allocated = 16
-    for raw in elements:
-        if raw.tag == _SPECIFIC_CHARACTER_SET:
-            charset = raw.value or b""
-        elif raw.tag == _BITS_ALLOCATED and raw.value and len(raw.value) == 2 and raw.VR in ("US", None):
-            bits_allocated = struct.unpack("<H", raw.value)[0] or 16
+    for tag, vr, _implicit, begin, end in spans:
+        if tag == _SPECIFIC_CHARACTER_SET:
+            charset = head[begin:end]
+        elif tag == _BITS_ALLOCATED and end - begin == 2 and vr == "US":
+            bits_allocated = struct.unpack_from("<H", head, begin)[0] or 16
     encodings: list[str] | None = None
     dataset: Dataset | None = None
     fragments: dict[int, str] = {}
-    for raw in elements:
-        tag = int(raw.tag)
+    for tag, vr, implicit, begin, end in spans:
         if tag in _IDENTITY_TAGS:
             continue
-        value = raw.value or b""
-        key = (charset, raw.is_implicit_VR, tag, raw.VR, value) if len(value) <= _FRAGMENT_VALUE_BYTES else None
+        value = head[begin:end]
+        key = (charset, implicit, tag, vr, value) if end - begin <= _FRAGMENT_VALUE_BYTES else None
         fragment = _FRAGMENTS.get(key) if key is not None else None
         if fragment is None:
             if encodings is None:
                 encodings = convert_encodings(_character_set_of(charset))
+            raw = _raw(head, (tag, vr, implicit, begin, end))
             try:
                 element = _fast_element(raw, encodings, bulk)
                 if element is None:
                     if dataset is None:
-                        dataset = Dataset({raw.tag: raw for raw in elements})
+                        dataset = Dataset({other.tag: other for other in (_raw(head, span) for span in spans)})
                     element = dataset[raw.tag].to_json_dict(bulk, BULK_THRESHOLD)
             except Exception as error:  # as in dicom_json: left out, the rest kept
                 log.warning("DICOMweb: element %s not convertible to DICOM JSON (%s)", raw.tag, type(error).__name__)
@@ -243,6 +243,19 @@ def _walk(head: bytes, whole: bool, only: frozenset[int] | None = None) -> tuple
 
 def _raw_elements(head: bytes, whole: bool, only: frozenset[int] | None = None) -> tuple[list[RawDataElement], int, bool] | None:
     """`_walk`'s elements as a list, where the header ends, and whether its VR is implicit."""
+    found = _spans(head, whole, only)
+    if found is None:
+        return None
+    spans, stop, implicit = found
+    return [_raw(head, span) for span in spans], stop, implicit
+
+
+# A top-level element as pydicom is to read it: tag, VR (None: pydicom decides), whether implicit, where its value
+# begins and ends in the header's bytes.
+_Span = tuple[int, str | None, bool, int, int]
+
+
+def _spans(head: bytes, whole: bool, only: frozenset[int] | None = None) -> tuple[list[_Span], int, bool] | None:
     try:
         syntax, start = split_file(head)
         if not scannable(syntax):
@@ -253,17 +266,18 @@ def _raw_elements(head: bytes, whole: bool, only: frozenset[int] | None = None) 
         return None
     if not complete and not whole:
         return None
-    raw = []
+    spans: list[_Span] = []
     for tag, vr, begin, end, undefined in elements:
-        value = head[begin:end]
         if undefined and vr in (None, "UN"):  # a sequence in implicit VR (PS3.5 6.2.2), as pydicom reads it
-            element = RawDataElement(BaseTag(tag), "SQ", len(value), value, begin, True, True, True, False)
+            spans.append((tag, "SQ", True, begin, end))
         else:
-            element = RawDataElement(
-                BaseTag(tag), vr or _dictionary_vr(tag), len(value), value, begin, implicit, True, True, False
-            )
-        raw.append(element)
-    return raw, stop, implicit
+            spans.append((tag, vr or _dictionary_vr(tag), implicit, begin, end))
+    return spans, stop, implicit
+
+
+def _raw(head: bytes, span: _Span) -> RawDataElement:
+    tag, vr, implicit, begin, end = span
+    return RawDataElement(BaseTag(tag), vr, end - begin, head[begin:end], begin, implicit, True, True, False)
 
 
 def header_dataset(head: bytes, whole: bool) -> Dataset | None:
