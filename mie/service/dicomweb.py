@@ -133,9 +133,10 @@ def admit_token(runtime: Runtime, token: str, client: str | None) -> Caller:
 
 def link_root(runtime: Runtime, image_token: str, client: str | None) -> tuple[str, int]:
     """The DICOMweb root (URL, and when it expires) of the exam a §2.6 image link grants: a token of its own,
-    bound to the same exam and institution, expiring when the link does."""
+    bound to the same exam and institution, expiring when the link does, the same for every opening of the link."""
     grant = _open_grant(runtime, image_token, Page.image, client)
-    token = runtime.links.issue(Page.dicomweb, grant.hi_img_indx, grant.institution_code, expires_at=grant.expires_at)
+    # the same root each time the link is opened: the metadata kept for that root serves the next opening
+    token = runtime.links.derive(image_token, grant, Page.dicomweb)
     return f"{runtime.settings.effective_public_url}{ROOT}/t/{token}", grant.expires_at
 
 
