@@ -8,7 +8,8 @@ root or a link's token root) and is put in front when the metadata is sent (`wit
 
 Ingest (mie/service/ingest.py) builds the entry before its group commit and inserts the row in the instance's
 own transaction: an instance is stored with its entry or not at all. Instances stored before revision
-0004_dicomweb have none; `backfill` reads their files once per process, on the first DICOMweb request.
+0004_dicomweb have none; `backfill` reads their files once per process, on the first DICOMweb request. Rows
+stored while ingest kept the header's bytes instead of the JSON get their JSON on first need (`metadata_document`).
 """
 
 from __future__ import annotations
@@ -81,14 +82,13 @@ def instance_path(study_uid: str, series_uid: str, sop_instance_uid: str) -> str
 
 def index_entry(header: Header, head: bytes, whole: bool, read_whole: Callable[[], Dataset]) -> dict[str, Any]:
     """The row of `dicomweb_instance` for a stored instance (without its exam and institution, which the caller
-    adds), from `head`, the file's first bytes (`whole`: all of it). Ingest keeps only what QIDO matches, and the
-    header's bytes (up to the pixel data) for the metadata to be built from on first need (`metadata_document`):
-    building it here would cost more than the rest of storing the instance. A header the walk cannot follow
-    (big endian, deflated, irregular, longer than `head`) is read by pydicom from the file and its metadata built
-    at once (`read_whole` reads it). An unreadable header gives an entry of what `header` says (UIDs, numbers):
-    never a refusal."""
-    walked = _walk(head, whole, only=_COLUMN_TAGS)
-    if walked is None:
+    adds), from `head`, the file's first bytes (`whole`: all of it): what QIDO matches, and the instance's DICOM
+    JSON metadata, built here once (`_document`: for the instances of a series after the first, mostly the kept
+    text of elements alike) so that no request builds it. A header the walk cannot follow (big endian, deflated,
+    irregular, longer than `head`) is read by pydicom from the file (`read_whole` reads it). An unreadable header
+    gives an entry of what `header` says (UIDs, numbers): never a refusal."""
+    found = _spans(head, whole)
+    if found is None:
         try:
             dataset = read_whole()
         except Exception as error:  # untrusted bytes: pydicom fails in many ways; the instance is stored all the same
@@ -96,8 +96,10 @@ def index_entry(header: Header, head: bytes, whole: bool, read_whole: Callable[[
             dataset = Dataset()
         metadata = _metadata(dataset, Identity.of(header))
         return {**_columns(metadata, header), "dicom_json": _dumps(metadata), "header": None}
-    wanted, stop = walked
-    return {**_columns(dicom_json(wanted, _no_bulk), header), "dicom_json": None, "header": head[:stop]}
+    spans = found[0]
+    wanted = Dataset({raw.tag: raw for raw in (_raw(head, span) for span in spans if span[0] in _COLUMN_TAGS)})
+    document = _document(head, spans, Identity.of(header))
+    return {**_columns(dicom_json(wanted, _no_bulk), header), "dicom_json": document, "header": None}
 
 
 @dataclass(frozen=True)

@@ -268,9 +268,9 @@ class DicomwebInstance(SQLModel, table=True):
     rows: int | None = None
     columns: int | None = None
     number_of_frames: int | None = None
-    # The header's bytes (the file from its start to the pixel data), kept at ingest; the DICOM JSON (one object,
-    # compact) is built from them on first need and kept (mie/service/dicomweb_index.py). Either may be NULL: the
-    # header before its metadata is built, or when ingest built it at once (a header its walk could not follow).
+    # The DICOM JSON (one object, compact), built at ingest (mie/service/dicomweb_index.py). Rows stored while
+    # ingest kept the header's bytes (the file from its start to the pixel data) instead have those, and get their
+    # JSON on first need (the bytes are then dropped).
     header: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     dicom_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
