@@ -99,10 +99,11 @@ def ct_series(study_uid: str, count: int) -> list[pydicom.Dataset]:
         ds.SeriesNumber = CT_SERIES_NUMBER
         ds.SeriesDescription = "Chest 5mm"
         ds.InstanceNumber = number
-        # slices 5 mm apart along the normal: a series a viewer can stack into a volume (OHIF warns on one it cannot)
+        # slices 5 mm apart along the normal: a series a viewer can stack into a volume (OHIF warns on one it cannot),
+        # the first the highest (OHIF shows the highest first: the first slice, whose band is narrow, not one all white)
         x, y, z = (float(value) for value in base.ImagePositionPatient)
-        ds.ImagePositionPatient = [x, y, z + (number - 1) * 5.0]
-        ds.SliceLocation = z + (number - 1) * 5.0
+        ds.ImagePositionPatient = [x, y, z - (number - 1) * 5.0]
+        ds.SliceLocation = z - (number - 1) * 5.0
         ds.SliceThickness = 5.0
         pixels = base.pixel_array.copy()
         pixels[: number * 8, :] = pixels.max()  # a bright band that grows slice by slice
