@@ -84,7 +84,10 @@ def main() -> None:
                 )
                 for encoding in ("gzip", "identity"):
                     times = [timed(client, url, {"Accept-Encoding": encoding})[0] for _ in range(args.repeats)]
-                    print(f"series metadata warm, Accept-Encoding {encoding}: median {statistics.median(times):.1f} ms")
+                    print(
+                        f"series metadata warm, Accept-Encoding {encoding}: median {statistics.median(times):.1f} ms, "
+                        f"slowest {max(times):.1f} ms"
+                    )
                 for label, query in (
                     ("QIDO studies by UID", f"/studies?StudyInstanceUID={study}"),
                     ("QIDO series", f"/studies/{study}/series"),

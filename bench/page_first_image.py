@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
+from pydicom.uid import generate_uid  # noqa: E402
 
 from mie.config import Settings  # noqa: E402
 from mie.runtime import Runtime  # noqa: E402
@@ -89,6 +90,13 @@ def view(browser: object, address: str, steps: int) -> dict[str, float]:
 def served_ct_link(slices: int, database_url: str | None, prefix: str) -> Iterator[tuple[str, str]]:
     """(base URL, the exam's §2.6 image link) of a `mie serve` holding an exam with a CT series of `slices` slices
     of 512x512 (sent by §2.2, untimed), SQLite in a temporary directory unless `database_url`."""
+    with served_ct_links([slices], database_url, prefix) as (base, links):
+        yield base, links[0]
+
+
+@contextlib.contextmanager
+def served_ct_links(counts: Sequence[int], database_url: str | None, prefix: str) -> Iterator[tuple[str, list[str]]]:
+    """`served_ct_link` with an exam (a study of its own) for each of `counts`: the image link of each."""
     with tempfile.TemporaryDirectory(prefix=prefix) as temporary:
         data_dir = Path(temporary) / "data"
         database_url = database_url or f"sqlite:///{Path(temporary) / 'bench.sqlite3'}"
@@ -103,18 +111,24 @@ def served_ct_link(slices: int, database_url: str | None, prefix: str) -> Iterat
         server = start_server(data_dir, database_url, port, 0)
         try:
             base = f"http://127.0.0.1:{port}"
-            started = time.perf_counter()
+            exams = []
             with httpx.Client(base_url=base, timeout=120) as client:
-                exam = store_exam(client)
-                files = big_ct_series(exam.record["studyUid"], slices)
-                for data in files:
-                    store_instance(client, exam, data, len(files))
-            size = statistics.mean(map(len, files)) / 1e6
-            print(f"stored {len(files)} slices of {size:.2f} MB in {time.perf_counter() - started:.1f} s")
+                for number, slices in enumerate(counts):
+                    started = time.perf_counter()
+                    exam = store_exam(client) if number == 0 else store_exam(client, studyUid=generate_uid())
+                    files = big_ct_series(exam.record["studyUid"], slices)
+                    for data in files:
+                        store_instance(client, exam, data, len(files))
+                    exams.append(exam)
+                    size = statistics.mean(map(len, files)) / 1e6
+                    print(f"stored {len(files)} slices of {size:.2f} MB in {time.perf_counter() - started:.1f} s")
             runtime = Runtime.open(Settings(data_dir=data_dir, database_url=database_url), recover=False)
-            address = page_url(base, Page.image, runtime.links.issue(Page.image, exam.record["hiImgIndx"], OTHER_INSTITUTION))
+            links = [
+                page_url(base, Page.image, runtime.links.issue(Page.image, exam.record["hiImgIndx"], OTHER_INSTITUTION))
+                for exam in exams
+            ]
             runtime.database.dispose()
-            yield base, address
+            yield base, links
         finally:
             server.terminate()
             server.wait(timeout=30)

@@ -9,6 +9,8 @@ browser context (no HTTP cache), in turn:
   light   the light page of the same link (/mie/image/light): first slice decoded in the page
   ohif    the §2.6 image link (/mie/image/view, which hands a WebGL browser to OHIF): the largest canvas of the
           page holds a non-uniform picture (its 2D pixels read in the page at each animation frame)
+  one     the same for another exam whose CT series has one slice: OHIF's own start-up and first drawing
+          (bundles, WebGL on SwiftShader, codec), what is left when the series' size plays no part
 
 `--rounds` times (the first round is the server's cold one: series metadata not built yet). For OHIF, the page's
 Resource Timing shows when the viewer's page, its configuration, the series metadata and the first frame arrived
@@ -33,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from bench.page_first_image import served_ct_link  # noqa: E402
+from bench.page_first_image import served_ct_links  # noqa: E402
 from mie.service.links import light_image_url  # noqa: E402
 from tests.test_pages_browser import CHROMIUM, SLICE_ON_SCREEN  # noqa: E402
 from tests.test_viewer_browser import DRAWN, VIEWER_ARGS  # noqa: E402
@@ -42,7 +44,8 @@ TIMING = """() => {
   const entry = part => performance.getEntriesByType('resource').find(e => e.name.includes(part)) || {};
   return { html: performance.getEntriesByType('navigation')[0].responseEnd, config: entry('/viewer-config/').responseEnd,
            'metadata asked': entry('/metadata').requestStart, metadata: entry('/metadata').responseEnd,
-           'frame asked': entry('/frames/').requestStart, frame: entry('/frames/').responseEnd };
+           'frame asked': entry('/frames/').requestStart, frame: entry('/frames/').responseEnd,
+           'first paint': (performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime };
 }"""
 
 
@@ -75,16 +78,18 @@ def main() -> None:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    with served_ct_link(args.slices, args.database_url, "mie-viewer-bench-") as (base, link):
+    with served_ct_links([args.slices, 1], args.database_url, "mie-viewer-bench-") as (base, (link, one_slice)):
         if "/viewer?" not in httpx.get(link, timeout=60).text:
             sys.exit("the image link does not open OHIF: install it (bin/install-ohif) where mie serve looks")
         light = light_image_url(base, parse_qs(urlsplit(link).query)["t"][0])
-        figures: dict[str, list[float]] = {"light": [], "ohif": [], "again": []}
+        figures: dict[str, list[float]] = {"light": [], "ohif": [], "again": [], "one": []}
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=VIEWER_ARGS)
             for round_ in range(args.rounds):
                 light_s, _, _ = first_image(browser, light, SLICE_ON_SCREEN)
                 ohif_s, timing, again_s = first_image(browser, link, DRAWN, again=True)
+                one_s, one_timing, _ = first_image(browser, one_slice, DRAWN)
+                figures["one"].append(one_s)
                 figures["light"].append(light_s)
                 figures["ohif"].append(ohif_s)
                 figures["again"].append(again_s)
@@ -93,14 +98,18 @@ def main() -> None:
                     f"OHIF {ohif_s * 1000:.0f} ms (x{ohif_s / light_s:.1f}), again in the same browser context "
                     f"{again_s * 1000:.0f} ms (x{again_s / light_s:.1f}); OHIF page's Resource Timing: "
                     + ", ".join(f"{name} {value:.0f}" for name, value in timing.items() if value is not None)
+                    + f" ms; OHIF on a one-slice study {one_s * 1000:.0f} ms (x{ohif_s / one_s:.2f} of it): "
+                    + ", ".join(f"{name} {value:.0f}" for name, value in one_timing.items() if value is not None)
                     + " ms"
                 )
             browser.close()
         light_median, ohif_median = statistics.median(figures["light"]), statistics.median(figures["ohif"])
         again_median = statistics.median(figures["again"])
+        one_median = statistics.median(figures["one"])
         print(
             f"median: light page {light_median * 1000:.0f} ms, OHIF {ohif_median * 1000:.0f} ms "
-            f"(x{ohif_median / light_median:.1f}), again {again_median * 1000:.0f} ms (x{again_median / light_median:.1f}); "
+            f"(x{ohif_median / light_median:.1f}), again {again_median * 1000:.0f} ms (x{again_median / light_median:.1f}), "
+            f"OHIF on one slice {one_median * 1000:.0f} ms (500-slice / one-slice x{ohif_median / one_median:.2f}); "
             f"load average {os.getloadavg()[0]:.2f}"
         )
 

@@ -19,6 +19,7 @@ from tests.dicom_files import dataset, make_instance, md5, part10_bytes
 SAVE_IMG_FILE = "/mie/api/mie/saveImgFile"
 SAVE_RPT_FILE = "/mie/api/mie/saveRptFile"
 ACCESSION = "114649960"
+CT_SERIES_NUMBER = 2  # the Series Number of `ct_series`
 
 
 def pdf(text: str) -> bytes:
@@ -95,9 +96,15 @@ def ct_series(study_uid: str, count: int) -> list[pydicom.Dataset]:
     for number in range(1, count + 1):
         ds = make_instance(study_uid, ACCESSION, "ct")
         ds.SeriesInstanceUID = series_uid
-        ds.SeriesNumber = 2
+        ds.SeriesNumber = CT_SERIES_NUMBER
         ds.SeriesDescription = "Chest 5mm"
         ds.InstanceNumber = number
+        # slices 5 mm apart along the normal: a series a viewer can stack into a volume (OHIF warns on one it cannot),
+        # the first the highest (OHIF shows the highest first: the first slice, whose band is narrow, not one all white)
+        x, y, z = (float(value) for value in base.ImagePositionPatient)
+        ds.ImagePositionPatient = [x, y, z - (number - 1) * 5.0]
+        ds.SliceLocation = z - (number - 1) * 5.0
+        ds.SliceThickness = 5.0
         pixels = base.pixel_array.copy()
         pixels[: number * 8, :] = pixels.max()  # a bright band that grows slice by slice
         ds.PixelData = pixels.tobytes()

@@ -35,6 +35,7 @@ from tests.conftest import (
     OTHER_KEY,
     POSTGRES_URL,
     SAVE_EXAM,
+    delete_message,
     exam_message,
     exam_record,
     img_info_message,
@@ -375,3 +376,49 @@ def test_retrieve_streams_a_large_answer_and_sends_a_small_one_whole(
     assert answer.status_code == 200
     parts = multipart_parts(answer)
     assert [str(pydicom.dcmread(DicomBytesIO(part)).SOPInstanceUID) for part in parts] == exam.sop_uids
+
+
+def test_series_metadata_follows_what_another_process_stores_and_deletes(
+    served: Served, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Each process keeps the series metadata it built; a second `mie serve` on the same database answers after
+    every change made through the first what the series holds then: one more instance, none after a §2.5 delete,
+    and, stored again, a set of the same size whose least and greatest UIDs are the same but one instance another."""
+    data_dir = tmp_path_factory.mktemp("dicomweb-second") / "data"
+    port = free_port()
+    second = start_server(data_dir, served.database_url, port, 0, extra=["--secrets-dir", str(served.data_dir / "secrets")])
+    try:
+        one = httpx.Client(base_url=served.url, timeout=60)
+        other = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60, auth=(INSTITUTION, KEY))
+        exam = store_exam(one, studyUid=generate_uid())  # a study of its own (the example's is the fixture's)
+        study_uid = exam.record["studyUid"]
+        slices = sorted(ct_series(study_uid, 4), key=lambda ds: str(ds.SOPInstanceUID))
+        series_uid = str(slices[0].SeriesInstanceUID)
+        path = f"/dicom-web/studies/{study_uid}/series/{series_uid}/metadata"
+
+        def stored(ds: pydicom.Dataset, into: StoredExamData) -> str:
+            store_instance(one, into, part10_bytes(copy.deepcopy(ds)), 4)
+            return str(ds.SOPInstanceUID)
+
+        def seen(client: httpx.Client, auth: tuple[str, str] | None = None) -> set[str] | int:
+            answer = client.get(path, auth=auth) if auth else client.get(path)
+            return {value(item, "00080018") for item in answer.json()} if answer.status_code == 200 else answer.status_code
+
+        least, greatest = stored(slices[0], exam), stored(slices[3], exam)
+        for _ in range(2):  # the second answer is the one kept
+            assert seen(other) == {least, greatest}
+            assert seen(one, (INSTITUTION, KEY)) == {least, greatest}
+        third = stored(slices[1], exam)
+        assert seen(other) == {least, third, greatest}
+        deleted = one.post("/mie/api/mie/deleteExamRpotImgIdxInfo", json=delete_message(exam.record["hiImgIndx"])).json()
+        assert deleted["code"] == 0, deleted
+        assert seen(other) == 404
+        again = store_exam(one, studyUid=study_uid)
+        instead = [stored(ds, again) for ds in (slices[0], slices[2], slices[3])]
+        assert seen(other) == set(instead) and third not in instead
+        # the study's metadata too (every series of it)
+        study = other.get(f"/dicom-web/studies/{study_uid}/metadata").json()
+        assert {value(item, "00080018") for item in study} == set(instead)
+    finally:
+        second.terminate()
+        second.wait(timeout=30)

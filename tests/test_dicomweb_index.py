@@ -3,6 +3,7 @@ the test corpus (and on pydicom's test files with other character sets), though 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,16 @@ from pydicom.data import get_testdata_file
 from pydicom.filebase import DicomBytesIO
 from pydicom.uid import generate_uid
 
-from mie.service.dicomweb_index import BULK_THRESHOLD, dicom_json, header_dataset
+from mie.service.dicomweb_index import (
+    _FRAGMENTS,
+    BULK_THRESHOLD,
+    Identity,
+    _dumps,
+    _metadata,
+    dicom_json,
+    header_dataset,
+    metadata_document,
+)
 from mie.service.ingest import HEADER_PREFIX
 from tests.dicom_files import CORPUS, make_instance, part10_bytes
 
@@ -94,3 +104,44 @@ def test_frames_find_the_pixel_data_as_pydicom_does(name: str) -> None:
         assert scanned is not None and read.start is not None  # the images a viewer asks frames of: no pydicom
     if not syntax.is_little_endian or syntax.is_deflated:
         assert scanned is None  # big endian and deflated files are left to pydicom
+
+
+@pytest.mark.parametrize("name", _FILES)
+def test_metadata_from_kept_element_texts_is_the_metadata_built_whole(name: str) -> None:
+    """`metadata_document` reuses the JSON text of elements an instance before had alike (`_FRAGMENTS`): with
+    none kept and with all of them kept, the document is the one built whole from the header's data set."""
+    path = get_testdata_file(name)
+    assert path is not None
+    data = Path(path).read_bytes()
+    dataset = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+    head = data  # the header's bytes as kept (here with the pixel data: the walk stops before it)
+    walked = header_dataset(head, True)
+    identity = Identity(
+        str(dataset.get("StudyInstanceUID", "1.2.3")),
+        str(dataset.get("SeriesInstanceUID", "1.2.3.4")),
+        str(dataset.get("SOPInstanceUID", "1.2.3.4.5")),
+        str(dataset.get("SOPClassUID", "1.2.840.10008.5.1.4.1.1.2")),
+        str(dataset.file_meta.get("TransferSyntaxUID", "1.2.840.10008.1.2.1")),
+        "PixelData" in pydicom.dcmread(path, force=True),
+    )
+    expected = _dumps(_metadata(walked if walked is not None else dataset, identity))
+    _FRAGMENTS.clear()
+    assert metadata_document(head, identity) == expected
+    assert _FRAGMENTS or walked is None  # kept from the first build...
+    assert metadata_document(head, identity) == expected  # ...and used by the second
+
+
+def test_a_series_metadata_differs_where_its_instances_differ() -> None:
+    """Kept element texts are found by value: two instances alike but for their position and number each get theirs."""
+    study = generate_uid()
+    documents = []
+    for number in (1, 2):
+        ds = make_instance(study)
+        ds.InstanceNumber = number
+        ds.ImagePositionPatient = [0, 0, number * 2.5]
+        data = part10_bytes(ds)
+        identity = Identity(study, ds.SeriesInstanceUID, ds.SOPInstanceUID, ds.SOPClassUID, ds.file_meta.TransferSyntaxUID, True)
+        documents.append(json.loads(metadata_document(data[:HEADER_PREFIX], identity)))
+    assert [document["00200013"]["Value"] for document in documents] == [[1], [2]]
+    assert [document["00200032"]["Value"][2] for document in documents] == [2.5, 5.0]
+    assert documents[0]["00100010"] == documents[1]["00100010"]

@@ -86,3 +86,26 @@ def test_the_secret_is_kept_private_and_shared_by_the_data_directory(tmp_path: P
 def test_page_url_has_the_documents_shape() -> None:
     assert page_url("http://10.1.2.3:8080", Page.report, "T") == "http://10.1.2.3:8080/mie/report/view?t=T"
     assert page_url("http://10.1.2.3:8080", Page.image, "T") == "http://10.1.2.3:8080/mie/image/view?t=T"
+
+
+def test_a_derived_token_is_the_same_for_the_same_link_and_expires_with_it(tmp_path: Path) -> None:
+    """An image link's DICOMweb token (`derive`): the same each time the link is opened, another for another link
+    of the same exam, opening as the DICOMweb root of the link's exam until the link expires."""
+    links = signer(tmp_path)
+    image = links.issue(Page.image, INDEX, "H52030200193", now=1_000_000)
+    grant = links.open(image, Page.image, now=1_000_000)
+    derived = links.derive(image, grant, Page.dicomweb)
+    assert links.derive(image, grant, Page.dicomweb) == derived
+    other = links.issue(Page.image, INDEX, "H52030200193", now=1_000_000)
+    assert links.derive(other, links.open(other, Page.image, now=1_000_000), Page.dicomweb) != derived
+    opened = links.open(derived, Page.dicomweb, now=1_000_599)
+    assert (opened.page, opened.hi_img_indx, opened.institution_code, opened.expires_at) == (
+        Page.dicomweb,
+        INDEX,
+        "H52030200193",
+        1_000_600,
+    )
+    with pytest.raises(LinkRefused):
+        links.open(derived, Page.dicomweb, now=1_000_601)
+    with pytest.raises(LinkRefused):
+        links.open(derived, Page.image, now=1_000_000)

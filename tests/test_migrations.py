@@ -63,7 +63,7 @@ from tests.test_reports import upload as upload_report
 
 V15_MIGRATIONS = Path(__file__).resolve().parent / "migrations_v1_5"
 V15 = "0004_v1_5_draft"
-PACKAGED_HEAD = "0006_pending_instance"  # the newest revision in mie/store/migrations/versions/
+PACKAGED_HEAD = "0007_series_revision"  # the newest revision in mie/store/migrations/versions/
 MIE = [sys.executable, "-m", "mie.cli"]
 
 
@@ -158,9 +158,9 @@ def test_a_database_made_before_migrations_is_stamped_as_the_baseline(database_u
     with old.engine.begin() as connection:  # one made before the audit of retrieval: no access_event yet
         connection.execute(text("drop table access_event"))
     add_institution(old, INSTITUTION, KEY)
-    # (instance, exam_record, dicomweb_instance and pending_instance: empty, and read with today's columns only once
-    # upgraded)
-    empty = frozenset({"access_event", "instance", "exam_record", "dicomweb_instance", "pending_instance"})
+    # (instance, exam_record, dicomweb_instance, dicomweb_series and pending_instance: empty, and read with today's
+    # columns only once upgraded)
+    empty = frozenset({"access_event", "instance", "exam_record", "dicomweb_instance", "dicomweb_series", "pending_instance"})
     before = {**rows(old, skip=empty), **{name: [] for name in empty}}
     old.dispose()
     settings = Settings(data_dir=tmp_path / "data", database_url=database_url)
@@ -228,9 +228,9 @@ def test_instances_stored_before_0003_keep_their_rows_without_numbers_and_are_re
         )
         with runtime.database.engine.connect() as connection:
             before = [dict(row._mapping) for row in connection.execute(older)]
-        # exam_record: index_key comes with 0005_index_key; dicomweb_instance: gone at 0002, empty again after;
-        # pending_instance: gone at 0002 (it comes with 0006_pending_instance), empty again after
-        unchanged = frozenset({"instance", "exam_record", "dicomweb_instance", "pending_instance"})
+        # exam_record: index_key comes with 0005_index_key; dicomweb_instance and dicomweb_series: gone at 0002,
+        # empty again after; pending_instance: gone at 0002 (it comes with 0006_pending_instance), empty again after
+        unchanged = frozenset({"instance", "exam_record", "dicomweb_instance", "dicomweb_series", "pending_instance"})
         others = rows(runtime.database, skip=unchanged)
         with _migrating(runtime.database) as connection:
             command.upgrade(_config([], connection), "heads")

@@ -15,6 +15,7 @@ import pytest
 
 from mie.config import settings_from_environment
 from mie.service import viewer
+from tests.page_data import CT_SERIES_NUMBER
 from tests.test_pages_browser import CHROMIUM_ARGS, NO_WEBGL2, Served, _unavailable, launched_chromium, serve_pages
 
 # WebGL without a GPU: ANGLE on SwiftShader (Chromium refuses SwiftShader for WebGL unless told it may)
@@ -57,6 +58,18 @@ DRAWN = """() => {
 }"""
 
 
+THUMBNAILS_DRAWN = """() => {
+  const thumbnails = document.querySelectorAll('[data-cy=study-browser-thumbnail]');
+  return thumbnails.length > 0 && Array.from(thumbnails).every(t => {
+    const image = t.querySelector('img');
+    return image && image.complete && image.naturalWidth > 0;
+  });
+}"""
+# the series numbers of thumbnails that carry OHIF's warning sign (its display set messages)
+WARNED_SERIES = """() => Array.from(document.querySelectorAll('[data-cy=study-browser-thumbnail]'))
+  .filter(t => t.querySelector('[id^=display-set-tooltip-]')).map(t => Number(t.dataset.series))"""
+
+
 def _errors_not_excused(errors: list[str]) -> list[str]:
     return [error for error in errors if not any(text in error for text, _why in EXCUSED)]
 
@@ -73,6 +86,14 @@ def test_the_image_link_opens_ohif_on_the_study(viewer_browser: object, served: 
     page.wait_for_url("**/viewer?**", timeout=30_000)
     # the study's first slice drawn on OHIF's viewport
     page.wait_for_function(DRAWN, polling=250, timeout=60_000)
+    # every series' thumbnail is its image (not the grey box of one that failed to load)
+    page.wait_for_function(THUMBNAILS_DRAWN, polling=250, timeout=60_000)
+    # no first-run tour over the image (the link's configuration turns it off)
+    assert page.evaluate("() => document.querySelector('.shepherd-element, .shepherd-modal-overlay-container')") is None
+    # the CT series stacks into a volume: OHIF has no warning for it (the single MR image gets OHIF's "not a
+    # reconstructable 3D volume", which is true of one image)
+    warned = page.evaluate(WARNED_SERIES)
+    assert CT_SERIES_NUMBER not in warned and len(warned) <= 1, warned
     # through the link's read-only DICOMweb root, from the public address, and nothing from elsewhere
     assert any("/dicom-web/t/" in url and "/frames/" in url for url in asked), asked
     elsewhere = [url for url in asked if not url.startswith((served.base, "data:", "blob:"))]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import gzip
 import io
 import json
@@ -139,9 +140,10 @@ def admit_token(runtime: Runtime, token: str, client: str | None) -> Caller:
 
 def link_root(runtime: Runtime, image_token: str, client: str | None) -> tuple[str, int]:
     """The DICOMweb root (URL, and when it expires) of the exam a §2.6 image link grants: a token of its own,
-    bound to the same exam and institution, expiring when the link does."""
+    bound to the same exam and institution, expiring when the link does, the same for every opening of the link."""
     grant = _open_grant(runtime, image_token, Page.image, client)
-    token = runtime.links.issue(Page.dicomweb, grant.hi_img_indx, grant.institution_code, expires_at=grant.expires_at)
+    # the same root each time the link is opened: the metadata kept for that root serves the next opening
+    token = runtime.links.derive(image_token, grant, Page.dicomweb)
     return f"{runtime.settings.effective_public_url}{ROOT}/t/{token}", grant.expires_at
 
 
@@ -498,49 +500,85 @@ def read_whole(runtime: Runtime, refs: Sequence[StoredInstanceRef]) -> list[byte
 # --- WADO-RS: metadata ------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Cached:
-    version: tuple[int, str]
+    """A study's or series' metadata as sent: gzipped (what browsers ask for), and plain once a client asked for
+    it; of the revision it was built at, and how many instances it describes."""
+
+    version: tuple[int, int]
     gzipped: bytes
+    items: int
+    plain: bytes | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.gzipped) + len(self.plain or b"")
 
 
-_metadata_cache: OrderedDict[tuple[str, str, str, str | None], _Cached] = OrderedDict()
-_metadata_lock = threading.Lock()
-METADATA_CACHE_ENTRIES = 64
+class _MetadataCache:
+    """Answers by (root, scope, study, series), the least recently used dropped beyond `limit` bytes. Each process
+    keeps its own; an answer is served only while its series' revision in the database is the one it was built at,
+    so a change made through any process is seen by the next request to every process."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._entries: OrderedDict[tuple[str, Scope, str, str | None], _Cached] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, Scope, str, str | None], version: tuple[int, int]) -> _Cached | None:
+        with self._lock:
+            cached = self._entries.get(key)
+            if cached is None or cached.version != version:
+                return None
+            self._entries.move_to_end(key)
+            return cached
+
+    def put(self, key: tuple[str, Scope, str, str | None], cached: _Cached) -> None:
+        with self._lock:
+            previous = self._entries.pop(key, None)
+            self._bytes -= previous.size if previous is not None else 0
+            self._entries[key] = cached
+            self._bytes += cached.size
+            while self._bytes > self.limit and len(self._entries) > 1:
+                self._bytes -= self._entries.popitem(last=False)[1].size
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+
+METADATA_CACHE_BYTES = 256 * 1024 * 1024
+_metadata_cache = _MetadataCache(METADATA_CACHE_BYTES)
+GZIP_LEVEL = 6
 
 
 def metadata(
     runtime: Runtime, caller: Caller, study_uid: str, series_uid: str | None, sop_instance_uid: str | None, gzip_ok: bool
 ) -> tuple[bytes, bool]:
     """WADO-RS metadata of a study, series or instance: the DICOM JSON array (bytes, and whether gzipped). A
-    study's or series' answer is built from the stored metadata, gzipped once, and kept until the series changes."""
+    study's or series' answer is built from the stored metadata, gzipped once, and kept until the series' revision
+    changes (an instance stored or deleted, through any process)."""
     if sop_instance_uid is not None:
         refs = instances(runtime, caller, study_uid, series_uid, sop_instance_uid, what="WADO-RS metadata")
         with runtime.database.unit_of_work() as repository:
             kept = index.metadata_of(repository, [ref.sop_instance_uid for ref in refs])
         body = ("[" + ",".join(with_root(document, caller.root) for document in _documents(runtime, kept)) + "]").encode()
-        return (gzip.compress(body, 6), True) if gzip_ok and len(body) > 1024 else (body, False)
+        return (gzip.compress(body, GZIP_LEVEL), True) if gzip_ok and len(body) > 1024 else (body, False)
     _ready(runtime)
-    key = (caller.root, repr(caller.scope), study_uid, series_uid)
+    key = (caller.root, caller.scope, study_uid, series_uid)
     kept: list[index.MetadataRow] = []
     with runtime.database.unit_of_work() as repository:
-        version, hi_img_indx = index.series_version(repository, caller.scope, study_uid, series_uid)
-        with _metadata_lock:
-            cached = _metadata_cache.get(key)
-            if cached is not None:
-                _metadata_cache.move_to_end(key)
-        stale = cached is None or cached.version != version
-        if stale and version[0]:
+        version, hi_img_indx = index.series_revision(repository, caller.scope, study_uid, series_uid)
+        cached = _metadata_cache.get(key, version) if hi_img_indx is not None else None
+        if cached is None and hi_img_indx is not None:
             kept = index.series_metadata(repository, caller.scope, study_uid, series_uid)
-    if stale:
+    if cached is None and kept:
         documents = _documents(runtime, kept)  # its own transaction: it may write (on SQLite, one writer at a time)
         body = ("[" + ",".join(with_root(document, caller.root) for document in documents) + "]").encode()
-        cached = _Cached(version, gzip.compress(body, 6))
-        if documents:
-            with _metadata_lock:
-                _metadata_cache[key] = cached
-                while len(_metadata_cache) > METADATA_CACHE_ENTRIES:
-                    _metadata_cache.popitem(last=False)
-    assert cached is not None
-    if not version[0]:
+        # kept under the revision read before the instances: if one arrived in between, the next request rebuilds
+        cached = _Cached(version, gzip.compress(body, GZIP_LEVEL), len(documents), None if gzip_ok else body)
+        _metadata_cache.put(key, cached)
+    if cached is None:  # none in scope (or none left)
         event = _event(
             runtime,
             caller.institution_code,
@@ -552,9 +590,16 @@ def metadata(
         _audit(runtime, event)
         raise DicomwebRefused(404, NOT_FOUND)
     _audit(
-        runtime, _event(runtime, caller.institution_code, caller.client, hi_img_indx, items=version[0], detail="WADO-RS metadata")
+        runtime,
+        _event(runtime, caller.institution_code, caller.client, hi_img_indx, items=cached.items, detail="WADO-RS metadata"),
     )
-    return (cached.gzipped, True) if gzip_ok else (gzip.decompress(cached.gzipped), False)
+    if gzip_ok:
+        return cached.gzipped, True
+    if cached.plain is None:
+        cached = dataclasses.replace(cached, plain=gzip.decompress(cached.gzipped))
+        _metadata_cache.put(key, cached)
+    assert cached.plain is not None
+    return cached.plain, False
 
 
 def _documents(runtime: Runtime, kept: list[index.MetadataRow]) -> list[str]:

@@ -8,7 +8,8 @@ root or a link's token root) and is put in front when the metadata is sent (`wit
 
 Ingest (mie/service/ingest.py) builds the entry before its group commit and inserts the row in the instance's
 own transaction: an instance is stored with its entry or not at all. Instances stored before revision
-0004_dicomweb have none; `backfill` reads their files once per process, on the first DICOMweb request.
+0004_dicomweb have none; `backfill` reads their files once per process, on the first DICOMweb request. Rows
+stored while ingest kept the header's bytes instead of the JSON get their JSON on first need (`metadata_document`).
 """
 
 from __future__ import annotations
@@ -81,14 +82,13 @@ def instance_path(study_uid: str, series_uid: str, sop_instance_uid: str) -> str
 
 def index_entry(header: Header, head: bytes, whole: bool, read_whole: Callable[[], Dataset]) -> dict[str, Any]:
     """The row of `dicomweb_instance` for a stored instance (without its exam and institution, which the caller
-    adds), from `head`, the file's first bytes (`whole`: all of it). Ingest keeps only what QIDO matches, and the
-    header's bytes (up to the pixel data) for the metadata to be built from on first need (`metadata_document`):
-    building it here would cost more than the rest of storing the instance. A header the walk cannot follow
-    (big endian, deflated, irregular, longer than `head`) is read by pydicom from the file and its metadata built
-    at once (`read_whole` reads it). An unreadable header gives an entry of what `header` says (UIDs, numbers):
-    never a refusal."""
-    walked = _walk(head, whole, only=_COLUMN_TAGS)
-    if walked is None:
+    adds), from `head`, the file's first bytes (`whole`: all of it): what QIDO matches, and the instance's DICOM
+    JSON metadata, built here once (`_document`: for the instances of a series after the first, mostly the kept
+    text of elements alike) so that no request builds it. A header the walk cannot follow (big endian, deflated,
+    irregular, longer than `head`) is read by pydicom from the file (`read_whole` reads it). An unreadable header
+    gives an entry of what `header` says (UIDs, numbers): never a refusal."""
+    found = _spans(head, whole)
+    if found is None:
         try:
             dataset = read_whole()
         except Exception as error:  # untrusted bytes: pydicom fails in many ways; the instance is stored all the same
@@ -96,8 +96,10 @@ def index_entry(header: Header, head: bytes, whole: bool, read_whole: Callable[[
             dataset = Dataset()
         metadata = _metadata(dataset, Identity.of(header))
         return {**_columns(metadata, header), "dicom_json": _dumps(metadata), "header": None}
-    wanted, stop = walked
-    return {**_columns(dicom_json(wanted, _no_bulk), header), "dicom_json": None, "header": head[:stop]}
+    spans = found[0]
+    wanted = Dataset({raw.tag: raw for raw in (_raw(head, span) for span in spans if span[0] in _COLUMN_TAGS)})
+    document = _document(head, spans, Identity.of(header))
+    return {**_columns(dicom_json(wanted, _no_bulk), header), "dicom_json": document, "header": None}
 
 
 @dataclass(frozen=True)
@@ -124,17 +126,102 @@ class Identity:
 
 
 def metadata_document(header_bytes: bytes, identity: Identity) -> str:
-    """The instance's DICOM JSON, from the header bytes ingest kept (the file from its start to the pixel data)."""
-    walked = _walk(header_bytes, True)
-    if walked is not None:
-        dataset = walked[0]
-    else:
-        try:
-            dataset = pydicom.dcmread(DicomBytesIO(header_bytes), stop_before_pixels=True, force=True)
-        except Exception as error:  # as in index_entry
-            log.warning("DICOMweb: header of instance %s unreadable (%s)", identity.sop_instance_uid, type(error).__name__)
-            dataset = Dataset()
+    """The instance's DICOM JSON, from the header bytes ingest kept (the file from its start to the pixel data):
+    the same text as `_dumps(_metadata(...))` of the header (tests/test_dicomweb_index.py compares them), built
+    from each element's JSON text as kept in `_FRAGMENTS` when an instance before had the same element."""
+    spans = _spans(header_bytes, True)
+    if spans is not None:
+        return _document(header_bytes, spans[0], identity)
+    try:
+        dataset = pydicom.dcmread(DicomBytesIO(header_bytes), stop_before_pixels=True, force=True)
+    except Exception as error:  # as in index_entry
+        log.warning("DICOMweb: header of instance %s unreadable (%s)", identity.sop_instance_uid, type(error).__name__)
+        dataset = Dataset()
     return _dumps(_metadata(dataset, identity))
+
+
+# The JSON text (`"TTTTTTTT":{...}`) of an element, by what decides it: the data set's character set, and the
+# element's VR encoding (an implicit sequence of undefined length is read as implicit), tag, VR and value bytes.
+# The instances of a series share most of their elements (patient, study, equipment, geometry): most of a CT's
+# are converted for its first instance only. Text naming the instance (a BulkDataURI) is never kept. Emptied when full.
+_FRAGMENTS: dict[tuple[bytes, bool, int, str | None, bytes], str] = {}
+_FRAGMENTS_KEPT = 50_000
+_FRAGMENT_VALUE_BYTES = 1024  # longer values are converted each time (rare; as keys they would cost memory)
+_SPECIFIC_CHARACTER_SET = 0x00080005
+_BITS_ALLOCATED = 0x00280100
+# what `_metadata` writes from the instance's identity, whatever its header says
+_IDENTITY_TAGS = frozenset(
+    int(_tag_hex, 16)
+    for _tag_hex in (
+        "0020000D",  # StudyInstanceUID
+        "0020000E",  # SeriesInstanceUID
+        "00080018",  # SOPInstanceUID
+        "00080016",  # SOPClassUID
+        AVAILABLE_TRANSFER_SYNTAX,
+        PIXEL_DATA,
+    )
+)
+
+
+def _document(head: bytes, spans: list[_Span], identity: Identity) -> str:
+    base = instance_path(identity.study_uid, identity.series_uid, identity.sop_instance_uid)
+
+    def bulk(element: DataElement) -> str:
+        return f"{base}/bulk/{element.tag:08X}"
+
+    charset = b""
+    bits_allocated = 16
+    for tag, vr, _implicit, begin, end in spans:
+        if tag == _SPECIFIC_CHARACTER_SET:
+            charset = head[begin:end]
+        elif tag == _BITS_ALLOCATED and end - begin == 2 and vr == "US":
+            bits_allocated = struct.unpack_from("<H", head, begin)[0] or 16
+    encodings: list[str] | None = None
+    dataset: Dataset | None = None
+    fragments: dict[int, str] = {}
+    for tag, vr, implicit, begin, end in spans:
+        if tag in _IDENTITY_TAGS:
+            continue
+        value = head[begin:end]
+        key = (charset, implicit, tag, vr, value) if end - begin <= _FRAGMENT_VALUE_BYTES else None
+        fragment = _FRAGMENTS.get(key) if key is not None else None
+        if fragment is None:
+            if encodings is None:
+                encodings = convert_encodings(_character_set_of(charset))
+            raw = _raw(head, (tag, vr, implicit, begin, end))
+            try:
+                element = _fast_element(raw, encodings, bulk)
+                if element is None:
+                    if dataset is None:
+                        dataset = Dataset({other.tag: other for other in (_raw(head, span) for span in spans)})
+                    element = dataset[raw.tag].to_json_dict(bulk, BULK_THRESHOLD)
+            except Exception as error:  # as in dicom_json: left out, the rest kept
+                log.warning("DICOMweb: element %s not convertible to DICOM JSON (%s)", raw.tag, type(error).__name__)
+                continue
+            fragment = _fragment(f"{tag:08X}", element)
+            if key is not None and BULK_KEY not in fragment:
+                if len(_FRAGMENTS) >= _FRAGMENTS_KEPT:
+                    _FRAGMENTS.clear()
+                _FRAGMENTS[key] = fragment
+        fragments[tag] = fragment
+    for tag_hex, uid in (
+        ("0020000D", identity.study_uid),
+        ("0020000E", identity.series_uid),
+        ("00080018", identity.sop_instance_uid),
+        ("00080016", identity.sop_class_uid),
+        (AVAILABLE_TRANSFER_SYNTAX, identity.transfer_syntax_uid),
+    ):
+        fragments[int(tag_hex, 16)] = _fragment(tag_hex, {"vr": "UI", "Value": [uid]})
+    if identity.has_pixels:
+        encapsulated = UID(identity.transfer_syntax_uid).is_encapsulated
+        vr = "OB" if encapsulated or bits_allocated <= 8 else "OW"
+        fragments[int(PIXEL_DATA, 16)] = _fragment(PIXEL_DATA, {"vr": vr, "BulkDataURI": f"{base}/bulk/{PIXEL_DATA}"})
+    return "{" + ",".join(fragments[tag] for tag in sorted(fragments)) + "}"
+
+
+def _fragment(tag: str, element: dict[str, Any]) -> str:
+    """An element's member of a DICOM JSON object, as `_dumps` writes it."""
+    return f'"{tag}":' + json.dumps(element, ensure_ascii=False, separators=(",", ":"))
 
 
 def _dumps(metadata: dict[str, Any]) -> str:
@@ -149,6 +236,28 @@ def _walk(head: bytes, whole: bool, only: frozenset[int] | None = None) -> tuple
     """The header's elements, found by mie's walk of the element headers (part10.top_level_elements) and left raw
     for `dicom_json` (pydicom's reader costs several times as much), and where the header ends in `head`; None
     when the walk cannot tell them all."""
+    found = _raw_elements(head, whole, only)
+    if found is None:
+        return None
+    elements, stop, _implicit = found
+    return Dataset({raw.tag: raw for raw in elements}), stop
+
+
+def _raw_elements(head: bytes, whole: bool, only: frozenset[int] | None = None) -> tuple[list[RawDataElement], int, bool] | None:
+    """`_walk`'s elements as a list, where the header ends, and whether its VR is implicit."""
+    found = _spans(head, whole, only)
+    if found is None:
+        return None
+    spans, stop, implicit = found
+    return [_raw(head, span) for span in spans], stop, implicit
+
+
+# A top-level element as pydicom is to read it: tag, VR (None: pydicom decides), whether implicit, where its value
+# begins and ends in the header's bytes.
+_Span = tuple[int, str | None, bool, int, int]
+
+
+def _spans(head: bytes, whole: bool, only: frozenset[int] | None = None) -> tuple[list[_Span], int, bool] | None:
     try:
         syntax, start = split_file(head)
         if not scannable(syntax):
@@ -159,17 +268,18 @@ def _walk(head: bytes, whole: bool, only: frozenset[int] | None = None) -> tuple
         return None
     if not complete and not whole:
         return None
-    raw = {}
+    spans: list[_Span] = []
     for tag, vr, begin, end, undefined in elements:
-        value = head[begin:end]
         if undefined and vr in (None, "UN"):  # a sequence in implicit VR (PS3.5 6.2.2), as pydicom reads it
-            element = RawDataElement(BaseTag(tag), "SQ", len(value), value, begin, True, True, True, False)
+            spans.append((tag, "SQ", True, begin, end))
         else:
-            element = RawDataElement(
-                BaseTag(tag), vr or _dictionary_vr(tag), len(value), value, begin, implicit, True, True, False
-            )
-        raw[BaseTag(tag)] = element
-    return Dataset(raw), stop
+            spans.append((tag, vr or _dictionary_vr(tag), implicit, begin, end))
+    return spans, stop, implicit
+
+
+def _raw(head: bytes, span: _Span) -> RawDataElement:
+    tag, vr, implicit, begin, end = span
+    return RawDataElement(BaseTag(tag), vr, end - begin, head[begin:end], begin, implicit, True, True, False)
 
 
 def header_dataset(head: bytes, whole: bool) -> Dataset | None:
@@ -266,12 +376,16 @@ def _character_set(dataset: Dataset) -> list[str]:
     if raw is None:
         return []
     if isinstance(raw, RawDataElement):  # read here: through pydicom it costs as much as the rest of the columns
-        parts = [part.strip(" \x00") for part in (raw.value or b"").decode("latin-1").split("\\")]
-        return parts if any(parts) else []
+        return _character_set_of(raw.value or b"")
     value = dataset.get("SpecificCharacterSet")
     if not value:
         return []
     return [str(value)] if isinstance(value, str) else [str(item) for item in value]
+
+
+def _character_set_of(value: bytes) -> list[str]:
+    parts = [part.strip(" \x00") for part in value.decode("latin-1").split("\\")]
+    return parts if any(parts) else []
 
 
 def _fast_element(raw: RawDataElement, encodings: list[str], bulk: Callable[[DataElement], str]) -> dict[str, Any] | None:

@@ -35,7 +35,7 @@ from mie.service.part10 import LAST_HEADER_TAG, Irregular, file_meta, integer_st
 from mie.service.pending import attach as attach_pending
 from mie.service.pending import attach_in, attach_row, dicomweb_of, registered_study
 from mie.store.database import Batch, CleanRefusal, Database
-from mie.store.dicomweb import add_entry
+from mie.store.dicomweb import add_entry, raise_revisions
 from mie.store.files import (
     FileStore,
     Spooled,
@@ -574,7 +574,12 @@ def _store(batch: Batch, store: FileStore, arrival: _Arrival) -> Ingested:
         _instance_row(header, study, spooled.size, spooled.md5, staged.name, arrival.source, institution, arrival.calling_ae)
     )
     if arrival.dicomweb_entry is not None:
-        add_entry(repository, {**arrival.dicomweb_entry, "hi_img_indx": study.hi_img_indx, "institution_code": institution})
+        entry = {**arrival.dicomweb_entry, "hi_img_indx": study.hi_img_indx, "institution_code": institution}
+        add_entry(repository, entry, raise_revision=False)
+        # raised once per series for the whole batch, after every job's writes (see raise_revisions)
+        batch.gather(
+            raise_revisions, (header.study_uid, header.series_uid), lambda series: raise_revisions(repository.connection, series)
+        )
     placed = store.place(spooled, staged)
     batch.if_not_committed(lambda: store.unplace(spooled, staged))
     if placed.make_durable is not None:

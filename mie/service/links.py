@@ -10,6 +10,8 @@ links end up in browser histories and proxy logs).
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import os
 import time
@@ -58,6 +60,7 @@ class LinkSigner:
         if len(secret) != 32:
             raise ValueError("the link secret must be 32 bytes")
         self._aead = AESGCM(secret)
+        self._nonce_key = hashlib.sha256(b"mie derived link nonce\0" + secret).digest()
         self.ttl_seconds = ttl_seconds
 
     def issue(
@@ -85,6 +88,16 @@ class LinkSigner:
             sealed = nonce + self._aead.encrypt(nonce, payload, _CONTEXT)
             tokens.append(pybase64.urlsafe_b64encode(sealed).rstrip(b"=").decode("ascii"))
         return tokens
+
+    def derive(self, token: str, grant: PageGrant, page: Page) -> str:
+        """A token for `page` of the grant `token` carries (opened by the caller), expiring with it, and the same
+        each time for the same token: its nonce is derived from the token (keyed), so the one payload is sealed
+        with one nonce. A §2.6 image link opened again gets the same DICOMweb root, and with it the series
+        metadata built for that root before (mie/service/dicomweb.py)."""
+        payload = orjson.dumps([page.value, grant.hi_img_indx, grant.institution_code, grant.expires_at])
+        nonce = hmac.new(self._nonce_key, token.encode("ascii") + b"\0" + page.value.encode(), "sha256").digest()[:_NONCE_BYTES]
+        sealed = nonce + self._aead.encrypt(nonce, payload, _CONTEXT)
+        return pybase64.urlsafe_b64encode(sealed).rstrip(b"=").decode("ascii")
 
     def reissue(self, grant: PageGrant, page: Page) -> str:
         """A token for another page of the same grant (same exam, same institution), expiring with it."""

@@ -166,5 +166,8 @@ def link_config(runtime: Runtime, image_token: str, client: str | None) -> dict[
         "showCPUFallbackMessage": True,
         "strictZSpacingForVolumeViewport": True,
         "investigationalUseDialog": {"option": "never"},
+        # no first-run tour: its first step ("Scrolling Through Images 1/11") covers the image on every first open,
+        # and a link is opened in browsers that never saw it (OHIF remembers a tour shown in the browser only)
+        "customizationService": [{"ohif.tours": {"$set": []}}],
         "maxNumRequests": {"interaction": 100, "thumbnail": 5, "prefetch": 25},
     }

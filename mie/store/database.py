@@ -109,10 +109,17 @@ class Batch:
     def __init__(self, repository: Repository) -> None:
         self.repository = repository
         self._before_commit: dict[object, Callable[[], None]] = {}
+        self._gathered: dict[object, set[Any]] = {}
         self._if_not_committed: list[Callable[[], None]] = []
 
     def before_commit(self, key: object, action: Callable[[], None]) -> None:
         self._before_commit.setdefault(key, action)
+
+    def gather(self, key: object, item: Any, action: Callable[[list[Any]], None]) -> None:
+        """`item` among the items of `key`, which `action` gets (once, every job's, sorted) before the commit."""
+        items = self._gathered.setdefault(key, set())
+        items.add(item)
+        self.before_commit(key, lambda: action(sorted(items)))
 
     def if_not_committed(self, action: Callable[[], None]) -> None:
         self._if_not_committed.append(action)

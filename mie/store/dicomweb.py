@@ -5,17 +5,19 @@ exam's (a link's token root)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from mie.store.repository import Repository, _Direct
-from mie.store.tables import DicomwebInstance, Instance
+from mie.store.tables import DicomwebInstance, DicomwebSeries, Instance
 
 _index = DicomwebInstance.__table__  # type: ignore[attr-defined]
 _instance = Instance.__table__  # type: ignore[attr-defined]
+_series = DicomwebSeries.__table__  # type: ignore[attr-defined]
 _DIRECT_INSERT = _Direct(insert(_index))
 
 Level = Literal["study", "series", "instance"]
@@ -49,8 +51,30 @@ class Match:
     folded: bool = False
 
 
-def add_entry(repository: Repository, entry: dict[str, Any]) -> None:
+def add_entry(repository: Repository, entry: dict[str, Any], raise_revision: bool = True) -> None:
+    """The instance's entry; its series' revision raised with it unless the caller raises it (`raise_revisions`)
+    before its commit."""
     _DIRECT_INSERT.execute(repository.connection, entry)
+    if raise_revision:
+        raise_revisions(repository.connection, [(entry["study_uid"], entry["series_uid"])])
+
+
+def raise_revisions(connection: Connection, series: Iterable[tuple[str, str]]) -> None:
+    """Raise the revision of each series (study UID, series UID) whose instances this transaction changes. In
+    sorted order: two transactions raising the same series lock their rows in the same order (no deadlock on
+    PostgreSQL, where the second waits for the first's commit and raises what it committed)."""
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    for study_uid, series_uid in sorted(set(series)):
+        statement = dialect.insert(_series).values(study_uid=study_uid, series_uid=series_uid, revision=1)
+        connection.execute(
+            statement.on_conflict_do_update(index_elements=["study_uid", "series_uid"], set_={"revision": _series.c.revision + 1})
+        )
+
+
+def series_of_exam(connection: Connection, hi_img_indx: str) -> list[tuple[str, str]]:
+    """The series (study UID, series UID) an exam's DICOMweb entries belong to."""
+    query = select(_index.c.study_uid, _index.c.series_uid).where(_index.c.hi_img_indx == hi_img_indx).distinct()
+    return [(study_uid, series_uid) for study_uid, series_uid in connection.execute(query)]
 
 
 @dataclass(frozen=True)
@@ -352,16 +376,17 @@ def series_metadata(repository: Repository, scope: Scope, study_uid: str, series
     return [MetadataRow(*row) for row in repository.connection.execute(query)]
 
 
-def series_version(
+def series_revision(
     repository: Repository, scope: Scope, study_uid: str, series_uid: str | None
-) -> tuple[tuple[int, str], str | None]:
-    """What changes when a series (study) gains or loses an instance in scope: how many it has and the greatest and
-    least of their UIDs (cheap, from the index), so that a cached answer of another version is not served; and the
-    exam of one of them (None when there are none)."""
-    conditions = _in_study(scope, study_uid, series_uid)
-    count, greatest, least, exam = repository.connection.execute(
-        select(
-            func.count(), func.max(_index.c.sop_instance_uid), func.min(_index.c.sop_instance_uid), func.min(_index.c.hi_img_indx)
-        ).where(*conditions)
-    ).one()
-    return (int(count), f"{greatest or ''}/{least or ''}"), exam
+) -> tuple[tuple[int, int], str | None]:
+    """What changes whenever a series (a study: any of its series) gains or loses an instance: its revision (of a
+    study, the sum of its series' and how many there are), read from `dicomweb_series` without reading the
+    instances; and the exam of one of its instances in scope (None when the caller reaches none)."""
+    where = [_series.c.study_uid == study_uid]
+    if series_uid is not None:
+        where.append(_series.c.series_uid == series_uid)
+    revision = select(func.coalesce(func.sum(_series.c.revision), 0)).where(*where).scalar_subquery()
+    series = select(func.count()).select_from(_series).where(*where).scalar_subquery()
+    exam = select(_index.c.hi_img_indx).where(*_in_study(scope, study_uid, series_uid)).limit(1).scalar_subquery()
+    total, count, hi_img_indx = repository.connection.execute(select(revision, series, exam)).one()
+    return (int(total), int(count)), hi_img_indx

@@ -467,8 +467,12 @@ class Repository:
         """The record, its settlements, history, studies and instances; returns the instances' file paths."""
         paths = list(self.connection.execute(_INSTANCE_PATHS_OF_EXAM, {"indx": hi_img_indx}).scalars())
         paths += self.connection.execute(_REPORT_PATHS_OF_EXAM, {"indx": hi_img_indx}).scalars()
+        from mie.store.dicomweb import raise_revisions, series_of_exam  # it imports this module
+
+        series = series_of_exam(self.connection, hi_img_indx)
         for table in (_report, _dicomweb, _instance, _study, _setl, _history, _exam):
             self.connection.execute(_DELETE[table.name], {"indx": hi_img_indx})
+        raise_revisions(self.connection, series)  # last: see raise_revisions on the order of locks
         return paths
 
     # studies and instances ------------------------------------------------------------------------------------------

@@ -268,9 +268,9 @@ class DicomwebInstance(SQLModel, table=True):
     rows: int | None = None
     columns: int | None = None
     number_of_frames: int | None = None
-    # The header's bytes (the file from its start to the pixel data), kept at ingest; the DICOM JSON (one object,
-    # compact) is built from them on first need and kept (mie/service/dicomweb_index.py). Either may be NULL: the
-    # header before its metadata is built, or when ingest built it at once (a header its walk could not follow).
+    # The DICOM JSON (one object, compact), built at ingest (mie/service/dicomweb_index.py). Rows stored while
+    # ingest kept the header's bytes (the file from its start to the pixel data) instead have those, and get their
+    # JSON on first need (the bytes are then dropped).
     header: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     dicom_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
@@ -298,3 +298,16 @@ class PendingInstance(SQLModel, table=True):
     # institution; the header's bytes in base64), read at ingest as for any instance and inserted as they are.
     instance: dict[str, Any] = Field(sa_column=Column(JSONDocument, nullable=False))
     dicomweb: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONDocument, nullable=True))
+
+
+class DicomwebSeries(SQLModel, table=True):
+    """A series' revision (revision 0007_series_revision): raised in the same transaction as any change of its
+    instances in `dicomweb_instance` (one stored, one deleted), so that every process of the processor knows a
+    series' metadata it built and kept (mie/service/dicomweb.py) is still the series' own: a cheap lookup of one
+    row, where counting the instances would read all of them."""
+
+    __tablename__ = "dicomweb_series"
+
+    study_uid: str = spec_field("studyUid", primary_key=True)
+    series_uid: str = spec_field("snUuid", primary_key=True)
+    revision: int = 0

@@ -11,7 +11,7 @@ Kept beside the tests, not in mie/store/migrations/versions/: V1.5 is a draft, a
 the spec is. Applied with `--migrations tests/migrations_v1_5` (MIE_MIGRATIONS); on release it moves into versions/.
 
 Revision ID: 0004_v1_5_draft
-Revises: 0005_index_key
+Revises: 0007_series_revision
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_v1_5_draft"
-down_revision = "0006_pending_instance"
+down_revision = "0007_series_revision"
 branch_labels = None
 depends_on = None
 
