@@ -2,7 +2,7 @@
 status, content type and bytes for good requests and for every hostile or broken body, and the same audit.
 
 Each case is sent twice over the same processor: once to the app as it runs (the lean path), once to the same
-app built without the ImageQueries layer (connexion's routing, its validator and the handler), and the answers
+app built without the LeanTransactions layer (connexion's routing, its validator and the handler), and the answers
 are compared byte for byte.
 """
 
@@ -22,7 +22,7 @@ import mie.web.app as web_app
 from mie.client import Messages, wire
 from mie.runtime import Runtime
 from mie.service import exams, images
-from mie.web.queries import ImageQueries
+from mie.web.queries import LeanTransactions
 from tests.conftest import exam_message, img_info_message
 from tests.dicom_files import make_instance, md5, part10_bytes
 from tests.retrieval_helpers import ALLOWED, QUERIER, QUERIER_KEY, QUERY_IMAGES, file_content, person_record, register_querier
@@ -100,9 +100,9 @@ def stored(runtime: Runtime) -> tuple[dict[str, Any], bytes]:
 
 
 def through_connexion(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> TestClient:
-    """The app without the ImageQueries layer: connexion routes and validates, the handler answers."""
+    """The app without the LeanTransactions layer: connexion routes and validates, the handler answers."""
     with monkeypatch.context() as patch:
-        patch.setattr(web_app, "MIDDLEWARES", [m for m in web_app.MIDDLEWARES if m is not ImageQueries])
+        patch.setattr(web_app, "MIDDLEWARES", [m for m in web_app.MIDDLEWARES if m is not LeanTransactions])
         app = web_app.create_app(runtime)
     return TestClient(app, raise_server_exceptions=False, client=(ALLOWED, 50000))
 
@@ -153,13 +153,13 @@ def same_answer(lean: Response, old: Response, lean_content: bytes | None = None
 def lean_and_connexion(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> TwoPaths:
     """The app as it runs and the app through connexion, the lean layer's taking spied on."""
     taken: list[str] = []
-    query = ImageQueries._query
+    query = LeanTransactions._query
 
-    async def spied(self: ImageQueries, scope: Any, receive: Any, send: Any) -> None:
+    async def spied(self: LeanTransactions, scope: Any, receive: Any, send: Any) -> None:
         taken.append(scope["path"])
         await query(self, scope, receive, send)
 
-    monkeypatch.setattr(ImageQueries, "_query", spied)
+    monkeypatch.setattr(LeanTransactions, "_query", spied)
     lean_app = TestClient(web_app.create_app(runtime), raise_server_exceptions=False, client=(ALLOWED, 50000))
     return TwoPaths(lean_app, through_connexion(runtime, monkeypatch), taken)
 

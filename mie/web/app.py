@@ -25,7 +25,7 @@ from mie.runtime import Runtime, set_runtime
 from mie.service import viewer as viewer_service
 from mie.service.answers import Answer, MieError, entry
 from mie.web import dicomweb, pages, viewer
-from mie.web.queries import ImageQueries
+from mie.web.queries import LeanTransactions
 from mie.web.uploads import StreamingUploads
 from mie.web.validators import EnvelopeJSONValidator, HeadersLeftToTheTransaction, StreamingMultipartValidator
 
@@ -98,7 +98,7 @@ def served_spec(contract: Contract) -> dict[str, Any]:
 # exception middleware, whose handlers answer their refusals (mie.web.uploads, mie.web.queries).
 _KEPT = [m for m in ConnexionMiddleware.default_middlewares if m not in (SecurityMiddleware, ResponseValidationMiddleware)]
 _INSIDE = _KEPT.index(ExceptionMiddleware) + 1
-MIDDLEWARES = [*_KEPT[:_INSIDE], ImageQueries, StreamingUploads, *_KEPT[_INSIDE:]]
+MIDDLEWARES = [*_KEPT[:_INSIDE], LeanTransactions, StreamingUploads, *_KEPT[_INSIDE:]]
 
 
 def create_app(runtime: Runtime) -> AsyncApp:

@@ -111,7 +111,7 @@ async def _pieces(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
         chunks.close()
 
 
-class ImageQueries:
+class LeanTransactions:
     """The ASGI layer that takes §2.1, §2.6 and §2.7/§2.8 JSON POSTs (see the module's docstring)."""
 
     def __init__(self, app: ASGIApp) -> None:
