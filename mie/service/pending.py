@@ -150,13 +150,10 @@ class Pending:
     received_at: datetime
     expires_at: datetime
 
-
-def list_pending(database: Database, days: float, institution: str | None = None) -> list[Pending]:
-    with database.reading() as repository:
-        rows = all_held(repository, institution)
-    keep = timedelta(days=days)
-    return [
-        Pending(
+    @classmethod
+    def of(cls, row: PendingRow, keep: timedelta) -> Pending:
+        """A pending row, kept for `keep` after it was received."""
+        return cls(
             row.institution_code,
             row.calling_ae,
             row.study_uid,
@@ -166,8 +163,13 @@ def list_pending(database: Database, days: float, institution: str | None = None
             row.received_at,
             row.received_at + keep,
         )
-        for row in rows
-    ]
+
+
+def list_pending(database: Database, days: float, institution: str | None = None) -> list[Pending]:
+    with database.reading() as repository:
+        rows = all_held(repository, institution)
+    keep = timedelta(days=days)
+    return [Pending.of(row, keep) for row in rows]
 
 
 def expire(database: Database, store: FileStore, days: float, now: datetime | None = None) -> list[Pending]:
@@ -206,18 +208,7 @@ def expire(database: Database, store: FileStore, days: float, now: datetime | No
             row.institution_code,
             days,
         )
-        removed.append(
-            Pending(
-                row.institution_code,
-                row.calling_ae,
-                row.study_uid,
-                row.accession_number,
-                row.sop_instance_uid,
-                row.size,
-                row.received_at,
-                row.received_at + keep,
-            )
-        )
+        removed.append(Pending.of(row, keep))
     return removed
 
 
