@@ -106,6 +106,30 @@ def scan_header(data: bytes, transfer_syntax_uid: str) -> dict[str, str | int | 
     implicit = transfer_syntax_uid == ImplicitVRLittleEndian
     raw: dict[int, bytes] = {}
     _walk(data, 0, implicit, raw)
+    return _header_values(raw)
+
+
+def header_of_elements(data: bytes, walked: tuple[list[TopLevelElement], int, bool]) -> dict[str, str | int | None]:
+    """`scan_header`'s values from `top_level_elements`' walk of the same data set (`walked`: what it returned),
+    so that one walk serves both ingest and the DICOMweb index: the same elements collected (the top-level ones of
+    defined length before the first tag past LAST_HEADER_TAG, a later one of a tag replacing an earlier one), and
+    Irregular where scan_header's walk would be (it meets an item delimiter where the top-level walk stops)."""
+    elements, stop, complete = walked
+    raw: dict[int, bytes] = {}
+    for tag, _vr, begin, end, undefined in elements:
+        if tag > LAST_HEADER_TAG:
+            break
+        if tag in HEADER_TAGS and not undefined:
+            raw[tag] = data[begin:end]
+    else:
+        # scan_header's walk reads the tag at which the top-level walk stopped (group 7FE0 or above)
+        if complete and _TAG.unpack_from(data, stop)[0] == 0xFFFE:
+            raise Irregular("unexpected delimiter")
+    return _header_values(raw)
+
+
+def _header_values(raw: dict[int, bytes]) -> dict[str, str | int | None]:
+    """The header attributes by keyword from their values' bytes, as pydicom would give them (see scan_header)."""
     character_sets = _text(raw.get(SPECIFIC_CHARACTER_SET, b""), ["iso8859"]).split("\\")
     encodings = convert_encodings([value.strip() for value in character_sets if value.strip()] or ["ISO_IR 6"])
     values: dict[str, str | int | None] = {
