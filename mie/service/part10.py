@@ -79,6 +79,8 @@ _VRS = _LONG_VRS | frozenset(
         b"US",
     }
 )
+_VR_NAMES = {vr: vr.decode("ascii") for vr in _VRS}
+_LONG_VR_NAMES = frozenset(vr.decode("ascii") for vr in _LONG_VRS)
 _UNDEFINED = 0xFFFFFFFF
 _ITEM = 0xFFFEE000
 _ITEM_END = 0xFFFEE00D
@@ -315,32 +317,46 @@ def top_level_elements(
     data set's end only if `data` is the whole of it).
     DICOMweb's metadata is read from these (mie/service/dicomweb_index.py). A sequence of undefined length ends
     before its end marker. Irregular when an element runs past `data`, or is not what the walk can follow."""
+    # Every stored instance's header is walked here (ingest, mie.service.dicomweb_index.walk): the explicit VR
+    # element header is read inline (as `_explicit_element` reads it) and the VR named from a table, not decoded.
     found: list[TopLevelElement] = []
+    append = found.append
     end = len(data)
+    tag_at, length_at, short_length_at = _TAG.unpack_from, UL.unpack_from, US.unpack_from
     while position < end:
         if position + 8 > end:
             raise Irregular("truncated element header")
-        group, element = _TAG.unpack_from(data, position)
+        group, element = tag_at(data, position)
         if group >= PIXEL_DATA_GROUP:
             return found, position, True
         if group == 0xFFFE:
             raise Irregular(f"unexpected delimiter ({group:04X},{element:04X})")
-        vr: bytes | None = None
+        vr: str | None = None
         if implicit:
-            (length,) = UL.unpack_from(data, position + 4)
+            (length,) = length_at(data, position + 4)
             position += 8
         else:
-            vr, length, position = _explicit_element(data, position, group, element, "truncated element header")
+            vr = _VR_NAMES.get(data[position + 4 : position + 6])
+            if vr is None:
+                raise Irregular(f"no explicit VR at ({group:04X},{element:04X})")
+            if vr in _LONG_VR_NAMES:
+                if position + 12 > end:
+                    raise Irregular("truncated element header")
+                (length,) = length_at(data, position + 8)
+                position += 12
+            else:
+                (length,) = short_length_at(data, position + 6)
+                position += 8
         tag = group << 16 | element
         if length == _UNDEFINED:
-            after = _skip_items(data, position, implicit or vr == b"UN")
+            after = _skip_items(data, position, implicit or vr == "UN")
             if only is None or tag in only:
-                found.append((tag, vr.decode() if vr else None, position, after - 8, True))
+                append((tag, vr, position, after - 8, True))
             position = after
             continue
         if position + length > end:
             raise Irregular("value runs past the end of the data set")
         if only is None or tag in only:
-            found.append((tag, vr.decode() if vr else None, position, position + length, False))
+            append((tag, vr, position, position + length, False))
         position += length
     return found, position, False
