@@ -3,8 +3,9 @@
 - `file_meta`: the Part 10 preamble and File Meta Information (PS3.10 §7.1) put in front of a received
   data set to make it a file. The same elements and bytes as pynetdicom's `Event.encoded_dataset()`
   (tests compare them), without building and writing a pydicom Dataset per instance.
-- `split_file`: where a Part 10 file's data set begins and its transfer syntax, so that §2.2's uploads are
-  read by `scan_header` as the SCP's data sets are.
+- `split_file`: where a Part 10 file's data set begins and its transfer syntax, so that a stored file's header
+  (§2.2, C-STORE and STOW-RS alike) is read without pydicom: from the walk of its top-level elements that its
+  DICOMweb entry is built from (`top_level_elements`, `header_of_elements`), or by `scan_header`.
 - `scan_header`: the few attributes mie reads of a received data set (identity, character set, and what orders
   and labels it on the image page and in §2.7: series and instance numbers, frames, modality), found
   by walking element headers and skipping every value, instead of decoding the data set. Irregular data
