@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import struct
 from pathlib import Path
 
 import pydicom
@@ -178,7 +180,7 @@ def test_a_header_longer_than_the_first_read_is_still_scanned(tmp_path: Path, mo
 
 
 def _explicit_element(tag: int, vr: bytes, value: bytes) -> bytes:
-    return (tag >> 16).to_bytes(2, "little") + (tag & 0xFFFF).to_bytes(2, "little") + vr + len(value).to_bytes(2, "little") + value
+    return struct.pack("<HH", tag >> 16, tag & 0xFFFF) + vr + struct.pack("<H", len(value)) + value
 
 
 def test_one_walk_reads_the_header_and_the_dicomweb_entry_as_two_walks_did(tmp_path: Path) -> None:
@@ -197,7 +199,9 @@ def test_one_walk_reads_the_header_and_the_dicomweb_entry_as_two_walks_did(tmp_p
     plain = write(ds, tmp_path).read_bytes()
     crafted = {
         "delimiter.dcm": plain + b"\xfe\xff\x0d\xe0\x00\x00\x00\x00",
-        "late_uid.dcm": plain + _explicit_element(0x00280011, b"US", b"\x00\x02") + _explicit_element(0x00080018, b"UI", b"9.9.9\x00"),
+        "late_uid.dcm": (
+            plain + _explicit_element(0x00280011, b"US", b"\x00\x02") + _explicit_element(0x00080018, b"UI", b"9.9.9\x00")
+        ),
     }
     for name, data in crafted.items():
         (tmp_path / name).write_bytes(data)
@@ -215,8 +219,9 @@ def test_one_walk_reads_the_header_and_the_dicomweb_entry_as_two_walks_did(tmp_p
             assert refusal.kind == expected, path.name
             continue
         assert read.header == expected, path.name
-        entry = index_entry(read.header, read.head, read.whole, lambda: _pydicom_header(path), read.walked)
-        assert entry == index_entry(expected, data[:HEADER_PREFIX], len(data) <= HEADER_PREFIX, lambda: _pydicom_header(path))
+        whole = functools.partial(_pydicom_header, path)
+        entry = index_entry(read.header, read.head, read.whole, whole, read.walked)
+        assert entry == index_entry(expected, data[:HEADER_PREFIX], len(data) <= HEADER_PREFIX, whole)
         walked += read.walked is not None
     assert walked > len(PYDICOM_TEST_FILES) // 2  # the one walk, not only the fallback, was compared
     late = read_spooled(Spooled(tmp_path / "late_uid.dcm", 0, "", crafted["late_uid.dcm"]))
