@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import struct
 from pathlib import Path
 
 import pydicom
@@ -175,3 +177,54 @@ def test_a_header_longer_than_the_first_read_is_still_scanned(tmp_path: Path, mo
     path = write(ds, tmp_path)
     header = read_header(path)
     assert header.sop_instance_uid == ds.SOPInstanceUID and header.series_uid == ds.SeriesInstanceUID
+
+
+def _explicit_element(tag: int, vr: bytes, value: bytes) -> bytes:
+    return struct.pack("<HH", tag >> 16, tag & 0xFFFF) + vr + struct.pack("<H", len(value)) + value
+
+
+def test_one_walk_reads_the_header_and_the_dicomweb_entry_as_two_walks_did(tmp_path: Path) -> None:
+    """Ingest reads a spooled file's header from the same walk its DICOMweb entry is built from (read_spooled):
+    the same Header (or refusal) as read_header, and the same entry as index_entry's own walk, for every bundled
+    test file and for files where the two walks part: an item delimiter where the header ends (scan_header's walk
+    is irregular there, the top-level walk stops), and a SOP Instance UID again after the last header tag
+    (scan_header's walk has stopped before it)."""
+    from mie.service.dicomweb_index import index_entry
+    from mie.service.ingest import HEADER_PREFIX, _pydicom_header, read_header, read_spooled
+    from mie.store.files import Spooled
+
+    ds = make_instance("1.2.3.4")
+    for tag in [element.tag for element in ds if element.tag > 0x00280010]:  # the data set ends at Rows
+        del ds[tag]
+    plain = write(ds, tmp_path).read_bytes()
+    crafted = {
+        "delimiter.dcm": plain + b"\xfe\xff\x0d\xe0\x00\x00\x00\x00",
+        "late_uid.dcm": (
+            plain + _explicit_element(0x00280011, b"US", b"\x00\x02") + _explicit_element(0x00080018, b"UI", b"9.9.9\x00")
+        ),
+    }
+    for name, data in crafted.items():
+        (tmp_path / name).write_bytes(data)
+    walked = 0
+    for path in [*PYDICOM_TEST_FILES, *(tmp_path / name for name in crafted)]:
+        data = path.read_bytes()
+        spooled = Spooled(path, len(data), "", data[:HEADER_PREFIX])
+        try:
+            expected: Header | str = read_header(path, spooled.head)
+        except IngestRefused as refusal:
+            expected = refusal.kind
+        try:
+            read = read_spooled(spooled)
+        except IngestRefused as refusal:
+            assert refusal.kind == expected, path.name
+            continue
+        assert read.header == expected, path.name
+        whole = functools.partial(_pydicom_header, path)
+        entry = index_entry(read.header, read.head, read.whole, whole, read.walked)
+        assert entry == index_entry(expected, data[:HEADER_PREFIX], len(data) <= HEADER_PREFIX, whole)
+        walked += read.walked is not None
+    assert walked > len(PYDICOM_TEST_FILES) // 2  # the one walk, not only the fallback, was compared
+    late = read_spooled(Spooled(tmp_path / "late_uid.dcm", 0, "", crafted["late_uid.dcm"]))
+    assert late.walked is not None and late.header.sop_instance_uid == ds.SOPInstanceUID
+    delimited = read_spooled(Spooled(tmp_path / "delimiter.dcm", 0, "", crafted["delimiter.dcm"]))
+    assert delimited.walked is None  # read as read_header reads it

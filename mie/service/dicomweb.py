@@ -55,7 +55,7 @@ from mie.service.ingest import (
     STATUS_OF_REFUSAL,
     IngestRefused,
     ingest_instance,
-    read_header,
+    read_spooled,
 )
 from mie.service.institutions import authenticate
 from mie.service.links import LinkRefused, Page, PageGrant
@@ -913,7 +913,8 @@ def _store(runtime: Runtime, caller: Caller, study_uid: str | None, parts: Seque
             continue
         identity: dict[str, Any] = {}
         try:
-            header = read_header(spooled.path, spooled.head if len(spooled.head) >= min(spooled.size, HEADER_PREFIX) else None)
+            read = read_spooled(spooled)
+            header = read.header
             identity = {
                 "00081150": {"vr": "UI", "Value": [header.sop_class_uid]},
                 "00081155": {"vr": "UI", "Value": [header.sop_instance_uid]},
@@ -923,7 +924,7 @@ def _store(runtime: Runtime, caller: Caller, study_uid: str | None, parts: Seque
                 failed.append({**identity, "00081197": {"vr": "US", "Value": [STUDY_MISMATCH]}})
                 continue
             ingest_instance(
-                runtime.database, runtime.store, spooled, institution=caller.institution_code, source="dicomweb", header=header
+                runtime.database, runtime.store, spooled, institution=caller.institution_code, source="dicomweb", read=read
             )
         except IngestRefused as refusal:
             runtime.store.discard(spooled)

@@ -35,7 +35,7 @@ from pydicom.tag import BaseTag
 from pydicom.uid import UID, ImplicitVRLittleEndian
 from sqlalchemy.exc import IntegrityError
 
-from mie.service.part10 import Irregular, scannable, split_file, top_level_elements
+from mie.service.part10 import Irregular, TopLevelElement, scannable, split_file, top_level_elements
 from mie.store.database import Database
 from mie.store.dicomweb import add_entry, instances_without_entry
 from mie.store.files import FileStore
@@ -80,14 +80,17 @@ def instance_path(study_uid: str, series_uid: str, sop_instance_uid: str) -> str
     return f"studies/{study_uid}/series/{series_uid}/instances/{sop_instance_uid}"
 
 
-def index_entry(header: Header, head: bytes, whole: bool, read_whole: Callable[[], Dataset]) -> dict[str, Any]:
+def index_entry(
+    header: Header, head: bytes, whole: bool, read_whole: Callable[[], Dataset], walked: Walk | None = None
+) -> dict[str, Any]:
     """The row of `dicomweb_instance` for a stored instance (without its exam and institution, which the caller
     adds), from `head`, the file's first bytes (`whole`: all of it): what QIDO matches, and the instance's DICOM
     JSON metadata, built here once (`_document`: for the instances of a series after the first, mostly the kept
     text of elements alike) so that no request builds it. A header the walk cannot follow (big endian, deflated,
     irregular, longer than `head`) is read by pydicom from the file (`read_whole` reads it). An unreadable header
-    gives an entry of what `header` says (UIDs, numbers): never a refusal."""
-    found = _spans(head, whole)
+    gives an entry of what `header` says (UIDs, numbers): never a refusal. `walked`: the walk of `head` ingest
+    read `header` from, not walked again."""
+    found = (walked.spans,) if walked is not None and walked.head is head else _spans(head, whole)
     if found is None:
         try:
             dataset = read_whole()
@@ -257,7 +260,23 @@ def _raw_elements(head: bytes, whole: bool, only: frozenset[int] | None = None) 
 _Span = tuple[int, str | None, bool, int, int]
 
 
-def _spans(head: bytes, whole: bool, only: frozenset[int] | None = None) -> tuple[list[_Span], int, bool] | None:
+@dataclass(frozen=True)
+class Walk:
+    """One walk of a Part 10 file's header (part10.top_level_elements, from the data set's start up to its pixel
+    data): the DICOMweb entry is built from its `spans`, and ingest reads its header from the same `elements`
+    (part10.header_of_elements), so that an instance's header is walked once when it is stored."""
+
+    head: bytes
+    transfer_syntax_uid: str
+    elements: list[TopLevelElement]
+    stop: int
+    complete: bool
+    spans: list[_Span]
+
+
+def walk(head: bytes, whole: bool, only: frozenset[int] | None = None) -> Walk | None:
+    """The walk of `head`, the file's first bytes (`whole`: all of it); None when it cannot tell every top-level
+    element (a syntax it does not follow, irregular data, or a header longer than `head`): pydicom reads those."""
     try:
         syntax, start = split_file(head)
         if not scannable(syntax):
@@ -274,7 +293,14 @@ def _spans(head: bytes, whole: bool, only: frozenset[int] | None = None) -> tupl
             spans.append((tag, "SQ", True, begin, end))
         else:
             spans.append((tag, vr or _dictionary_vr(tag), implicit, begin, end))
-    return spans, stop, implicit
+    return Walk(head, syntax, elements, stop, complete, spans)
+
+
+def _spans(head: bytes, whole: bool, only: frozenset[int] | None = None) -> tuple[list[_Span], int, bool] | None:
+    walked = walk(head, whole, only)
+    if walked is None:
+        return None
+    return walked.spans, walked.stop, walked.transfer_syntax_uid == ImplicitVRLittleEndian
 
 
 def _raw(head: bytes, span: _Span) -> RawDataElement:

@@ -30,8 +30,17 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRBigEndian, Imp
 from sqlalchemy.exc import IntegrityError
 
 from mie.contract.validation import mask
-from mie.service.dicomweb_index import index_entry
-from mie.service.part10 import LAST_HEADER_TAG, Irregular, file_meta, integer_string, scan_header, scannable, split_file
+from mie.service.dicomweb_index import Walk, index_entry, walk
+from mie.service.part10 import (
+    LAST_HEADER_TAG,
+    Irregular,
+    file_meta,
+    header_of_elements,
+    integer_string,
+    scan_header,
+    scannable,
+    split_file,
+)
 from mie.service.pending import attach as attach_pending
 from mie.service.pending import attach_in, attach_row, dicomweb_of, registered_study
 from mie.store.database import Batch, CleanRefusal, Database
@@ -302,6 +311,38 @@ def _head(path: Path, head: bytes | None, size: int) -> tuple[bytes, bool]:
     return head, len(head) >= size
 
 
+@dataclass(frozen=True)
+class Read:
+    """A spooled file's header as ingest reads it (`read_spooled`), and the walk of its first bytes (`head`;
+    `whole`: all of the file) that its DICOMweb entry is built from (None: the entry reads them itself)."""
+
+    header: Header
+    head: bytes
+    whole: bool
+    walked: Walk | None
+
+
+def read_spooled(spooled: Spooled) -> Read:
+    """The header of a spooled Part 10 file, the same as `read_header` reads, from the one walk of its element
+    headers that its DICOMweb entry is built from too (`dicomweb_index.walk`, up to the pixel data): the header
+    is walked once per stored instance. A file that walk cannot follow (or whose header it would read otherwise
+    than `scan_header`) is read by `read_header`, and its entry by `index_entry`, as they read any file."""
+    head = spooled.head if len(spooled.head) >= min(spooled.size, HEADER_PREFIX) else None
+    try:
+        head, whole = _head(spooled.path, head, spooled.size)
+    except OSError as error:
+        raise IngestRefused("not_dicom", f"不是有效的 DICOM 文件: {type(error).__name__}") from None
+    walked = walk(head, whole) if len(head) <= HEADER_PREFIX else None  # read_header scans HEADER_PREFIX bytes
+    if walked is not None:
+        try:
+            values = header_of_elements(head, (walked.elements, walked.stop, walked.complete))
+        except Irregular:
+            walked = None
+        else:
+            return Read(_checked_header(values.get, walked.transfer_syntax_uid), head, whole, walked)
+    return Read(read_header(spooled.path, head), head, whole, None)
+
+
 def _pydicom_header(path: Path) -> Dataset:
     return pydicom.dcmread(path, stop_before_pixels=True, force=True)
 
@@ -320,24 +361,31 @@ def ingest_instance(
     claim: Claim | None = None,
     expected_md5: str | None = None,
     calling_ae: str | None = None,
+    read: Read | None = None,
     header: Header | None = None,
     then: Then | None = None,
 ) -> Ingested:
     """Store one spooled instance for `institution`, or refuse it (IngestRefused) leaving nothing behind.
 
-    `header` is what the caller already read of the instance (the SCP has the data set in hand); without it
-    the spooled file's header is read. `then` writes what the caller must commit with the instance (§2.2's
-    remembered answer), in the same transaction of the group commit; the result says whether it ran there
-    (`followed`: not when another process stored the instance first and it was found afterwards)."""
+    `read` is the spooled file's header as the caller read it (`read_spooled`), `header` what it read of a data
+    set it had in hand (the SCP's, received whole); without either the spooled file's header is read. `then`
+    writes what the caller must commit with the instance (§2.2's remembered answer), in the same transaction of
+    the group commit; the result says whether it ran there (`followed`: not when another process stored the
+    instance first and it was found afterwards)."""
     try:
         if expected_md5 is not None and spooled.md5 != expected_md5.lower():
             raise IngestRefused("md5", f"文件 MD5 {spooled.md5} 与 fileMd5 {expected_md5} 不符")
-        # the head an upload kept, if it holds the file's first HEADER_PREFIX bytes (or the whole file)
-        head = spooled.head if len(spooled.head) >= min(spooled.size, HEADER_PREFIX) else None
-        if header is None:
-            header = read_header(spooled.path, head)
+        if read is None and header is None:
+            read = read_spooled(spooled)
         # DICOMweb's entry is read from the header here, outside the group commit's lock, and stored with the row.
-        entry = index_entry(header, *_head(spooled.path, head, spooled.size), read_whole=lambda: _pydicom_header(spooled.path))
+        if read is not None:
+            header = read.header
+            entry = index_entry(header, read.head, read.whole, lambda: _pydicom_header(spooled.path), read.walked)
+        else:
+            assert header is not None
+            # the head an upload kept, if it holds the file's first HEADER_PREFIX bytes (or the whole file)
+            head = spooled.head if len(spooled.head) >= min(spooled.size, HEADER_PREFIX) else None
+            entry = index_entry(header, *_head(spooled.path, head, spooled.size), lambda: _pydicom_header(spooled.path))
         staged = store.stage(spooled, relative_path(header))
         try:
             arrival = _Arrival(spooled, header, institution, source, claim, calling_ae, then, staged, entry)
@@ -423,7 +471,8 @@ def ingest_spooled_received(
             received.discard()
             raise
     try:
-        header = read_header(spooled.path, spooled.head if len(spooled.head) >= min(spooled.size, HEADER_PREFIX) else None)
+        read = read_spooled(spooled)
+        header = read.header
         if (header.sop_class_uid, header.sop_instance_uid) != (sop_class_uid, sop_instance_uid):
             raise IngestRefused(
                 "not_as_announced",
@@ -433,7 +482,7 @@ def ingest_spooled_received(
         store.discard(spooled)
         raise
     return ingest_instance(
-        database, store, spooled, institution=institution, source="dicom", calling_ae=calling_ae, header=header
+        database, store, spooled, institution=institution, source="dicom", calling_ae=calling_ae, read=read
     )
 
 

@@ -3,8 +3,9 @@
 - `file_meta`: the Part 10 preamble and File Meta Information (PS3.10 §7.1) put in front of a received
   data set to make it a file. The same elements and bytes as pynetdicom's `Event.encoded_dataset()`
   (tests compare them), without building and writing a pydicom Dataset per instance.
-- `split_file`: where a Part 10 file's data set begins and its transfer syntax, so that §2.2's uploads are
-  read by `scan_header` as the SCP's data sets are.
+- `split_file`: where a Part 10 file's data set begins and its transfer syntax, so that a stored file's header
+  (§2.2, C-STORE and STOW-RS alike) is read without pydicom: from the walk of its top-level elements that its
+  DICOMweb entry is built from (`top_level_elements`, `header_of_elements`), or by `scan_header`.
 - `scan_header`: the few attributes mie reads of a received data set (identity, character set, and what orders
   and labels it on the image page and in §2.7: series and instance numbers, frames, modality), found
   by walking element headers and skipping every value, instead of decoding the data set. Irregular data
@@ -79,6 +80,8 @@ _VRS = _LONG_VRS | frozenset(
         b"US",
     }
 )
+_VR_NAMES = {vr: vr.decode("ascii") for vr in _VRS}
+_LONG_VR_NAMES = frozenset(vr.decode("ascii") for vr in _LONG_VRS)
 _UNDEFINED = 0xFFFFFFFF
 _ITEM = 0xFFFEE000
 _ITEM_END = 0xFFFEE00D
@@ -106,6 +109,30 @@ def scan_header(data: bytes, transfer_syntax_uid: str) -> dict[str, str | int | 
     implicit = transfer_syntax_uid == ImplicitVRLittleEndian
     raw: dict[int, bytes] = {}
     _walk(data, 0, implicit, raw)
+    return _header_values(raw)
+
+
+def header_of_elements(data: bytes, walked: tuple[list[TopLevelElement], int, bool]) -> dict[str, str | int | None]:
+    """`scan_header`'s values from `top_level_elements`' walk of the same data set (`walked`: what it returned),
+    so that one walk serves both ingest and the DICOMweb index: the same elements collected (the top-level ones of
+    defined length before the first tag past LAST_HEADER_TAG, a later one of a tag replacing an earlier one), and
+    Irregular where scan_header's walk would be (it meets an item delimiter where the top-level walk stops)."""
+    elements, stop, complete = walked
+    raw: dict[int, bytes] = {}
+    for tag, _vr, begin, end, undefined in elements:
+        if tag > LAST_HEADER_TAG:
+            break
+        if tag in HEADER_TAGS and not undefined:
+            raw[tag] = data[begin:end]
+    else:
+        # scan_header's walk reads the tag at which the top-level walk stopped (group 7FE0 or above)
+        if complete and _TAG.unpack_from(data, stop)[0] == 0xFFFE:
+            raise Irregular("unexpected delimiter")
+    return _header_values(raw)
+
+
+def _header_values(raw: dict[int, bytes]) -> dict[str, str | int | None]:
+    """The header attributes by keyword from their values' bytes, as pydicom would give them (see scan_header)."""
     character_sets = _text(raw.get(SPECIFIC_CHARACTER_SET, b""), ["iso8859"]).split("\\")
     encodings = convert_encodings([value.strip() for value in character_sets if value.strip()] or ["ISO_IR 6"])
     values: dict[str, str | int | None] = {
@@ -291,32 +318,46 @@ def top_level_elements(
     data set's end only if `data` is the whole of it).
     DICOMweb's metadata is read from these (mie/service/dicomweb_index.py). A sequence of undefined length ends
     before its end marker. Irregular when an element runs past `data`, or is not what the walk can follow."""
+    # Every stored instance's header is walked here (ingest, mie.service.dicomweb_index.walk): the explicit VR
+    # element header is read inline (as `_explicit_element` reads it) and the VR named from a table, not decoded.
     found: list[TopLevelElement] = []
+    append = found.append
     end = len(data)
+    tag_at, length_at, short_length_at = _TAG.unpack_from, UL.unpack_from, US.unpack_from
     while position < end:
         if position + 8 > end:
             raise Irregular("truncated element header")
-        group, element = _TAG.unpack_from(data, position)
+        group, element = tag_at(data, position)
         if group >= PIXEL_DATA_GROUP:
             return found, position, True
         if group == 0xFFFE:
             raise Irregular(f"unexpected delimiter ({group:04X},{element:04X})")
-        vr: bytes | None = None
+        vr: str | None = None
         if implicit:
-            (length,) = UL.unpack_from(data, position + 4)
+            (length,) = length_at(data, position + 4)
             position += 8
         else:
-            vr, length, position = _explicit_element(data, position, group, element, "truncated element header")
+            vr = _VR_NAMES.get(data[position + 4 : position + 6])
+            if vr is None:
+                raise Irregular(f"no explicit VR at ({group:04X},{element:04X})")
+            if vr in _LONG_VR_NAMES:
+                if position + 12 > end:
+                    raise Irregular("truncated element header")
+                (length,) = length_at(data, position + 8)
+                position += 12
+            else:
+                (length,) = short_length_at(data, position + 6)
+                position += 8
         tag = group << 16 | element
         if length == _UNDEFINED:
-            after = _skip_items(data, position, implicit or vr == b"UN")
+            after = _skip_items(data, position, implicit or vr == "UN")
             if only is None or tag in only:
-                found.append((tag, vr.decode() if vr else None, position, after - 8, True))
+                append((tag, vr, position, after - 8, True))
             position = after
             continue
         if position + length > end:
             raise Irregular("value runs past the end of the data set")
         if only is None or tag in only:
-            found.append((tag, vr.decode() if vr else None, position, position + length, False))
+            append((tag, vr, position, position + length, False))
         position += length
     return found, position, False

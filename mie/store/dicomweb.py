@@ -59,16 +59,25 @@ def add_entry(repository: Repository, entry: dict[str, Any], raise_revision: boo
         raise_revisions(repository.connection, [(entry["study_uid"], entry["series_uid"])])
 
 
+def _raising(dialect: Any) -> _Direct:
+    statement = dialect.insert(_series).values(study_uid=bindparam("study_uid"), series_uid=bindparam("series_uid"), revision=1)
+    return _Direct(
+        statement.on_conflict_do_update(index_elements=["study_uid", "series_uid"], set_={"revision": _series.c.revision + 1})
+    )
+
+
+# on the cursor (as every stored instance's other statements): built and run through SQLAlchemy's execution, this
+# statement cost more CPU than the rest of the instance's transaction
+_RAISE_REVISION = {"postgresql": _raising(postgresql), "sqlite": _raising(sqlite)}
+
+
 def raise_revisions(connection: Connection, series: Iterable[tuple[str, str]]) -> None:
     """Raise the revision of each series (study UID, series UID) whose instances this transaction changes. In
     sorted order: two transactions raising the same series lock their rows in the same order (no deadlock on
     PostgreSQL, where the second waits for the first's commit and raises what it committed)."""
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    raising = _RAISE_REVISION["postgresql" if connection.dialect.name == "postgresql" else "sqlite"]
     for study_uid, series_uid in sorted(set(series)):
-        statement = dialect.insert(_series).values(study_uid=study_uid, series_uid=series_uid, revision=1)
-        connection.execute(
-            statement.on_conflict_do_update(index_elements=["study_uid", "series_uid"], set_={"revision": _series.c.revision + 1})
-        )
+        raising.execute(connection, {"study_uid": study_uid, "series_uid": series_uid})
 
 
 def series_of_exam(connection: Connection, hi_img_indx: str) -> list[tuple[str, str]]:
