@@ -1,7 +1,8 @@
 """What DICOMweb knows of an instance without opening its file: read from its header once, when it is stored.
 
-`index_entry` reads a Part 10 file's header (pydicom, stopping before the pixel data) into the row of
-`dicomweb_instance`: the attributes QIDO-RS matches and returns, and the instance's DICOM JSON metadata (PS3.18
+`index_entry` reads a Part 10 file's header into the row of `dicomweb_instance`, from the one walk of its
+top-level elements that ingest's checks use too (`walk`; pydicom, stopping before the pixel data, only for a header
+the walk cannot follow): the attributes QIDO-RS matches and returns, and the instance's DICOM JSON metadata (PS3.18
 Annex F) for WADO-RS. Values longer than BULK_THRESHOLD bytes (and the pixel data, never read here) are not
 inline: their BulkDataURI is written relative to the DICOMweb root, which differs by caller (an institution's
 root or a link's token root) and is put in front when the metadata is sent (`with_root`).
