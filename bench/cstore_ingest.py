@@ -66,6 +66,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -505,7 +506,7 @@ class MieS3Receiver(MieReceiver):
             signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # atexit runs on SIGTERM too
             _seaweedfs.start()
             os.environ.update(_seaweedfs.environment)  # for every mie started from here on
-        self.bucket = f"mie-bench-{self.workdir.name.lower().replace('_', '-')}"
+        self.bucket = f"mie-bench-{uuid.uuid4().hex[:16]}"  # mkdtemp's names may hold "_" or end badly for a bucket
         _seaweedfs.client().create_bucket(Bucket=self.bucket)
         self.extra = ["--object-store", f"s3://{self.bucket}/mie"]
         super().start(ctx)
