@@ -487,10 +487,11 @@ class OrthancReceiver(Receiver):
 
 
 _seaweedfs: Any = None
+BUCKET = "mie-bench"
 
 
 class MieS3Receiver(MieReceiver):
-    """mie with `--object-store s3://BUCKET/mie`, a new bucket per run, on SeaweedFS started once by this script
+    """mie with `--object-store s3://mie-bench/PREFIX`, a new prefix per run, on SeaweedFS started once by this script
     (tests/objectstore.py: `weed server` and `weed s3` on loopback; their CPU counts as "other")."""
 
     name = "mie-s3"
@@ -506,13 +507,15 @@ class MieS3Receiver(MieReceiver):
             signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # atexit runs on SIGTERM too
             _seaweedfs.start()
             os.environ.update(_seaweedfs.environment)  # for every mie started from here on
-        self.bucket = f"mie-bench-{uuid.uuid4().hex[:16]}"  # mkdtemp's names may hold "_" or end badly for a bucket
-        _seaweedfs.client().create_bucket(Bucket=self.bucket)
-        self.extra = ["--object-store", f"s3://{self.bucket}/mie"]
+            _seaweedfs.client().create_bucket(Bucket=BUCKET)
+        # one bucket, a prefix per run: SeaweedFS gives every bucket (collection) volumes of its own; with a
+        # bucket per run, every put of the ninth and tenth runs of one bench was refused
+        self.prefix = f"run-{uuid.uuid4().hex[:16]}"
+        self.extra = ["--object-store", f"s3://{BUCKET}/{self.prefix}"]
         super().start(ctx)
 
     def stored_files(self) -> int:
-        return len([key for key in _seaweedfs.objects(self.bucket) if key.startswith("mie/dicom/")])
+        return len([key for key in _seaweedfs.objects(BUCKET) if key.startswith(f"{self.prefix}/dicom/")])
 
 
 def store_cpu_seconds() -> float:
