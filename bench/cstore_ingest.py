@@ -66,6 +66,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -327,8 +328,9 @@ class Stored:
 class Receiver:
     name = ""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, code: Path = ROOT) -> None:
         self.workdir = workdir
+        self.code = code  # the tree whose mie runs (--baseline: an earlier commit's, by PYTHONPATH)
         self.dicom_port = free_port()
         self.process: Process | None = None
 
@@ -355,16 +357,17 @@ class MieReceiver(Receiver):
         self.data = self.workdir / "mie-data"
         self.http_port = free_port()
         mie = shutil.which("mie") or str(Path(sys.executable).with_name("mie"))
+        env = {**os.environ, "PYTHONPATH": str(self.code)}
         subprocess.run(
             [mie, "institution", "add", INSTITUTION, "--key", KEY, "--ae-title", CALLING_AE, "--data-dir", str(self.data)],
-            check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
+            check=True, cwd=self.code, stdout=subprocess.DEVNULL, env=env,
         )  # fmt: skip
         command = [
             mie, "serve", "--http-port", str(self.http_port), "--dicom-port", str(self.dicom_port),
             "--ae-title", CALLED_AE, "--data-dir", str(self.data), "--no-access-log", "--log-level", "warning",
             *self.extra,
         ]  # fmt: skip
-        self.process = Process("mie", command, self.workdir / "mie.log", ROOT)
+        self.process = Process("mie", command, self.workdir / "mie.log", self.code, env=env)
         self.process.start()
         wait_for_echo(self.process, self.dicom_port)
         wait_for_port(self.process, self.http_port)  # the SCP starts before uvicorn listens
@@ -484,10 +487,11 @@ class OrthancReceiver(Receiver):
 
 
 _seaweedfs: Any = None
+BUCKET = "mie-bench"
 
 
 class MieS3Receiver(MieReceiver):
-    """mie with `--object-store s3://BUCKET/mie`, a new bucket per run, on SeaweedFS started once by this script
+    """mie with `--object-store s3://mie-bench/PREFIX`, a new prefix per run, on SeaweedFS started once by this script
     (tests/objectstore.py: `weed server` and `weed s3` on loopback; their CPU counts as "other")."""
 
     name = "mie-s3"
@@ -503,13 +507,29 @@ class MieS3Receiver(MieReceiver):
             signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # atexit runs on SIGTERM too
             _seaweedfs.start()
             os.environ.update(_seaweedfs.environment)  # for every mie started from here on
-        self.bucket = f"mie-bench-{self.workdir.name.lower().replace('_', '-')}"
-        _seaweedfs.client().create_bucket(Bucket=self.bucket)
-        self.extra = ["--object-store", f"s3://{self.bucket}/mie"]
+            _seaweedfs.client().create_bucket(Bucket=BUCKET)
+        # one bucket, a prefix per run: SeaweedFS gives every bucket (collection) volumes of its own; with a
+        # bucket per run, every put of the ninth and tenth runs of one bench was refused
+        self.prefix = f"run-{uuid.uuid4().hex[:16]}"
+        self.extra = ["--object-store", f"s3://{BUCKET}/{self.prefix}"]
         super().start(ctx)
 
     def stored_files(self) -> int:
-        return len([key for key in _seaweedfs.objects(self.bucket) if key.startswith("mie/dicom/")])
+        return len([key for key in _seaweedfs.objects(BUCKET) if key.startswith(f"{self.prefix}/dicom/")])
+
+
+def store_cpu_seconds() -> float:
+    """utime+stime of SeaweedFS's processes (`weed server`, `weed s3`) if this script started them, else 0."""
+    if _seaweedfs is None:
+        return 0.0
+    total = 0
+    for process in (_seaweedfs._storage, _seaweedfs._gateway):
+        if process is None:
+            continue
+        with open(f"/proc/{process.pid}/stat", encoding="ascii", errors="replace") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / CLK_TCK
 
 
 RECEIVERS: dict[str, type[Receiver]] = {
@@ -546,6 +566,7 @@ class Run:
     other_cpu: float
     stored: dict[str, int]
     problems: list[str]
+    store_cpu: float = 0.0  # SeaweedFS's processes (mie-s3), part of other_cpu
 
     @property
     def per_second(self) -> float:
@@ -611,14 +632,22 @@ def settle_disk(base: Path) -> None:
         print("bench: WARNING: creating files on this disk is still slow after 20 s; the next run pays for it")
 
 
+BASELINE: Path | None = None
+"""--baseline: the tree run by the receivers named NAME@base (PYTHONPATH), alternating with this one's in each round."""
+
+
 def cstore_run(ctx: RunContext, receiver_name: str, corpus: Corpus, associations: int, base: Path) -> Run:
-    workdir = Path(tempfile.mkdtemp(prefix=f"{receiver_name}-", dir=base))
-    receiver = RECEIVERS[receiver_name](workdir)
+    workdir = Path(tempfile.mkdtemp(prefix=f"{receiver_name.replace('@', '-')}-", dir=base))
+    kind, _, side = receiver_name.partition("@")
+    if side and BASELINE is None:
+        sys.exit(f"bench: {receiver_name} needs --baseline DIR")
+    receiver = RECEIVERS[kind](workdir, BASELINE if side and BASELINE else ROOT)
     try:
         receiver.start(ctx)
         assert receiver.process is not None
         time.sleep(0.3)  # let the start-up settle
         cpu_before = receiver.process.cpu_seconds()
+        store_before = store_cpu_seconds()
         busy_before = machine_busy_seconds()
         if associations == 1:
             groups = [corpus.quarters]
@@ -626,6 +655,7 @@ def cstore_run(ctx: RunContext, receiver_name: str, corpus: Corpus, associations
             groups = [[quarter] for quarter in corpus.quarters]
         seconds, sender_cpu, problems = send_with_storescu(ctx, receiver.dicom_port, groups, workdir)
         busy_after = machine_busy_seconds()
+        store_cpu = store_cpu_seconds() - store_before
         receiver_cpu = receiver.process.cpu_seconds() - cpu_before
         receiver.before_stop()
     finally:
@@ -638,7 +668,7 @@ def cstore_run(ctx: RunContext, receiver_name: str, corpus: Corpus, associations
     return Run(
         "cstore", receiver_name, corpus.name, associations, seconds, len(corpus.files), corpus.total_bytes,
         receiver_cpu, sender_cpu, max(0.0, busy_after - busy_before - receiver_cpu - sender_cpu),
-        stored.counts, problems + stored.problems,
+        stored.counts, problems + stored.problems, store_cpu if kind == "mie-s3" else 0.0,
     )  # fmt: skip
 
 
@@ -767,8 +797,9 @@ def report(runs: list[Run], corpora: dict[str, Corpus]) -> None:
     print("C-STORE (storescu, TCP_NODELAY=1) and saveImgFile over HTTP; medians over the runs listed:")
     print(f"{'corpus':<6} {'receiver':<12} {'assoc':>5} {'inst/s':>9} {'MB/s':>7} {'wall s':>7} {'runs':>4}  "
           f"{'inst/s of each run':<20} {'rcv CPU':>7} {'rcv CPU/inst':>11} {'snd CPU':>7} {'other':>7}  stored")  # fmt: skip
+    names = list(dict.fromkeys(run.receiver for run in runs if run.kind == "cstore"))  # NAME@base beside NAME
     for corpus in corpora:
-        for receiver in RECEIVERS:
+        for receiver in sorted(names, key=lambda name: list(RECEIVERS).index(name.partition("@")[0])):
             for parallel in (1, 4):
                 if ("cstore", corpus, receiver, parallel) in groups:
                     row(("cstore", corpus, receiver, parallel), receiver)
@@ -781,6 +812,12 @@ def report(runs: list[Run], corpora: dict[str, Corpus]) -> None:
     print("  rcv CPU: receiver processes' CPU / wall time (200% = both cores); snd CPU: the storescu processes (for")
     print("  *-http: this script's client threads); other: every other process meanwhile; stored: mie rows/files,")
     print("  storescp files, Orthanc CountInstances/files")
+    for key, group in groups.items():
+        if any(r.store_cpu for r in group):
+            store = statistics.median(r.store_cpu / r.instances * 1000 for r in group)
+            share = statistics.median(r.store_cpu / r.seconds for r in group)
+            print(f"  {key[1]} {key[2]} x{key[3]}: SeaweedFS's processes (part of other) {share:.0%} of one core, "
+                  f"{store:.2f} ms CPU per instance")  # fmt: skip
 
     print()
     print("ratios (instances/s, medians):")
@@ -804,11 +841,17 @@ def report(runs: list[Run], corpora: dict[str, Corpus]) -> None:
                 parts.append(f"mie-http / mie C-STORE x{mie_http / mie:.2f}")
             if parts:
                 print(f"  {corpus:<6} {parallel} assoc/clients: " + ", ".join(parts))
+        for side in ("", "@base"):
+            for parallel in (1, 4):
+                local = rate("cstore", corpus, f"mie{side}", parallel) or rate("cstore", corpus, "mie", parallel)
+                s3 = rate("cstore", corpus, f"mie-s3{side}", parallel)
+                if local and s3:
+                    print(f"goal, {corpus} corpus, {parallel} assoc: C-STORE into S3 at least 0.8 of the local store: "
+                          f"{'met' if s3 >= 0.8 * local else 'NOT met'} (mie-s3{side} / mie x{s3 / local:.2f})")  # fmt: skip
         for parallel in (1, 4):
-            local, s3 = rate("cstore", corpus, "mie", parallel), rate("cstore", corpus, "mie-s3", parallel)
-            if local and s3:
-                print(f"goal, {corpus} corpus, {parallel} assoc: C-STORE into S3 at least 0.8 of the local store: "
-                      f"{'met' if s3 >= 0.8 * local else 'NOT met'} (mie-s3 / mie x{s3 / local:.2f})")  # fmt: skip
+            this, before = rate("cstore", corpus, "mie-s3", parallel), rate("cstore", corpus, "mie-s3@base", parallel)
+            if this and before:
+                print(f"  {corpus:<6} {parallel} assoc: mie-s3 / mie-s3@base x{this / before:.2f}")
         one, four = rate("cstore", corpus, "mie", 1), rate("cstore", corpus, "mie", 4)
         if one and four:
             print(f"  {corpus:<6} mie 4 assoc / 1 assoc: x{four / one:.2f}")
@@ -860,6 +903,11 @@ def main() -> int:
     parser.add_argument("--receivers", default="mie,storescp,orthanc", help="comma-separated subset")
     parser.add_argument("--no-http", action="store_true", help="skip the HTTP uploads")
     parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="a tree of an earlier commit (git archive, unpacked): receivers named mie@base, mie-s3@base run its code",
+    )
+    parser.add_argument(
         "--http-targets",
         default=",".join(HTTP_TARGETS),
         help="comma-separated subset of mie (saveImgFile, §2.2) and orthanc (REST upload, POST /instances)",
@@ -876,6 +924,8 @@ def main() -> int:
         "costs about 1.2 ms of kernel CPU, 20 times what it costs elsewhere on the same disk)",
     )
     args = parser.parse_args()
+    global BASELINE
+    BASELINE = args.baseline.resolve() if args.baseline else None
     if args.instances % 4:
         sys.exit("bench: --instances must be a multiple of 4")
     receivers = [] if args.no_scp else args.receivers.split(",")

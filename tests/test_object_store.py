@@ -60,6 +60,9 @@ def test_the_storage_area_puts_with_md5_in_parts_reads_ranges_and_refuses_a_wron
 ) -> None:
     bucket, prefix = parse_url(object_store)
     store = FileStore(tmp_path, S3Area(bucket, prefix))
+    sent: list[Any] = []  # every put's and part's request as it goes out
+    for operation in ("PutObject", "UploadPart"):
+        store.area.client.meta.events.register(f"before-send.s3.{operation}", lambda request, **_: sent.append(request))
     data = os.urandom(3 * 1024 * 1024 + 7)
     spooled = store.spool_bytes([data])
     store.commit(spooled, Path("dicom/1.2/3.4/5.6.dcm"))
@@ -79,12 +82,18 @@ def test_the_storage_area_puts_with_md5_in_parts_reads_ranges_and_refuses_a_wron
     with store.open_stored(Path("dicom/1.2/3.4/7.8.dcm")) as stored:
         assert (stored.size, md5(stored.read())) == (len(large), md5(large))
     # a body that is not the MD5 the spool computed is refused by the store, whole or in parts
-    for body in (data, large):
+    # (whole: the store's own refusal of the Content-MD5; in parts: each part's is right, the upload is not completed)
+    for body, refusal in ((data, "BadDigest"), (large, "与收到的文件不符")):
         spooled = store.spool_bytes([body])
         wrong = Spooled(spooled.path, spooled.size, md5(body + b"x"))
-        with pytest.raises(StorageUnavailable):
+        with pytest.raises(StorageUnavailable, match=refusal):
             store.commit(wrong, Path("dicom/1.2/3.4/9.9.dcm"))
         store.discard(spooled)
+    # the body is not hashed for the signature (the endpoint is plain HTTP): its integrity is the signed Content-MD5's
+    assert len(sent) == 8  # 1 whole and 3 parts stored, 1 whole refused, 3 parts of an upload aborted
+    for request in sent:
+        assert request.headers["X-Amz-Content-SHA256"] == b"UNSIGNED-PAYLOAD"
+        assert "content-md5" in request.headers["Authorization"].decode().split("SignedHeaders=")[1].split(",")[0]
     assert sorted(store.area.names("dicom")) == [Path("dicom/1.2/3.4/5.6.dcm"), Path("dicom/1.2/3.4/7.8.dcm")]
     assert set(seaweedfs.objects(bucket)) == {f"{prefix}dicom/1.2/3.4/5.6.dcm", f"{prefix}dicom/1.2/3.4/7.8.dcm"}
     store.remove(Path("dicom/1.2/3.4/5.6.dcm"))

@@ -4,8 +4,9 @@
 variables (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION) through boto3. A stored file
 `dicom/<study>/<series>/<sop>.dcm` is the object `PREFIX/dicom/<study>/<series>/<sop>.dcm`.
 
-What `mie.store.files` promises holds here thus: a put sends the spooled file's MD5 (Content-MD5), which the
-store checks before it keeps the object (it refuses a body that does not match); a file above PART_SIZE goes in
+What `mie.store.files` promises holds here thus: a put sends the spooled file's MD5 (Content-MD5, a signed
+header), which the store checks before it keeps the object (it refuses a body that does not match); the body itself
+is not hashed again for the signature (UNSIGNED-PAYLOAD); a file above PART_SIZE goes in
 parts of PART_SIZE, each with its own Content-MD5, read from the spool one part at a time, completed only if the
 parts together have the spooled file's MD5, and an upload that fails is aborted. A put returns only once the
 store has answered that the object is kept, so it is durable when the row commits. The store down, refusing or
@@ -64,6 +65,10 @@ def s3_client() -> Any:
         # the Content-MD5 sent with every put is the checksum the store confirms; no second one computed
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
+        # SigV4 signs a hash of the body: on a plain-HTTP endpoint botocore would compute SHA-256 over every body
+        # (and the store again to check it). Content-MD5 is a signed header and the store refuses a body that does
+        # not match it, so the body is as protected without: UNSIGNED-PAYLOAD, as botocore sends over HTTPS.
+        s3={"payload_signing_enabled": False},
     )
     return boto3.session.Session().client("s3", config=config)
 
