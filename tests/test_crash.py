@@ -107,6 +107,14 @@ def server_log(data_dir: Path) -> Path:
     return data_dir.parent / f"{data_dir.name}-serve.log"
 
 
+def add_institution(data_dir: Path, database_url: str, code: str, key: str, ae_title: str | None = None) -> None:
+    """An institution (and its AE title) added by `mie institution add`, as an operator does."""
+    command = [sys.executable, "-m", "mie.cli", "institution", "add", code, "--key", key]
+    command += ["--ae-title", ae_title] if ae_title else []
+    command += ["--data-dir", str(data_dir), "--database-url", database_url]
+    subprocess.run(command, check=True, capture_output=True)
+
+
 def serve_registered_study(
     data_dir: Path,
     database_url: str,
@@ -118,26 +126,7 @@ def serve_registered_study(
 ) -> tuple[subprocess.Popen[str], int, dict[str, Any]]:
     """`mie serve` (with `extra` options) with the institution (and its AE title), an exam and its study registered:
     (server, DICOM port, record); the HTTP port is `server.args`' after --http-port. The caller stops the server."""
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mie.cli",
-            "institution",
-            "add",
-            INSTITUTION,
-            "--key",
-            KEY,
-            "--ae-title",
-            CALLING_AE,
-            "--data-dir",
-            str(data_dir),
-            "--database-url",
-            database_url,
-        ],
-        check=True,
-        capture_output=True,
-    )
+    add_institution(data_dir, database_url, INSTITUTION, KEY, CALLING_AE)
     http_port, dicom_port = free_port(), free_port()
     server = start_server(data_dir, database_url, http_port, dicom_port, dicom_workers, log_level, extra, workers)
     try:

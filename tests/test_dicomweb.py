@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -45,7 +43,7 @@ from tests.dicom_files import make_instance, md5, part10_bytes
 from tests.page_data import ACCESSION, StoredExamData, ct_series, instance_of, store_ct_series, store_exam, store_instance
 from tests.retrieval_helpers import QUERIER, QUERIER_KEY, QUERY_INDEX, index_query
 from tests.test_cli import free_port
-from tests.test_crash import start_server
+from tests.test_crash import add_institution, start_server
 
 SAVE_IMG_INFO = "/mie/api/mie/saveImgInfo"
 
@@ -59,27 +57,6 @@ class Served:
     sent: dict[str, bytes]  # SOP Instance UID -> the Part 10 bytes sent
 
 
-def _add_institution(data_dir: Path, database_url: str, code: str, key: str) -> None:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mie.cli",
-            "institution",
-            "add",
-            code,
-            "--key",
-            key,
-            "--data-dir",
-            str(data_dir),
-            "--database-url",
-            database_url,
-        ],
-        check=True,
-        capture_output=True,
-    )
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """`mie serve` with two institutions and a querier; the first has stored an exam with a CT series of three."""
@@ -89,7 +66,7 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             f"{POSTGRES_URL}?options=-csearch_path%3D{schema}" if schema else f"sqlite:///{data_dir.parent / 'mie.sqlite3'}"
         )
         for code, key in ((INSTITUTION, KEY), (OTHER_INSTITUTION, OTHER_KEY), (QUERIER, QUERIER_KEY)):
-            _add_institution(data_dir, database_url, code, key)
+            add_institution(data_dir, database_url, code, key)
         port = free_port()
         server = start_server(data_dir, database_url, port, 0)
         try:

@@ -38,8 +38,8 @@ from pydicom.dataset import Dataset
 from tests import orthanc
 from tests.conftest import INSTITUTION, KEY, SAVE_EXAM, exam_message, exam_record, free_port, img_info_message
 from tests.dicom_files import part10_bytes
-from tests.test_crash import start_server
-from tests.test_dicomweb import _add_institution, multipart_parts
+from tests.test_crash import add_institution, start_server
+from tests.test_dicomweb import multipart_parts
 
 SAVE_IMG_INFO = "/mie/api/mie/saveImgInfo"
 
@@ -174,7 +174,7 @@ def peers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Peers]:
         peer = subprocess.Popen(orthanc.command(config), cwd=workdir, stdout=output, stderr=subprocess.STDOUT)
     data_dir = workdir / "mie-data"
     database_url = f"sqlite:///{workdir / 'mie.sqlite3'}"
-    _add_institution(data_dir, database_url, INSTITUTION, KEY)
+    add_institution(data_dir, database_url, INSTITUTION, KEY)
     mie_port = free_port()
     server = start_server(data_dir, database_url, mie_port, 0)
     try:
