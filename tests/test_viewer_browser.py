@@ -16,7 +16,16 @@ import pytest
 from mie.config import settings_from_environment
 from mie.service import viewer
 from tests.page_data import CT_SERIES_NUMBER
-from tests.test_pages_browser import CHROMIUM_ARGS, NO_WEBGL2, Served, _unavailable, launched_chromium, serve_pages
+from tests.test_pages_browser import (
+    CHROMIUM_ARGS,
+    NO_WEBGL2,
+    Served,
+    _picture,
+    _shot,
+    _unavailable,
+    launched_chromium,
+    serve_pages,
+)
 
 # WebGL without a GPU: ANGLE on SwiftShader (Chromium refuses SwiftShader for WebGL unless told it may)
 SWIFTSHADER = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
@@ -122,4 +131,9 @@ def test_a_phone_gets_the_light_page(viewer_browser: object, served: Served) -> 
     page.goto(served.image_link())
     page.wait_for_url("**/mie/image/light?t=*")
     page.wait_for_function("() => { const i = document.getElementById('image'); return i && i.complete && i.naturalWidth > 0; }")
+    picture = _picture(page)  # drawn whole inside the phone's window, at least 300 px wide, no sideways scroll
+    assert picture["width"] >= 300 and picture["x"] >= 0 and picture["x"] + picture["width"] <= 390.5, picture
+    assert picture["y"] >= 0 and picture["y"] + picture["height"] <= 844.5, picture
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    _shot(page, "phone-image-link")
     context.close()
